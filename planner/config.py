@@ -1,0 +1,199 @@
+"""Facility types and travel speeds, read from TOML into frozen dataclasses."""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterator, Mapping
+
+from ._errors import InputError
+
+__all__ = [
+    "DATA_DIR",
+    "FacilityType",
+    "FacilityTypes",
+    "load_facility_types",
+    "default_types",
+    "MODES",
+]
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_TYPES_FILE = DATA_DIR / "facility_types.toml"
+MODES = ("walk", "elderly", "bike")
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _norm(text: str) -> str:
+    """Normalise a type label for alias matching: case-, space- and width-insensitive."""
+    import unicodedata
+
+    return re.sub(r"[\s_\-（）()]+", "", unicodedata.normalize("NFKC", str(text)).lower())
+
+
+@dataclass(frozen=True)
+class FacilityType:
+    """One kind of facility and its access goal.
+
+    Attributes
+    ----------
+    key : stable identifier (snake_case).
+    label_zh, label_en : display names.
+    target_minutes : travel-time goal, one way, in minutes.
+    mode : ``walk``, ``elderly`` or ``bike``; picks the speed and the street network.
+    speed_kmh : travel speed for ``mode`` in km/h.
+    colour : ``#rrggbb`` used on maps.
+    icon : Font Awesome icon name.
+    per_area_goal : the plan asks for at least one per subdistrict.
+    aliases : labels that map to this type in input files.
+    """
+
+    key: str
+    label_zh: str
+    label_en: str
+    target_minutes: float
+    mode: str = "walk"
+    speed_kmh: float = 4.5
+    colour: str = "#3182bd"
+    icon: str = "circle"
+    per_area_goal: bool = False
+    aliases: tuple[str, ...] = field(default=())
+
+    def label(self, lang: str = "en") -> str:
+        return self.label_en if lang == "en" else self.label_zh
+
+    @property
+    def target_m(self) -> float:
+        """Distance reachable within the goal at this type's speed, in metres."""
+        return self.target_minutes * self.speed_kmh * 1000.0 / 60.0
+
+    def with_goal(self, *, minutes: float | None = None, speed_kmh: float | None = None) -> "FacilityType":
+        """A copy with another time goal and/or speed (e.g. the elderly walking profile)."""
+        return replace(
+            self,
+            target_minutes=self.target_minutes if minutes is None else float(minutes),
+            speed_kmh=self.speed_kmh if speed_kmh is None else float(speed_kmh),
+        )
+
+
+class FacilityTypes(Mapping[str, FacilityType]):
+    """Read-only mapping ``key -> FacilityType`` with alias resolution."""
+
+    def __init__(self, types: Mapping[str, FacilityType] | list[FacilityType], speeds: Mapping[str, float]):
+        items = list(types.values()) if isinstance(types, Mapping) else list(types)
+        self._types = {t.key: t for t in items}
+        self.speeds = dict(speeds)
+        self._alias: dict[str, str] = {}
+        for t in items:
+            for label in (t.key, t.label_zh, t.label_en, *t.aliases):
+                self._alias.setdefault(_norm(label), t.key)
+
+    def __getitem__(self, key: str) -> FacilityType:
+        return self._types[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._types)
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def resolve(self, value: object) -> str | None:
+        """Map a label from a file (key, Chinese or English name, alias) to a type key, or None."""
+        if value is None:
+            return None
+        return self._alias.get(_norm(str(value)))
+
+    def get_type(self, key_or_label: str) -> FacilityType:
+        """Look up by key or alias; raise InputError listing the known types."""
+        key = self.resolve(key_or_label)
+        if key is None:
+            known = ", ".join(f"{t.key} ({t.label_zh})" for t in self._types.values())
+            raise InputError(
+                f"Unknown facility type '{key_or_label}'. Known types: {known}.",
+                f"未知的设施类型「{key_or_label}」。已知类型：{known}。",
+            )
+        return self._types[key]
+
+    def with_type(self, ftype: FacilityType) -> "FacilityTypes":
+        """A copy with one type added or replaced (user-defined types)."""
+        merged = dict(self._types)
+        merged[ftype.key] = ftype
+        return FacilityTypes(merged, self.speeds)
+
+
+def _parse_type(raw: dict, speeds: Mapping[str, float], where: str) -> FacilityType:
+    def bad(en: str, zh: str) -> InputError:
+        return InputError(f"{where}: {en}", f"{where}：{zh}")
+
+    key = raw.get("key")
+    if not isinstance(key, str) or not _KEY.match(key):
+        raise bad(f"type key {key!r} must be snake_case letters/digits", f"类型键 {key!r} 须为小写字母、数字和下划线")
+    mode = raw.get("mode", "walk")
+    if mode not in speeds:
+        raise bad(f"type '{key}': mode {mode!r} is not one of {sorted(speeds)}", f"类型「{key}」：出行方式 {mode!r} 无效，可选 {sorted(speeds)}")
+    try:
+        minutes = float(raw["target_minutes"])
+    except (KeyError, TypeError, ValueError):
+        raise bad(f"type '{key}': target_minutes must be a number", f"类型「{key}」：target_minutes 须为数字") from None
+    if not minutes > 0:
+        raise bad(f"type '{key}': target_minutes must be positive", f"类型「{key}」：target_minutes 须大于 0")
+    colour = raw.get("colour", "#3182bd")
+    if not _HEX.match(str(colour)):
+        raise bad(f"type '{key}': colour {colour!r} must look like #1a2b3c", f"类型「{key}」：颜色 {colour!r} 须形如 #1a2b3c")
+    return FacilityType(
+        key=key,
+        label_zh=str(raw.get("label_zh", key)),
+        label_en=str(raw.get("label_en", key)),
+        target_minutes=minutes,
+        mode=mode,
+        speed_kmh=float(raw.get("speed_kmh", speeds[mode])),
+        colour=str(colour),
+        icon=str(raw.get("icon", "circle")),
+        per_area_goal=bool(raw.get("per_area_goal", False)),
+        aliases=tuple(str(a) for a in raw.get("aliases", ())),
+    )
+
+
+def load_facility_types(path: str | Path | None = None, *, extra: str | Path | None = None) -> FacilityTypes:
+    """Read facility types from TOML (the bundled file by default).
+
+    ``extra`` is an optional user TOML whose ``[[type]]`` entries are added to (or replace)
+    the bundled ones: that is how user-defined types are declared.
+    """
+    path = Path(path) if path is not None else DEFAULT_TYPES_FILE
+    base = _read_toml(path)
+    speeds = {**{"walk": 4.5, "elderly": 3.6, "bike": 13.0}, **base.get("speeds", {})}
+    entries = list(base.get("type", []))
+    if extra is not None:
+        more = _read_toml(Path(extra))
+        speeds.update(more.get("speeds", {}))
+        entries += list(more.get("type", []))
+    types: dict[str, FacilityType] = {}
+    for i, raw in enumerate(entries):
+        t = _parse_type(raw, speeds, f"{path.name} [[type]] #{i + 1}")
+        types[t.key] = t
+    if not types:
+        raise InputError(f"{path}: no [[type]] entries", f"{path}：没有任何 [[type]] 条目")
+    return FacilityTypes(types, speeds)
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"Facility type file not found: {path}", f"找不到设施类型文件：{path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})", f"{path}：TOML 格式错误（{exc}）") from None
+
+
+_DEFAULT: FacilityTypes | None = None
+
+
+def default_types() -> FacilityTypes:
+    """The bundled facility types (read once; the object is immutable)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_facility_types()
+    return _DEFAULT
