@@ -4,12 +4,24 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RawGraph", "Network"]
+__all__ = [
+    "RawGraph",
+    "Network",
+    "compile_network",
+    "save_network",
+    "read_compiled",
+    "load_network",
+    "download_network",
+    "utm_crs",
+    "Snap",
+    "snap_points",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,3 +118,518 @@ class Network:
     @property
     def n_edges(self) -> int:
         return len(self.edge_u)
+
+    # ------------------------------------------------------------------ derived structures
+    @cached_property
+    def csr(self):
+        """Symmetric CSR adjacency of edge lengths in metres (parallel edges: the shortest).
+
+        Walking (and, by design, slow travel) ignores one-way restrictions: a resident may walk
+        a bicycle against the flow, and the 15-minute slow-travel goal counts both.
+        """
+        import scipy.sparse as sp
+
+        n = self.n_nodes
+        rows = np.concatenate([self.edge_u, self.edge_v])
+        cols = np.concatenate([self.edge_v, self.edge_u])
+        w = np.concatenate([self.length_m, self.length_m])
+        keep = rows != cols
+        rows, cols, w = rows[keep], cols[keep], w[keep]
+        # keep the shortest of parallel edges: sort by (row, col, w) and take the first of each pair
+        order = np.lexsort((w, cols, rows))
+        rows, cols, w = rows[order], cols[order], w[order]
+        first = np.ones(len(rows), dtype=bool)
+        first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+        rows, cols, w = rows[first], cols[first], w[first]
+        # scipy.csgraph treats stored zeros as missing edges: keep coincident nodes connected
+        w = np.maximum(w, 1e-9)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.add.at(indptr, rows + 1, 1)
+        np.cumsum(indptr, out=indptr)
+        m = sp.csr_matrix((w, cols.astype(np.int32), indptr), shape=(n, n))
+        m.has_sorted_indices = True
+        return m
+
+    @cached_property
+    def edge_geoms(self) -> np.ndarray:
+        """Edge geometries as a shapely LineString array in ``crs`` (metres)."""
+        import shapely
+
+        idx = np.repeat(np.arange(self.n_edges), np.diff(self.geom_offsets))
+        return shapely.linestrings(self.geom_xy, indices=idx)
+
+    @cached_property
+    def edge_tree(self):
+        """STRtree over edge geometries, for snapping."""
+        import shapely
+
+        return shapely.STRtree(self.edge_geoms)
+
+    @cached_property
+    def node_tree(self):
+        """KD-tree over node coordinates (metres)."""
+        from scipy.spatial import cKDTree
+
+        return cKDTree(np.column_stack([self.x, self.y]))
+
+    @property
+    def bounds_lonlat(self) -> tuple[float, float, float, float]:
+        return (float(self.lon.min()), float(self.lat.min()), float(self.lon.max()), float(self.lat.max()))
+
+    def to_metric(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
+        """WGS-84 lon/lat (degrees) to this network's metric CRS (metres)."""
+        return _transformer("EPSG:4326", self.crs).transform(np.asarray(lon, float), np.asarray(lat, float))
+
+    def to_lonlat(self, x, y) -> tuple[np.ndarray, np.ndarray]:
+        """Metric CRS (metres) to WGS-84 lon/lat (degrees)."""
+        return _transformer(self.crs, "EPSG:4326").transform(np.asarray(x, float), np.asarray(y, float))
+
+    def summary(self) -> dict:
+        """Counts for reports: nodes, edges, total length, what the largest-component rule dropped."""
+        return {
+            "source": self.source,
+            "mode": self.mode,
+            "crs": self.crs,
+            "nodes": int(self.n_nodes),
+            "edges": int(self.n_edges),
+            "length_km": round(float(self.length_m.sum()) / 1000.0, 3),
+            "dropped_nodes": int(self.dropped_nodes),
+            "dropped_edges": int(self.dropped_edges),
+        }
+
+
+# ---------------------------------------------------------------------- projection helpers
+_TRANSFORMERS: dict[tuple[str, str], object] = {}
+
+
+def _transformer(src: str, dst: str):
+    from pyproj import Transformer
+
+    key = (src, dst)
+    if key not in _TRANSFORMERS:
+        _TRANSFORMERS[key] = Transformer.from_crs(src, dst, always_xy=True)
+    return _TRANSFORMERS[key]
+
+
+def utm_crs(lon: float, lat: float) -> str:
+    """The UTM zone CRS for a WGS-84 point (EPSG:32651, UTM 51N, for Shanghai)."""
+    zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+# ---------------------------------------------------------------------- compile
+def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool = True) -> Network:
+    """Compile a parsed street graph into a metric :class:`Network`.
+
+    Parameters
+    ----------
+    raw : RawGraph
+        Parsed graph in WGS-84.
+    crs : str, optional
+        Metric CRS; by default the UTM zone of the graph's centre (EPSG:32651 in Shanghai).
+    keep_largest : bool
+        Keep only the largest connected component (default). What is dropped is counted in
+        ``dropped_nodes`` / ``dropped_edges`` and logged, never silently lost.
+
+    Returns
+    -------
+    Network
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from ._errors import NetworkError
+
+    if raw.n_edges == 0 or raw.n_nodes == 0:
+        raise NetworkError(
+            f"The street network from {raw.source or 'the input'} has no usable edges for mode '{raw.mode}'.",
+            f"来自 {raw.source or '输入'} 的路网在「{raw.mode}」方式下没有可用路段。",
+        )
+    if crs is None:
+        crs = utm_crs(float(np.median(raw.lon)), float(np.median(raw.lat)))
+    edge_u = np.asarray(raw.edge_u, dtype=np.int64)
+    edge_v = np.asarray(raw.edge_v, dtype=np.int64)
+    offsets = np.asarray(raw.geom_offsets, dtype=np.int64)
+    n = raw.n_nodes
+
+    dropped_nodes = dropped_edges = 0
+    node_keep = np.zeros(n, dtype=bool)
+    node_keep[edge_u] = True
+    node_keep[edge_v] = True
+    edge_keep = np.ones(len(edge_u), dtype=bool)
+    if keep_largest:
+        adj = coo_matrix((np.ones(len(edge_u)), (edge_u, edge_v)), shape=(n, n))
+        _, labels = connected_components(adj, directed=False)
+        sizes = np.bincount(labels[node_keep], minlength=labels.max() + 1)
+        big = int(np.argmax(sizes))
+        in_big = labels == big
+        dropped_nodes = int(np.count_nonzero(node_keep & ~in_big))
+        edge_keep = in_big[edge_u]
+        dropped_edges = int(np.count_nonzero(~edge_keep))
+        node_keep &= in_big
+        if dropped_nodes:
+            logger.info(
+                "kept the largest connected component: dropped %d nodes and %d edges of %s",
+                dropped_nodes, dropped_edges, raw.source or "the network",
+            )
+
+    # renumber nodes
+    new_index = np.full(n, -1, dtype=np.int64)
+    kept_nodes = np.flatnonzero(node_keep)
+    new_index[kept_nodes] = np.arange(len(kept_nodes))
+    to = _transformer("EPSG:4326", crs)
+    lon = np.asarray(raw.lon, float)[kept_nodes]
+    lat = np.asarray(raw.lat, float)[kept_nodes]
+    x, y = to.transform(lon, lat)
+
+    kept_edges = np.flatnonzero(edge_keep)
+    counts = np.diff(offsets)[kept_edges]
+    starts = offsets[:-1][kept_edges]
+    # flattened coordinate index of the kept edges
+    pos = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
+    gx, gy = to.transform(np.asarray(raw.geom_lon, float)[pos], np.asarray(raw.geom_lat, float)[pos])
+    geom_xy = np.column_stack([gx, gy])
+    new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    seg = np.hypot(np.diff(gx), np.diff(gy))
+    # zero out the "segments" that join one edge's last point to the next edge's first
+    seg_edge = np.repeat(np.arange(len(kept_edges)), counts)[:-1]
+    same = seg_edge == np.repeat(np.arange(len(kept_edges)), counts)[1:]
+    seg = np.where(same, seg, 0.0)
+    csum = np.concatenate([[0.0], np.cumsum(seg)])
+    length = csum[new_offsets[1:] - 1] - csum[new_offsets[:-1]]
+
+    net = Network(
+        crs=crs,
+        node_id=np.asarray(raw.node_id, dtype=np.int64)[kept_nodes],
+        x=np.asarray(x, float),
+        y=np.asarray(y, float),
+        lon=lon,
+        lat=lat,
+        edge_u=new_index[edge_u[kept_edges]],
+        edge_v=new_index[edge_v[kept_edges]],
+        length_m=length,
+        geom_xy=geom_xy,
+        geom_offsets=new_offsets,
+        oneway=np.asarray(raw.oneway, dtype=bool)[kept_edges],
+        highway=np.asarray(raw.highway, dtype=object)[kept_edges],
+        name=np.asarray(raw.name, dtype=object)[kept_edges],
+        mode=raw.mode,
+        source=raw.source,
+        dropped_nodes=dropped_nodes,
+        dropped_edges=dropped_edges,
+    )
+    for arr in (net.node_id, net.x, net.y, net.lon, net.lat, net.edge_u, net.edge_v, net.length_m, net.geom_xy):
+        arr.setflags(write=False)
+    return net
+
+
+# ---------------------------------------------------------------------- save / load compiled
+_FORMAT = 1
+_ARRAYS = ("node_id", "x", "y", "lon", "lat", "edge_u", "edge_v", "length_m", "geom_xy", "geom_offsets", "oneway")
+
+
+def save_network(net: Network, path: str | Path) -> Path:
+    """Write a compiled network to ``path`` (``.npz``) atomically: a crash never leaves half a file."""
+    import json
+    import os
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {
+        "format": _FORMAT,
+        "crs": net.crs,
+        "mode": net.mode,
+        "source": net.source,
+        "dropped_nodes": net.dropped_nodes,
+        "dropped_edges": net.dropped_edges,
+        "meta": net.meta,
+    }
+    arrays = {k: getattr(net, k) for k in _ARRAYS}
+    arrays["highway"] = np.asarray(net.highway, dtype=str)
+    arrays["name"] = np.asarray(net.name, dtype=str)
+    arrays["header"] = np.asarray(json.dumps(header, ensure_ascii=False))
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_compiled(path: str | Path) -> Network:
+    """Read a network written by :func:`save_network`."""
+    import json
+
+    from ._errors import NetworkError
+
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            header = json.loads(str(z["header"]))
+            if header.get("format") != _FORMAT:
+                raise NetworkError(
+                    f"{path.name}: compiled with another format version; delete it to rebuild.",
+                    f"{path.name}：编译格式版本不同，请删除后重新生成。",
+                )
+            arrays = {k: z[k] for k in _ARRAYS}
+            highway = z["highway"].astype(object)
+            name = z["name"].astype(object)
+    except (OSError, KeyError, ValueError) as exc:
+        raise NetworkError(
+            f"{path.name}: not a compiled network file ({exc}).",
+            f"{path.name}：不是有效的已编译路网文件（{exc}）。",
+        ) from None
+    for arr in arrays.values():
+        arr.setflags(write=False)
+    return Network(
+        crs=header["crs"],
+        highway=highway,
+        name=name,
+        mode=header["mode"],
+        source=header["source"],
+        dropped_nodes=header["dropped_nodes"],
+        dropped_edges=header["dropped_edges"],
+        meta=header.get("meta", {}),
+        **arrays,
+    )
+
+
+# ---------------------------------------------------------------------- load from any source
+OSM_SUFFIXES = (".osm", ".osm.xml", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".xml")
+
+
+def _kind(path: Path) -> str:
+    name = path.name.lower()
+    if name.endswith(".npz"):
+        return "compiled"
+    if name.endswith(".graphml"):
+        return "graphml"
+    if any(name.endswith(s) for s in OSM_SUFFIXES):
+        return "osm"
+    return "unknown"
+
+
+def default_cache_dir() -> Path:
+    """Where compiled networks are cached: ``$PLANNER_CACHE`` or ``~/.cache/coverage-planner``."""
+    import os
+
+    return Path(os.environ.get("PLANNER_CACHE", Path.home() / ".cache" / "coverage-planner"))
+
+
+def _cache_key(*parts: object) -> str:
+    import hashlib
+
+    h = hashlib.sha256("|".join(map(str, (_FORMAT, *parts))).encode())
+    return h.hexdigest()[:20]
+
+
+def load_network(
+    source: str | Path,
+    *,
+    mode: str = "walk",
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    keep_largest: bool = True,
+) -> Network:
+    """Load a street network from a file, compiling and caching it.
+
+    Parameters
+    ----------
+    source : path
+        ``.osm``, ``.osm.xml``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf``, ``.graphml``, or a
+        compiled ``.npz``.
+    mode : {'walk', 'bike'}
+        Which OSM filter builds the graph (the elderly profile uses the walking network).
+    cache_dir : path, optional
+        Where to keep the compiled arrays (keyed by file path, size, mtime and mode); a reload
+        from cache takes a fraction of a second.
+    """
+    from ._errors import NetworkError
+
+    path = Path(source)
+    graph_mode = "bike" if mode == "bike" else "walk"
+    if not path.exists():
+        raise NetworkError(f"Network file not found: {path}", f"找不到路网文件：{path}")
+    kind = _kind(path)
+    if kind == "compiled":
+        return read_compiled(path)
+    if kind == "unknown":
+        raise NetworkError(
+            f"{path.name}: unsupported network file; use .osm, .osm.bz2, .osm.gz, .osm.pbf, .graphml or a compiled .npz.",
+            f"{path.name}：不支持的路网文件格式；请使用 .osm、.osm.bz2、.osm.gz、.osm.pbf、.graphml 或已编译的 .npz。",
+        )
+    cache_path = None
+    if use_cache:
+        st = path.stat()
+        key = _cache_key(path.resolve(), st.st_size, st.st_mtime_ns, graph_mode, keep_largest)
+        cache_path = Path(cache_dir or default_cache_dir()) / f"{path.name}.{graph_mode}.{key}.npz"
+        if cache_path.exists():
+            try:
+                return read_compiled(cache_path)
+            except NetworkError:
+                logger.warning("ignoring unreadable cache %s", cache_path)
+    from . import osm
+
+    raw = osm.read_graphml(path, mode=graph_mode) if kind == "graphml" else osm.read_osm(path, mode=graph_mode)
+    net = compile_network(raw, keep_largest=keep_largest)
+    if cache_path is not None:
+        try:
+            save_network(net, cache_path)
+        except OSError as exc:  # a read-only cache folder must not stop the work
+            logger.warning("could not cache the compiled network at %s: %s", cache_path, exc)
+    return net
+
+
+def _check_online(host: str = "nominatim.openstreetmap.org", timeout: float = 3.0) -> None:
+    import socket
+
+    from ._errors import OfflineError
+
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        raise OfflineError(
+            f"Cannot reach {host}: downloading a network needs internet. Offline, load a local .osm/.osm.pbf/.graphml file instead (--network PATH).",
+            f"无法连接 {host}：在线下载路网需要联网。离线时请改用本地 .osm/.osm.pbf/.graphml 文件（--network 路径）。",
+        ) from None
+
+
+def download_network(
+    place: str | None = None,
+    *,
+    polygon=None,
+    bbox: tuple[float, float, float, float] | None = None,
+    mode: str = "walk",
+    cache_dir: str | Path | None = None,
+    progress=None,
+) -> Network:
+    """Download a network from OpenStreetMap through osmnx, compile it and cache it on disk.
+
+    Give one of ``place`` (e.g. ``"长宁区, 上海市, 中国"``), ``polygon`` (shapely, WGS-84) or
+    ``bbox`` (``(west, south, east, north)``, degrees). Offline it fails fast with
+    :class:`OfflineError`. ``progress`` is an optional callable ``progress(fraction, text)``.
+    """
+    from ._errors import InputError, NetworkError
+
+    if sum(x is not None for x in (place, polygon, bbox)) != 1:
+        raise InputError("Give exactly one of place, polygon or bbox.", "请只给出地名、多边形或范围框中的一个。")
+    graph_mode = "bike" if mode == "bike" else "walk"
+    what = place if place is not None else (polygon.wkt if polygon is not None else repr(tuple(bbox)))
+    cache_path = Path(cache_dir or default_cache_dir()) / f"download.{graph_mode}.{_cache_key(what, graph_mode)}.npz"
+    if cache_path.exists():
+        return read_compiled(cache_path)
+    report = progress or (lambda f, t: None)
+    report(0.05, "checking connection")
+    _check_online()
+    import osmnx as ox
+
+    from . import osm
+
+    report(0.1, "downloading from OpenStreetMap")
+    try:
+        if place is not None:
+            G = ox.graph_from_place(place, network_type=graph_mode, simplify=True, retain_all=False)
+        elif polygon is not None:
+            G = ox.graph_from_polygon(polygon, network_type=graph_mode, simplify=True, retain_all=False)
+        else:
+            G = ox.graph_from_bbox(tuple(bbox), network_type=graph_mode, simplify=True, retain_all=False)
+    except Exception as exc:  # osmnx raises many kinds: geocoding, HTTP, empty response
+        raise NetworkError(
+            f"Downloading the network for {what!r} failed: {exc}",
+            f"下载「{what}」的路网失败：{exc}",
+        ) from None
+    report(0.8, "compiling")
+    net = compile_network(osm.raw_from_networkx(G, source=f"OpenStreetMap via osmnx: {what}", mode=graph_mode))
+    save_network(net, cache_path)
+    report(1.0, "done")
+    return net
+
+
+# ---------------------------------------------------------------------- snapping
+@dataclass(frozen=True, eq=False)
+class Snap:
+    """Points snapped to the nearest edge of a network.
+
+    Attributes
+    ----------
+    edge : int64[p]  index of the nearest edge.
+    along_m : float64[p]  distance from the edge's u node along its geometry, metres.
+    dist_m : float64[p]  straight-line distance from the point to the edge (the off-network leg), metres.
+    too_far : bool[p]  ``dist_m > max_snap_m``: such points are flagged and counted, and treated as
+        not reached (demand) or not open (facilities) rather than dropped.
+    max_snap_m : float
+    """
+
+    edge: np.ndarray
+    along_m: np.ndarray
+    dist_m: np.ndarray
+    too_far: np.ndarray
+    max_snap_m: float
+
+    def __len__(self) -> int:
+        return len(self.edge)
+
+    def subset(self, mask_or_index) -> Snap:
+        return Snap(
+            self.edge[mask_or_index], self.along_m[mask_or_index], self.dist_m[mask_or_index],
+            self.too_far[mask_or_index], self.max_snap_m,
+        )
+
+
+def snap_points(net: Network, x, y, *, max_snap_m: float = 300.0) -> Snap:
+    """Snap points (metric coordinates in ``net.crs``) to their nearest edge.
+
+    The along-edge position counts: a facility in the middle of a 400 m block is 200 m from
+    either corner, not at one of them.
+    """
+    import shapely
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if len(x) == 0:
+        e = np.zeros(0, dtype=np.int64)
+        f = np.zeros(0, dtype=float)
+        return Snap(e, f, f, np.zeros(0, dtype=bool), float(max_snap_m))
+    pts = shapely.points(x, y)
+    (pi, ei), dist = net.edge_tree.query_nearest(pts, return_distance=True, all_matches=False)
+    edge = np.full(len(x), -1, dtype=np.int64)
+    d = np.full(len(x), np.inf)
+    edge[pi] = ei
+    d[pi] = dist
+    if np.any(edge < 0):  # only for empty geometries (NaN coordinates): callers validate first
+        raise ValueError("cannot snap points with missing coordinates")
+    along = shapely.line_locate_point(net.edge_geoms[edge], pts)
+    along = np.clip(along, 0.0, net.length_m[edge])
+    return Snap(edge, along, d, d > max_snap_m, float(max_snap_m))
+
+
+def network_from_xy(
+    x, y, edge_u, edge_v, *, crs: str = "EPSG:32651", length_m=None, source: str = "arrays", mode: str = "walk"
+) -> Network:
+    """A network from metric node coordinates and straight edges (tests, synthetic graphs).
+
+    ``length_m`` defaults to the straight-line length; give it to model edges longer than the
+    chord (their geometry stays straight). No component is dropped.
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    u = np.asarray(edge_u, np.int64)
+    v = np.asarray(edge_v, np.int64)
+    lon, lat = _transformer(crs, "EPSG:4326").transform(x, y)
+    geom = np.empty((2 * len(u), 2))
+    geom[0::2, 0], geom[0::2, 1] = x[u], y[u]
+    geom[1::2, 0], geom[1::2, 1] = x[v], y[v]
+    length = np.hypot(x[v] - x[u], y[v] - y[u]) if length_m is None else np.asarray(length_m, float)
+    m = len(u)
+    return Network(
+        crs=crs, node_id=np.arange(len(x), dtype=np.int64), x=x, y=y, lon=np.asarray(lon), lat=np.asarray(lat),
+        edge_u=u, edge_v=v, length_m=length, geom_xy=geom, geom_offsets=np.arange(0, 2 * m + 1, 2, dtype=np.int64),
+        oneway=np.zeros(m, bool), highway=np.full(m, "residential", dtype=object), name=np.full(m, "", dtype=object),
+        mode=mode, source=source,
+    )

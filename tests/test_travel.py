@@ -1,0 +1,140 @@
+"""Travel engine against a networkx Dijkstra oracle on graphs with points split into the edges."""
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+
+from planner.network import network_from_xy, snap_points
+from planner.travel import nearest, reach, reach_points
+
+
+def random_network(seed: int, n: int = 60, extra: int = 40):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 2000, n)
+    y = rng.uniform(0, 2000, n)
+    # a random spanning tree plus extra edges, some parallel and some longer than the chord
+    u = [int(rng.integers(0, i)) for i in range(1, n)]
+    v = list(range(1, n))
+    for _ in range(extra):
+        a, b = rng.integers(0, n, 2)
+        if a != b:
+            u.append(int(a))
+            v.append(int(b))
+    u, v = np.array(u), np.array(v)
+    chord = np.hypot(x[v] - x[u], y[v] - y[u])
+    length = chord * rng.choice([1.0, 1.0, 1.3], len(u))
+    return network_from_xy(x, y, u, v, length_m=length)
+
+
+def oracle(net, src, pts):
+    """Split every edge at the source and target points and run networkx multi-source Dijkstra."""
+    G = nx.Graph()
+    events: dict[int, list[tuple[float, str]]] = {}
+    for i in range(len(src)):
+        if not src.too_far[i]:
+            events.setdefault(int(src.edge[i]), []).append((float(src.along_m[i]), f"s{i}"))
+    for j in range(len(pts)):
+        events.setdefault(int(pts.edge[j]), []).append((float(pts.along_m[j]), f"p{j}"))
+
+    def add(a, b, w):
+        if G.has_edge(a, b):
+            w = min(w, G[a][b]["weight"])
+        G.add_edge(a, b, weight=w)
+
+    for e in range(net.n_edges):
+        u, v, L = int(net.edge_u[e]), int(net.edge_v[e]), float(net.length_m[e])
+        chain = [(0.0, u)] + sorted(events.get(e, [])) + [(L, v)]
+        # each split point gets its own on-edge node so that two points at one position stay distinct
+        prev_pos, prev = chain[0]
+        for pos, name in chain[1:]:
+            node = name if isinstance(name, int) else ("on", e, name)
+            add(prev, node, pos - prev_pos)
+            prev_pos, prev = pos, node
+    for i in range(len(src)):
+        if not src.too_far[i]:
+            G.add_edge(f"s{i}", ("on", int(src.edge[i]), f"s{i}"), weight=float(src.dist_m[i]))
+    sources = [f"s{i}" for i in range(len(src)) if not src.too_far[i]]
+    dist = nx.multi_source_dijkstra_path_length(G, sources, weight="weight")
+    out = np.full(len(pts), np.inf)
+    for j in range(len(pts)):
+        d = dist.get(("on", int(pts.edge[j]), f"p{j}"))
+        if d is not None and not pts.too_far[j]:
+            out[j] = d + pts.dist_m[j]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_nearest_matches_networkx(seed):
+    net = random_network(seed)
+    rng = np.random.default_rng(100 + seed)
+    src = snap_points(net, rng.uniform(0, 2000, 6), rng.uniform(0, 2000, 6), max_snap_m=250)
+    pts = snap_points(net, rng.uniform(0, 2000, 80), rng.uniform(0, 2000, 80), max_snap_m=250)
+    d, who, field = nearest(net, src, pts)
+    expect = oracle(net, src, pts)
+    np.testing.assert_allclose(d, expect, rtol=0, atol=1e-6)
+    # the reported source really is at that distance
+    for j in np.flatnonzero(np.isfinite(d)):
+        one = src.subset(np.array([who[j]]))
+        dj, _, _ = nearest(net, one, pts.subset(np.array([j])))
+        assert dj[0] == pytest.approx(d[j], abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_same_edge_direct_path(seed):
+    # one long edge: a source and a target on it must use the direct along-edge distance
+    net = network_from_xy([0, 1000, 1000], [0, 0, 1000], [0, 1], [1, 2])
+    src = snap_points(net, [400.0], [10.0])
+    pts = snap_points(net, [450.0 + seed * 10, 900.0], [-5.0, 0.0])
+    d, who, _ = nearest(net, src, pts)
+    np.testing.assert_allclose(d, [10 + 50 + seed * 10 + 5, 10 + 500], atol=1e-9)
+    assert list(who) == [0, 0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_limit_and_reach_match_unbounded(seed):
+    net = random_network(seed, n=120, extra=100)
+    rng = np.random.default_rng(seed)
+    src = snap_points(net, rng.uniform(0, 2000, 25), rng.uniform(0, 2000, 25), max_snap_m=200)
+    pts = snap_points(net, rng.uniform(0, 2000, 300), rng.uniform(0, 2000, 300), max_snap_m=200)
+    limit = 400.0
+    full, _, _ = nearest(net, src, pts)
+    bounded, _, _ = nearest(net, src, pts, limit_m=limit)
+    within = full <= limit
+    np.testing.assert_allclose(bounded[within], full[within], atol=1e-9)
+    assert np.all(np.isinf(bounded[~within]))
+    # reach on local tiles: every (source, point) pair within the limit, exact, tiny tiles to force many batches
+    rch = reach(net, src, limit_m=limit, tile_m=150.0, max_batch=3)
+    s, p, d = reach_points(net, rch, src, pts)
+    for i in range(len(src)):
+        one, _, _ = nearest(net, src.subset(np.array([i])), pts)
+        exp_p = np.flatnonzero(one <= limit)
+        got = p[s == i]
+        assert sorted(got.tolist()) == exp_p.tolist()
+        np.testing.assert_allclose(d[s == i], one[got], atol=1e-6)
+    # the best pair per point is the nearest distance
+    best = np.full(len(pts), np.inf)
+    np.minimum.at(best, p, d)
+    np.testing.assert_allclose(best[within], full[within], atol=1e-6)
+
+
+def test_too_far_points_are_flagged_not_reached():
+    net = network_from_xy([0, 100], [0, 0], [0], [1])
+    src = snap_points(net, [50.0, 50.0], [0.0, 500.0], max_snap_m=300)
+    pts = snap_points(net, [0.0, 100.0], [1000.0, 5.0], max_snap_m=300)
+    assert src.too_far.tolist() == [False, True]
+    d, who, _ = nearest(net, src, pts)
+    assert np.isinf(d[0]) and who[0] == -1
+    assert d[1] == pytest.approx(55.0) and who[1] == 0
+
+
+def test_inputs_unchanged():
+    net = random_network(3)
+    before = {k: getattr(net, k).copy() for k in ("x", "y", "edge_u", "edge_v", "length_m")}
+    rng = np.random.default_rng(0)
+    src = snap_points(net, rng.uniform(0, 2000, 5), rng.uniform(0, 2000, 5))
+    along = src.along_m.copy()
+    nearest(net, src, src)
+    for k, arr in before.items():
+        np.testing.assert_array_equal(getattr(net, k), arr)
+    np.testing.assert_array_equal(src.along_m, along)
