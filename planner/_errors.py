@@ -1,8 +1,8 @@
 """Error types: one base class, bilingual messages, and per-row problems that say how to fix the input."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 __all__ = [
     "Problem",

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Mapping
 
 from ._errors import InputError
 
@@ -68,7 +68,7 @@ class FacilityType:
         """Distance reachable within the goal at this type's speed, in metres."""
         return self.target_minutes * self.speed_kmh * 1000.0 / 60.0
 
-    def with_goal(self, *, minutes: float | None = None, speed_kmh: float | None = None) -> "FacilityType":
+    def with_goal(self, *, minutes: float | None = None, speed_kmh: float | None = None) -> FacilityType:
         """A copy with another time goal and/or speed (e.g. the elderly walking profile)."""
         return replace(
             self,
@@ -115,7 +115,7 @@ class FacilityTypes(Mapping[str, FacilityType]):
             )
         return self._types[key]
 
-    def with_type(self, ftype: FacilityType) -> "FacilityTypes":
+    def with_type(self, ftype: FacilityType) -> FacilityTypes:
         """A copy with one type added or replaced (user-defined types)."""
         merged = dict(self._types)
         merged[ftype.key] = ftype

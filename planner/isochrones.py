@@ -1,0 +1,227 @@
+"""Isochrone polygons for display: the streets reached within each break, cut at the exact time, buffered.
+
+Coverage is counted on demand points (see ``coverage``); these polygons are only drawn.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import shapely
+
+from .network import Network, Snap
+from .travel import NodeField, reach
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["edge_pieces", "substrings", "type_isochrones", "facility_isochrones", "split_isochrones", "gap_cells"]
+
+
+def _vertex_along(net: Network) -> np.ndarray:
+    """Distance of every geometry vertex from its edge's start, metres (cached per network)."""
+    cached = net.__dict__.get("_vertex_along")
+    if cached is not None:
+        return cached
+    xy = net.geom_xy
+    counts = np.diff(net.geom_offsets)
+    edge_of = np.repeat(np.arange(net.n_edges), counts)
+    seg = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))
+    seg[edge_of[1:] != edge_of[:-1]] = 0.0
+    cs = np.concatenate([[0.0], np.cumsum(seg)])
+    along = cs - cs[net.geom_offsets[:-1]][edge_of]
+    # scale to length_m so that positions agree with the routing lengths exactly
+    geo_len = along[net.geom_offsets[1:] - 1]
+    scale = np.divide(net.length_m, geo_len, out=np.ones_like(geo_len), where=geo_len > 0)
+    along = along * scale[edge_of]
+    net.__dict__["_vertex_along"] = along
+    return along
+
+
+def substrings(net: Network, edge: np.ndarray, start_m: np.ndarray, end_m: np.ndarray) -> np.ndarray:
+    """Vectorised line substrings: the part of each edge between ``start_m`` and ``end_m`` (metres from u)."""
+    edge = np.asarray(edge, np.int64)
+    start = np.asarray(start_m, float)
+    end = np.asarray(end_m, float)
+    if len(edge) == 0:
+        return np.empty(0, dtype=object)
+    along = _vertex_along(net)
+    xy = net.geom_xy
+    off = net.geom_offsets
+    big = float(net.length_m.max()) + 10.0
+    counts = np.diff(off)
+    key = np.repeat(np.arange(net.n_edges), counts) * big + along  # globally increasing
+
+    def point_at(e, t):
+        k = np.searchsorted(key, e * big + t, side="right")
+        k = np.clip(k, off[e] + 1, off[e + 1] - 1)
+        a0, a1 = along[k - 1], along[k]
+        f = np.divide(t - a0, a1 - a0, out=np.zeros_like(t), where=a1 > a0)
+        f = np.clip(f, 0, 1)
+        return xy[k - 1] + f[:, None] * (xy[k] - xy[k - 1]), k
+
+    p0, k0 = point_at(edge, start)
+    p1, k1 = point_at(edge, end)
+    # interior vertices strictly between start and end: indices k0 .. k1-1
+    n_in = np.maximum(k1 - k0, 0)
+    total = 2 + n_in
+    idx_line = np.repeat(np.arange(len(edge)), total)
+    pos_in_line = np.arange(total.sum()) - np.repeat(np.cumsum(total) - total, total)
+    coords = np.empty((int(total.sum()), 2))
+    first = pos_in_line == 0
+    last = pos_in_line == np.repeat(total - 1, total)
+    mid = ~(first | last)
+    coords[first] = p0
+    coords[last] = p1
+    vidx = np.repeat(k0, total)[mid] + pos_in_line[mid] - 1
+    coords[mid] = xy[vidx]
+    return shapely.linestrings(coords, indices=idx_line)
+
+
+def edge_pieces(net: Network, dist_u: np.ndarray, dist_v: np.ndarray, budget_m: float):
+    """Parts of every edge within ``budget_m`` of a source, given node distances.
+
+    Returns (edge, start_m, end_m): whole edges where the two reached parts meet, otherwise one
+    piece from each reached end, cut where the budget runs out.
+    """
+    L = net.length_m
+    a = np.clip(budget_m - dist_u, 0, None)
+    c = np.clip(budget_m - dist_v, 0, None)
+    whole = a + c >= L
+    e_whole = np.flatnonzero(whole & ((a > 0) | (c > 0)))
+    part = ~whole
+    e_u = np.flatnonzero(part & (a > 0))
+    e_v = np.flatnonzero(part & (c > 0))
+    edge = np.concatenate([e_whole, e_u, e_v])
+    start = np.concatenate([np.zeros(len(e_whole)), np.zeros(len(e_u)), L[e_v] - c[e_v]])
+    end = np.concatenate([L[e_whole], a[e_u], L[e_v]])
+    return edge, start, end
+
+
+def _same_edge_pieces(src: Snap, which: np.ndarray, budget_m: float, L: np.ndarray):
+    """Pieces around sources that sit on an edge (reached directly, without passing a node)."""
+    left = budget_m - src.dist_m[which]
+    ok = left > 0
+    which, left = which[ok], left[ok]
+    e = src.edge[which]
+    return e, np.clip(src.along_m[which] - left, 0, L[e]), np.clip(src.along_m[which] + left, 0, L[e]), which
+
+
+
+
+def _polygon(lines: np.ndarray, radius_m: float, simplify_m: float):
+    if len(lines) == 0:
+        return shapely.Polygon()
+    merged = shapely.multilinestrings(lines) if len(lines) > 1 else lines[0]
+    if simplify_m > 0:
+        merged = shapely.simplify(merged, simplify_m)
+    return shapely.buffer(merged, radius_m, quad_segs=3)
+
+
+def type_isochrones(
+    net: Network, field: NodeField, src: Snap, *, breaks_min, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 5.0
+) -> list[tuple[float, object]]:
+    """Dissolved isochrones of one type: ``[(minutes, polygon in net.crs), ...]`` for each break."""
+    out = []
+    usable = np.flatnonzero(~src.too_far)
+    for b in sorted(breaks_min):
+        budget = b * speed_kmh * 1000.0 / 60.0
+        e, s0, s1 = edge_pieces(net, field.dist_m[net.edge_u], field.dist_m[net.edge_v], budget)
+        e2, t0, t1, _ = _same_edge_pieces(src, usable, budget, net.length_m)
+        lines = substrings(net, np.concatenate([e, e2]), np.concatenate([s0, t0]), np.concatenate([s1, t1]))
+        out.append((float(b), _polygon(lines, radius_m, simplify_m)))
+    return out
+
+
+def facility_isochrones(
+    net: Network, src: Snap, *, breaks_min, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 5.0
+) -> list[tuple[int, float, object]]:
+    """Per-facility (overlapping) isochrones: ``[(facility index, minutes, polygon), ...]``."""
+    mpm = speed_kmh * 1000.0 / 60.0
+    top = max(breaks_min) * mpm
+    rch = reach(net, src, limit_m=top)
+    order = np.argsort(rch.source, kind="stable")
+    s_sorted = rch.source[order]
+    out = []
+    L = net.length_m
+    for i in np.flatnonzero(~src.too_far):
+        lo, hi = np.searchsorted(s_sorted, i, "left"), np.searchsorted(s_sorted, i, "right")
+        nodes = rch.node[order[lo:hi]]
+        d = np.full(net.n_nodes, np.inf)
+        d[nodes] = rch.dist_m[order[lo:hi]]
+        touched = np.flatnonzero(np.isfinite(d[net.edge_u]) | np.isfinite(d[net.edge_v]))
+        for b in sorted(breaks_min):
+            budget = b * mpm
+            a = np.clip(budget - d[net.edge_u[touched]], 0, None)
+            c = np.clip(budget - d[net.edge_v[touched]], 0, None)
+            Lt = L[touched]
+            whole = a + c >= Lt
+            ew = touched[whole & ((a > 0) | (c > 0))]
+            pu = (~whole) & (a > 0)
+            pv = (~whole) & (c > 0)
+            e = np.concatenate([ew, touched[pu], touched[pv]])
+            s0 = np.concatenate([np.zeros(len(ew)), np.zeros(pu.sum()), Lt[pv] - c[pv]])
+            s1 = np.concatenate([L[ew], a[pu], Lt[pv]])
+            e2, t0, t1, _ = _same_edge_pieces(src, np.array([i]), budget, L)
+            lines = substrings(net, np.concatenate([e, e2]), np.concatenate([s0, t0]), np.concatenate([s1, t1]))
+            out.append((int(i), float(b), _polygon(lines, radius_m, simplify_m)))
+    return out
+
+
+def split_isochrones(
+    net: Network, field: NodeField, src: Snap, *, minutes: float, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 5.0
+) -> list[tuple[int, object]]:
+    """Non-overlapping catchments within ``minutes``: each street part goes to its nearest facility.
+
+    An edge whose two ends have different nearest facilities is cut where the two distances meet.
+    Returns ``[(facility index, polygon), ...]``; the polygons' buffers may touch at the cuts.
+    """
+    budget = minutes * speed_kmh * 1000.0 / 60.0
+    L = net.length_m
+    du, dv = field.dist_m[net.edge_u], field.dist_m[net.edge_v]
+    su, sv = field.source[net.edge_u], field.source[net.edge_v]
+    a = np.clip(budget - du, 0, None)
+    c = np.clip(budget - dv, 0, None)
+    meet = np.where(np.isfinite(du) & np.isfinite(dv), np.clip((L + dv - du) / 2.0, 0, L), np.where(np.isfinite(du), L, 0.0))
+    # from u: [0, min(a, meet or L)]; from v: [max(L - c, meet or 0), L]
+    same = su == sv
+    end_u = np.where(same, np.minimum(a, L), np.minimum(a, meet))
+    start_v = np.where(same, np.maximum(L - c, end_u), np.maximum(L - c, meet))
+    eu = np.flatnonzero((a > 0) & (end_u > 0))
+    ev = np.flatnonzero((c > 0) & (start_v < L))
+    edges = np.concatenate([eu, ev])
+    start = np.concatenate([np.zeros(len(eu)), start_v[ev]])
+    end = np.concatenate([end_u[eu], L[ev]])
+    owner = np.concatenate([su[eu], sv[ev]])
+    usable = np.flatnonzero(~src.too_far)
+    e2, t0, t1, w2 = _same_edge_pieces(src, usable, budget, L)
+    lines = substrings(net, np.concatenate([edges, e2]), np.concatenate([start, t0]), np.concatenate([end, t1]))
+    owner = np.concatenate([owner, w2])
+    out = []
+    for i in np.unique(owner[owner >= 0]):
+        out.append((int(i), _polygon(lines[owner == i], radius_m, simplify_m)))
+    return out
+
+
+def gap_cells(x: np.ndarray, y: np.ndarray, population: np.ndarray, minutes: np.ndarray, covered: np.ndarray, *, cell_m: float = 200.0):
+    """Square cells holding uncovered demand: ``(polygons, population, mean minutes, max minutes)``.
+
+    ``minutes`` of a cell is the population-weighted mean over its uncovered points with a finite
+    time (inf when all are unreachable).
+    """
+    gap = ~covered & (population > 0)
+    if not gap.any():
+        return np.empty(0, dtype=object), np.zeros(0), np.zeros(0), np.zeros(0)
+    gx, gy, gp, gm = x[gap], y[gap], population[gap], minutes[gap]
+    ix = np.floor(gx / cell_m).astype(np.int64)
+    iy = np.floor(gy / cell_m).astype(np.int64)
+    key, inv = np.unique(np.column_stack([ix, iy]), axis=0, return_inverse=True)
+    inv = inv.ravel()
+    pop = np.bincount(inv, weights=gp, minlength=len(key))
+    fin = np.isfinite(gm)
+    wsum = np.bincount(inv[fin], weights=gp[fin], minlength=len(key))
+    msum = np.bincount(inv[fin], weights=(gp * gm)[fin], minlength=len(key))
+    mean = np.where(wsum > 0, msum / np.where(wsum > 0, wsum, 1), np.inf)
+    mx = np.full(len(key), -np.inf)
+    np.maximum.at(mx, inv, np.where(fin, gm, np.inf))
+    polys = shapely.box(key[:, 0] * cell_m, key[:, 1] * cell_m, (key[:, 0] + 1) * cell_m, (key[:, 1] + 1) * cell_m)
+    return polys, pop, mean, mx
