@@ -1,0 +1,175 @@
+"""Write a coverage result to files: summary.json, areas.csv, demand.csv, facilities.csv, GeoJSON layers, XLSX.
+
+Every file is written to a temporary name in the same folder and moved into place, so a crash
+never leaves a half-written output next to complete ones.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["atomic_path", "write_text", "write_outputs", "tables_for_export", "write_xlsx", "jsonable"]
+
+
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary path beside ``path``; on success move it over ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name, suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def jsonable(obj):
+    """Make numpy scalars, NaN and inf JSON-safe (NaN -> null, inf -> "inf")."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        if math.isnan(f):
+            return None
+        if math.isinf(f):
+            return "inf" if f > 0 else "-inf"
+        return f
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def demand_export(result) -> pd.DataFrame:
+    """demand.csv: id, population, area_id, snap figures, and per type minutes / facility_id / covered."""
+    dt = result.demand_table
+    out = dt[["id", "lon", "lat", "population", "area_id", "snap_dist_m", "snapped_too_far"]].copy()
+    keys = list(result.coverage)
+    if len(keys) == 1:
+        k = keys[0]
+        out["minutes"] = dt[f"{k}_minutes"]
+        out["facility_id"] = dt[f"{k}_facility_id"]
+        out["covered"] = dt[f"{k}_covered"]
+    for k in keys:
+        out[f"minutes_{k}"] = dt[f"{k}_minutes"]
+        out[f"facility_id_{k}"] = dt[f"{k}_facility_id"]
+        out[f"covered_{k}"] = dt[f"{k}_covered"]
+    return out
+
+
+def types_table(result, lang: str = "en") -> pd.DataFrame:
+    """One row per type: goal, demand, covered, share, mean and p90 minutes, unreachable, snap counts."""
+    rows = []
+    for k, cov in result.coverage.items():
+        s = cov.stats
+        row = {
+            "type": k,
+            "label": s["label_en"] if lang == "en" else s["label_zh"],
+            "target_minutes": s["target_minutes"],
+            "facilities": s["facilities"],
+            "demand_total": s["demand_total"],
+            "demand_covered": s["demand_covered"],
+            "coverage_share": s["coverage_share"],
+            "mean_minutes": s["mean_minutes"],
+            "p90_minutes": s["p90_minutes"],
+            "unreachable_demand": s["unreachable_demand"],
+            "facilities_snapped_too_far": s["facilities_snapped_too_far"],
+            "demand_snapped_too_far": s["demand_snapped_too_far"],
+        }
+        for b in s["bands"]:
+            row[f"band_{b['band']}"] = b["demand"]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+HEADERS_ZH = {
+    "type": "设施类型", "label": "类型名称", "target_minutes": "目标时间（分钟）", "facilities": "设施数",
+    "demand_total": "需求总量", "demand_covered": "已覆盖需求", "coverage_share": "覆盖率",
+    "mean_minutes": "人口加权平均时间（分钟）", "p90_minutes": "90%分位时间（分钟）",
+    "unreachable_demand": "不可达需求", "facilities_snapped_too_far": "距路网过远的设施",
+    "demand_snapped_too_far": "距路网过远的需求点", "area_id": "区域编号", "name": "名称",
+    "has_facility": "区内有设施", "per_area_goal": "每街镇需设置", "id": "编号", "population": "人口",
+    "lon": "经度", "lat": "纬度", "snap_dist_m": "到路网距离（米）", "snapped_too_far": "距路网过远",
+    "minutes": "步行时间（分钟）", "facility_id": "最近设施", "covered": "是否覆盖",
+}
+
+
+def tables_for_export(result, lang: str = "en") -> dict[str, pd.DataFrame]:
+    """The statistics tables, with Chinese headers when ``lang == 'zh'``."""
+    tables = {
+        "types": types_table(result, lang),
+        "areas": result.areas if len(result.areas) else pd.DataFrame(),
+        "facilities": result.facilities_table,
+        "demand": demand_export(result),
+    }
+    if lang == "zh":
+        tables = {k: v.rename(columns=lambda c: HEADERS_ZH.get(c, c)) for k, v in tables.items()}
+    return tables
+
+
+def write_xlsx(result, path: str | Path, *, lang: str = "en") -> Path:
+    """One workbook, one sheet per table (Chinese sheet names and headers when ``lang == 'zh'``)."""
+    names_zh = {"types": "分类型统计", "areas": "分区域统计", "facilities": "设施", "demand": "需求点"}
+    with atomic_path(path) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+            for key, df in tables_for_export(result, lang).items():
+                df.to_excel(xw, sheet_name=names_zh[key] if lang == "zh" else key, index=False)
+    return Path(path)
+
+
+def write_geojson(gdf, path: str | Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(gdf.to_crs(4326).to_json(na="null", drop_id=True), encoding="utf-8")
+    return Path(path)
+
+
+def write_outputs(result, out_dir: str | Path, *, map_html: str | None = None, lang: str = "en") -> dict[str, Path]:
+    """Write every output of a coverage run into ``out_dir``; returns name -> path.
+
+    ``map_html`` is the standalone map (built by the ``maps`` package) to save as ``map.html``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    written["summary.json"] = write_text(out / "summary.json", json.dumps(jsonable(result.summary), ensure_ascii=False, indent=2))
+    if len(result.areas):
+        with atomic_path(out / "areas.csv") as tmp:
+            result.areas.to_csv(tmp, index=False, encoding="utf-8-sig")
+        written["areas.csv"] = out / "areas.csv"
+    with atomic_path(out / "demand.csv") as tmp:
+        demand_export(result).to_csv(tmp, index=False, encoding="utf-8-sig")
+    written["demand.csv"] = out / "demand.csv"
+    with atomic_path(out / "facilities.csv") as tmp:
+        result.facilities_table.to_csv(tmp, index=False, encoding="utf-8-sig")
+    written["facilities.csv"] = out / "facilities.csv"
+    if result.isochrones is not None:
+        written["isochrones.geojson"] = write_geojson(result.isochrones, out / "isochrones.geojson")
+    written["gaps.geojson"] = write_geojson(result.gaps, out / "gaps.geojson")
+    written["coverage.xlsx"] = write_xlsx(result, out / "coverage.xlsx", lang=lang)
+    if map_html is not None:
+        written["map.html"] = write_text(out / "map.html", map_html)
+    return written
