@@ -234,7 +234,7 @@ def cmd_coverage(args) -> int:
         with atomic_path(Path(args.out) / "rejected_rows.csv") as tmp:
             rejected.to_csv(tmp, index=False, encoding="utf-8-sig")
         say(f"{len(rejected)} rejected rows written to rejected_rows.csv")
-    for k, s in result.summary["types"].items():
+    for s in result.summary["types"].values():
         label = s["label_zh"] if args.lang == "zh" else s["label_en"]
         say(f"{label}: {s['coverage_share']:.1%} of demand within {s['target_minutes']:g} min "
             f"({s['facilities']} facilities, p90 {s['p90_minutes']:.1f} min)")
