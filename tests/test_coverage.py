@@ -1,0 +1,115 @@
+"""Coverage statistics against a direct pandas computation, and the invariants planners rely on."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner.scenario import run
+from tests.helpers import grid_study
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_shares_match_pandas(seed):
+    study = grid_study(seed)
+    res = run(study, isochrones="none")
+    dt = res.demand_table
+    for k, cov in res.coverage.items():
+        goal = res.goals[k].target_minutes
+        df = pd.DataFrame({"pop": dt["population"], "min": dt[f"{k}_minutes"], "area": dt["area_id"]})
+        covered = df.loc[df["min"] <= goal, "pop"].sum()
+        s = cov.stats
+        assert s["demand_total"] == pytest.approx(df["pop"].sum())
+        assert s["demand_covered"] == pytest.approx(covered)
+        assert s["coverage_share"] == pytest.approx(covered / df["pop"].sum())
+        # bands add up to the total; the bands up to the goal add up to the covered demand
+        assert sum(b["demand"] for b in s["bands"]) == pytest.approx(s["demand_total"])
+        assert sum(b["demand"] for b in s["bands"][:3]) == pytest.approx(covered)
+        # per area
+        by_area = df.assign(c=df["pop"].where(df["min"] <= goal, 0)).groupby("area")[["pop", "c"]].sum()
+        a = res.areas[res.areas["type"] == k].set_index("area_id")
+        for aid, row in by_area.iterrows():
+            assert a.loc[aid, "demand_total"] == pytest.approx(row["pop"])
+            assert a.loc[aid, "demand_covered"] == pytest.approx(row["c"])
+        # population-weighted mean over reachable demand
+        fin = np.isfinite(df["min"])
+        assert s["mean_minutes"] == pytest.approx(np.average(df["min"][fin], weights=df["pop"][fin]))
+        assert s["p90_minutes"] >= s["mean_minutes"] * 0.5
+
+
+def test_coverage_monotone_in_minutes_and_facilities():
+    study = grid_study(1, n_fac=6)
+    shares = [run(study, type_keys=["health_centre"], minutes=m, isochrones="none").summary["types"]["health_centre"]["coverage_share"] for m in (3, 6, 9, 12)]
+    assert shares == sorted(shares)
+    fac = study.facilities
+    fewer = study.with_facilities(fac[fac["id"] != "f0"])
+    a = run(study, type_keys=["health_centre"], isochrones="none").coverage["health_centre"]
+    b = run(fewer, type_keys=["health_centre"], isochrones="none").coverage["health_centre"]
+    assert a.stats["coverage_share"] >= b.stats["coverage_share"]
+    assert np.all(a.minutes <= b.minutes + 1e-9)
+
+
+def test_isochrones_nested_and_follow_streets():
+    study = grid_study(2)
+    res = run(study, type_keys=["health_centre"], isochrones="all", breaks=[5, 10, 15])
+    iso = res.isochrones.to_crs(32651)
+    d = iso[iso["kind"] == "dissolved"].sort_values("minutes")
+    polys = list(d.geometry)
+    for small, big in zip(polys, polys[1:]):
+        assert shapely.difference(small, big).area < 1e-3 * small.area + 1.0
+        assert big.area > small.area
+    # every covered demand point lies within the goal polygon (buffered streets) — and a point far
+    # from any reached street is outside it
+    goal_poly = polys[-1]
+    dt = res.demand_table
+    pts = shapely.points(*study.networks["walk"].to_metric(dt["lon"], dt["lat"]))
+    # covered points whose off-street leg is shorter than the 40 m drawing buffer must be inside
+    cov = dt["health_centre_covered"].to_numpy() & (dt["snap_dist_m"].to_numpy() < 39.0)
+    inside = shapely.contains(shapely.buffer(goal_poly, 1.0), pts)
+    assert cov.sum() > 50 and inside[cov].all()
+    # a point inside the drawn polygon is within 40 m of a reached street; on a 100 m grid the
+    # network detour to that street is at most 40 + 113 m, i.e. 2.04 min at 4.5 km/h
+    far = (dt["health_centre_minutes"].to_numpy() > 17.1) & (dt["snap_dist_m"].to_numpy() < 39.0)
+    assert far.sum() > 10 and not inside[far].any()
+    # per-facility polygons lie inside the dissolved polygon of the same break
+    f15 = iso[(iso["kind"] == "facility") & (iso["minutes"] == 15)]
+    for g in f15.geometry:
+        assert shapely.difference(g, shapely.buffer(goal_poly, 1.0)).area < 1.0
+    # split catchments do not overlap beyond their buffers' touching strips
+    split = iso[iso["kind"] == "split"]
+    assert len(split) >= 1
+
+
+def test_isochrone_cut_exact_on_a_line():
+    from planner.isochrones import edge_pieces, substrings
+    from planner.network import network_from_xy, snap_points
+    from planner.travel import nearest_field
+
+    net = network_from_xy([0, 1000], [0, 0], [0], [1])
+    src = snap_points(net, [0.0], [0.0])
+    field = nearest_field(net, src)
+    e, s0, s1 = edge_pieces(net, field.dist_m[net.edge_u], field.dist_m[net.edge_v], 375.0)
+    lines = substrings(net, e, s0, s1)
+    assert sum(shapely.length(lines)) == pytest.approx(375.0)
+
+
+def test_inputs_unchanged_and_gaps_hold_uncovered_demand():
+    study = grid_study(3)
+    before_fac = study.facilities.copy()
+    before_dem = study.demand.gdf.copy()
+    res = run(study, isochrones="none")
+    pd.testing.assert_frame_equal(study.facilities, before_fac)
+    pd.testing.assert_frame_equal(study.demand.gdf, before_dem)
+    for k, cov in res.coverage.items():
+        g = res.gaps[res.gaps["type"] == k]
+        uncovered = study.demand.population[~cov.covered].sum()
+        assert g["population"].sum() == pytest.approx(uncovered)
+
+
+def test_unknown_type_message():
+    from planner import InputError
+
+    study = grid_study(0)
+    with pytest.raises(InputError, match="Unknown facility type 'clinicX'"):
+        run(study, type_keys=["clinicX"])
