@@ -1,0 +1,984 @@
+"""OpenStreetMap files (XML, .gz, .bz2, PBF) and osmnx graphs -> street graphs, facilities and buildings."""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._errors import InputError, NetworkError
+from .network import RawGraph
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "read_osm",
+    "raw_from_networkx",
+    "read_graphml",
+    "osm_facilities",
+    "osm_buildings",
+    "FacilityRule",
+    "FACILITY_RULES",
+    "HOSPITAL_TYPE",
+    "RESIDENTIAL_BUILDINGS",
+    "facility_type_of",
+    "facility_rules_markdown",
+]
+
+Bbox = tuple[float, float, float, float]
+
+# --------------------------------------------------------------------------------------
+# Street filters (after osmnx's network_type="walk"/"bike" Overpass filters)
+# --------------------------------------------------------------------------------------
+#: highway values never walkable; any value starting with "motor" (motorway, motorway_link) too.
+WALK_EXCLUDED_HIGHWAY = frozenset(
+    "abandoned bus_guideway construction cycleway no planned platform proposed raceway razed busway".split()
+)
+#: highway values never cyclable (footway comes back with bicycle=yes|designated).
+BIKE_EXCLUDED_HIGHWAY = frozenset(
+    "abandoned bus_guideway construction corridor elevator escalator footway no planned platform "
+    "proposed raceway razed steps busway".split()
+)
+_PRIVATE_ACCESS = frozenset(("private", "no"))
+_ACCESS_OVERRIDE = frozenset(("yes", "designated", "permissive"))
+_ONEWAY_FORWARD = frozenset(("yes", "1", "true"))
+_ONEWAY_REVERSE = frozenset(("-1", "reverse"))
+_ROUNDABOUT = frozenset(("roundabout", "circular"))
+
+MODES = ("walk", "bike")
+
+
+def _way_rejection(tags: Mapping[str, str], mode: str) -> str | None:
+    """Why a highway way is not part of the ``mode`` network, or None when it is kept."""
+    hw = tags.get("highway")
+    if not hw:
+        return "no highway tag"
+    if tags.get("area") == "yes":
+        return "area=yes"
+    if tags.get("service") == "private":
+        return "service=private"
+    if mode == "walk":
+        if hw in WALK_EXCLUDED_HIGHWAY or hw.startswith("motor"):
+            return f"highway={hw}"
+        if tags.get("foot") == "no":
+            return "foot=no"
+        override = tags.get("foot") in _ACCESS_OVERRIDE
+    else:
+        bicycle = tags.get("bicycle")
+        if hw.startswith("motor") or (hw in BIKE_EXCLUDED_HIGHWAY and not (hw == "footway" and bicycle in ("yes", "designated"))):
+            return f"highway={hw}"
+        if bicycle == "no":
+            return "bicycle=no"
+        override = bicycle in _ACCESS_OVERRIDE
+    if tags.get("access") in _PRIVATE_ACCESS and not override:
+        return f"access={tags.get('access')}"
+    return None
+
+
+def _bike_oneway(tags: Mapping[str, str]) -> int:
+    """0 two-way, 1 one-way along the way, -1 one-way against the way (for cyclists)."""
+    if tags.get("oneway:bicycle") == "no":
+        return 0
+    ow = tags.get("oneway", "")
+    if ow in _ONEWAY_FORWARD:
+        return 1
+    if ow in _ONEWAY_REVERSE:
+        return -1
+    if tags.get("junction") in _ROUNDABOUT and ow != "no":
+        return 1
+    return 0
+
+
+# --------------------------------------------------------------------------------------
+# File access
+# --------------------------------------------------------------------------------------
+def _osm_file(path: str | Path, error: type[InputError] | type[NetworkError]) -> tuple[Path, Any]:
+    """Check ``path`` and return it with an ``osmium.io.File`` whose format is sniffed from its bytes.
+
+    Sniffing (gzip, bzip2, PBF, else XML) makes the file name irrelevant: ``.osm.xml``, ``.xml``
+    or a download without suffix all open.
+    """
+    import osmium
+
+    p = Path(path)
+    if not p.exists():
+        raise error(f"OSM file not found: {p}", f"找不到 OSM 文件：{p}")
+    if not p.is_file():
+        raise error(f"Not a file: {p}", f"不是文件：{p}")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(64)
+    except OSError as exc:
+        raise error(f"Cannot read OSM file {p}: {exc}", f"无法读取 OSM 文件 {p}：{exc}") from None
+    if not head:
+        raise error(f"OSM file {p} is empty.", f"OSM 文件 {p} 是空的。")
+    if head[:2] == b"\x1f\x8b":
+        fmt = "osm.gz"
+    elif head[:3] == b"BZh":
+        fmt = "osm.bz2"
+    elif b"OSMHeader" in head[:32]:
+        fmt = "pbf"
+    else:
+        fmt = "osm"
+    return p, osmium.io.File(str(p), fmt)
+
+
+def _unreadable(p: Path, exc: BaseException, error: type[InputError] | type[NetworkError]) -> Exception:
+    return error(
+        f"{p} is not a readable OSM file (XML, .osm.gz, .osm.bz2 or .pbf): {exc}",
+        f"{p} 不是可读取的 OSM 文件（XML、.osm.gz、.osm.bz2 或 .pbf）：{exc}",
+    )
+
+
+def _check_bbox(bbox: Bbox | None) -> Bbox | None:
+    if bbox is None:
+        return None
+    try:
+        b = tuple(float(v) for v in bbox)
+    except (TypeError, ValueError):
+        b = ()
+    if len(b) != 4 or not all(math.isfinite(v) for v in b) or b[0] > b[2] or b[1] > b[3]:
+        raise InputError(
+            f"bbox must be (min_lon, min_lat, max_lon, max_lat) in WGS-84 degrees, got {bbox!r}",
+            f"bbox 须为 (最小经度, 最小纬度, 最大经度, 最大纬度)（WGS-84 度），实际为 {bbox!r}",
+        )
+    return b  # type: ignore[return-value]
+
+
+def _in_bbox(lon: np.ndarray, lat: np.ndarray, bbox: Bbox) -> np.ndarray:
+    return (lon >= bbox[0]) & (lon <= bbox[2]) & (lat >= bbox[1]) & (lat <= bbox[3])
+
+
+# --------------------------------------------------------------------------------------
+# read_osm
+# --------------------------------------------------------------------------------------
+def read_osm(path: str | Path, *, mode: str = "walk", bbox: Bbox | None = None) -> RawGraph:
+    """Parse the highway ways of an OSM file into a street graph for walking or cycling.
+
+    One pass with pyosmium: node locations are cached in C++ and only ways tagged ``highway``
+    reach Python; everything after that is numpy. Ways are split at every node that is shared
+    by two or more kept ways (or used twice by one way), at way ends, and where a way turns
+    back on itself (``A-B-A``, as osmnx's ``save_graph_xml`` writes two-way streets), so
+    graph nodes are intersections and dead ends and intermediate nodes become edge geometry.
+
+    Parameters
+    ----------
+    path : str or Path
+        OSM XML (``.osm``, ``.osm.xml``), gzip/bzip2-compressed XML or PBF. The format is
+        detected from the file's first bytes, not its name.
+    mode : {"walk", "bike"}
+        Which filter to apply (after osmnx's ``network_type`` filters; see ``docs/osm_tags.md``).
+        ``walk``: every edge is two-way. ``bike``: ``oneway=yes|1|true|-1`` and roundabouts
+        are one-way unless ``oneway:bicycle=no``; ``-1`` ways are reversed so the allowed
+        direction is always u -> v.
+    bbox : (min_lon, min_lat, max_lon, max_lat), optional
+        WGS-84 degrees. Keep only edges with at least one end node inside (edges crossing the
+        box are kept whole). Useful for Overpass extracts whose relation members run far out.
+
+    Returns
+    -------
+    RawGraph
+        WGS-84 (EPSG:4326) nodes and edges. Edge geometries start exactly at u and end at v.
+
+    Raises
+    ------
+    NetworkError
+        The file is missing or unreadable, or no highway way matches ``mode``.
+
+    Notes
+    -----
+    - A way that refers to a node absent from the file is cut there: the missing node is
+      skipped and the parts on either side become separate edges (their ends become graph
+      nodes). The number of missing references is logged as a warning.
+    - Zero-length self-loops (``A-A``) are dropped. A closed way touching nothing else is kept
+      as one self-loop edge (u == v) with its ring as geometry.
+    - Duplicate edges (the same node sequence, in either direction for two-way edges) are
+      kept once; the count is logged.
+    - Ways are not merged across degree-2 nodes of different ways (no topological simplification).
+    """
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {MODES}, got {mode!r}", f"mode 须为 {MODES} 之一，实际为 {mode!r}")
+    bbox = _check_bbox(bbox)
+    p, src = _osm_file(path, NetworkError)
+    parsed = _parse_highways(p, src, mode)
+    return _build_raw(parsed, mode=mode, bbox=bbox, source=str(p))
+
+
+@dataclass
+class _Parsed:
+    refs: np.ndarray  # int64, all way-node refs of kept ways, flattened
+    lon: np.ndarray  # float64, NaN where the node is missing from the file
+    lat: np.ndarray
+    way_start: np.ndarray  # int64[w+1] offsets of each kept way in the flat arrays
+    way_id: np.ndarray  # int64[w]
+    oneway: np.ndarray  # bool[w]
+    highway: list
+    name: list
+
+
+def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
+    import osmium
+
+    refs: list[int] = []
+    lons: list[float] = []
+    lats: list[float] = []
+    starts = [0]
+    way_ids: list[int] = []
+    oneways: list[bool] = []
+    highways: list[str] = []
+    names: list[str] = []
+    rejected: Counter[str] = Counter()
+    seen = 0
+    nan = math.nan
+    fp = (
+        osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("highway"))
+    )
+    try:
+        for w in fp:
+            seen += 1
+            tags = w.tags
+            reason = _way_rejection(tags, mode)
+            if reason is not None:
+                rejected[reason] += 1
+                continue
+            direction = _bike_oneway(tags) if mode == "bike" else 0
+            wr: list[int] = []
+            wx: list[float] = []
+            wy: list[float] = []
+            for n in w.nodes:
+                wr.append(n.ref)
+                loc = n.location
+                if loc.valid():
+                    wx.append(loc.lon)
+                    wy.append(loc.lat)
+                else:
+                    wx.append(nan)
+                    wy.append(nan)
+            if direction < 0:
+                wr.reverse()
+                wx.reverse()
+                wy.reverse()
+            refs.extend(wr)
+            lons.extend(wx)
+            lats.extend(wy)
+            starts.append(len(refs))
+            way_ids.append(w.id)
+            oneways.append(direction != 0)
+            highways.append(tags.get("highway", ""))
+            names.append(tags.get("name", ""))
+    except RuntimeError as exc:
+        raise _unreadable(p, exc, NetworkError) from None
+
+    logger.debug("%s: %d highway ways seen, %d kept for %s; rejected: %s", p, seen, len(way_ids), mode, dict(rejected))
+    if not way_ids:
+        if seen == 0:
+            en = f"{p}: no highway=* ways at all, so no street network can be built for mode '{mode}'."
+            zh = f"{p}：文件中没有任何 highway=* 道路，无法为出行方式「{mode}」构建路网。"
+        else:
+            top = ", ".join(f"{k} ({v})" for k, v in rejected.most_common(5))
+            en = f"{p}: none of the {seen} highway ways is usable for mode '{mode}' (rejected: {top})."
+            zh = f"{p}：{seen} 条 highway 道路均不适用于出行方式「{mode}」（排除原因：{top}）。"
+        raise NetworkError(en, zh)
+    return _Parsed(
+        refs=np.asarray(refs, dtype=np.int64),
+        lon=np.asarray(lons, dtype=np.float64),
+        lat=np.asarray(lats, dtype=np.float64),
+        way_start=np.asarray(starts, dtype=np.int64),
+        way_id=np.asarray(way_ids, dtype=np.int64),
+        oneway=np.asarray(oneways, dtype=bool),
+        highway=highways,
+        name=names,
+    )
+
+
+def _haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Great-circle distance in metres (spherical Earth, R = 6,371,009 m, as osmnx)."""
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2))
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_009.0 * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def _build_raw(pp: _Parsed, *, mode: str, bbox: Bbox | None, source: str) -> RawGraph:
+    refs, lon, lat = pp.refs, pp.lon, pp.lat
+    n_ways = len(pp.way_id)
+    way_of = np.repeat(np.arange(n_ways), np.diff(pp.way_start))
+    is_way_start = np.zeros(len(refs), dtype=bool)
+    is_way_start[pp.way_start[:-1]] = True
+
+    # Missing nodes: drop them and start a new piece after each gap.
+    valid = ~np.isnan(lon)
+    n_missing = int((~valid).sum())
+    if n_missing:
+        logger.warning(
+            "%s: %d way-node references (%d distinct nodes) point to nodes missing from the file; "
+            "the ways were cut there.",
+            source, n_missing, len(np.unique(refs[~valid])),
+        )
+    prev_invalid = np.concatenate([[False], ~valid[:-1]])
+    piece_start = (is_way_start | prev_invalid)[valid]
+    refs, lon, lat, way_of = refs[valid], lon[valid], lat[valid], way_of[valid]
+
+    # Consecutive repeats of one node inside a piece (A-A) are zero-length: drop the repeat.
+    rep = np.zeros(len(refs), dtype=bool)
+    rep[1:] = (refs[1:] == refs[:-1]) & ~piece_start[1:]
+    refs, lon, lat, way_of, piece_start = refs[~rep], lon[~rep], lat[~rep], way_of[~rep], piece_start[~rep]
+    piece = np.cumsum(piece_start) - 1
+
+    # Pieces of a single node carry no edge.
+    plen = np.bincount(piece)
+    keep = plen[piece] >= 2
+    n_short = int((plen < 2).sum())
+    refs, lon, lat, way_of, piece = refs[keep], lon[keep], lat[keep], way_of[keep], piece[keep]
+    if len(refs) == 0:
+        raise NetworkError(
+            f"{source}: the {n_ways} usable highway ways have fewer than two known nodes each.",
+            f"{source}：{n_ways} 条可用道路均少于两个已知节点。",
+        )
+    if n_short:
+        logger.debug("%s: %d way pieces with a single node dropped", source, n_short)
+
+    n = len(refs)
+    first = np.ones(n, dtype=bool)
+    first[1:] = piece[1:] != piece[:-1]
+    last = np.ones(n, dtype=bool)
+    last[:-1] = piece[:-1] != piece[1:]
+    # Use counts across all kept ways (a node used twice by one way also counts twice).
+    uniq, inv, counts = np.unique(refs, return_inverse=True, return_counts=True)
+    is_node = (counts[inv] >= 2) | first | last
+    # Turn-back points (A-B-A): B is a dead end.
+    turn = np.zeros(n, dtype=bool)
+    turn[1:-1] = (refs[:-2] == refs[2:]) & (piece[:-2] == piece[1:-1]) & (piece[1:-1] == piece[2:])
+    is_node |= turn
+
+    pos = np.flatnonzero(is_node)
+    a, b = pos[:-1], pos[1:]
+    same = piece[a] == piece[b]
+    a, b = a[same], b[same]
+
+    # Node table: every ref at a split position.
+    node_uid = np.unique(refs[pos])
+    u = np.searchsorted(node_uid, refs[a])
+    v = np.searchsorted(node_uid, refs[b])
+    # First location seen for each node id.
+    first_pos = np.full(len(node_uid), -1, dtype=np.int64)
+    sel = np.searchsorted(node_uid, refs[pos])
+    first_pos[sel] = pos  # the same id has the same location everywhere
+    node_lon, node_lat = lon[first_pos], lat[first_pos]
+
+    seg_len = np.concatenate([_haversine_m(lon[:-1], lat[:-1], lon[1:], lat[1:]), [0.0]])
+    cum = np.concatenate([[0.0], np.cumsum(seg_len)])
+    length = cum[b] - cum[a]
+    edge_way = way_of[a]
+    oneway = pp.oneway[edge_way] if mode == "bike" else np.zeros(len(a), dtype=bool)
+
+    keep_e = ~((u == v) & (length <= 0.0))
+    n_loops0 = int((~keep_e).sum())
+    if n_loops0:
+        logger.debug("%s: %d zero-length self-loops dropped", source, n_loops0)
+
+    # Duplicates: same node sequence (either direction for two-way edges).
+    dup = _duplicate_edges(refs, a, b, oneway, keep_e)
+    if dup.any():
+        logger.info("%s: %d duplicate edges (same nodes as another edge) dropped", source, int(dup.sum()))
+    keep_e &= ~dup
+
+    if bbox is not None:
+        inside = _in_bbox(node_lon, node_lat, bbox)
+        in_e = inside[u] | inside[v]
+        logger.info("%s: bbox keeps %d of %d edges", source, int((in_e & keep_e).sum()), int(keep_e.sum()))
+        keep_e &= in_e
+        if not keep_e.any():
+            raise NetworkError(
+                f"{source}: no '{mode}' edge has an end inside bbox {bbox} (lon/lat order?).",
+                f"{source}：没有任何「{mode}」路段的端点落在范围 {bbox} 内（经纬度顺序是否颠倒？）。",
+            )
+
+    a, b, u, v, edge_way, oneway = a[keep_e], b[keep_e], u[keep_e], v[keep_e], edge_way[keep_e], oneway[keep_e]
+    used = np.zeros(len(node_uid), dtype=bool)
+    used[u] = True
+    used[v] = True
+    remap = np.cumsum(used) - 1
+    u, v = remap[u], remap[v]
+
+    npts = b - a + 1
+    offsets = np.concatenate([[0], np.cumsum(npts)]).astype(np.int64)
+    idx = np.repeat(a - offsets[:-1], npts) + np.arange(offsets[-1])
+    highway = np.asarray(pp.highway, dtype=object)[edge_way]
+    name = np.asarray(pp.name, dtype=object)[edge_way]
+    raw = RawGraph(
+        node_id=node_uid[used].astype(np.int64),
+        lon=node_lon[used],
+        lat=node_lat[used],
+        edge_u=u.astype(np.int64),
+        edge_v=v.astype(np.int64),
+        geom_lon=lon[idx],
+        geom_lat=lat[idx],
+        geom_offsets=offsets,
+        oneway=oneway.astype(bool),
+        highway=highway,
+        name=name,
+        way_id=pp.way_id[edge_way].astype(np.int64),
+        source=source,
+        mode=mode,
+    )
+    logger.info("%s: %s graph with %d nodes and %d edges", source, mode, raw.n_nodes, raw.n_edges)
+    return raw
+
+
+def _duplicate_edges(refs: np.ndarray, a: np.ndarray, b: np.ndarray, oneway: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Flag edges whose node sequence repeats an earlier edge's (reversed too, unless one-way).
+
+    Numpy narrows candidates to edges sharing end nodes and length; only those few are compared
+    element by element.
+    """
+    m = len(a)
+    dup = np.zeros(m, dtype=bool)
+    ra, rb = refs[a], refs[b]
+    lo, hi = np.minimum(ra, rb), np.maximum(ra, rb)
+    # one-way edges keep their direction in the key
+    k1 = np.where(oneway, ra, lo)
+    k2 = np.where(oneway, rb, hi)
+    npts = b - a
+    key = np.stack([k1, k2, npts, oneway.astype(np.int64)], axis=1)
+    idx = np.flatnonzero(candidates)
+    if len(idx) < 2:
+        return dup
+    _, grp, cnt = np.unique(key[idx], axis=0, return_inverse=True, return_counts=True)
+    grp = grp.ravel()
+    multi = idx[cnt[grp] > 1]
+    seen: set[tuple] = set()
+    for e in multi:  # few; typically the A-B-A pairs of osmnx-written files
+        seq = tuple(refs[a[e] : b[e] + 1].tolist())
+        if not oneway[e]:
+            seq = min(seq, seq[::-1])
+        sig = (bool(oneway[e]), seq)
+        if sig in seen:
+            dup[e] = True
+        else:
+            seen.add(sig)
+    return dup
+
+
+# --------------------------------------------------------------------------------------
+# osmnx / GraphML
+# --------------------------------------------------------------------------------------
+def _first(value: Any, default: Any = "") -> Any:
+    """osmnx stores merged attributes as lists; take the first element (NaN/None -> default)."""
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else default
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return default
+    return value
+
+
+def _as_bool(value: Any) -> bool:
+    value = _first(value, False)
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1")
+    return bool(value)
+
+
+def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGraph:
+    """Convert an osmnx-style networkx graph into a :class:`RawGraph`.
+
+    Parameters
+    ----------
+    G : networkx.MultiDiGraph (or any networkx graph)
+        Node attributes ``x`` / ``y`` (WGS-84 lon / lat degrees); edge attributes ``length``
+        (metres, optional), ``geometry`` (shapely LineString in lon/lat, optional: a straight
+        line u -> v otherwise), ``highway`` and ``name`` (str or list: the first element is
+        used), ``osmid`` (int or list: the first), ``oneway`` (bool).
+        The graph is not modified.
+    source : str
+        Description stored on the result.
+    mode : {"walk", "bike"}
+        ``walk``: u -> v and v -> u copies of a street collapse to one two-way edge (the shortest
+        of those with the same geometry up to direction, to 1e-7 degrees); parallel edges with
+        different geometry are kept. ``bike``: edges with ``oneway`` True stay one-way; the two
+        directions of a two-way street collapse to one edge as in walk mode.
+
+    Returns
+    -------
+    RawGraph
+        WGS-84 (EPSG:4326). Geometries are oriented from u to v and their end points set to
+        the node coordinates. Isolated nodes of ``G`` are kept (and counted in the log).
+
+    Raises
+    ------
+    NetworkError
+        The graph is empty or nodes lack ``x`` / ``y``.
+    """
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {MODES}, got {mode!r}", f"mode 须为 {MODES} 之一，实际为 {mode!r}")
+    nodes = list(G.nodes)
+    if not nodes:
+        raise NetworkError(f"The graph {source!r} has no nodes.", f"路网 {source!r} 没有节点。")
+    missing = [n for n, d in G.nodes(data=True) if "x" not in d or "y" not in d]
+    if missing:
+        raise NetworkError(
+            f"{len(missing)} nodes of graph {source!r} lack x/y coordinates (e.g. node {missing[0]!r}).",
+            f"路网 {source!r} 中有 {len(missing)} 个节点缺少 x/y 坐标（例如节点 {missing[0]!r}）。",
+        )
+    try:
+        node_id = np.asarray([int(n) for n in nodes], dtype=np.int64)
+    except (TypeError, ValueError):
+        logger.warning("%s: node keys are not integers; numbering nodes 0..n-1", source)
+        node_id = np.arange(len(nodes), dtype=np.int64)
+    index = {n: i for i, n in enumerate(nodes)}
+    xs = np.asarray([float(G.nodes[n]["x"]) for n in nodes])
+    ys = np.asarray([float(G.nodes[n]["y"]) for n in nodes])
+
+    edges = G.edges(keys=True, data=True) if G.is_multigraph() else ((u, v, 0, d) for u, v, d in G.edges(data=True))
+    best: dict[tuple, tuple[float, int]] = {}
+    rows: list[tuple] = []
+    for un, vn, _k, d in edges:
+        i, j = index[un], index[vn]
+        geom = d.get("geometry")
+        if geom is not None:
+            coords = np.asarray(geom.coords, dtype=np.float64)[:, :2]
+            # orient u -> v (GraphML round trips and hand-made graphs may not)
+            d_fwd = abs(coords[0, 0] - xs[i]) + abs(coords[0, 1] - ys[i]) + abs(coords[-1, 0] - xs[j]) + abs(coords[-1, 1] - ys[j])
+            d_rev = abs(coords[-1, 0] - xs[i]) + abs(coords[-1, 1] - ys[i]) + abs(coords[0, 0] - xs[j]) + abs(coords[0, 1] - ys[j])
+            if d_rev < d_fwd:
+                coords = coords[::-1].copy()
+            coords[0] = (xs[i], ys[i])
+            coords[-1] = (xs[j], ys[j])
+        else:
+            coords = np.array([[xs[i], ys[i]], [xs[j], ys[j]]])
+        length = d.get("length")
+        length = float(_first(length, math.nan))
+        if not math.isfinite(length):
+            length = float(_haversine_m(coords[:-1, 0], coords[:-1, 1], coords[1:, 0], coords[1:, 1]).sum())
+        one = mode == "bike" and _as_bool(d.get("oneway", False))
+        if i == j and length <= 0:
+            continue
+        rounded = tuple(np.round(coords, 7).ravel().tolist())
+        if one:
+            key = (True, rounded)
+        else:
+            back = tuple(np.round(coords[::-1], 7).ravel().tolist())
+            key = (False, min(rounded, back))
+        row = (i, j, coords, one, str(_first(d.get("highway"), "")), str(_first(d.get("name"), "")), _first(d.get("osmid"), -1))
+        if key in best:
+            if length < best[key][0]:
+                rows[best[key][1]] = row
+                best[key] = (length, best[key][1])
+            continue
+        best[key] = (length, len(rows))
+        rows.append(row)
+    if not rows:
+        raise NetworkError(f"The graph {source!r} has no edges.", f"路网 {source!r} 没有路段。")
+    n_iso = sum(1 for n in nodes if G.degree(n) == 0)
+    if n_iso:
+        logger.info("%s: %d isolated nodes (no edge) kept as they are", source, n_iso)
+    npts = np.asarray([len(r[2]) for r in rows], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(npts)]).astype(np.int64)
+    geom = np.concatenate([r[2] for r in rows])
+    try:
+        way_id = np.asarray([int(r[6]) for r in rows], dtype=np.int64)
+    except (TypeError, ValueError):
+        way_id = np.full(len(rows), -1, dtype=np.int64)
+    return RawGraph(
+        node_id=node_id,
+        lon=xs,
+        lat=ys,
+        edge_u=np.asarray([r[0] for r in rows], dtype=np.int64),
+        edge_v=np.asarray([r[1] for r in rows], dtype=np.int64),
+        geom_lon=geom[:, 0].copy(),
+        geom_lat=geom[:, 1].copy(),
+        geom_offsets=offsets,
+        oneway=np.asarray([r[3] for r in rows], dtype=bool),
+        highway=np.asarray([r[4] for r in rows], dtype=object),
+        name=np.asarray([r[5] for r in rows], dtype=object),
+        way_id=way_id,
+        source=source,
+        mode=mode,
+    )
+
+
+def read_graphml(path: str | Path, *, mode: str = "walk") -> RawGraph:
+    """Read an osmnx GraphML file (``osmnx.save_graphml``) into a :class:`RawGraph`.
+
+    Parameters
+    ----------
+    path : str or Path
+        GraphML written by osmnx; coordinates WGS-84 lon/lat.
+    mode : {"walk", "bike"}
+        See :func:`raw_from_networkx`. The graph itself is not re-filtered.
+
+    Raises
+    ------
+    NetworkError
+        The file is missing or osmnx cannot read it.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise NetworkError(f"GraphML file not found: {p}", f"找不到 GraphML 文件：{p}")
+    import osmnx
+
+    try:
+        G = osmnx.load_graphml(p)
+    except Exception as exc:  # osmnx/networkx raise many kinds (ParseError, KeyError, ValueError...)
+        raise NetworkError(
+            f"{p} could not be read as an osmnx GraphML file: {type(exc).__name__}: {exc}",
+            f"{p} 无法作为 osmnx GraphML 文件读取：{type(exc).__name__}：{exc}",
+        ) from exc
+    return raw_from_networkx(G, source=str(p), mode=mode)
+
+
+# --------------------------------------------------------------------------------------
+# Facilities
+# --------------------------------------------------------------------------------------
+#: Type key given to hospitals; not a planner goal type, returned only when asked for.
+HOSPITAL_TYPE = "hospital"
+
+
+@dataclass(frozen=True)
+class FacilityRule:
+    """One row of the OSM tag -> facility type table.
+
+    A feature matches when its name contains one of ``names`` and/or it carries one of
+    ``tags`` (``(key, values)``; ``values == ("*",)`` means any value). With
+    ``require_both`` both must hold; otherwise either suffices. Rules are tried in order and
+    the first match wins.
+    """
+
+    type: str
+    names: tuple[str, ...] = ()
+    tags: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    require_both: bool = False
+    note: str = ""
+
+    def matches(self, name: str, tags: Mapping[str, str]) -> bool:
+        by_name = any(s in name for s in self.names)
+        by_tag = any(k in tags and ("*" in vals or tags[k] in vals) for k, vals in self.tags)
+        if self.require_both:
+            return by_name and by_tag
+        return by_name or by_tag
+
+
+#: The ordered tag -> type table (first match wins); rendered into docs/osm_tags.md.
+FACILITY_RULES: tuple[FacilityRule, ...] = (
+    FacilityRule("aed", tags=(("emergency", ("defibrillator",)),)),
+    FacilityRule("health_centre", names=("社区卫生服务中心",), note="even when tagged amenity=hospital"),
+    FacilityRule(HOSPITAL_TYPE, tags=(("amenity", ("hospital",)), ("healthcare", ("hospital",))),
+                 note="returned only if `types` contains 'hospital'; otherwise skipped and counted"),
+    FacilityRule("fever_sentinel", names=("发热",)),
+    FacilityRule("service_station", names=("服务站", "卫生站")),
+    FacilityRule("village_clinic", names=("卫生室",)),
+    FacilityRule("village_clinic", names=("村",), tags=(("amenity", ("clinic", "doctors")),), require_both=True),
+    FacilityRule("rehab_centre", names=("康复",), tags=(("healthcare", ("rehabilitation", "physiotherapist")),)),
+    FacilityRule("nursing_centre", names=("护理",), tags=(("healthcare", ("nurse",)),)),
+    FacilityRule("health_mgmt_centre", names=("健康管理中心",)),
+    FacilityRule("tcm_hall", names=("中医", "国医")),
+    FacilityRule("oral_clinic", names=("口腔", "牙科"), tags=(("amenity", ("dentist",)), ("healthcare", ("dentist",)))),
+    FacilityRule("service_station", tags=(("amenity", ("clinic", "doctors")), ("healthcare", ("clinic", "doctor", "centre"))),
+                 note="a clinic whose name says nothing more specific"),
+)
+
+#: A feature is a candidate when it has one of these tags ...
+FACILITY_SELECT_TAGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("amenity", ("clinic", "hospital", "doctors", "dentist")),
+    ("healthcare", ("*",)),
+    ("emergency", ("defibrillator",)),
+)
+#: ... or its name contains one of these. Bare "服务站" is not enough: 社区服务站 (community
+#: service office) and 志愿者服务站 are not health facilities.
+FACILITY_SELECT_NAMES: tuple[str, ...] = (
+    "社区卫生服务中心", "卫生服务站", "卫生站", "卫生室", "康复", "护理", "中医", "口腔", "发热",
+)
+#: Candidates with these tags are not facilities (pharmacies, shops, schools), unless they are AEDs.
+FACILITY_EXCLUDE_TAGS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("amenity", ("pharmacy", "school", "college", "university", "kindergarten")),
+    ("healthcare", ("pharmacy",)),
+    ("shop", ("*",)),
+)
+
+
+def _has_any(tags: Mapping[str, str], spec: Iterable[tuple[str, tuple[str, ...]]]) -> str | None:
+    for k, vals in spec:
+        if k in tags and ("*" in vals or tags[k] in vals):
+            return f"{k}={tags[k]}"
+    return None
+
+
+def _feature_name(tags: Mapping[str, str]) -> str:
+    return tags.get("name") or tags.get("name:zh") or tags.get("official_name") or ""
+
+
+def _is_candidate(tags: Mapping[str, str]) -> bool:
+    if _has_any(tags, FACILITY_SELECT_TAGS):
+        return True
+    name = _feature_name(tags)
+    return bool(name) and any(s in name for s in FACILITY_SELECT_NAMES)
+
+
+def facility_type_of(tags: Mapping[str, str]) -> tuple[str | None, str]:
+    """Facility type key for one OSM feature's tags, and why.
+
+    Returns
+    -------
+    (type, reason)
+        ``type`` is a key of the planner's facility types, :data:`HOSPITAL_TYPE`, or None when
+        the feature is not a facility here; ``reason`` says which rule or exclusion decided.
+    """
+    if not _is_candidate(tags):
+        return None, "no health tag or name"
+    name = _feature_name(tags)
+    if tags.get("emergency") != "defibrillator":
+        excl = _has_any(tags, FACILITY_EXCLUDE_TAGS)
+        if excl:
+            return None, f"excluded ({excl})"
+    for i, rule in enumerate(FACILITY_RULES):
+        if rule.matches(name, tags):
+            return rule.type, f"rule {i + 1}"
+    what = _has_any(tags, FACILITY_SELECT_TAGS) or "name only"
+    return None, f"no rule for {what}"
+
+
+def facility_rules_markdown() -> str:
+    """The tag -> type table as Markdown (the table in docs/osm_tags.md)."""
+    lines = ["| # | name contains | tags | combine | type | note |", "|---|---|---|---|---|---|"]
+    for i, r in enumerate(FACILITY_RULES, 1):
+        names = " / ".join(r.names) or "–"
+        tags = " or ".join(f"{k}={', '.join(v)}" for k, v in r.tags) or "–"
+        combine = "name **and** tag" if r.require_both else ("name **or** tag" if r.names and r.tags else "–")
+        lines.append(f"| {i} | {names} | {tags} | {combine} | `{r.type}` | {r.note} |")
+    return "\n".join(lines) + "\n"
+
+
+def _compact_tags(tags: Mapping[str, str]) -> str:
+    return ";".join(f"{k}={v}" for k, v in sorted(tags.items()))
+
+
+def osm_facilities(path: str | Path, types: Iterable[str] | None = None, *, bbox: Bbox | None = None):
+    """Health facilities and AEDs mapped in an OSM file, as points.
+
+    Nodes and ways (relations are skipped) are candidates when tagged
+    ``amenity=clinic|hospital|doctors|dentist``, ``healthcare=*`` or
+    ``emergency=defibrillator``, or when their name contains 社区卫生服务中心, 卫生服务站,
+    卫生站, 卫生室, 康复, 护理, 中医, 口腔 or 发热. Pharmacies, shops and schools are not
+    facilities. Each candidate gets a type from :data:`FACILITY_RULES` (first match wins; see
+    ``docs/osm_tags.md``). Hospitals get the type ``"hospital"`` and are returned only when
+    ``types`` contains it; the number skipped for any reason is logged.
+
+    Parameters
+    ----------
+    path : str or Path
+        OSM XML / .gz / .bz2 / PBF file.
+    types : iterable of str, optional
+        Type keys to return; default every planner facility type (not hospitals).
+    bbox : (min_lon, min_lat, max_lon, max_lat), optional
+        WGS-84 degrees; keep only points inside.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326 points with columns ``id`` ("n123" node, "w456" way), ``name``, ``type``,
+        ``osm_tags`` (all tags, ``k=v`` joined by ``;``, keys sorted), ``lon``, ``lat``
+        (degrees), ``source_file``. A way's point is the mean of its distinct node locations.
+        Rows are in file order.
+
+    Raises
+    ------
+    InputError
+        File missing or unreadable, unknown type keys, or a bad bbox.
+    """
+    import geopandas as gpd
+    import osmium
+
+    from .config import default_types
+
+    known = set(default_types()) | {HOSPITAL_TYPE}
+    wanted = set(default_types()) if types is None else {str(t) for t in ([types] if isinstance(types, str) else types)}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise InputError(
+            f"Unknown facility type keys {unknown}; known: {sorted(known)}",
+            f"未知的设施类型键 {unknown}；可用：{sorted(known)}",
+        )
+    bbox = _check_bbox(bbox)
+    p, src = _osm_file(path, InputError)
+    rows: list[dict] = []
+    skipped: Counter[str] = Counter()
+    fp = (
+        osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.KeyFilter("amenity", "healthcare", "emergency", "name", "name:zh", "official_name"))
+    )
+    try:
+        for obj in fp:
+            tags = dict(obj.tags)
+            ftype, reason = facility_type_of(tags)
+            if ftype is None:
+                if reason != "no health tag or name":
+                    skipped[reason] += 1
+                continue
+            if ftype not in wanted:
+                skipped[f"type {ftype} not requested"] += 1
+                continue
+            if obj.is_node():
+                if not obj.location.valid():
+                    skipped["node without location"] += 1
+                    continue
+                fid, lon, lat = f"n{obj.id}", obj.location.lon, obj.location.lat
+            else:
+                pts = {n.ref: (n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()}
+                if not pts:
+                    skipped["way without node locations"] += 1
+                    continue
+                xy = np.asarray(list(pts.values()))
+                fid, lon, lat = f"w{obj.id}", float(xy[:, 0].mean()), float(xy[:, 1].mean())
+            rows.append({"id": fid, "name": _feature_name(tags), "type": ftype, "osm_tags": _compact_tags(tags),
+                         "lon": lon, "lat": lat, "source_file": str(p)})
+    except RuntimeError as exc:
+        raise _unreadable(p, exc, InputError) from None
+    if bbox is not None and rows:
+        n0 = len(rows)
+        rows = [r for r in rows if bbox[0] <= r["lon"] <= bbox[2] and bbox[1] <= r["lat"] <= bbox[3]]
+        if n0 - len(rows):
+            skipped["outside bbox"] += n0 - len(rows)
+    if skipped:
+        logger.info("%s: %d facilities kept; skipped: %s", p, len(rows), dict(skipped))
+    cols = ["id", "name", "type", "osm_tags", "lon", "lat", "source_file"]
+    df = gpd.GeoDataFrame(rows, columns=cols) if rows else gpd.GeoDataFrame({c: [] for c in cols})
+    df["lon"] = df["lon"].astype(float)
+    df["lat"] = df["lat"].astype(float)
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
+
+
+# --------------------------------------------------------------------------------------
+# Buildings
+# --------------------------------------------------------------------------------------
+#: building=* values counted as residential on their own.
+RESIDENTIAL_BUILDINGS = frozenset(
+    ("residential", "apartments", "house", "dormitory", "detached", "terrace", "semidetached_house")
+)
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")
+
+
+def _levels(value: str | None) -> float:
+    """First number in a building:levels value ("6", "5.5", "3;4", "12 floors"), NaN if none."""
+    if not value:
+        return math.nan
+    m = _NUMBER.search(value.replace(",", "."))
+    return float(m.group()) if m else math.nan
+
+
+def _polygons(rings: list[np.ndarray]) -> np.ndarray:
+    """Polygons from closed lon/lat rings, built in one vectorised shapely call."""
+    import shapely
+
+    if not rings:
+        return np.asarray([], dtype=object)
+    flat = np.concatenate(rings)
+    which = np.repeat(np.arange(len(rings)), [len(r) for r in rings])
+    return shapely.polygons(shapely.linearrings(flat, indices=which))
+
+
+def osm_buildings(path: str | Path, *, bbox: Bbox | None = None):
+    """Building footprints from closed OSM ways, flagged residential, for a floor-area demand proxy.
+
+    Only closed ways tagged ``building=*`` (not ``building=no``) are read; multipolygon
+    relations (buildings with courtyards, large complexes) are skipped, as are unclosed
+    ways and ways with nodes missing from the file (both counted in the log).
+
+    Parameters
+    ----------
+    path : str or Path
+        OSM XML / .gz / .bz2 / PBF file.
+    bbox : (min_lon, min_lat, max_lon, max_lat), optional
+        WGS-84 degrees; keep buildings whose centroid lies inside.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        EPSG:4326 polygons with columns ``id`` ("w123"), ``building`` (tag value), ``levels``
+        (float from ``building:levels``, NaN when absent or unreadable) and ``residential``
+        (bool: the building value is one of :data:`RESIDENTIAL_BUILDINGS`, or its centroid lies
+        in a closed ``landuse=residential`` way).
+
+    Raises
+    ------
+    InputError
+        File missing or unreadable, or a bad bbox.
+    """
+    import geopandas as gpd
+    import osmium
+    import shapely
+
+    bbox = _check_bbox(bbox)
+    p, src = _osm_file(path, InputError)
+    ids: list[str] = []
+    values: list[str] = []
+    levels: list[float] = []
+    rings: list[np.ndarray] = []
+    landuse: list[np.ndarray] = []
+    skipped: Counter[str] = Counter()
+    fp = (
+        osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY)
+        .with_locations()
+        .with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+        .with_filter(osmium.filter.KeyFilter("building", "landuse"))
+    )
+    try:
+        for w in fp:
+            tags = w.tags
+            bval = tags.get("building")
+            is_res_landuse = tags.get("landuse") == "residential"
+            if (not bval or bval == "no") and not is_res_landuse:
+                continue
+            nodes = w.nodes
+            if len(nodes) < 4 or nodes[0].ref != nodes[len(nodes) - 1].ref:
+                skipped["not closed"] += 1
+                continue
+            if not all(n.location.valid() for n in nodes):
+                skipped["missing nodes"] += 1
+                continue
+            ring = np.asarray([(n.location.lon, n.location.lat) for n in nodes])
+            if is_res_landuse:
+                landuse.append(ring)
+            if bval and bval != "no":
+                ids.append(f"w{w.id}")
+                values.append(bval)
+                levels.append(_levels(tags.get("building:levels")))
+                rings.append(ring)
+    except RuntimeError as exc:
+        raise _unreadable(p, exc, InputError) from None
+    if skipped:
+        logger.info("%s: building/landuse ways skipped: %s", p, dict(skipped))
+    geoms = _polygons(rings)
+    res = np.isin(np.asarray(values, dtype=object), list(RESIDENTIAL_BUILDINGS)) if values else np.zeros(0, dtype=bool)
+    if len(geoms):
+        cent = shapely.centroid(geoms)
+        if landuse:
+            lu = shapely.make_valid(_polygons(landuse))
+            tree = shapely.STRtree(lu)
+            hit, _ = tree.query(cent, predicate="within")
+            res[np.unique(hit)] = True
+        keep = np.ones(len(geoms), dtype=bool)
+        if bbox is not None:
+            keep = _in_bbox(shapely.get_x(cent), shapely.get_y(cent), bbox)
+    else:
+        keep = np.zeros(0, dtype=bool)
+    df = gpd.GeoDataFrame(
+        {
+            "id": np.asarray(ids, dtype=object)[keep],
+            "building": np.asarray(values, dtype=object)[keep],
+            "levels": np.asarray(levels, dtype=np.float64)[keep],
+            "residential": res[keep].astype(bool),
+        },
+        geometry=np.asarray(geoms, dtype=object)[keep] if len(geoms) else [],
+        crs="EPSG:4326",
+    )
+    logger.info("%s: %d buildings (%d residential)", p, len(df), int(df["residential"].sum()))
+    return df.reset_index(drop=True)
