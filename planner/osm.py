@@ -368,7 +368,7 @@ def _build_raw(pp: _Parsed, *, mode: str, bbox: Bbox | None, source: str) -> Raw
     node_uid = np.unique(refs[pos])
     u = np.searchsorted(node_uid, refs[a])
     v = np.searchsorted(node_uid, refs[b])
-    # First location seen for each node id.
+    # Location of each graph node.
     first_pos = np.full(len(node_uid), -1, dtype=np.int64)
     sel = np.searchsorted(node_uid, refs[pos])
     first_pos[sel] = pos  # the same id has the same location everywhere
