@@ -1,0 +1,141 @@
+"""Put the layers together into one coverage map and save it as a self-contained HTML file."""
+from __future__ import annotations
+
+import html
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+import folium
+
+from .assets import offline_map, to_html
+from .basemaps import needs_gcj02
+from .layers import (
+    _default_gap_max,
+    areas_layer,
+    facilities_layer,
+    gap_colormap,
+    gaps_layer,
+    isochrones_layer,
+    legend,
+    proposals_layer,
+)
+
+__all__ = ["coverage_map", "save_map", "SHANGHAI"]
+
+logger = logging.getLogger(__name__)
+
+#: Default centre (lat, lon) when there is nothing to fit to: People's Square.
+SHANGHAI = (31.2304, 121.4737)
+
+
+def coverage_map(
+    *,
+    facilities,
+    isochrones=None,
+    gaps=None,
+    areas=None,
+    proposals=None,
+    types,
+    lang: str = "zh",
+    basemap: str = "none",
+    title: str | None = None,
+    share_goal: float = 0.8,
+) -> folium.Map:
+    """The planner's map: facilities, isochrones, gaps, subdistricts and proposals.
+
+    Parameters
+    ----------
+    facilities : DataFrame
+        ``id, name, type, lon, lat`` (WGS-84); see :func:`maps.layers.facilities_layer`.
+    isochrones, gaps, areas : GeoDataFrame, optional
+        See the matching layer builders.
+    proposals : DataFrame, optional
+        ``id, rank, lon, lat, marginal_demand``.
+    types : planner.config.FacilityTypes
+    lang : {"zh", "en"}
+    basemap : str
+        Key of :data:`maps.basemaps.BASEMAPS`. On an Amap basemap every layer is shifted to
+        GCJ-02.
+    title : str, optional
+        Page title and legend heading (escaped).
+    share_goal : float
+        Coverage share at the neutral colour of the subdistrict layer.
+
+    Returns
+    -------
+    folium.Map
+        Self-contained once rendered with :func:`maps.assets.to_html` or :func:`save_map`.
+    """
+    shift = needs_gcj02(basemap)
+    m = offline_map(SHANGHAI, 12, basemap=basemap, title=html.escape(title) if title else None,
+                    control_scale=True)
+    kw = {"lang": lang, "shift_gcj02": shift}
+    if areas is not None and len(areas):
+        areas_layer(areas, goal=share_goal, **kw).add_to(m)
+    gap_scale = None
+    if gaps is not None and len(gaps):
+        import pandas as pd
+
+        top = _default_gap_max(pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float))
+        gaps_layer(gaps, max_minutes=top, **kw).add_to(m)
+        gap_scale = gap_colormap(top, lang=lang)
+    if isochrones is not None and len(isochrones):
+        isochrones_layer(isochrones, types, **kw).add_to(m)
+    facilities_layer(facilities, types, **kw).add_to(m)
+    if proposals is not None and len(proposals):
+        proposals_layer(proposals, **kw).add_to(m)
+
+    shown = _types_shown(facilities, types)
+    legend(shown, lang=lang, title=title, gap_scale=gap_scale,
+           share_goal=share_goal if areas is not None and len(areas) else None).add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+
+    bounds = m.get_bounds()
+    if bounds and None not in bounds[0] + bounds[1]:
+        m.fit_bounds(bounds, padding=(10, 10))
+    return m
+
+
+def _types_shown(facilities, types) -> list:
+    """The facility types present in ``facilities``, in the order of ``types``."""
+    resolve = getattr(types, "resolve", None)
+    present = set()
+    if "type" in facilities.columns:
+        for value in facilities["type"].dropna().unique():
+            key = resolve(value) if resolve is not None else value
+            if key is not None:
+                present.add(key)
+    return [types[k] for k in types if k in present]
+
+
+def save_map(m: folium.Map, path: str | os.PathLike) -> Path:
+    """Write the map as one self-contained HTML file, atomically.
+
+    The HTML is rendered first, then written to a temporary file in the same folder and
+    moved over ``path`` with ``os.replace``: a failure at any point leaves no partial file
+    (and an existing file at ``path`` untouched).
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+    """
+    path = Path(path)
+    text = to_html(m)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        # mkstemp creates 0600; give the file the usual permissions under the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    logger.info("wrote %s (%.0f kB)", path, len(text.encode("utf-8")) / 1024)
+    return path

@@ -1,0 +1,770 @@
+"""Map layers: facilities, isochrones, coverage gaps, subdistricts, proposed sites, legend.
+
+Each builder takes a GeoDataFrame (data positional, options keyword-only) and returns a
+``folium.FeatureGroup``. The features are embedded once as GeoJSON and drawn by a few lines
+of Leaflet (``L.geoJSON`` with ``pointToLayer``/``style``), which keeps the HTML small for
+thousands of features; folium's per-marker output is several times larger.
+
+Every string that comes from a user file (names, ids, type labels) is HTML-escaped in
+Python before it reaches the page; the GeoJSON itself is embedded with ``tojson``, which
+also escapes ``<``, ``>`` and ``&``.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import branca.colormap as bcm
+import folium
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, Figure, MacroElement
+from jinja2 import Template
+
+from .assets import icon_svg_path
+
+__all__ = [
+    "facilities_layer",
+    "isochrones_layer",
+    "gaps_layer",
+    "areas_layer",
+    "proposals_layer",
+    "legend",
+    "gap_colormap",
+    "share_colormap",
+    "UNREACHABLE_COLOUR",
+    "CLUSTER_ABOVE",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Facilities layers with more markers than this are clustered (``cluster=None``).
+CLUSTER_ABOVE = 500
+#: Fill of cells no facility can be reached from.
+UNREACHABLE_COLOUR = "#3f007d"
+#: Metric CRS used to simplify polygons (UTM 51N covers Shanghai).
+METRIC_CRS = "EPSG:32651"
+_UNKNOWN_COLOUR = "#737373"
+_GAP_COLOURS = ["#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026"]
+
+_TEXT = {
+    "facilities": ("设施", "Facilities"),
+    "isochrones": ("步行等时圈", "Walking isochrones"),
+    "gaps": ("覆盖缺口", "Coverage gaps"),
+    "areas": ("街道/镇覆盖率", "Subdistrict coverage"),
+    "proposals": ("建议新增点位", "Proposed sites"),
+    "type": ("类型", "Type"),
+    "name": ("名称", "Name"),
+    "id": ("编号", "ID"),
+    "minutes": ("分钟", "min"),
+    "walk_minutes": ("步行时间", "Walk time"),
+    "population": ("人口", "Population"),
+    "unreachable": ("不可达", "Unreachable"),
+    "share": ("覆盖率", "Coverage"),
+    "rank": ("排名", "Rank"),
+    "marginal": ("新增覆盖需求", "Marginal demand"),
+    "legend": ("图例", "Legend"),
+    "gap_scale": ("到最近设施的步行时间（分钟）", "Walk time to nearest facility (min)"),
+    "unknown_type": ("未知类型", "Unknown type"),
+    "no_coords": ("无坐标未显示", "without coordinates not shown"),
+    "goal": ("目标", "goal"),
+}
+
+
+def _t(key: str, lang: str) -> str:
+    zh, en = _TEXT[key]
+    return en if lang == "en" else zh
+
+
+def _esc(value: Any) -> str:
+    """HTML-escape anything for display (quotes too: values may land in attributes)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in ("zh", "en"):
+        raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}.")
+
+
+def _require(gdf, columns: Iterable[str], what: str) -> None:
+    missing = [c for c in columns if c not in gdf.columns]
+    if missing:
+        raise ValueError(
+            f"{what}: missing column(s) {missing}; it has {list(gdf.columns)}."
+        )
+
+
+# ---------------------------------------------------------------------------- coordinates
+
+
+def _gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # Imported here: planner.coords is written in parallel and maps must import without it.
+    from planner.coords import wgs84_to_gcj02
+
+    out = wgs84_to_gcj02(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    glon, glat = out
+    return np.asarray(glon, dtype=float), np.asarray(glat, dtype=float)
+
+
+def _display_xy(lon, lat, shift_gcj02: bool) -> tuple[np.ndarray, np.ndarray]:
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    if shift_gcj02 and lon.size:
+        lon, lat = _gcj02(lon, lat)
+    return np.round(lon, 6), np.round(lat, 6)
+
+
+def _to_wgs84(gdf):
+    if gdf.crs is None:
+        logger.warning("GeoDataFrame has no CRS; assuming WGS-84 lon/lat degrees")
+        return gdf.set_crs("EPSG:4326")
+    if gdf.crs.to_epsg() != 4326:
+        return gdf.to_crs("EPSG:4326")
+    return gdf
+
+
+def _display_geoms(geoms: np.ndarray, shift_gcj02: bool) -> np.ndarray:
+    def fn(xy: np.ndarray) -> np.ndarray:
+        x, y = _display_xy(xy[:, 0], xy[:, 1], shift_gcj02)
+        return np.column_stack([x, y])
+
+    return shapely.transform(geoms, fn)
+
+
+def _prepare_polygons(
+    gdf,
+    *,
+    shift_gcj02: bool,
+    simplify_m: float,
+    max_features: int | None,
+    keep_largest: str | None,
+) -> tuple[Any, int]:
+    """Copy, drop empty geometry, cap, simplify in metres, back to WGS-84, shift, round.
+
+    Returns the prepared frame (``geometry`` in display coordinates) and the row count
+    before capping.
+    """
+    gdf = _to_wgs84(gdf)
+    empty = gdf.geometry.isna() | gdf.geometry.is_empty
+    if empty.any():
+        logger.warning("%d feature(s) with empty geometry are not drawn", int(empty.sum()))
+        gdf = gdf[~empty]
+    total = len(gdf)
+    if max_features is not None and total > max_features:
+        if keep_largest is not None and keep_largest in gdf.columns:
+            order = pd.to_numeric(gdf[keep_largest], errors="coerce").fillna(-np.inf)
+        else:
+            order = gdf.to_crs(METRIC_CRS).geometry.area
+        gdf = gdf.loc[order.sort_values(ascending=False, kind="stable").index[:max_features]]
+        logger.warning("drawing %d of %d features (cap)", max_features, total)
+    geoms = gdf.geometry
+    if simplify_m and simplify_m > 0 and len(gdf):
+        geoms = geoms.to_crs(METRIC_CRS).simplify(simplify_m, preserve_topology=True).to_crs("EPSG:4326")
+    out = gdf.copy()
+    out = out.set_geometry(_display_geoms(np.asarray(geoms.values), shift_gcj02), crs="EPSG:4326")
+    return out, total
+
+
+def _cap_note(shown: int, total: int, lang: str) -> str:
+    if shown >= total:
+        return ""
+    return f"（显示 {shown}/{total}）" if lang != "en" else f" (showing {shown} of {total})"
+
+
+# ---------------------------------------------------------------------------- element
+
+
+class _GeoJsonLayer(MacroElement):
+    """GeoJSON drawn by Leaflet with per-feature style/icon index, tooltip and popup.
+
+    Feature properties used: ``_s`` style index (polygons) or ``_i`` icon index (points),
+    ``_tip`` tooltip HTML and ``_pop`` popup HTML (both already escaped).
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJSON({{ this.data|tojson }}, {
+            {%- if this.icons %}
+            pointToLayer: function (f, ll) {
+                var ic = {{ this.icons|tojson }}[f.properties._i];
+                return L.marker(ll, {icon: L.divIcon({html: ic.html, className: ic.cls,
+                    iconSize: ic.size, iconAnchor: [ic.size[0] / 2, ic.size[1] / 2],
+                    popupAnchor: [0, -ic.size[1] / 2], tooltipAnchor: [ic.size[0] / 2, 0]}),
+                    zIndexOffset: ic.z || 0});
+            },
+            {%- else %}
+            style: function (f) { return {{ this.styles|tojson }}[f.properties._s]; },
+            {%- endif %}
+            onEachFeature: function (f, layer) {
+                if (f.properties._tip) { layer.bindTooltip(f.properties._tip, {sticky: {{ 'false' if this.icons else 'true' }}}); }
+                if (f.properties._pop) { layer.bindPopup(f.properties._pop, {maxWidth: 320}); }
+            }
+        });
+        {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, features: list[dict], *, styles=None, icons=None, css: str = ""):
+        super().__init__()
+        self._name = "GeoJsonLayer"
+        self.data = {"type": "FeatureCollection", "features": features}
+        self.styles = styles or []
+        self.icons = icons or []
+        self.css = css
+        self._bounds = _bounds_of(features)
+
+    def render(self, **kwargs):
+        if self.css:
+            figure = self.get_root()
+            if isinstance(figure, Figure):
+                figure.header.add_child(Element(f"<style>{self.css}</style>"), name="maps_layer_css")
+        super().render(**kwargs)
+
+    def _get_self_bounds(self):
+        return self._bounds
+
+
+def _bounds_of(features: list[dict]) -> list[list[float | None]]:
+    xs: list[float] = []
+    ys: list[float] = []
+    for f in features:
+        g = f["geometry"]
+        if g is None:
+            continue
+        b = shapely.geometry.shape(g).bounds
+        if all(map(math.isfinite, b)):
+            xs += [b[0], b[2]]
+            ys += [b[1], b[3]]
+    if not xs:
+        return [[None, None], [None, None]]
+    return [[min(ys), min(xs)], [max(ys), max(xs)]]
+
+
+_CSS = """
+.pm-icon{border:none;background:none}
+.pm-icon .pm-dot{box-sizing:border-box;width:100%;height:100%;border-radius:50%;border:2px solid #fff;
+ box-shadow:0 0 2px rgba(0,0,0,.6);display:flex;align-items:center;justify-content:center}
+.pm-icon svg{width:60%;height:60%;fill:#fff}
+.pm-prop .pm-ring{box-sizing:border-box;width:100%;height:100%;border-radius:50%;border:4px solid #111;
+ background:rgba(255,215,0,.85);display:flex;align-items:center;justify-content:center;position:relative;
+ box-shadow:0 0 0 3px #fff,0 0 6px rgba(0,0,0,.6)}
+.pm-prop svg{width:58%;height:58%;fill:#111}
+.pm-prop .pm-rank{position:absolute;right:-8px;top:-8px;background:#111;color:#fff;border-radius:9px;
+ font:bold 11px/16px sans-serif;min-width:16px;padding:0 3px;text-align:center}
+.pm-pop td,.pm-pop th{padding:1px 4px;text-align:left;vertical-align:top}
+"""
+
+
+def _svg(icon: str) -> str:
+    view, d = icon_svg_path(icon)
+    return f'<svg viewBox="{view}" aria-hidden="true"><path d="{d}"/></svg>'
+
+
+def _feature(geometry: dict | None, props: dict) -> dict:
+    return {"type": "Feature", "geometry": geometry, "properties": props}
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    return f'<table class="pm-pop">{body}</table>'
+
+
+def _fmt_num(value: Any, digits: int = 0) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return _esc(value)
+    if not math.isfinite(v):
+        return "–"
+    return f"{v:,.{digits}f}"
+
+
+# ---------------------------------------------------------------------------- facilities
+
+
+def facilities_layer(
+    gdf,
+    types: Mapping,
+    *,
+    lang: str = "zh",
+    shift_gcj02: bool = False,
+    cluster: bool | None = None,
+    max_markers: int = 20000,
+    name: str | None = None,
+    show: bool = True,
+) -> folium.FeatureGroup:
+    """Facilities as round markers coloured by type, with a white glyph per type.
+
+    Parameters
+    ----------
+    gdf : DataFrame or GeoDataFrame
+        Columns ``id``, ``name``, ``type``, ``lon``, ``lat`` (WGS-84 degrees). ``type`` is a
+        key, label or alias of ``types``; unknown types are drawn grey and counted in the log.
+    types : planner.config.FacilityTypes
+        Facility types (colour, icon, labels).
+    lang : {"zh", "en"}
+    shift_gcj02 : bool
+        Shift coordinates to GCJ-02 (for Amap basemaps).
+    cluster : bool, optional
+        Cluster markers; None clusters above :data:`CLUSTER_ABOVE` markers.
+    max_markers : int
+        At most this many markers are drawn; the layer name says so when capped.
+    name : str, optional
+        Layer name in the layer control.
+    show : bool
+        Whether the layer is on when the map opens.
+
+    Returns
+    -------
+    folium.FeatureGroup
+    """
+    _check_lang(lang)
+    _require(gdf, ["id", "name", "type", "lon", "lat"], "facilities")
+    lon = pd.to_numeric(gdf["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(gdf["lat"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    n_bad = int((~ok).sum())
+    if n_bad:
+        logger.warning("%d facilities without valid lon/lat are not drawn", n_bad)
+    rows = gdf[ok]
+    total = len(rows)
+    if total > max_markers:
+        logger.warning("drawing %d of %d facilities (cap)", max_markers, total)
+        rows = rows.iloc[:max_markers]
+    x, y = _display_xy(lon[ok][: len(rows)], lat[ok][: len(rows)], shift_gcj02)
+
+    icon_index: dict[str, int] = {}
+    icons: list[dict] = []
+    features: list[dict] = []
+    n_unknown = 0
+    resolve = getattr(types, "resolve", None)
+    for (_, row), fx, fy in zip(rows.iterrows(), x, y):
+        raw_type = row["type"]
+        key = resolve(raw_type) if resolve is not None else (raw_type if raw_type in types else None)
+        if key is None:
+            n_unknown += 1
+            label, colour, glyph, ikey = str(raw_type), _UNKNOWN_COLOUR, "question", "?"
+        else:
+            ft = types[key]
+            label, colour, glyph, ikey = ft.label(lang), ft.colour, ft.icon, key
+        if ikey not in icon_index:
+            icon_index[ikey] = len(icons)
+            icons.append({
+                "html": f'<div class="pm-dot" style="background:{_esc(colour)}">{_svg(glyph)}</div>',
+                "cls": "pm-icon",
+                "size": [24, 24],
+            })
+        tip = f"<b>{_esc(row['name'])}</b><br>{_esc(label)}"
+        pop = _table([
+            (_t("name", lang), f"<b>{_esc(row['name'])}</b>"),
+            (_t("type", lang), _esc(label)),
+            (_t("id", lang), _esc(row["id"])),
+        ])
+        features.append(_feature(
+            {"type": "Point", "coordinates": [float(fx), float(fy)]},
+            {"_i": icon_index[ikey], "_tip": tip, "_pop": pop},
+        ))
+    if n_unknown:
+        logger.warning("%d facilities have a type not in the facility types; drawn grey", n_unknown)
+
+    title = name or _t("facilities", lang)
+    title += _cap_note(len(rows), total, lang)
+    if n_bad:
+        title += f"（{n_bad} {_t('no_coords', lang)}）" if lang != "en" else f" ({n_bad} {_t('no_coords', lang)})"
+    group = folium.FeatureGroup(name=_esc(title), show=show)
+    parent: MacroElement = group
+    if cluster is None:
+        cluster = len(features) > CLUSTER_ABOVE
+    if cluster:
+        from folium.plugins import MarkerCluster
+
+        parent = MarkerCluster(control=False, options={"disableClusteringAtZoom": 17, "chunkedLoading": True})
+        group.add_child(parent)
+    parent.add_child(_GeoJsonLayer(features, icons=icons, css=_CSS))
+    return group
+
+
+# ---------------------------------------------------------------------------- isochrones
+
+
+def _blend(colour: str, t: float) -> str:
+    """Mix ``colour`` with white: t=0 gives the colour, t=1 white."""
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return "#{:02x}{:02x}{:02x}".format(*(round(c + (255 - c) * t) for c in (r, g, b)))
+
+
+def isochrones_layer(
+    gdf,
+    types: Mapping,
+    *,
+    lang: str = "zh",
+    shift_gcj02: bool = False,
+    simplify_m: float = 10.0,
+    max_features: int | None = 3000,
+    name: str | None = None,
+    show: bool = True,
+) -> folium.FeatureGroup:
+    """Isochrone bands per facility type, lighter for larger minutes.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Polygons with columns ``type`` and ``minutes`` (band upper limit); optional
+        ``facility_id``. Any CRS (reprojected).
+    types : planner.config.FacilityTypes
+    lang : {"zh", "en"}
+    shift_gcj02 : bool
+        Shift to GCJ-02 for Amap basemaps.
+    simplify_m : float
+        Simplification tolerance in metres (0 disables).
+    max_features : int, optional
+        Cap on polygons drawn (largest by area kept).
+
+    Returns
+    -------
+    folium.FeatureGroup
+    """
+    _check_lang(lang)
+    _require(gdf, ["type", "minutes"], "isochrones")
+    prep, total = _prepare_polygons(
+        gdf, shift_gcj02=shift_gcj02, simplify_m=simplify_m, max_features=max_features, keep_largest=None
+    )
+    minutes = pd.to_numeric(prep["minutes"], errors="coerce")
+    levels = sorted(float(m) for m in minutes.dropna().unique())
+    # Larger bands first so the smaller, darker ones are drawn on top.
+    prep = prep.assign(_m=minutes).sort_values("_m", ascending=False, kind="stable")
+    resolve = getattr(types, "resolve", None)
+    styles: list[dict] = []
+    style_index: dict[tuple, int] = {}
+    features = []
+    for _, row in prep.iterrows():
+        key = resolve(row["type"]) if resolve is not None else row["type"]
+        ft = types[key] if key in types else None
+        colour = ft.colour if ft else _UNKNOWN_COLOUR
+        label = ft.label(lang) if ft else str(row["type"])
+        m = row["_m"]
+        rank = levels.index(float(m)) if pd.notna(m) else len(levels)
+        t = 0.65 * rank / max(len(levels) - 1, 1) if len(levels) > 1 else 0.0
+        skey = (colour, round(t, 3))
+        if skey not in style_index:
+            style_index[skey] = len(styles)
+            fill = _blend(colour, t)
+            styles.append({"color": colour, "weight": 1, "opacity": 0.7, "fillColor": fill, "fillOpacity": 0.35})
+        tip = f"{_esc(label)}<br>≤ {_fmt_num(m, 1 if m % 1 else 0)} {_t('minutes', lang)}"
+        if "facility_id" in prep.columns and pd.notna(row["facility_id"]):
+            tip += f"<br>{_t('id', lang)}: {_esc(row['facility_id'])}"
+        features.append(_feature(shapely.geometry.mapping(row.geometry), {"_s": style_index[skey], "_tip": tip}))
+    title = (name or _t("isochrones", lang)) + _cap_note(len(prep), total, lang)
+    group = folium.FeatureGroup(name=_esc(title), show=show)
+    group.add_child(_GeoJsonLayer(features, styles=styles))
+    return group
+
+
+# ---------------------------------------------------------------------------- gaps
+
+
+def gap_colormap(max_minutes: float = 30.0, *, lang: str = "zh") -> bcm.LinearColormap:
+    """Sequential colour scale for walk minutes to the nearest facility (0 .. max_minutes)."""
+    return bcm.LinearColormap(_GAP_COLOURS, vmin=0.0, vmax=float(max_minutes), caption=_t("gap_scale", lang))
+
+
+def gaps_layer(
+    gdf,
+    *,
+    lang: str = "zh",
+    shift_gcj02: bool = False,
+    max_minutes: float | None = None,
+    simplify_m: float = 5.0,
+    max_features: int | None = 5000,
+    name: str | None = None,
+    show: bool = True,
+) -> folium.FeatureGroup:
+    """Demand cells coloured by walk minutes to the nearest facility.
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Polygons with columns ``minutes`` (may be ``inf``/NaN for unreachable) and
+        ``population``.
+    lang : {"zh", "en"}
+    shift_gcj02 : bool
+    max_minutes : float, optional
+        Top of the colour scale; default the largest finite minutes rounded up to 5
+        (at least 15). Larger values get the darkest colour.
+    simplify_m : float
+        Simplification tolerance in metres.
+    max_features : int, optional
+        Cap on cells drawn; the most populous are kept.
+
+    Returns
+    -------
+    folium.FeatureGroup
+        Its ``colormap`` attribute-free: call :func:`gap_colormap` with the same
+        ``max_minutes`` for the legend.
+    """
+    _check_lang(lang)
+    _require(gdf, ["minutes", "population"], "gaps")
+    prep, total = _prepare_polygons(
+        gdf, shift_gcj02=shift_gcj02, simplify_m=simplify_m, max_features=max_features, keep_largest="population"
+    )
+    minutes = pd.to_numeric(prep["minutes"], errors="coerce").to_numpy(dtype=float)
+    if max_minutes is None:
+        max_minutes = _default_gap_max(minutes)
+    cmap = gap_colormap(max_minutes, lang=lang)
+    styles: list[dict] = []
+    style_index: dict[str, int] = {}
+    features = []
+    for (_, row), m in zip(prep.iterrows(), minutes):
+        reach = math.isfinite(m)
+        fill = cmap(min(m, max_minutes)) if reach else UNREACHABLE_COLOUR
+        fill = fill[:7]
+        if fill not in style_index:
+            style_index[fill] = len(styles)
+            styles.append({"color": fill, "weight": 0.5, "opacity": 0.8, "fillColor": fill, "fillOpacity": 0.55})
+        mtxt = f"{_fmt_num(m, 1)} {_t('minutes', lang)}" if reach else _t("unreachable", lang)
+        tip = f"{_t('population', lang)}: {_fmt_num(row['population'])}<br>{_t('walk_minutes', lang)}: {mtxt}"
+        features.append(_feature(shapely.geometry.mapping(row.geometry), {"_s": style_index[fill], "_tip": tip}))
+    title = (name or _t("gaps", lang)) + _cap_note(len(prep), total, lang)
+    group = folium.FeatureGroup(name=_esc(title), show=show)
+    group.add_child(_GeoJsonLayer(features, styles=styles))
+    return group
+
+
+def _default_gap_max(minutes: np.ndarray) -> float:
+    finite = minutes[np.isfinite(minutes)]
+    if not finite.size:
+        return 30.0
+    return float(max(15.0, 5.0 * math.ceil(float(finite.max()) / 5.0)))
+
+
+# ---------------------------------------------------------------------------- areas
+
+
+def share_colormap(goal: float = 0.8) -> bcm.LinearColormap:
+    """Diverging scale for coverage share: red below ``goal``, white at it, blue above."""
+    goal = min(max(float(goal), 0.01), 0.99)
+    return bcm.LinearColormap(["#b2182b", "#f4a582", "#f7f7f7", "#92c5de", "#2166ac"],
+                              index=[0.0, goal / 2, goal, (1 + goal) / 2, 1.0], vmin=0.0, vmax=1.0)
+
+
+def areas_layer(
+    gdf,
+    *,
+    lang: str = "zh",
+    shift_gcj02: bool = False,
+    goal: float = 0.8,
+    simplify_m: float = 20.0,
+    max_features: int | None = 2000,
+    name: str | None = None,
+    show: bool = True,
+) -> folium.FeatureGroup:
+    """Subdistrict outlines filled by coverage share (diverging around ``goal``).
+
+    Parameters
+    ----------
+    gdf : GeoDataFrame
+        Polygons with columns ``name`` and ``coverage_share`` (0-1).
+    goal : float
+        Share at the neutral colour of the scale (the plan's goal).
+
+    Returns
+    -------
+    folium.FeatureGroup
+    """
+    _check_lang(lang)
+    _require(gdf, ["name", "coverage_share"], "areas")
+    prep, total = _prepare_polygons(
+        gdf, shift_gcj02=shift_gcj02, simplify_m=simplify_m, max_features=max_features,
+        keep_largest="population" if "population" in gdf.columns else None,
+    )
+    cmap = share_colormap(goal)
+    styles: list[dict] = []
+    style_index: dict[str, int] = {}
+    features = []
+    for _, row in prep.iterrows():
+        share = pd.to_numeric(pd.Series([row["coverage_share"]]), errors="coerce").iloc[0]
+        fill = cmap(min(max(share, 0.0), 1.0))[:7] if pd.notna(share) else "#bdbdbd"
+        if fill not in style_index:
+            style_index[fill] = len(styles)
+            styles.append({"color": "#404040", "weight": 1.5, "opacity": 0.9, "fillColor": fill, "fillOpacity": 0.3})
+        pct = f"{share * 100:.1f}%" if pd.notna(share) else "–"
+        tip = f"<b>{_esc(row['name'])}</b><br>{_t('share', lang)}: {pct}"
+        features.append(_feature(shapely.geometry.mapping(row.geometry), {"_s": style_index[fill], "_tip": tip}))
+    title = (name or _t("areas", lang)) + _cap_note(len(prep), total, lang)
+    group = folium.FeatureGroup(name=_esc(title), show=show)
+    group.add_child(_GeoJsonLayer(features, styles=styles))
+    return group
+
+
+# ---------------------------------------------------------------------------- proposals
+
+
+def proposals_layer(
+    gdf,
+    *,
+    lang: str = "zh",
+    shift_gcj02: bool = False,
+    name: str | None = None,
+    show: bool = True,
+) -> folium.FeatureGroup:
+    """Proposed sites as large gold rings with a star and their rank.
+
+    Parameters
+    ----------
+    gdf : DataFrame or GeoDataFrame
+        Columns ``id``, ``rank``, ``lon``, ``lat`` (WGS-84) and ``marginal_demand``
+        (people newly covered by this site).
+
+    Returns
+    -------
+    folium.FeatureGroup
+    """
+    _check_lang(lang)
+    _require(gdf, ["id", "rank", "lon", "lat", "marginal_demand"], "proposals")
+    lon = pd.to_numeric(gdf["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(gdf["lat"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if (~ok).any():
+        logger.warning("%d proposed sites without valid lon/lat are not drawn", int((~ok).sum()))
+    rows = gdf[ok]
+    x, y = _display_xy(lon[ok], lat[ok], shift_gcj02)
+    icons: list[dict] = []
+    features = []
+    star = _svg("star")
+    for (_, row), fx, fy in zip(rows.iterrows(), x, y):
+        rank = _esc(row["rank"])
+        icons.append({
+            "html": f'<div class="pm-ring">{star}<span class="pm-rank">{rank}</span></div>',
+            "cls": "pm-prop",
+            "size": [34, 34],
+            "z": 1000,
+        })
+        tip = (f"{_t('rank', lang)} {rank}<br>{_t('marginal', lang)}: {_fmt_num(row['marginal_demand'])}"
+               f"<br>{_t('id', lang)}: {_esc(row['id'])}")
+        features.append(_feature({"type": "Point", "coordinates": [float(fx), float(fy)]},
+                                 {"_i": len(icons) - 1, "_tip": tip}))
+    group = folium.FeatureGroup(name=_esc(name or _t("proposals", lang)), show=show)
+    group.add_child(_GeoJsonLayer(features, icons=icons, css=_CSS))
+    return group
+
+
+# ---------------------------------------------------------------------------- legend
+
+
+class _Legend(MacroElement):
+    """A fixed Leaflet control holding pre-escaped legend HTML."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var c = L.control({position: {{ this.position|tojson }}});
+            c.onAdd = function () {
+                var d = L.DomUtil.create('div', 'pm-legend');
+                d.innerHTML = {{ this.body|tojson }};
+                L.DomEvent.disableClickPropagation(d);
+                L.DomEvent.disableScrollPropagation(d);
+                return d;
+            };
+            c.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, body: str, position: str = "bottomright"):
+        super().__init__()
+        self._name = "Legend"
+        self.body = body
+        self.position = position
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        if isinstance(figure, Figure):
+            figure.header.add_child(Element(
+                "<style>.pm-legend{background:rgba(255,255,255,.92);padding:6px 9px;border-radius:5px;"
+                "box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.35 sans-serif;max-width:260px;"
+                "max-height:60vh;overflow:auto}.pm-legend h4{margin:0 0 4px;font-size:13px}"
+                ".pm-legend .pm-row{display:flex;align-items:center;gap:6px;margin:2px 0}"
+                ".pm-legend .pm-sw{flex:none;width:16px;height:16px;border-radius:50%;display:flex;"
+                "align-items:center;justify-content:center;border:1px solid #fff;box-shadow:0 0 1px #000}"
+                ".pm-legend .pm-sw svg{width:60%;height:60%;fill:#fff}"
+                ".pm-legend .pm-bar{height:10px;border-radius:2px;margin:3px 0 1px}"
+                ".pm-legend .pm-ticks{display:flex;justify-content:space-between;font-size:11px}</style>"
+            ), name="maps_legend_css")
+        super().render(**kwargs)
+
+
+def legend(
+    types: Mapping | Iterable,
+    *,
+    lang: str = "zh",
+    title: str | None = None,
+    gap_scale: bcm.LinearColormap | None = None,
+    show_unreachable: bool = True,
+    share_goal: float | None = None,
+    position: str = "bottomright",
+) -> MacroElement:
+    """A fixed legend: facility types with colour and glyph, and the gap colour scale.
+
+    Parameters
+    ----------
+    types : FacilityTypes or iterable of FacilityType
+        The types shown on the map (pass a filtered list to list only those).
+    lang : {"zh", "en"}
+    title : str, optional
+        Heading; default 图例 / Legend. Escaped.
+    gap_scale : branca LinearColormap, optional
+        The scale used by :func:`gaps_layer` (see :func:`gap_colormap`); drawn as a bar.
+    show_unreachable : bool
+        Add the unreachable swatch under the gap scale.
+    share_goal : float, optional
+        Also draw the subdistrict coverage-share scale around this goal.
+    position : str
+        Leaflet control corner.
+
+    Returns
+    -------
+    branca.element.MacroElement
+        Add it to the map (``legend(...).add_to(m)``).
+    """
+    _check_lang(lang)
+    items = list(types.values()) if isinstance(types, Mapping) else list(types)
+    parts = [f"<h4>{_esc(title if title is not None else _t('legend', lang))}</h4>"]
+    for ft in items:
+        parts.append(
+            f'<div class="pm-row"><span class="pm-sw" style="background:{_esc(ft.colour)}">'
+            f"{_svg(ft.icon)}</span><span>{_esc(ft.label(lang))}</span></div>"
+        )
+    if gap_scale is not None:
+        parts.append(_bar(gap_scale, _esc(gap_scale.caption or _t("gap_scale", lang)), digits=0))
+        if show_unreachable:
+            parts.append(
+                f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{UNREACHABLE_COLOUR}">'
+                f"</span><span>{_t('unreachable', lang)}</span></div>"
+            )
+    if share_goal is not None:
+        caption = f"{_t('share', lang)}（{_t('goal', lang)} {share_goal:.0%}）" if lang != "en" \
+            else f"{_t('share', lang)} ({_t('goal', lang)} {share_goal:.0%})"
+        parts.append(_bar(share_colormap(share_goal), caption, pct=True))
+    return _Legend("".join(parts), position=position)
+
+
+def _bar(cmap: bcm.LinearColormap, caption: str, *, digits: int = 0, pct: bool = False) -> str:
+    stops = np.linspace(cmap.vmin, cmap.vmax, 9)
+    grad = ",".join(cmap(v)[:7] for v in stops)
+    ticks = np.linspace(cmap.vmin, cmap.vmax, 4)
+    labels = "".join(
+        f"<span>{v * 100:.0f}%</span>" if pct else f"<span>{v:.{digits}f}</span>" for v in ticks
+    )
+    return (f'<div style="margin-top:6px">{caption}</div>'
+            f'<div class="pm-bar" style="background:linear-gradient(to right,{grad})"></div>'
+            f'<div class="pm-ticks">{labels}</div>')

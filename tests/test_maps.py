@@ -1,0 +1,284 @@
+"""maps/: self-contained offline HTML, escaping, GCJ-02 shift, capping, legend, atomic save."""
+from __future__ import annotations
+
+import math
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from maps import assets, build, layers
+from maps.assets import OfflineAssetError, localize_assets, offline_map, to_html
+from maps.build import coverage_map, save_map
+from planner.config import default_types
+
+HOSTILE = "<script>alert(1)</script>&\"'"
+
+
+@pytest.fixture(scope="module")
+def types():
+    return default_types()
+
+
+def _facilities(n: int = 4) -> pd.DataFrame:
+    keys = ["health_centre", "aed", "service_station", "tcm_hall"]
+    df = pd.DataFrame({
+        "id": [f"F{i}" for i in range(n)],
+        "name": [f"站{i}" for i in range(n)],
+        "type": [keys[i % 4] for i in range(n)],
+        "lon": 121.47 + 0.001 * np.arange(n),
+        "lat": 31.23 + 0.0005 * np.arange(n),
+    })
+    df.loc[0, "name"] = HOSTILE
+    return df
+
+
+def _gaps(n: int = 6) -> gpd.GeoDataFrame:
+    cells = [box(121.46 + 0.002 * i, 31.22, 121.462 + 0.002 * i, 31.222) for i in range(n)]
+    return gpd.GeoDataFrame(
+        {"minutes": [3.0, 8.0, 12.5, np.inf, 20.0, 1.0][:n] + [5.0] * max(0, n - 6),
+         "population": np.arange(n) * 10 + 5},
+        geometry=cells, crs="EPSG:4326",
+    )
+
+
+def _areas() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"name": [HOSTILE, "外滩街道"], "coverage_share": [0.42, 0.95]},
+                            geometry=[box(121.46, 31.22, 121.47, 31.24), box(121.47, 31.22, 121.48, 31.24)],
+                            crs="EPSG:4326")
+
+
+def _isochrones() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"type": ["health_centre"] * 2, "minutes": [5, 15], "facility_id": ["F0", "F0"]},
+                            geometry=[Point(121.47, 31.23).buffer(0.004), Point(121.47, 31.23).buffer(0.01)],
+                            crs="EPSG:4326")
+
+
+def _proposals() -> pd.DataFrame:
+    return pd.DataFrame({"id": ["P1"], "rank": [1], "lon": [121.465], "lat": [31.235], "marginal_demand": [1234.0]})
+
+
+def _layer_element(group):
+    """The _GeoJsonLayer inside a FeatureGroup (possibly under a MarkerCluster)."""
+    for child in group._children.values():
+        if isinstance(child, layers._GeoJsonLayer):
+            return child
+        found = _layer_element(child) if getattr(child, "_children", None) else None
+        if found is not None:
+            return found
+    return None
+
+
+def _external_srcs(html: str) -> list[str]:
+    srcs = re.findall(r"<script[^>]*\bsrc\s*=\s*[\"']?([^\"' >]+)", html, flags=re.I)
+    hrefs = re.findall(r"<link[^>]*\bhref\s*=\s*[\"']?([^\"' >]+)", html, flags=re.I)
+    return [u for u in srcs + hrefs if u.lower().startswith(("http://", "https://", "//"))]
+
+
+# ------------------------------------------------------------------ self-contained HTML
+
+
+def test_full_map_html_is_self_contained(types):
+    m = coverage_map(facilities=_facilities(), isochrones=_isochrones(), gaps=_gaps(), areas=_areas(),
+                     proposals=_proposals(), types=types, lang="zh", basemap="osm", title="测试")
+    html = to_html(m)
+    assert _external_srcs(html) == []
+    assert "Leaflet 1.9" in html  # the library itself is inlined
+    assert "L.map(" in html
+    assert "jquery" not in html.lower()
+    assert "bootstrap" not in html.lower()
+    assert "images/marker-icon.png" not in html  # CSS images are data URIs
+    assert "tile.openstreetmap.org" in html  # tiles are the one allowed network use
+
+
+def test_clustered_map_inlines_markercluster(types):
+    m = offline_map((31.23, 121.47), 13)
+    layers.facilities_layer(_facilities(600), types, lang="en").add_to(m)
+    html = to_html(m)
+    assert _external_srcs(html) == []
+    assert "markerClusterGroup" in html and "MarkerClusterGroup" in html  # call + inlined library
+    assert '"maxZoom": 19' in html  # MarkerCluster needs it when there are no tiles
+
+
+def test_cluster_only_above_threshold(types):
+    small = layers.facilities_layer(_facilities(10), types)
+    large = layers.facilities_layer(_facilities(layers.CLUSTER_ABOVE + 1), types)
+    names = lambda g: [type(c).__name__ for c in g._children.values()]  # noqa: E731
+    assert "MarkerCluster" not in names(small)
+    assert "MarkerCluster" in names(large)
+
+
+def test_unknown_cdn_asset_is_refused_and_known_ones_localised():
+    from folium.plugins import Fullscreen
+
+    m = offline_map((31.23, 121.47), 13)
+    Fullscreen().add_to(m)  # a plugin whose JS we do not ship
+    with pytest.raises(OfflineAssetError, match="Control.FullScreen|fullscreen"):
+        to_html(m)
+    m2 = localize_assets(offline_map((31.23, 121.47), 13))
+    urls = [u for _, u in m2.default_js + m2.default_css]
+    assert urls and all(u.startswith("data:") for u in urls)
+    assert _external_srcs(to_html(m2)) == []
+
+
+# ------------------------------------------------------------------ escaping
+
+
+def test_hostile_strings_are_escaped_in_popups_tooltips_and_legend(types):
+    fac = layers.facilities_layer(_facilities(), types, lang="en")
+    props = _layer_element(fac).data["features"][0]["properties"]
+    for text in (props["_pop"], props["_tip"]):
+        assert "<script>" not in text
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#x27;" in text
+    area = layers.areas_layer(_areas(), lang="en")
+    tips = [f["properties"]["_tip"] for f in _layer_element(area).data["features"]]
+    assert any("&lt;script&gt;" in t for t in tips) and not any("<script>" in t for t in tips)
+    leg = layers.legend(list(types.values())[:2], lang="en", title=HOSTILE)
+    assert "<script>" not in leg.body and "&lt;script&gt;" in leg.body
+
+    m = coverage_map(facilities=_facilities(), areas=_areas(), types=types, title=HOSTILE)
+    html = to_html(m)
+    assert "<script>alert(1)" not in html
+    assert "<title>&lt;script&gt;" in html
+
+
+def test_hostile_type_label_is_escaped(types):
+    from planner.config import FacilityType
+
+    bad = types.with_type(FacilityType(key="evil", label_zh=HOSTILE, label_en=HOSTILE, target_minutes=5))
+    df = _facilities().assign(type="evil")
+    props = _layer_element(layers.facilities_layer(df, bad)).data["features"][1]["properties"]
+    assert "<script>" not in props["_pop"] and "&lt;script&gt;" in props["_pop"]
+
+
+# ------------------------------------------------------------------ GCJ-02
+
+
+def _metres(lon1, lat1, lon2, lat2) -> float:
+    dx = (lon2 - lon1) * 111_320 * math.cos(math.radians(lat1))
+    dy = (lat2 - lat1) * 110_574
+    return math.hypot(dx, dy)
+
+
+def test_gcj02_shift_moves_points_a_few_hundred_metres(types):
+    df = _facilities(1)
+    plain = _layer_element(layers.facilities_layer(df, types)).data["features"][0]["geometry"]["coordinates"]
+    shifted = _layer_element(layers.facilities_layer(df, types, shift_gcj02=True)).data["features"][0]
+    lon, lat = shifted["geometry"]["coordinates"]
+    assert plain == [pytest.approx(121.47), pytest.approx(31.23)]
+    assert 300 < _metres(plain[0], plain[1], lon, lat) < 800
+
+
+def test_amap_basemap_shifts_every_layer(types):
+    kwargs = dict(facilities=_facilities(1), gaps=_gaps(1), proposals=_proposals(), types=types)
+    osm = coverage_map(basemap="osm", **kwargs)
+    amap = coverage_map(basemap="amap", **kwargs)
+    assert "autonavi.com" in to_html(amap)
+
+    def firsts(m):
+        out = []
+        for child in m._children.values():
+            el = _layer_element(child) if hasattr(child, "_children") and child._children else None
+            if el is not None:
+                g = el.data["features"][0]["geometry"]
+                xy = g["coordinates"] if g["type"] == "Point" else g["coordinates"][0][0]
+                out.append(tuple(xy))
+        return out
+
+    pairs = list(zip(firsts(osm), firsts(amap)))
+    assert len(pairs) == 3
+    for (x0, y0), (x1, y1) in pairs:
+        assert 300 < _metres(x0, y0, x1, y1) < 800
+
+
+# ------------------------------------------------------------------ capping and simplification
+
+
+def test_gaps_capped_keep_most_populous_and_say_so():
+    g = layers.gaps_layer(_gaps(40), lang="en", max_features=10)
+    feats = _layer_element(g).data["features"]
+    assert len(feats) == 10
+    assert "showing 10 of 40" in g.layer_name
+    pops = [int(re.search(r"Population: ([\d,]+)", f["properties"]["_tip"]).group(1).replace(",", "")) for f in feats]
+    assert min(pops) == 305  # populations 5..395: the top ten are 305..395
+
+
+def test_polygons_simplified_in_metres_and_rounded():
+    circle = Point(121.47, 31.23).buffer(0.01, quad_segs=64)
+    gdf = gpd.GeoDataFrame({"type": ["aed"], "minutes": [5]}, geometry=[circle], crs="EPSG:4326")
+    fine = _layer_element(layers.isochrones_layer(gdf, default_types(), simplify_m=0)).data["features"][0]
+    coarse = _layer_element(layers.isochrones_layer(gdf, default_types(), simplify_m=50)).data["features"][0]
+    n_fine = len(fine["geometry"]["coordinates"][0])
+    n_coarse = len(coarse["geometry"]["coordinates"][0])
+    assert n_coarse < n_fine / 2
+    for x, y in coarse["geometry"]["coordinates"][0]:
+        assert round(x, 6) == x and round(y, 6) == y
+
+
+def test_unreachable_cells_get_their_own_colour():
+    g = layers.gaps_layer(_gaps(), lang="en")
+    el = _layer_element(g)
+    fills = [el.styles[f["properties"]["_s"]]["fillColor"] for f in el.data["features"]]
+    assert fills[3] == layers.UNREACHABLE_COLOUR
+    assert fills.count(layers.UNREACHABLE_COLOUR) == 1
+    assert "Unreachable" in el.data["features"][3]["properties"]["_tip"]
+
+
+def test_projected_input_is_reprojected_and_missing_columns_named():
+    g = _gaps().to_crs("EPSG:32651")
+    x, y = _layer_element(layers.gaps_layer(g)).data["features"][0]["geometry"]["coordinates"][0][0]
+    assert 121 < x < 122 and 31 < y < 32
+    with pytest.raises(ValueError, match=r"gaps: missing column\(s\) \['population'\]"):
+        layers.gaps_layer(_gaps().drop(columns="population"))
+
+
+# ------------------------------------------------------------------ legend
+
+
+def test_legend_is_bilingual(types):
+    shown = [types["health_centre"], types["aed"]]
+    zh = layers.legend(shown, lang="zh", gap_scale=layers.gap_colormap(30, lang="zh")).body
+    en = layers.legend(shown, lang="en", gap_scale=layers.gap_colormap(30, lang="en")).body
+    assert "图例" in zh and "社区卫生服务中心" in zh and "不可达" in zh and "步行时间" in zh
+    assert "Legend" in en and "Community health service centre" in en and "Unreachable" in en
+    assert "社区卫生服务中心" not in en
+    assert "村卫生室" not in zh  # only the types shown
+
+
+# ------------------------------------------------------------------ save
+
+
+def test_save_map_writes_self_contained_file(tmp_path, types):
+    path = save_map(coverage_map(facilities=_facilities(), types=types), tmp_path / "out" / "map.html")
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and _external_srcs(text) == []
+    assert [p.name for p in path.parent.iterdir()] == ["map.html"]
+
+
+def test_save_map_is_atomic(tmp_path, types, monkeypatch):
+    target = tmp_path / "map.html"
+    target.write_text("old", encoding="utf-8")
+    m = coverage_map(facilities=_facilities(), types=types)
+
+    def boom(_m):
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(build, "to_html", boom)
+    with pytest.raises(RuntimeError, match="render failed"):
+        save_map(m, target)
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["map.html"]
+
+    monkeypatch.setattr(build, "to_html", assets.to_html)
+
+    def fail_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(build.os, "replace", fail_replace)
+    with pytest.raises(OSError, match="disk full"):
+        save_map(m, target)
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["map.html"]  # temp file removed
