@@ -753,9 +753,9 @@ def _study_area_check(raw: _Raw, lon: np.ndarray, lat: np.ndarray, study_area, b
         return out, ok
 
     out, ok = outside(lon, lat)
+    dist = np.full(len(lon), np.nan)
     if out.any():
         xm, ym = tr.transform(lon[out], lat[out])
-        dist = np.full(len(lon), np.nan)
         dist[out] = shapely.distance(area_m, shapely.points(xm, ym))
         issues.add(out, None, "outside_study_area",
                    lambda p: f"the point ({_fmt(lon[p])}, {_fmt(lat[p])}) is {dist[p]:.0f} m outside the study area; "
@@ -763,31 +763,40 @@ def _study_area_check(raw: _Raw, lon: np.ndarray, lat: np.ndarray, study_area, b
                    lambda p: f"该点（{_fmt(lon[p])}, {_fmt(lat[p])}）位于研究范围之外 {dist[p]:.0f} 米；请核对坐标或删除该行。")
     hints: list[Problem] = []
     n_out = int(out.sum())
-    if system == "wgs84" and n_out >= max(1, 0.2 * int(ok.sum())):
+    n_ok = int(ok.sum())
+    if system == "wgs84" and n_out:
+        # Many points outside: strong evidence. A few just outside (within the offset): a softer hint,
+        # because a district-sized study area leaves most shifted points inside.
+        strong = n_out >= max(1, 0.2 * n_ok)
         best = None
         # typical offsets in China: GCJ-02 100-900 m from WGS-84, BD-09 a further ~0.5-1 km
         for alt, conv, label, lo_m, hi_m in (("gcj02", _coords.gcj02_to_wgs84, "GCJ-02 (Amap/Tencent)", 100, 900),
                                              ("bd09", _coords.bd09_to_wgs84, "BD-09 (Baidu)", 300, 2000)):
+            if not strong and np.nanmax(dist[out]) > hi_m:
+                continue
             alo, ala = conv(lon[ok], lat[ok])
-            shift = _coords.haversine_m(lon[ok], lat[ok], alo, ala)
+            shift = float(np.median(_coords.haversine_m(lon[ok], lat[ok], alo, ala)))
             full_lo, full_la = lon.copy(), lat.copy()
             full_lo[ok], full_la[ok] = alo, ala
             alt_out, _ = outside(full_lo, full_la)
             new_out = int((alt_out & ~out).sum())
             gain = n_out - int(alt_out.sum())
-            if gain >= max(1, 0.5 * n_out) and new_out <= 0.1 * n_out and lo_m <= np.median(shift) <= hi_m:
+            if gain >= max(1, 0.5 * n_out) and new_out <= 0.1 * n_out and lo_m <= shift <= hi_m:
                 if best is None or gain > best[0]:
-                    best = (gain, alt, label, float(np.median(shift)), int(alt_out.sum()))
+                    best = (gain, alt, label, shift, int(alt_out.sum()))
         if best is not None:
             gain, alt, label, shift_m, left = best
-            hints.append(Problem(
-                "coords_hint",
-                f"{n_out} of {int(ok.sum())} points fall outside the study area; read as {label} coordinates "
-                f"(a shift of about {shift_m:.0f} m) {n_out - left} of them move inside. These look like {label} "
-                f"coordinates; load with coords='{alt}'.",
-                f"{int(ok.sum())} 个点中有 {n_out} 个位于研究范围之外；若按 {label} 坐标读取（偏移约 {shift_m:.0f} 米），"
-                f"其中 {n_out - left} 个会回到范围内。这些坐标像是 {label} 坐标，请用 coords='{alt}' 读取。",
-                file=raw.file))
+            head_en = (f"{n_out} of {n_ok} points fall outside the study area; read as {label} coordinates "
+                       f"(a shift of about {shift_m:.0f} m) {n_out - left} of them move inside.")
+            head_zh = (f"{n_ok} 个点中有 {n_out} 个位于研究范围之外；若按 {label} 坐标读取（偏移约 {shift_m:.0f} 米），"
+                       f"其中 {n_out - left} 个会回到范围内。")
+            if strong:
+                tail_en = f" These look like {label} coordinates; load with coords='{alt}'."
+                tail_zh = f"这些坐标像是 {label} 坐标，请用 coords='{alt}' 读取。"
+            else:
+                tail_en = f" If the file comes from {label.split('(')[1][:-1]}, load it with coords='{alt}'."
+                tail_zh = f"如果文件来自{'高德/腾讯' if alt == 'gcj02' else '百度'}地图，请用 coords='{alt}' 读取。"
+            hints.append(Problem("coords_hint", head_en + tail_en, head_zh + tail_zh, file=raw.file))
     return hints
 
 

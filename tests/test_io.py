@@ -397,3 +397,29 @@ def test_spread_on_real_changning_subdistricts(subdistricts_geojson):
     out = spread_population(cn, pop, w)
     totals = out.groupby("area_id")["population"].sum().reindex(pop["code"])
     assert np.allclose(totals.to_numpy(), pop["population"].to_numpy(), rtol=1e-9, atol=0)
+
+
+# ---------------------------------------------------------------- sample files in data/samples
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+
+
+def test_samples_amap_and_wgs84_agree():
+    a = read_facilities(SAMPLES / "facilities_changning_amap_gcj02_gbk.csv", coords="gcj02").gdf
+    w = read_facilities(SAMPLES / "facilities_wgs84.csv").gdf
+    assert len(a) == len(w) == 12
+    d = haversine_m(a["lon"].to_numpy(), a["lat"].to_numpy(), w["lon"].to_numpy(), w["lat"].to_numpy())
+    assert d.max() < 0.5  # 6 decimals in the Amap file, ~0.1 m
+    assert a["type"].tolist() == w["type"].tolist()
+    assert a["name"].tolist() == w["name"].tolist()
+
+
+def test_sample_amap_read_as_wgs84_gets_soft_hint(subdistricts_geojson):
+    b = read_boundaries(subdistricts_geojson)
+    changning = b[b["district"].astype(str).str.contains("长宁")].union_all()
+    assert len(read_facilities(SAMPLES / "facilities_wgs84.csv", study_area=changning)) == 12
+    with pytest.raises(InputError) as err:
+        read_facilities(SAMPLES / "facilities_changning_amap_gcj02_gbk.csv", study_area=changning)
+    codes = [p.code for p in err.value.problems]
+    assert codes[0] == "coords_hint" and "outside_study_area" in codes
+    assert "coords='gcj02'" in err.value.message("en") and "高德" in err.value.message("zh")
