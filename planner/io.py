@@ -699,12 +699,21 @@ def _coordinates(raw: _Raw, found: dict[str, str], system: str, issues: _Issues)
             hint_en = (" These look like projected x/y in metres; pass the CRS, e.g. coords='EPSG:32651' "
                        "(UTM 51N, Shanghai).")
             hint_zh = "这些值像是以米为单位的投影坐标；请指定坐标系，如 coords='EPSG:32651'（UTM 51N，上海）。"
+        row_en = " The longitude and latitude look swapped in this row."
+        row_zh = "该行的经度与纬度似乎填反了。"
+
+        def h_en(p):
+            return hint_en or (row_en if swapped_row[p] else "")
+
+        def h_zh(p):
+            return hint_zh or (row_zh if swapped_row[p] else "")
+
         issues.add(bad_lon, lon_col, "out_of_range",
-                   lambda p: f"longitude {_fmt(x[p])} is out of range (-180 to 180).{hint_en}",
-                   lambda p: f"经度 {_fmt(x[p])} 超出范围（-180 至 180）。{hint_zh}")
+                   lambda p: f"longitude {_fmt(x[p])} is out of range (-180 to 180).{h_en(p)}",
+                   lambda p: f"经度 {_fmt(x[p])} 超出范围（-180 至 180）。{h_zh(p)}")
         issues.add(bad_lat, lat_col, "out_of_range",
-                   lambda p: f"latitude {_fmt(y[p])} is out of range (-90 to 90).{hint_en}",
-                   lambda p: f"纬度 {_fmt(y[p])} 超出范围（-90 至 90）。{hint_zh}")
+                   lambda p: f"latitude {_fmt(y[p])} is out of range (-90 to 90).{h_en(p)}",
+                   lambda p: f"纬度 {_fmt(y[p])} 超出范围（-90 至 90）。{h_zh(p)}")
         ok &= ~bad_lon & ~bad_lat
     lon = np.full(n, np.nan)
     lat = np.full(n, np.nan)

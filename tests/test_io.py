@@ -423,3 +423,14 @@ def test_sample_amap_read_as_wgs84_gets_soft_hint(subdistricts_geojson):
     codes = [p.code for p in err.value.problems]
     assert codes[0] == "coords_hint" and "outside_study_area" in codes
     assert "coords='gcj02'" in err.value.message("en") and "高德" in err.value.message("zh")
+
+
+def test_single_swapped_row_is_named(tmp_path):
+    p = tmp_path / "one_swapped.csv"
+    p.write_text("名称,类型,经度,纬度\n甲,AED,121.40,31.21\n乙,AED,31.22,121.43\n丙,AED,121.41,31.20\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_facilities(p)
+    (prob,) = err.value.problems
+    assert (prob.row, prob.column) == (3, "纬度")
+    assert "latitude 121.43 is out of range (-90 to 90). The longitude and latitude look swapped in this row." in prob.en
+    assert "填反" in prob.zh
