@@ -106,6 +106,18 @@ def types_table(result, lang: str = "en") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def bands_table(result, lang: str = "en") -> pd.DataFrame:
+    """Demand by time band, one row per (type, band)."""
+    rows = []
+    for k, cov in result.coverage.items():
+        for b in cov.stats["bands"]:
+            band = b["band"]
+            if lang == "zh":
+                band = "不可达" if band == "unreachable" else band + " 分钟"
+            rows.append({"type": k, "band": band, "demand": b["demand"], "share": b["share"]})
+    return pd.DataFrame(rows)
+
+
 HEADERS_ZH = {
     "type": "设施类型", "label": "类型名称", "target_minutes": "目标时间（分钟）", "facilities": "设施数",
     "demand_total": "需求总量", "demand_covered": "已覆盖需求", "coverage_share": "覆盖率",
@@ -115,16 +127,21 @@ HEADERS_ZH = {
     "has_facility": "区内有设施", "per_area_goal": "每街镇需设置", "id": "编号", "population": "人口",
     "lon": "经度", "lat": "纬度", "snap_dist_m": "到路网距离（米）", "snapped_too_far": "距路网过远",
     "minutes": "步行时间（分钟）", "facility_id": "最近设施", "covered": "是否覆盖",
+    "band": "时间段", "demand": "需求", "share": "占比",
 }
 
 
 def tables_for_export(result, lang: str = "en") -> dict[str, pd.DataFrame]:
-    """The statistics tables, with Chinese headers when ``lang == 'zh'``."""
+    """The statistics tables, with Chinese headers when ``lang == 'zh'``.
+
+    Per-point demand rows are not statistics and can run to hundreds of thousands of rows:
+    they go to demand.csv, not into the workbook.
+    """
     tables = {
         "types": types_table(result, lang),
+        "bands": bands_table(result, lang),
         "areas": result.areas if len(result.areas) else pd.DataFrame(),
         "facilities": result.facilities_table,
-        "demand": demand_export(result),
     }
     if lang == "zh":
         tables = {k: v.rename(columns=lambda c: HEADERS_ZH.get(c, c)) for k, v in tables.items()}
@@ -133,7 +150,7 @@ def tables_for_export(result, lang: str = "en") -> dict[str, pd.DataFrame]:
 
 def write_xlsx(result, path: str | Path, *, lang: str = "en") -> Path:
     """One workbook, one sheet per table (Chinese sheet names and headers when ``lang == 'zh'``)."""
-    names_zh = {"types": "分类型统计", "areas": "分区域统计", "facilities": "设施", "demand": "需求点"}
+    names_zh = {"types": "分类型统计", "bands": "时间段分布", "areas": "分区域统计", "facilities": "设施"}
     with atomic_path(path) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
             for key, df in tables_for_export(result, lang).items():

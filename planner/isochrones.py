@@ -108,32 +108,87 @@ def _same_edge_pieces(src: Snap, which: np.ndarray, budget_m: float, L: np.ndarr
 
 
 
-def _polygon(lines: np.ndarray, radius_m: float, simplify_m: float):
+def _polygon(lines: np.ndarray, radius_m: float, simplify_m: float, base=None):
+    """Buffer street pieces and dissolve them (optionally into ``base``).
+
+    Buffering each merged line and taking one cascaded union is an order of magnitude faster
+    in GEOS than buffering one big MultiLineString (measured: 0.6 s vs 15 s for 14k pieces).
+    """
+    lines = lines[~shapely.is_empty(lines)] if len(lines) else lines
     if len(lines) == 0:
-        return shapely.Polygon()
-    merged = shapely.multilinestrings(lines) if len(lines) > 1 else lines[0]
+        return base if base is not None else shapely.Polygon()
+    merged = shapely.get_parts(shapely.line_merge(shapely.multilinestrings(lines)))
     if simplify_m > 0:
         merged = shapely.simplify(merged, simplify_m)
-    return shapely.buffer(merged, radius_m, quad_segs=3)
+    polys = shapely.buffer(merged, radius_m, quad_segs=2)
+    if base is not None and not base.is_empty:
+        polys = np.append(polys, base)
+    return shapely.union_all(polys)
+
+
+def _band(L, a_prev, c_prev, a, c):
+    """Street intervals reached within the current budget but not within the previous one.
+
+    Reached at a budget = [0, a] ∪ [L - c, L] (clipped); the band is the part of the previous
+    gap (a_prev, L - c_prev) that the current budget reaches.
+    """
+    a_prev, c_prev, a, c = (np.minimum(v, L) for v in (a_prev, c_prev, a, c))
+    gap = a_prev + c_prev < L
+    whole_now = a + c >= L
+    g0, g1 = a_prev, L - c_prev
+    e_mid = np.flatnonzero(gap & whole_now)
+    e_u = np.flatnonzero(gap & ~whole_now & (a > a_prev))
+    e_v = np.flatnonzero(gap & ~whole_now & (c > c_prev))
+    edge = np.concatenate([e_mid, e_u, e_v])
+    start = np.concatenate([g0[e_mid], g0[e_u], (L - c)[e_v]])
+    end = np.concatenate([g1[e_mid], a[e_u], g1[e_v]])
+    return edge, start, end
 
 
 def type_isochrones(
-    net: Network, field: NodeField, src: Snap, *, breaks_min, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 5.0
+    net: Network, field: NodeField, src: Snap, *, breaks_min, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 2.0
 ) -> list[tuple[float, object]]:
-    """Dissolved isochrones of one type: ``[(minutes, polygon in net.crs), ...]`` for each break."""
+    """Dissolved isochrones of one type: ``[(minutes, polygon in net.crs), ...]`` for each break.
+
+    Built band by band: each break adds only the street intervals first reached since the
+    previous break to the previous polygon, so the polygons are nested by construction and the
+    union work is that of the largest break alone.
+    """
     out = []
+    L = net.length_m
+    du, dv = field.dist_m[net.edge_u], field.dist_m[net.edge_v]
     usable = np.flatnonzero(~src.too_far)
+    e_s = src.edge[usable]
+    s_at = src.along_m[usable]
+    a_p = np.zeros(net.n_edges)
+    c_p = np.zeros(net.n_edges)
+    left_p = np.zeros(len(usable))
+    poly = None
     for b in sorted(breaks_min):
         budget = b * speed_kmh * 1000.0 / 60.0
-        e, s0, s1 = edge_pieces(net, field.dist_m[net.edge_u], field.dist_m[net.edge_v], budget)
-        e2, t0, t1, _ = _same_edge_pieces(src, usable, budget, net.length_m)
-        lines = substrings(net, np.concatenate([e, e2]), np.concatenate([s0, t0]), np.concatenate([s1, t1]))
-        out.append((float(b), _polygon(lines, radius_m, simplify_m)))
+        a = np.clip(budget - du, 0, None)
+        c = np.clip(budget - dv, 0, None)
+        e, s0, s1 = _band(L, a_p, c_p, a, c)
+        # pieces around sources on an edge, reached without passing a node
+        left = np.clip(budget - src.dist_m[usable], 0, None)
+        grow = left > left_p
+        lo0 = np.clip(s_at - left, 0, L[e_s])
+        lo1 = np.clip(s_at - left_p, 0, L[e_s])
+        hi0 = np.clip(s_at + left_p, 0, L[e_s])
+        hi1 = np.clip(s_at + left, 0, L[e_s])
+        e2 = np.concatenate([e_s[grow], e_s[grow]])
+        t0 = np.concatenate([lo0[grow], hi0[grow]])
+        t1 = np.concatenate([lo1[grow], hi1[grow]])
+        keep2 = t1 > t0
+        lines = substrings(net, np.concatenate([e, e2[keep2]]), np.concatenate([s0, t0[keep2]]), np.concatenate([s1, t1[keep2]]))
+        poly = _polygon(lines, radius_m, simplify_m, base=poly)
+        out.append((float(b), poly))
+        a_p, c_p, left_p = a, c, left
     return out
 
 
 def facility_isochrones(
-    net: Network, src: Snap, *, breaks_min, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 5.0
+    net: Network, src: Snap, *, breaks_min, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 2.0
 ) -> list[tuple[int, float, object]]:
     """Per-facility (overlapping) isochrones: ``[(facility index, minutes, polygon), ...]``."""
     mpm = speed_kmh * 1000.0 / 60.0
@@ -168,7 +223,7 @@ def facility_isochrones(
 
 
 def split_isochrones(
-    net: Network, field: NodeField, src: Snap, *, minutes: float, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 5.0
+    net: Network, field: NodeField, src: Snap, *, minutes: float, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 2.0
 ) -> list[tuple[int, object]]:
     """Non-overlapping catchments within ``minutes``: each street part goes to its nearest facility.
 
