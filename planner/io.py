@@ -1319,8 +1319,13 @@ def spread_population(areas: gpd.GeoDataFrame, population: pd.DataFrame, weights
     w = gpd.GeoDataFrame({"weight": pd.to_numeric(w["weight"], errors="coerce").fillna(0.0).clip(lower=0.0)},
                          geometry=wgeom.values, crs=4326)
     w = w[w["weight"] > 0]
+    # overlapping areas (e.g. Pudong's functional zones) may share a point: one row per (point, area)
     joined = gpd.sjoin(w, a, how="inner", predicate="within")
-    joined = joined[joined[area_key].isin(area_pop.index)]
+    n_unused = len(weights) - joined.index.nunique()
+    joined = joined.reset_index(drop=True)
+    if n_unused:
+        logger.info("spread_population: %d weight point(s) have weight <= 0 or lie in no area; not used", n_unused)
+    joined = joined[joined[area_key].isin(area_pop.index)].reset_index(drop=True)
     total_w = joined.groupby(area_key)["weight"].transform("sum")
     share = joined["weight"] / total_w
     joined = joined.assign(population=share.to_numpy() * joined[area_key].map(area_pop).to_numpy(), method="weight")

@@ -434,3 +434,13 @@ def test_single_swapped_row_is_named(tmp_path):
     assert (prob.row, prob.column) == (3, "纬度")
     assert "latitude 121.43 is out of range (-90 to 90). The longitude and latitude look swapped in this row." in prob.en
     assert "填反" in prob.zh
+
+
+def test_spread_overlapping_areas_each_keep_their_total():
+    areas = gpd.GeoDataFrame({"area_id": ["A", "B"], "name": ["甲", "乙"]},
+                             geometry=[shapely.box(0, 0, 2, 2), shapely.box(1, 0, 3, 2)], crs=4326)
+    w = gpd.GeoDataFrame({"weight": [1.0, 3.0, 2.0]}, geometry=gpd.points_from_xy([0.5, 1.5, 2.5], [1, 1, 1]), crs=4326)
+    out = spread_population(areas, pd.DataFrame({"id": ["A", "B"], "population": [100.0, 50.0]}), w)
+    assert out.groupby("area_id")["population"].sum().to_dict() == pytest.approx({"A": 100.0, "B": 50.0}, rel=1e-12)
+    assert out.loc[out["area_id"] == "A", "population"].tolist() == pytest.approx([25.0, 75.0])
+    assert out.loc[out["area_id"] == "B", "population"].tolist() == pytest.approx([30.0, 20.0])
