@@ -1,0 +1,1450 @@
+"""Siting: propose new facility sites (maximal coverage, fewest sites for a target share, capacity) and what-if edits.
+
+The pipeline is array-first (spopt's ``from_cost_matrix`` idea, without its dense matrix):
+
+1. :class:`Candidates` from a file, from clicked points, from network nodes thinned to a spacing,
+   or from the demand points themselves (:func:`candidates_from_gdf`, :func:`candidates_from_points`,
+   :func:`candidates_from_nodes`, :func:`candidates_from_demand`).
+2. :func:`coverage_matrix`: a sparse demand x candidate matrix of "reachable within the goal",
+   built with bounded Dijkstra (:func:`planner.travel.reach` + :func:`planner.travel.reach_points`);
+   memory is bounded by the batch size, never candidates x nodes.
+3. :func:`reduce_problem`: drop demand already covered by existing facilities and demand no
+   candidate reaches, merge demand rows with identical candidate sets into one weighted row,
+   drop candidates whose coverage set is contained in another's.
+4. Solvers: lazy greedy (CELF) and an exact MILP with HiGHS (``highspy``), warm-started from greedy.
+5. :class:`SitingResult` and :func:`write_siting` (proposals.csv, summary.json, proposals.geojson).
+6. :class:`WhatIf`: add or remove one site and update per-demand minutes without recomputing everything.
+
+All distances are network metres in the network's metric CRS; coordinates given to or returned
+by the public functions are WGS-84 lon/lat degrees unless named ``x``/``y``.
+"""
+from __future__ import annotations
+
+import heapq
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._errors import InfeasibleError, InputError
+from .config import FacilityType
+from .network import Network, Snap, snap_points
+from .travel import nearest, reach, reach_points
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "Candidates",
+    "candidates_from_gdf",
+    "candidates_from_points",
+    "candidates_from_nodes",
+    "candidates_from_demand",
+    "goal_limit_m",
+    "coverage_matrix",
+    "Reduced",
+    "reduce_problem",
+    "GreedyRun",
+    "greedy_max_coverage",
+    "greedy_min_sites",
+    "MilpRun",
+    "milp_max_coverage",
+    "milp_min_sites",
+    "milp_capacitated",
+    "SitingResult",
+    "propose",
+    "propose_study",
+    "write_siting",
+    "WhatIfDelta",
+    "WhatIf",
+]
+
+_EPS = 1e-9
+
+
+def goal_limit_m(ftype: FacilityType) -> float:
+    """The network distance (m) that counts as "within the goal", matching :mod:`planner.coverage`.
+
+    Coverage counts ``minutes <= target_minutes + 1e-9``; this is the same bound in metres.
+    """
+    return (ftype.target_minutes + 1e-9) * ftype.speed_kmh * 1000.0 / 60.0
+
+
+# ============================================================================ candidates
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """Candidate sites for new facilities.
+
+    Attributes
+    ----------
+    ids : object[c]  unique string ids.
+    lon, lat : float64[c]  WGS-84 degrees.
+    x, y : float64[c]  metres in the network's CRS.
+    source : object[c]  where each came from: ``file``, ``click``, ``node``, ``demand``.
+    """
+
+    ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    source: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, index) -> Candidates:
+        return Candidates(*(np.asarray(a)[index] for a in (self.ids, self.lon, self.lat, self.x, self.y, self.source)))
+
+    @staticmethod
+    def concat(parts: list[Candidates]) -> Candidates:
+        """Join candidate lists; ids must stay unique."""
+        parts = [p for p in parts if p is not None]
+        if not parts:
+            return _make(np.zeros(0, object), np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0), "")
+        out = Candidates(*(np.concatenate([getattr(p, a) for p in parts]) for a in ("ids", "lon", "lat", "x", "y", "source")))
+        _check_unique(out.ids)
+        return out
+
+    def frame(self) -> pd.DataFrame:
+        """``id, lon, lat, source`` as a DataFrame."""
+        return pd.DataFrame({"id": self.ids, "lon": self.lon, "lat": self.lat, "source": self.source})
+
+
+def _check_unique(ids: np.ndarray) -> None:
+    s = pd.Series(ids, dtype=object)
+    dup = s[s.duplicated(keep=False)]
+    if len(dup):
+        raise InputError(
+            f"Candidate ids must be unique; repeated: {sorted(set(dup.astype(str)))[:10]}.",
+            f"候选点编号须唯一；重复的编号：{sorted(set(dup.astype(str)))[:10]}。",
+        )
+
+
+def _make(ids, lon, lat, x, y, source: str) -> Candidates:
+    ids = np.asarray(ids, dtype=object)
+    return Candidates(ids, np.asarray(lon, float), np.asarray(lat, float), np.asarray(x, float),
+                      np.asarray(y, float), np.full(len(ids), source, dtype=object))
+
+
+def candidates_from_gdf(net: Network, gdf, *, id_column: str = "id") -> Candidates:
+    """Candidates from a points (Geo)DataFrame, e.g. ``planner.io.read_facilities(path).gdf``.
+
+    Parameters
+    ----------
+    net : Network
+    gdf : GeoDataFrame or DataFrame
+        Points with a CRS (reprojected to WGS-84), or ``lon``/``lat`` columns in WGS-84 degrees.
+    id_column : str
+        Column with unique ids (default ``id``; row numbers ``c1, c2, ...`` when absent).
+    """
+    if gdf is None or len(gdf) == 0:
+        raise InputError("The candidate file has no rows.", "候选点文件没有任何记录。")
+    if "lon" in gdf.columns and "lat" in gdf.columns:
+        lon = pd.to_numeric(gdf["lon"], errors="coerce").to_numpy(float)
+        lat = pd.to_numeric(gdf["lat"], errors="coerce").to_numpy(float)
+    else:
+        g = gdf.to_crs(4326) if getattr(gdf, "crs", None) is not None else gdf
+        lon, lat = g.geometry.x.to_numpy(float), g.geometry.y.to_numpy(float)
+    bad = ~(np.isfinite(lon) & np.isfinite(lat))
+    if bad.any():
+        rows = (np.flatnonzero(bad) + 2).tolist()[:20]
+        raise InputError(
+            f"{int(bad.sum())} candidate rows have no valid coordinates (rows {rows}).",
+            f"{int(bad.sum())} 个候选点缺少有效坐标（第 {rows} 行）。",
+        )
+    ids = gdf[id_column].astype(str).to_numpy(dtype=object) if id_column in gdf.columns else np.array(
+        [f"c{i + 1}" for i in range(len(gdf))], dtype=object)
+    _check_unique(ids)
+    x, y = net.to_metric(lon, lat)
+    return _make(ids, lon, lat, x, y, "file")
+
+
+def candidates_from_points(net: Network, points, *, ids=None, prefix: str = "click") -> Candidates:
+    """Candidates from clicked map points: a sequence of ``(lon, lat)`` in WGS-84 degrees."""
+    arr = np.asarray(points, dtype=float).reshape(-1, 2)
+    if len(arr) == 0:
+        raise InputError("No candidate points were given.", "没有给出候选点。")
+    if not np.isfinite(arr).all():
+        raise InputError("Candidate points must have finite lon/lat.", "候选点的经纬度须为有效数值。")
+    ids = np.asarray(ids, dtype=object) if ids is not None else np.array(
+        [f"{prefix}{i + 1}" for i in range(len(arr))], dtype=object)
+    _check_unique(ids)
+    x, y = net.to_metric(arr[:, 0], arr[:, 1])
+    return _make(ids, arr[:, 0], arr[:, 1], x, y, "click")
+
+
+def candidates_from_nodes(
+    net: Network,
+    *,
+    spacing_m: float,
+    near_x=None,
+    near_y=None,
+    near_m: float | None = None,
+) -> Candidates:
+    """Network nodes thinned to one per square cell of ``spacing_m`` (the node nearest the cell centre).
+
+    Parameters
+    ----------
+    net : Network
+    spacing_m : float
+        Cell side in metres (e.g. 50 for AEDs, 150-300 for 15-minute facilities).
+    near_x, near_y : array, optional
+        Metric coordinates of the demand that matters (e.g. uncovered demand); only nodes within
+        ``near_m`` (straight line, metres) of one of them are kept. A node farther than the goal
+        distance from every such point cannot cover it, so ``near_m`` = the goal distance loses nothing.
+    near_m : float, optional
+        Radius for ``near_x``/``near_y`` (required with them).
+    """
+    if not spacing_m > 0:
+        raise InputError("The candidate spacing must be positive (metres).", "候选点间距须大于 0（米）。")
+    x, y = np.asarray(net.x), np.asarray(net.y)
+    keep = np.ones(net.n_nodes, dtype=bool)
+    if near_x is not None:
+        from scipy.spatial import cKDTree
+
+        if near_m is None:
+            raise InputError("near_m is required with near_x/near_y.", "给出 near_x/near_y 时须给出 near_m。")
+        nx_, ny_ = np.asarray(near_x, float), np.asarray(near_y, float)
+        if len(nx_) == 0:
+            keep[:] = False
+        else:
+            d, _ = cKDTree(np.column_stack([nx_, ny_])).query(np.column_stack([x, y]), distance_upper_bound=float(near_m))
+            keep = np.isfinite(d)
+    idx = np.flatnonzero(keep)
+    if len(idx) == 0:
+        return _make(np.zeros(0, object), [], [], [], [], "node")
+    cx = np.floor(x[idx] / spacing_m)
+    cy = np.floor(y[idx] / spacing_m)
+    off = np.hypot(x[idx] - (cx + 0.5) * spacing_m, y[idx] - (cy + 0.5) * spacing_m)
+    order = np.lexsort((idx, off, cy, cx))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (cx[order][1:] != cx[order][:-1]) | (cy[order][1:] != cy[order][:-1])
+    pick = np.sort(idx[order[first]])
+    ids = np.array([f"n{v}" for v in net.node_id[pick]], dtype=object)
+    return _make(ids, net.lon[pick], net.lat[pick], x[pick], y[pick], "node")
+
+
+def candidates_from_demand(net: Network, lon, lat, ids, *, mask=None) -> Candidates:
+    """The demand points themselves as candidates (optionally only where ``mask``, e.g. uncovered)."""
+    lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    ids = np.asarray(ids, dtype=object)
+    if mask is not None:
+        m = np.asarray(mask, bool)
+        lon, lat, ids = lon[m], lat[m], ids[m]
+    x, y = net.to_metric(lon, lat)
+    return _make(np.array([f"d:{i}" for i in ids], dtype=object), lon, lat, x, y, "demand")
+
+
+# ============================================================================ coverage matrix
+def coverage_matrix(
+    net: Network,
+    cand_snap: Snap,
+    dem_snap: Snap,
+    *,
+    limit_m: float,
+    max_batch: int = 512,
+) -> sp.csr_matrix:
+    """Sparse demand x candidate matrix: 1 where the candidate reaches the demand point within ``limit_m``.
+
+    Built from :func:`planner.travel.reach` (candidates as sources, bounded Dijkstra on local
+    subgraphs, batched) and :func:`planner.travel.reach_points` (exact point-level distances).
+    Candidates or demand flagged ``too_far`` from the street network get empty columns / rows.
+
+    Parameters
+    ----------
+    net : Network
+    cand_snap, dem_snap : Snap
+        Candidates and demand snapped to ``net``.
+    limit_m : float
+        Goal distance in metres (see :func:`goal_limit_m`).
+    max_batch : int
+        Sources per Dijkstra batch (memory ~ batch x local subgraph).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(len(dem_snap), len(cand_snap))``, dtype int8, sorted indices.
+    """
+    n_d, n_c = len(dem_snap), len(cand_snap)
+    if n_c == 0 or n_d == 0:
+        return sp.csr_matrix((n_d, n_c), dtype=np.int8)
+    r = reach(net, cand_snap, limit_m=float(limit_m), max_batch=max_batch)
+    s, p, _ = reach_points(net, r, cand_snap, dem_snap)
+    a = sp.csr_matrix((np.ones(len(s), dtype=np.int8), (p, s)), shape=(n_d, n_c))
+    a.sum_duplicates()
+    a.sort_indices()
+    return a
+
+
+# ============================================================================ reduction
+@dataclass(frozen=True, eq=False)
+class Reduced:
+    """A coverage problem after reduction.
+
+    Attributes
+    ----------
+    matrix : csc_matrix  rows = merged demand groups, columns = kept candidates (bool).
+    weight : float[r]  demand weight of each merged row.
+    row_of : int[p]  for each original demand point, its merged row (-1: dropped, see ``dropped``).
+    cols : int[k]  original candidate index of each kept column.
+    sizes : dict  rows/columns before and after each step, and seconds spent.
+    """
+
+    matrix: sp.csc_matrix
+    weight: np.ndarray
+    row_of: np.ndarray
+    cols: np.ndarray
+    sizes: dict
+
+
+def _merge_rows(a: sp.csr_matrix, w: np.ndarray, rng_seed: int = 12345):
+    """Group rows with identical column sets (128-bit random-sum hash, then verified exactly).
+
+    Returns (merged csr, merged weights, group index per input row).
+    """
+    m, n = a.shape
+    if m == 0:
+        return a, w, np.zeros(0, np.int64)
+    rng = np.random.default_rng(rng_seed)
+    r1 = rng.integers(0, 2**63 - 1, size=n, dtype=np.int64).view(np.uint64)
+    r2 = rng.integers(0, 2**63 - 1, size=n, dtype=np.int64).view(np.uint64)
+    lens = np.diff(a.indptr)
+    rows = np.repeat(np.arange(m), lens)
+    h1 = np.zeros(m, np.uint64)
+    h2 = np.zeros(m, np.uint64)
+    np.add.at(h1, rows, r1[a.indices])  # uint64 wraps: a sum hash independent of order
+    np.add.at(h2, rows, r2[a.indices])
+    key = np.column_stack([h1.view(np.int64), h2.view(np.int64), lens.astype(np.int64)])
+    _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    rep = first[inv]  # representative row of each row
+    # exact check: every row's indices equal its representative's (same length by construction)
+    pos = np.arange(len(a.indices)) - np.repeat(a.indptr[:-1], lens)
+    same = a.indices == a.indices[np.repeat(a.indptr[rep], lens) + pos]
+    bad_rows = np.unique(rows[~same])
+    if len(bad_rows):  # hash collision (never seen): keep those rows on their own
+        logger.warning("row-merge hash collision on %d rows; kept them unmerged", len(bad_rows))
+        extra = np.arange(len(first), len(first) + len(bad_rows))
+        inv = inv.copy()
+        inv[bad_rows] = extra
+        first = np.concatenate([first, bad_rows])
+    g = len(first)
+    wg = np.bincount(inv, weights=w, minlength=g)
+    merged = a[first]
+    return merged.tocsr(), wg, inv
+
+
+def _dominated(a: sp.csc_matrix, *, max_work: float = 3e8) -> np.ndarray:
+    """Columns whose row set is contained in another column's (equal sets: all but the lowest index).
+
+    Candidate pairs come from each column's rarest row (a dominator must cover it), filtered by
+    size, then checked exactly. Returns a boolean mask of dominated columns. If the check would
+    exceed ``max_work`` element tests, only the affordable part is done (never a wrong drop).
+    """
+    m, n = a.shape
+    dom = np.zeros(n, dtype=bool)
+    if n < 2 or m == 0:
+        return dom
+    csc = a.tocsc()
+    csr = a.tocsr()
+    size = np.diff(csc.indptr)
+    deg = np.diff(csr.indptr)
+    nz = size > 0
+    # rarest row of each column
+    col_of = np.repeat(np.arange(n), size)
+    rows = csc.indices
+    rd = deg[rows]
+    order = np.lexsort((rd, col_of))
+    firsts = csc.indptr[:-1][nz]
+    rare = np.full(n, -1, np.int64)
+    rare[nz] = rows[order][firsts]
+    # candidate pairs (j, k): k covers rare[j], k != j, size[k] >= size[j]
+    j_of = np.flatnonzero(nz)
+    cnt = deg[rare[j_of]]
+    pj = np.repeat(j_of, cnt)
+    start = np.repeat(csr.indptr[rare[j_of]], cnt) + (np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    pk = csr.indices[start]
+    ok = (pk != pj) & ((size[pk] > size[pj]) | ((size[pk] == size[pj]) & (pk < pj)))
+    pj, pk = pj[ok], pk[ok]
+    if len(pj) == 0:
+        return dom
+    # exact subset test: every row of j is in k; membership via sorted keys row * n + col
+    keys = rows.astype(np.int64) * n + col_of  # csc order: sorted by col then row -> sort
+    keys = np.sort(keys)
+    work = size[pj].astype(np.float64)
+    if work.sum() > max_work:
+        keep = np.cumsum(work) <= max_work
+        logger.info("dominance check limited to %d of %d candidate pairs (work cap)", int(keep.sum()), len(pj))
+        pj, pk = pj[keep], pk[keep]
+    step = max(1, int(2e7 // max(1.0, float(size[pj].mean()) if len(pj) else 1.0)))
+    for lo in range(0, len(pj), step):
+        bj, bk = pj[lo:lo + step], pk[lo:lo + step]
+        bj_sz = size[bj]
+        pair = np.repeat(np.arange(len(bj)), bj_sz)
+        rpos = np.repeat(csc.indptr[bj], bj_sz) + (np.arange(bj_sz.sum()) - np.repeat(np.cumsum(bj_sz) - bj_sz, bj_sz))
+        q = rows[rpos].astype(np.int64) * n + bk[pair]
+        hit = keys[np.minimum(np.searchsorted(keys, q), len(keys) - 1)] == q
+        missing = np.bincount(pair[~hit], minlength=len(bj))
+        dom[bj[missing == 0]] = True
+    return dom
+
+
+def reduce_problem(
+    a: sp.spmatrix,
+    weight,
+    *,
+    covered=None,
+    merge_rows: bool = True,
+    drop_dominated: bool = True,
+) -> Reduced:
+    """Shrink a coverage problem without changing its optimum.
+
+    Steps: drop demand already ``covered`` (by existing facilities) and demand with no candidate or
+    zero weight; merge rows with identical candidate sets into one weighted row; drop empty and
+    dominated candidates (coverage set contained in another's; among equal sets the lowest index
+    stays); merge rows again. Valid for maximal coverage and (partial) set cover; *not* for the
+    capacitated problem (a dominated site still adds capacity), which uses ``drop_dominated=False``.
+
+    Parameters
+    ----------
+    a : sparse matrix, demand x candidate (non-zero = covers).
+    weight : float[p] demand weights (residents).
+    covered : bool[p], optional  demand already covered by existing facilities.
+    """
+    t0 = time.perf_counter()
+    a = sp.csr_matrix(a, dtype=bool)
+    a.sum_duplicates()
+    a.eliminate_zeros()
+    w = np.asarray(weight, float)
+    m0, n0 = a.shape
+    sizes = {"demand_points": int(m0), "candidates": int(n0), "demand_nnz": int(a.nnz)}
+    live = (np.diff(a.indptr) > 0) & (w > 0)
+    if covered is not None:
+        live &= ~np.asarray(covered, bool)
+    live_idx = np.flatnonzero(live)
+    sizes["rows_after_drop_covered_or_unreachable"] = int(len(live_idx))
+    sub = a[live_idx]
+    ws = w[live_idx]
+    if merge_rows:
+        sub, ws, grp = _merge_rows(sub, ws)
+    else:
+        grp = np.arange(len(live_idx))
+    sizes["rows_after_merge"] = int(sub.shape[0])
+    cols = np.flatnonzero(np.diff(sub.tocsc().indptr) > 0)
+    sizes["cols_after_drop_empty"] = int(len(cols))
+    csc = sub.tocsc()[:, cols]
+    if drop_dominated and len(cols) > 1:
+        dom = _dominated(csc)
+        cols = cols[~dom]
+        csc = csc[:, ~dom]
+    sizes["cols_after_dominance"] = int(len(cols))
+    if merge_rows and drop_dominated:
+        csr2, ws2, grp2 = _merge_rows(csc.tocsr(), ws)
+        grp = grp2[grp]
+        csc, ws = csr2.tocsc(), ws2
+    sizes["rows_final"] = int(csc.shape[0])
+    sizes["cols_final"] = int(csc.shape[1])
+    sizes["nnz_final"] = int(csc.nnz)
+    sizes["seconds"] = round(time.perf_counter() - t0, 4)
+    row_of = np.full(m0, -1, np.int64)
+    row_of[live_idx] = grp
+    csc = csc.astype(bool)
+    csc.sort_indices()
+    return Reduced(csc, ws, row_of, cols.astype(np.int64), sizes)
+
+
+def _identity(a: sp.spmatrix, weight, covered=None) -> Reduced:
+    """No reduction (only drop covered demand): used to check that reduction keeps the optimum."""
+    return reduce_problem(a, weight, covered=covered, merge_rows=False, drop_dominated=False)
+
+
+# ============================================================================ greedy (CELF)
+@dataclass(frozen=True)
+class GreedyRun:
+    """Greedy selection: columns in order and the weight each added (its marginal gain)."""
+
+    order: np.ndarray
+    gains: np.ndarray
+    seconds: float
+
+
+def _celf(csc: sp.csc_matrix, w: np.ndarray, *, k_max: int, stop_at: float = np.inf, allowed=None) -> GreedyRun:
+    """Lazy greedy (CELF): pop the best stale upper bound, refresh it, take it if still best.
+
+    Marginal gains only shrink as coverage grows (submodularity), so a refreshed gain that beats
+    every other stale bound is the true maximum. Ties go to the lowest column index.
+    """
+    t0 = time.perf_counter()
+    m, n = csc.shape
+    indptr, indices = csc.indptr, csc.indices
+    covered = np.zeros(m, dtype=bool)
+    cols = np.arange(n) if allowed is None else np.asarray(allowed, np.int64)
+    g0 = np.asarray(csc[:, cols].T @ w).ravel() if len(cols) else np.zeros(0)
+    heap = [(-float(g), int(j)) for g, j in zip(g0, cols)]
+    heapq.heapify(heap)
+    fresh = np.full(n, -1, np.int64)
+    fresh[cols] = 0
+    order: list[int] = []
+    gains: list[float] = []
+    total = 0.0
+    it = 0
+    while heap and len(order) < k_max and total < stop_at:
+        negg, j = heap[0]
+        if fresh[j] == it:
+            heapq.heappop(heap)
+            if -negg <= 0:
+                break
+            r = indices[indptr[j]:indptr[j + 1]]
+            covered[r] = True
+            order.append(j)
+            gains.append(-negg)
+            total += -negg
+            it += 1
+        else:
+            r = indices[indptr[j]:indptr[j + 1]]
+            g = float(w[r][~covered[r]].sum())
+            fresh[j] = it
+            heapq.heapreplace(heap, (-g, j))
+    return GreedyRun(np.asarray(order, np.int64), np.asarray(gains, float), time.perf_counter() - t0)
+
+
+def greedy_max_coverage(red: Reduced, p: int) -> GreedyRun:
+    """Lazy greedy for maximal coverage with ``p`` new sites.
+
+    Guarantee: the covered weight is at least (1 - 1/e) ≈ 63.2% of the optimum (Nemhauser, Wolsey
+    & Fisher 1978), because coverage is monotone submodular; in practice it is usually within 1%.
+    Returns columns of ``red`` (map with ``red.cols``); it stops early when no site adds anything.
+    """
+    return _celf(red.matrix, red.weight, k_max=int(p))
+
+
+def greedy_min_sites(red: Reduced, need: float) -> GreedyRun:
+    """Greedy partial set cover: add the best site until ``need`` weight (of ``red``'s rows) is covered.
+
+    Guarantee: at most H(d) ≈ ln(d) + 1 times the fewest sites, d the largest coverage set.
+    """
+    return _celf(red.matrix, red.weight, k_max=red.matrix.shape[1], stop_at=float(need) * (1 - 1e-12))
+
+
+def _curve_order(csc: sp.csc_matrix, w: np.ndarray, chosen) -> GreedyRun:
+    """Greedy order (and marginal gains) of a fixed chosen set: the coverage curve of an exact answer."""
+    chosen = np.asarray(chosen, np.int64)
+    run = _celf(csc, w, k_max=len(chosen), allowed=chosen)
+    rest = np.setdiff1d(chosen, run.order)  # sites that add nothing after the others
+    return GreedyRun(np.concatenate([run.order, rest]), np.concatenate([run.gains, np.zeros(len(rest))]), run.seconds)
+
+
+# ============================================================================ MILP (HiGHS)
+@dataclass(frozen=True)
+class MilpRun:
+    """An exact solve: chosen columns, objective, HiGHS dual bound and relative gap, status."""
+
+    chosen: np.ndarray
+    objective: float
+    bound: float
+    gap: float
+    status: str
+    seconds: float
+    warm_start: bool
+    assign: np.ndarray | None = None  # capacitated: weight served by each chosen site
+
+
+def _highs(cost, lower, upper, integer, a_rows: sp.spmatrix, row_lo, row_hi, *, maximize: bool,
+           time_limit_s: float, mip_rel_gap: float, start=None, threads: int | None = None):
+    """Solve ``opt cost·x  s.t. row_lo <= A x <= row_hi, lower <= x <= upper`` with highspy."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    h.setOptionValue("random_seed", 0)
+    if threads:
+        h.setOptionValue("threads", int(threads))
+    n = len(cost)
+    a = sp.csc_matrix(a_rows)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n
+    lp.num_row_ = a.shape[0]
+    lp.col_cost_ = np.asarray(cost, float)
+    lp.col_lower_ = np.asarray(lower, float)
+    lp.col_upper_ = np.asarray(upper, float)
+    lp.row_lower_ = np.asarray(row_lo, float)
+    lp.row_upper_ = np.asarray(row_hi, float)
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = a.indices.astype(np.int32)
+    lp.a_matrix_.value_ = a.data.astype(float)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    lp.integrality_ = [highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous for b in integer]
+    h.passModel(lp)
+    warm = False
+    if start is not None:
+        sol = highspy.HighsSolution()
+        sol.col_value = list(np.asarray(start, float))
+        sol.value_valid = True
+        warm = h.setSolution(sol) == highspy.HighsStatus.kOk
+    t0 = time.perf_counter()
+    h.run()
+    secs = time.perf_counter() - t0
+    status = h.modelStatusToString(h.getModelStatus())
+    info = h.getInfo()
+    x = np.asarray(h.getSolution().col_value, float) if info.primal_solution_status >= 1 else None
+    return x, float(info.objective_function_value), float(info.mip_dual_bound), float(info.mip_gap), status, secs, warm
+
+
+def _cover_rows(csc: sp.csc_matrix) -> sp.csr_matrix:
+    return sp.csr_matrix(csc, dtype=float)
+
+
+def milp_max_coverage(red: Reduced, p: int, *, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-6,
+                      warm: GreedyRun | None = None) -> MilpRun:
+    """Exact maximal coverage: ``max w·y  s.t.  y_i <= sum_{j covers i} x_j,  sum x = p,  x binary, 0<=y<=1``.
+
+    Solved by HiGHS (``highspy``) with a time limit, warm-started from the greedy answer (the greedy
+    objective is therefore a proven lower bound even if the time runs out). ``gap`` is HiGHS's
+    relative gap between the objective and the dual bound (0 when proven optimal).
+    """
+    a = _cover_rows(red.matrix)
+    m, n = a.shape
+    p_eff = min(int(p), n)
+    cons = sp.vstack([sp.hstack([-a, sp.identity(m, format="csr")]),
+                      sp.hstack([sp.csr_matrix(np.ones((1, n))), sp.csr_matrix((1, m))])]).tocsr()
+    lo = np.concatenate([np.full(m, -np.inf), [p_eff]])
+    hi = np.concatenate([np.zeros(m), [p_eff]])
+    cost = np.concatenate([np.zeros(n), red.weight])
+    start = None
+    if warm is not None and len(warm.order) <= p_eff:
+        xs = np.zeros(n)
+        xs[warm.order] = 1
+        extra = np.setdiff1d(np.arange(n), warm.order)[: p_eff - len(warm.order)]
+        xs[extra] = 1
+        ys = np.minimum(a @ xs, 1.0)
+        start = np.concatenate([xs, ys])
+    x, obj, bound, gap, status, secs, used = _highs(
+        cost, np.zeros(n + m), np.ones(n + m), [True] * n + [False] * m, cons, lo, hi,
+        maximize=True, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=start)
+    if x is None:
+        raise InfeasibleError(f"HiGHS found no solution ({status}).", f"HiGHS 未找到可行解（{status}）。")
+    chosen = np.flatnonzero(x[:n] > 0.5)
+    covered_w = float(red.weight[np.asarray(a[:, chosen].sum(axis=1)).ravel() > 0].sum())
+    return MilpRun(chosen, covered_w, bound, gap, status, secs, used)
+
+
+def milp_min_sites(red: Reduced, need: float, *, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-6,
+                   warm: GreedyRun | None = None) -> MilpRun:
+    """Exact fewest sites covering at least ``need`` weight of ``red``'s rows.
+
+    Full cover (``need`` = all the weight) is a set cover ``A x >= 1``; a partial target adds
+    ``y_i <= sum x_j`` and ``w·y >= need``. Warm-started from the greedy answer.
+    """
+    a = _cover_rows(red.matrix)
+    m, n = a.shape
+    total = float(red.weight.sum())
+    full = need >= total * (1 - 1e-12)
+    if full:
+        cons = a
+        lo, hi = np.ones(m), np.full(m, np.inf)
+        nv, integer = n, [True] * n
+        cost = np.ones(n)
+    else:
+        cons = sp.vstack([sp.hstack([-a, sp.identity(m, format="csr")]),
+                          sp.hstack([sp.csr_matrix((1, n)), sp.csr_matrix(red.weight.reshape(1, -1))])]).tocsr()
+        lo = np.concatenate([np.full(m, -np.inf), [need * (1 - 1e-12)]])
+        hi = np.concatenate([np.zeros(m), [np.inf]])
+        nv, integer = n + m, [True] * n + [False] * m
+        cost = np.concatenate([np.ones(n), np.zeros(m)])
+    start = None
+    if warm is not None:
+        xs = np.zeros(n)
+        xs[warm.order] = 1
+        start = xs if full else np.concatenate([xs, np.minimum(a @ xs, 1.0)])
+    x, obj, bound, gap, status, secs, used = _highs(
+        cost, np.zeros(nv), np.ones(nv), integer, cons, lo, hi,
+        maximize=False, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=start)
+    if x is None:
+        raise InfeasibleError(f"HiGHS found no solution ({status}).", f"HiGHS 未找到可行解（{status}）。")
+    chosen = np.flatnonzero(x[:n] > 0.5)
+    return MilpRun(chosen, float(len(chosen)), bound, gap, status, secs, used)
+
+
+def milp_capacitated(red: Reduced, p: int, capacity: float, *, time_limit_s: float = 60.0,
+                     mip_rel_gap: float = 1e-6) -> MilpRun:
+    """Maximal coverage where one new site serves at most ``capacity`` residents.
+
+    Variables: ``x_k`` (open site k), ``z_ik`` in [0, 1] (share of merged row i served by k, one per
+    non-zero of the coverage matrix). ``max sum w_i z_ik`` s.t. ``sum_k z_ik <= 1``,
+    ``z_ik <= x_k``, ``sum_i w_i z_ik <= capacity x_k``, ``sum x = p``. Residents are divisible
+    (a block may be split between two sites). Reduce with ``drop_dominated=False``. No greedy warm
+    start (greedy has no capacity notion); the MILP reports its own bound and gap.
+    """
+    a = sp.coo_matrix(red.matrix)
+    m, n = red.matrix.shape
+    e = a.nnz
+    ri, ck = a.row.astype(np.int64), a.col.astype(np.int64)
+    w = red.weight
+    z = np.arange(e)
+    # rows: (1) per demand row: sum z <= 1; (2) per pair: z - x <= 0; (3) per site: sum w z - cap x <= 0; (4) sum x = p
+    r1 = sp.csr_matrix((np.ones(e), (ri, n + z)), shape=(m, n + e))
+    r2 = sp.csr_matrix((np.concatenate([np.ones(e), -np.ones(e)]),
+                        (np.concatenate([z, z]), np.concatenate([n + z, ck]))), shape=(e, n + e))
+    r3 = sp.csr_matrix((np.concatenate([w[ri], np.full(n, -float(capacity))]),
+                        (np.concatenate([ck, np.arange(n)]), np.concatenate([n + z, np.arange(n)]))), shape=(n, n + e))
+    r4 = sp.csr_matrix((np.ones(n), (np.zeros(n, np.int64), np.arange(n))), shape=(1, n + e))
+    cons = sp.vstack([r1, r2, r3, r4]).tocsr()
+    p_eff = min(int(p), n)
+    lo = np.concatenate([np.full(m + e + n, -np.inf), [p_eff]])
+    hi = np.concatenate([np.ones(m), np.zeros(e + n), [p_eff]])
+    cost = np.concatenate([np.zeros(n), w[ri]])
+    x, obj, bound, gap, status, secs, used = _highs(
+        cost, np.zeros(n + e), np.ones(n + e), [True] * n + [False] * e, cons, lo, hi,
+        maximize=True, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+    if x is None:
+        raise InfeasibleError(f"HiGHS found no solution ({status}).", f"HiGHS 未找到可行解（{status}）。")
+    chosen = np.flatnonzero(x[:n] > 0.5)
+    served = np.bincount(ck, weights=w[ri] * x[n:], minlength=n)
+    return MilpRun(chosen, float(obj), bound, gap, status, secs, False, served[chosen])
+
+
+# ============================================================================ result
+@dataclass(frozen=True, eq=False)
+class SitingResult:
+    """Proposed sites and what they achieve.
+
+    Attributes
+    ----------
+    problem : ``max_coverage``, ``min_sites`` or ``capacitated``.
+    method : ``greedy`` or ``exact``.
+    ftype : the facility type with the goal used.
+    sites : DataFrame in rank order: ``rank, id, lon, lat, marginal_demand, cumulative_demand,
+        cumulative_share, candidate_index`` (WGS-84; demand in residents or proxy units;
+        shares of all demand).
+    curve : DataFrame ``new_sites, covered_demand, share`` from 0 to len(sites): the coverage curve.
+    demand_total : total demand weight.
+    covered_before, covered_after : demand covered by existing facilities / after adding the sites.
+    share_before, share_after : the same as shares of ``demand_total``.
+    reachable_demand : demand coverable at all (existing or some candidate).
+    objective : covered demand (max coverage, capacitated) or number of new sites (min sites).
+    bound : proven bound on the objective (upper for maximisation, lower for minimisation);
+        for greedy, the bound the (1 - 1/e) guarantee gives (max coverage) or NaN.
+    gap : relative gap between objective and bound (exact: HiGHS; 0 = proven optimal).
+    greedy_objective : greedy's objective on the same instance (exact runs: the warm start).
+    status : solver status text.
+    reduction : sizes before/after :func:`reduce_problem`.
+    timings : seconds per stage.
+    areas : DataFrame per area: ``area_id, name, demand_total, covered_before, covered_after,
+        share_before, share_after, new_sites`` (empty without areas).
+    covered : bool[p] per demand point after the proposal (aligned to the demand input).
+    notes : list of (en, zh) remarks.
+    """
+
+    problem: str
+    method: str
+    ftype: FacilityType
+    sites: pd.DataFrame
+    curve: pd.DataFrame
+    demand_total: float
+    covered_before: float
+    covered_after: float
+    reachable_demand: float
+    objective: float
+    bound: float
+    gap: float
+    greedy_objective: float
+    status: str
+    reduction: dict
+    timings: dict
+    areas: pd.DataFrame
+    covered: np.ndarray
+    notes: tuple = ()
+    params: dict = field(default_factory=dict)
+
+    @property
+    def share_before(self) -> float:
+        return self.covered_before / self.demand_total if self.demand_total > 0 else float("nan")
+
+    @property
+    def share_after(self) -> float:
+        return self.covered_after / self.demand_total if self.demand_total > 0 else float("nan")
+
+    def sites_gdf(self):
+        """The proposed sites as a GeoDataFrame (EPSG:4326 points)."""
+        import geopandas as gpd
+
+        return gpd.GeoDataFrame(self.sites.copy(), geometry=gpd.points_from_xy(self.sites["lon"], self.sites["lat"]), crs=4326)
+
+    def summary(self) -> dict:
+        """JSON-ready summary (before/after coverage, objective, method, gap, bound, runtime, reduction)."""
+        return {
+            "problem": self.problem,
+            "method": self.method,
+            "type": self.ftype.key,
+            "target_minutes": self.ftype.target_minutes,
+            "speed_kmh": self.ftype.speed_kmh,
+            "goal_m": self.ftype.target_m,
+            "new_sites": int(len(self.sites)),
+            "demand_total": self.demand_total,
+            "covered_before": self.covered_before,
+            "covered_after": self.covered_after,
+            "share_before": self.share_before,
+            "share_after": self.share_after,
+            "reachable_demand": self.reachable_demand,
+            "reachable_share": self.reachable_demand / self.demand_total if self.demand_total > 0 else None,
+            "objective": self.objective,
+            "bound": self.bound,
+            "gap": self.gap,
+            "greedy_objective": self.greedy_objective,
+            "status": self.status,
+            "reduction": self.reduction,
+            "timings_s": {k: round(float(v), 4) for k, v in self.timings.items()},
+            "parameters": self.params,
+            "areas": self.areas.to_dict(orient="records") if len(self.areas) else [],
+            "curve": self.curve.to_dict(orient="list"),
+            "notes_en": [n[0] for n in self.notes],
+            "notes_zh": [n[1] for n in self.notes],
+        }
+
+
+# ============================================================================ orchestration
+def _infeasible_unreached(ids, pop, unreached, total, max_share, target, share_of) -> InfeasibleError:
+    bad_ids = [str(i) for i in np.asarray(ids, dtype=object)[unreached][:20]]
+    w = float(pop[unreached].sum())
+    more = int(unreached.sum()) - len(bad_ids)
+    tail = f" and {more} more" if more > 0 else ""
+    tail_zh = f" 等共 {int(unreached.sum())} 个" if more > 0 else ""
+    return InfeasibleError(
+        f"Target share {target:.1%} of {share_of} demand cannot be reached: existing and candidate sites can cover at "
+        f"most {max_share:.2%}. {int(unreached.sum())} demand points ({w:g} of {total:g}) are beyond every candidate's "
+        f"reach: {bad_ids}{tail}. Lower the target, add candidates near them (e.g. --candidate-spacing-m), or check their snapping.",
+        f"无法达到{'全部' if share_of == 'total' else '可达'}需求 {target:.1%} 的目标：现有设施与候选点最多覆盖 {max_share:.2%}。"
+        f"{int(unreached.sum())} 个需求点（需求量 {w:g}，共 {total:g}）不在任何候选点的可达范围内：{bad_ids}{tail_zh}。"
+        f"请降低目标、在其附近增加候选点（如 --candidate-spacing-m），或检查其与路网的吸附距离。",
+    )
+
+
+def propose(
+    net: Network,
+    candidates: Candidates,
+    fac_snap: Snap,
+    dem_snap: Snap,
+    population,
+    ftype: FacilityType,
+    *,
+    count: int | None = None,
+    target_share: float | None = None,
+    share_of: str = "total",
+    method: str = "greedy",
+    capacity: float | None = None,
+    time_limit_s: float = 60.0,
+    mip_rel_gap: float = 1e-6,
+    demand_ids=None,
+    demand_area=None,
+    areas: pd.DataFrame | None = None,
+    max_snap_m: float = 300.0,
+    reduce: bool = True,
+    matrix: sp.spmatrix | None = None,
+) -> SitingResult:
+    """Propose new sites for one facility type; existing facilities stay open and count.
+
+    Parameters
+    ----------
+    net : Network
+        Network for the type's mode (metric CRS).
+    candidates : Candidates
+        Where new sites may go (WGS-84 and metric coordinates).
+    fac_snap : Snap
+        Existing facilities of this type, snapped to ``net`` (they are "required").
+    dem_snap : Snap
+        Demand points snapped to ``net``.
+    population : float[p]
+        Demand weights (residents, or proxy units).
+    ftype : FacilityType
+        Goal minutes and speed (km/h) -> goal distance.
+    count : int, optional
+        Maximal coverage: number of new sites ``p``.
+    target_share : float, optional
+        Fewest new sites so that this share (0-1] of demand is covered (existing + new).
+    share_of : {'total', 'reachable'}
+        What ``target_share`` is a share of: all demand, or demand that some existing or candidate
+        site can reach within the goal (then 1.0 is always feasible).
+    method : {'greedy', 'exact'}
+        Lazy greedy (CELF, fast, (1 - 1/e) guarantee) or HiGHS MILP (time limit, gap reported).
+    capacity : float, optional
+        Residents one new site can serve (with ``count``; always an MILP).
+    time_limit_s, mip_rel_gap : HiGHS options for ``method='exact'``.
+    demand_ids : sequence, optional
+        Demand ids for messages (default row numbers).
+    demand_area : sequence, optional
+        Area id of each demand point; with ``areas`` (``area_id``, ``name``) gives per-area before/after.
+    max_snap_m : float
+        Candidates farther than this from a street are not usable (flagged in ``sites``? no: counted in notes).
+    reduce : bool
+        Apply :func:`reduce_problem` (default). False solves the unreduced problem (for checks).
+    matrix : sparse, optional
+        A precomputed :func:`coverage_matrix` for these candidates and demand (what-if reuse).
+
+    Returns
+    -------
+    SitingResult
+
+    Raises
+    ------
+    InputError
+        Bad arguments: neither or both of ``count`` / ``target_share``, unknown method, bad share.
+    InfeasibleError
+        No candidates, zero demand, ``count`` above the number of candidates, or a target share
+        above what the candidates can reach (the message gives the maximum share and the demand
+        no candidate reaches).
+    """
+    t_all = time.perf_counter()
+    timings: dict[str, float] = {}
+    notes: list[tuple[str, str]] = []
+    pop = np.asarray(population, float)
+    n_d = len(dem_snap)
+    ids = np.asarray(demand_ids if demand_ids is not None else np.arange(1, n_d + 1), dtype=object)
+    if (count is None) == (target_share is None):
+        raise InputError("Give exactly one of count (number of new sites) or target_share.",
+                         "请给出新增设施数量（count）或目标覆盖率（target_share）之一，且只能给一个。")
+    if method not in ("greedy", "exact"):
+        raise InputError(f"Unknown method '{method}': use 'greedy' or 'exact'.", f"未知求解方法「{method}」：请使用 greedy 或 exact。")
+    if share_of not in ("total", "reachable"):
+        raise InputError(f"share_of must be 'total' or 'reachable', not '{share_of}'.", f"share_of 须为 total 或 reachable，而非「{share_of}」。")
+    if len(pop) != n_d:
+        raise InputError(f"population has {len(pop)} values for {n_d} demand points.", f"人口数 {len(pop)} 与需求点数 {n_d} 不一致。")
+    if (pop < 0).any() or not np.isfinite(pop).all():
+        raise InputError("Demand weights must be finite and non-negative.", "需求权重须为非负有限数值。")
+    total = float(pop.sum())
+    if n_d == 0 or total <= 0:
+        raise InfeasibleError("There is no demand to cover (zero demand points or zero total population).",
+                              "没有需要覆盖的需求（需求点为 0 或总人口为 0）。")
+    if len(candidates) == 0:
+        raise InfeasibleError("There are no candidate sites: give a candidate file, click points, or a candidate spacing.",
+                              "没有候选点：请提供候选点文件、在地图上点选，或设置候选点间距。")
+    if count is not None:
+        if int(count) != count or count < 1:
+            raise InputError(f"The number of new sites must be a positive whole number, not {count}.",
+                             f"新增设施数量须为正整数，而非 {count}。")
+        count = int(count)
+        if count > len(candidates):
+            raise InfeasibleError(
+                f"Asked for {count} new sites but there are only {len(candidates)} candidates; lower --count or add candidates.",
+                f"要求新增 {count} 个设施，但只有 {len(candidates)} 个候选点；请减少数量或增加候选点。",
+            )
+    if target_share is not None and not (0 < target_share <= 1):
+        raise InputError(f"The target share must be in (0, 1], e.g. 0.95, not {target_share}.",
+                         f"目标覆盖率须在 (0, 1] 之间（如 0.95），而非 {target_share}。")
+    if capacity is not None:
+        if count is None:
+            raise InputError("Capacity applies to maximal coverage: give count with capacity.", "容量约束用于最大覆盖问题：请同时给出新增数量。")
+        if not capacity > 0:
+            raise InputError("Capacity must be positive (residents per site).", "容量须为正数（每个站点可服务的居民数）。")
+
+    limit = goal_limit_m(ftype)
+    t = time.perf_counter()
+    cand_snap = snap_points(net, candidates.x, candidates.y, max_snap_m=max_snap_m)
+    if cand_snap.too_far.any():
+        k = int(cand_snap.too_far.sum())
+        notes.append((f"{k} candidates lie more than {max_snap_m:g} m from a street and were not used.",
+                      f"{k} 个候选点距道路超过 {max_snap_m:g} 米，未予使用。"))
+    if len(fac_snap):
+        dist0, _, _ = nearest(net, fac_snap, dem_snap, limit_m=limit)
+        before = dist0 <= limit
+    else:
+        before = np.zeros(n_d, dtype=bool)
+    timings["existing_coverage"] = time.perf_counter() - t
+    t = time.perf_counter()
+    a = coverage_matrix(net, cand_snap, dem_snap, limit_m=limit) if matrix is None else sp.csr_matrix(matrix)
+    timings["coverage_matrix"] = time.perf_counter() - t
+    covered_before = float(pop[before].sum())
+    coverable = before | (np.diff(a.indptr) > 0)
+    reachable = float(pop[coverable].sum())
+
+    t = time.perf_counter()
+    use_dom = capacity is None
+    red = reduce_problem(a, pop, covered=before, drop_dominated=use_dom) if reduce else _identity(a, pop, before)
+    timings["reduce"] = time.perf_counter() - t
+
+    problem = "capacitated" if capacity is not None else ("max_coverage" if count is not None else "min_sites")
+    denom = total if share_of == "total" else reachable
+    bound = gap = float("nan")
+    status = ""
+    greedy_obj = float("nan")
+    served = None
+    t = time.perf_counter()
+    if problem == "max_coverage":
+        g = greedy_max_coverage(red, count)
+        greedy_obj = covered_before + float(g.gains.sum())
+        if method == "greedy":
+            order, gains = g.order, g.gains
+            objective = greedy_obj
+            # (1 - 1/e) guarantee on the new-site part -> an upper bound on the optimum
+            bound = covered_before + min(float(g.gains.sum()) / (1 - 1 / np.e), reachable - covered_before)
+            gap = (bound - objective) / bound if bound > 0 else 0.0
+            status = "greedy"
+        else:
+            mr = milp_max_coverage(red, count, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm=g)
+            cur = _curve_order(red.matrix, red.weight, mr.chosen)
+            order, gains = cur.order, cur.gains
+            objective = covered_before + mr.objective
+            bound = covered_before + mr.bound
+            gap, status = mr.gap, mr.status + (" (warm start)" if mr.warm_start else "")
+        if len(order) < count:
+            notes.append((f"Only {len(order)} of the {count} sites add coverage; more sites would cover nobody new.",
+                          f"{count} 个新增设施中只有 {len(order)} 个能增加覆盖；更多设施不会新增覆盖人口。"))
+    elif problem == "min_sites":
+        need_total = target_share * denom
+        max_share = reachable / denom
+        if need_total > reachable * (1 + 1e-12) + 1e-9:
+            unreached = ~coverable
+            raise _infeasible_unreached(ids, pop, unreached, denom, max_share, target_share, share_of)
+        need = max(0.0, need_total - covered_before)
+        if need <= 1e-12 * total:
+            order, gains = np.zeros(0, np.int64), np.zeros(0)
+            objective = 0.0
+            bound, gap, status = 0.0, 0.0, "already met"
+            notes.append(("Existing facilities already reach the target.", "现有设施已达到目标。"))
+        else:
+            need = min(need, float(red.weight.sum()))
+            g = greedy_min_sites(red, need)
+            greedy_obj = float(len(g.order))
+            if method == "greedy":
+                order, gains = g.order, g.gains
+                objective = float(len(order))
+                status = "greedy"
+            else:
+                mr = milp_min_sites(red, need, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm=g)
+                cur = _curve_order(red.matrix, red.weight, mr.chosen)
+                order, gains = cur.order, cur.gains
+                objective = float(len(order))
+                bound = float(np.ceil(mr.bound - 1e-6))
+                gap = (objective - bound) / objective if objective > 0 else 0.0
+                status = mr.status + (" (warm start)" if mr.warm_start else "")
+    else:  # capacitated
+        mr = milp_capacitated(red, count, capacity, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+        rank = np.argsort(-mr.assign, kind="stable")
+        order, gains = mr.chosen[rank], mr.assign[rank]
+        served = gains
+        objective = covered_before + mr.objective
+        bound = covered_before + mr.bound
+        gap, status = mr.gap, mr.status
+        method = "exact"
+        notes.append(("Capacitated: marginal_demand is the demand assigned to each site (divisible); existing "
+                      "facilities serve the demand they already cover.",
+                      "容量约束：marginal_demand 为分配给各站点的需求（可拆分）；现有设施服务其已覆盖的需求。"))
+    timings["solve"] = time.perf_counter() - t
+
+    cand_idx = red.cols[order] if len(order) else np.zeros(0, np.int64)
+    cum = covered_before + np.cumsum(gains)
+    sites = pd.DataFrame({
+        "rank": np.arange(1, len(order) + 1),
+        "id": candidates.ids[cand_idx],
+        "lon": candidates.lon[cand_idx],
+        "lat": candidates.lat[cand_idx],
+        "marginal_demand": gains,
+        "cumulative_demand": cum,
+        "cumulative_share": cum / total,
+        "candidate_index": cand_idx,
+    })
+    curve = pd.DataFrame({
+        "new_sites": np.arange(len(order) + 1),
+        "covered_demand": np.concatenate([[covered_before], cum]),
+        "share": np.concatenate([[covered_before], cum]) / total,
+    })
+    if served is None:
+        after = before | (np.asarray(a[:, cand_idx].sum(axis=1)).ravel() > 0)
+        covered_after = float(pop[after].sum())
+    else:
+        after = before | (np.asarray(a[:, cand_idx].sum(axis=1)).ravel() > 0)  # reachable; capacity may leave some unserved
+        covered_after = float(cum[-1]) if len(cum) else covered_before
+    area_df = _area_before_after(pop, before, after, demand_area, areas, candidates, cand_idx, net) if areas is not None else pd.DataFrame()
+    timings["total"] = time.perf_counter() - t_all
+    params = {"count": count, "target_share": target_share, "share_of": share_of, "capacity": capacity,
+              "time_limit_s": time_limit_s, "mip_rel_gap": mip_rel_gap, "candidates": int(len(candidates)),
+              "existing_facilities": int(len(fac_snap)), "demand_points": int(n_d), "max_snap_m": max_snap_m,
+              "reduce": reduce}
+    logger.info("siting %s/%s: %d sites, share %.4f -> %.4f in %.2f s", problem, method, len(order),
+                covered_before / total, covered_after / total, timings["total"])
+    return SitingResult(problem, method, ftype, sites, curve, total, covered_before, covered_after, reachable,
+                        float(objective), float(bound), float(gap), float(greedy_obj), status, red.sizes, timings,
+                        area_df, after, tuple(notes), params)
+
+
+def _area_before_after(pop, before, after, demand_area, areas, candidates, cand_idx, net) -> pd.DataFrame:
+    if demand_area is None or areas is None or not len(areas):
+        return pd.DataFrame()
+    da = pd.Series(np.asarray(demand_area, dtype=object))
+    aid = areas["area_id"].astype(object).to_numpy()
+    code = pd.Categorical(da, categories=pd.unique(aid)).codes
+    k = len(aid)
+    ok = code >= 0
+    tot = np.bincount(code[ok], weights=pop[ok], minlength=k)
+    b = np.bincount(code[ok], weights=(pop * before)[ok], minlength=k)
+    af = np.bincount(code[ok], weights=(pop * after)[ok], minlength=k)
+    new_sites = np.zeros(k, np.int64)
+    if "geometry" in areas.columns and len(cand_idx):
+        import geopandas as gpd
+
+        pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(candidates.lon[cand_idx], candidates.lat[cand_idx]), crs=4326)
+        j = gpd.sjoin(pts, gpd.GeoDataFrame(areas[["area_id", "geometry"]], geometry="geometry").to_crs(4326),
+                      how="left", predicate="within")
+        j = j[~j.index.duplicated(keep="first")]
+        c = pd.Categorical(j["area_id"].astype(object), categories=pd.unique(aid)).codes
+        new_sites = np.bincount(c[c >= 0], minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({
+            "area_id": aid,
+            "name": areas["name"].to_numpy() if "name" in areas.columns else aid,
+            "demand_total": tot,
+            "covered_before": b,
+            "covered_after": af,
+            "share_before": np.where(tot > 0, b / tot, np.nan),
+            "share_after": np.where(tot > 0, af / tot, np.nan),
+            "new_sites": new_sites,
+        })
+
+
+def propose_study(
+    study,
+    type_key: str,
+    *,
+    candidates: Candidates | None = None,
+    candidate_spacing_m: float | None = None,
+    candidates_from: str = "nodes",
+    minutes: float | None = None,
+    speed_kmh: float | None = None,
+    max_snap_m: float = 300.0,
+    **kwargs,
+) -> SitingResult:
+    """:func:`propose` on a :class:`planner.scenario.Study` (what the CLI and the app call).
+
+    Parameters
+    ----------
+    study : Study
+    type_key : str  facility type key or label; unknown types raise :class:`InputError`.
+    candidates : Candidates, optional
+        Given candidates (file, clicks). Without them candidates are generated near uncovered
+        demand: ``candidates_from='nodes'`` (network nodes, one per ``candidate_spacing_m`` cell;
+        default spacing: a third of the goal distance, at least 25 m) or ``'demand'`` (uncovered
+        demand points themselves).
+    minutes, speed_kmh : overrides of the type's goal and speed.
+    **kwargs : passed to :func:`propose` (count, target_share, method, capacity, ...).
+    """
+    from .scenario import goal_for
+
+    ftype = goal_for(study.types, type_key, minutes=minutes, speed_kmh=speed_kmh)
+    net = study.network_for(ftype)
+    fac = study.facilities
+    sel = np.flatnonzero(fac["type"].to_numpy() == ftype.key) if len(fac) else np.zeros(0, np.int64)
+    fx, fy = net.to_metric(fac["lon"].to_numpy(float)[sel], fac["lat"].to_numpy(float)[sel])
+    fac_snap = snap_points(net, fx, fy, max_snap_m=max_snap_m)
+    demand = study.demand
+    if study.areas is not None and len(study.areas) and demand.gdf["area_id"].isna().any():
+        from .demand import assign_areas
+
+        demand = assign_areas(demand, study.areas)
+    g = demand.gdf
+    dlon, dlat = g.geometry.x.to_numpy(float), g.geometry.y.to_numpy(float)
+    dx, dy = net.to_metric(dlon, dlat)
+    dem_snap = snap_points(net, dx, dy, max_snap_m=max_snap_m)
+    pop = g["population"].to_numpy(float)
+    if candidates is None:
+        limit = goal_limit_m(ftype)
+        if len(sel):
+            d0, _, _ = nearest(net, fac_snap, dem_snap, limit_m=limit)
+            unc = ~(d0 <= limit) & ~dem_snap.too_far
+        else:
+            unc = ~dem_snap.too_far
+        if candidates_from == "demand":
+            candidates = candidates_from_demand(net, dlon, dlat, g["id"].to_numpy(), mask=unc)
+        else:
+            spacing = candidate_spacing_m or max(25.0, ftype.target_m / 3.0)
+            candidates = candidates_from_nodes(net, spacing_m=spacing, near_x=np.asarray(dx)[unc],
+                                               near_y=np.asarray(dy)[unc], near_m=limit)
+    areas = study.areas if study.areas is not None and len(study.areas) else None
+    return propose(net, candidates, fac_snap, dem_snap, pop, ftype, demand_ids=g["id"].to_numpy(),
+                   demand_area=g["area_id"].to_numpy(dtype=object), areas=areas, max_snap_m=max_snap_m, **kwargs)
+
+
+# ============================================================================ writers
+def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | None = None,
+                 extra_summary: dict | None = None) -> dict[str, Path]:
+    """Write ``proposals.csv``, ``summary.json``, ``proposals.geojson`` (and ``map.html`` if given), atomically.
+
+    proposals.csv columns: ``rank, id, lon, lat, marginal_demand, cumulative_share`` (WGS-84).
+    """
+    import json
+
+    from .export import atomic_path, jsonable, write_geojson, write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    cols = ["rank", "id", "lon", "lat", "marginal_demand", "cumulative_share"]
+    with atomic_path(out / "proposals.csv") as tmp:
+        result.sites[cols].to_csv(tmp, index=False, encoding="utf-8-sig")
+    written["proposals.csv"] = out / "proposals.csv"
+    summary = result.summary()
+    if extra_summary:
+        summary.update(extra_summary)
+    written["summary.json"] = write_text(out / "summary.json", json.dumps(jsonable(summary), ensure_ascii=False, indent=2))
+    gdf = result.sites_gdf().drop(columns=["candidate_index"])
+    written["proposals.geojson"] = write_geojson(gdf, out / "proposals.geojson")
+    if map_html is not None:
+        written["map.html"] = write_text(out / "map.html", map_html)
+    return written
+
+
+# ============================================================================ what-if
+@dataclass(frozen=True)
+class WhatIfDelta:
+    """The effect of adding or removing one site.
+
+    Attributes
+    ----------
+    site_id : the site added or removed.
+    share_before, share_after : coverage share of all demand.
+    newly_covered : float  demand weight that became covered (negative effect: see ``newly_uncovered``).
+    newly_uncovered : float  demand weight that lost coverage (removals).
+    covered_ids, uncovered_ids : ids of demand points that changed covered state.
+    changed_ids : ids of demand points whose minutes changed.
+    seconds : wall time of the update.
+    """
+
+    site_id: str
+    share_before: float
+    share_after: float
+    newly_covered: float
+    newly_uncovered: float
+    covered_ids: np.ndarray
+    uncovered_ids: np.ndarray
+    changed_ids: np.ndarray
+    seconds: float
+
+
+class WhatIf:
+    """Incremental coverage for click-to-propose: add or remove one site at a time.
+
+    Keeps, per demand point, the distance (m) to its nearest open facility and which one. Adding a
+    site runs one bounded Dijkstra from that site only (:func:`planner.travel.reach` limited to
+    ``limit_m``) over the demand within that straight-line distance, and takes the minimum.
+    Removing a site recomputes only the demand whose nearest facility it was: bounded Dijkstra from
+    the facilities near them with a growing radius, then a full :func:`planner.travel.nearest` for
+    any still unresolved — always exact.
+
+    What is exact
+    -------------
+    * Covered flags, the coverage share and ``newly_covered`` are always exact (the add limit is at
+      least the goal distance).
+    * With ``minutes_exact=False`` (default, fastest) an add updates minutes exactly for every
+      point the new site reaches within the goal; a point beyond the goal from both its old
+      nearest facility and the new site keeps its old minutes (which may then be an overestimate).
+    * With ``minutes_exact=True`` the add limit is the largest current finite distance, so every
+      minute value is exact (slower: the search then spans the worst-served point's distance).
+
+    Parameters
+    ----------
+    net : Network
+    fac_snap : Snap  existing facilities of the type (open at the start).
+    dem_snap : Snap  demand points.
+    population : float[p]
+    ftype : FacilityType  goal minutes and speed.
+    facility_ids, demand_ids : optional ids (default ``f0.., d0..`` / row numbers).
+    minutes_exact : bool
+    """
+
+    def __init__(self, net: Network, fac_snap: Snap, dem_snap: Snap, population, ftype: FacilityType, *,
+                 facility_ids=None, demand_ids=None, minutes_exact: bool = False, max_snap_m: float = 300.0):
+        import shapely
+        from scipy.spatial import cKDTree
+
+        self.net = net
+        self.ftype = ftype
+        self.pop = np.array(population, dtype=float)
+        self.total = float(self.pop.sum())
+        self.dem_snap = dem_snap
+        self.minutes_exact = bool(minutes_exact)
+        self.max_snap_m = float(max_snap_m)
+        self.limit_m = goal_limit_m(ftype)
+        self._mpm = ftype.speed_kmh * 1000.0 / 60.0
+        n_f = len(fac_snap)
+        self.demand_ids = np.asarray(demand_ids if demand_ids is not None else np.arange(len(dem_snap)), dtype=object)
+        ids = np.asarray(facility_ids if facility_ids is not None else [f"f{i}" for i in range(n_f)], dtype=object)
+        self._f_edge = list(fac_snap.edge)
+        self._f_along = list(fac_snap.along_m)
+        self._f_dist = list(fac_snap.dist_m)
+        self._f_far = list(fac_snap.too_far)
+        self._ids = list(ids)
+        self._open = [True] * n_f
+        self._index = {str(k): i for i, k in enumerate(ids)}
+        dist, who, _ = nearest(net, fac_snap, dem_snap)
+        self.dist_m = dist.copy()
+        self.who = who.copy()
+        self.covered = self.dist_m <= self.limit_m
+        self._covered_w = float(self.pop[self.covered].sum())
+        # on-network position of each demand point (for the straight-line pre-filter)
+        pos = shapely.line_interpolate_point(net.edge_geoms[dem_snap.edge], dem_snap.along_m)
+        self._dxy = np.column_stack([shapely.get_x(pos), shapely.get_y(pos)])
+        self._dtree = cKDTree(self._dxy)
+        self._fxy = self._fac_xy(np.arange(n_f))
+        self._span = float(np.hypot(np.ptp(net.x), np.ptp(net.y)))
+
+    # -------------------------------------------------------------- state
+    @property
+    def minutes(self) -> np.ndarray:
+        """Minutes to the nearest open facility per demand point (inf: none)."""
+        return self.dist_m / self._mpm
+
+    @property
+    def share(self) -> float:
+        return self._covered_w / self.total if self.total > 0 else float("nan")
+
+    @property
+    def site_ids(self) -> list[str]:
+        """Ids of the open facilities (existing and added)."""
+        return [str(k) for k, o in zip(self._ids, self._open) if o]
+
+    def _fac_xy(self, idx) -> np.ndarray:
+        import shapely
+
+        idx = np.asarray(idx, np.int64)
+        if len(idx) == 0:
+            return np.zeros((0, 2))
+        e = np.asarray(self._f_edge)[idx]
+        p = shapely.line_interpolate_point(self.net.edge_geoms[e], np.asarray(self._f_along)[idx])
+        return np.column_stack([shapely.get_x(p), shapely.get_y(p)])
+
+    def _snap_of(self, idx) -> Snap:
+        idx = np.asarray(idx, np.int64)
+        return Snap(np.asarray(self._f_edge, np.int64)[idx], np.asarray(self._f_along, float)[idx],
+                    np.asarray(self._f_dist, float)[idx], np.asarray(self._f_far, bool)[idx], self.max_snap_m)
+
+    def _pairs_within(self, src_idx, pts_idx, limit: float):
+        """Best distance (m) from the given facilities to each given demand point, within ``limit`` (inf beyond)."""
+        out = np.full(len(pts_idx), np.inf)
+        if len(src_idx) == 0 or len(pts_idx) == 0:
+            return out
+        src = self._snap_of(src_idx)
+        pts = self.dem_snap.subset(pts_idx)
+        r = reach(self.net, src, limit_m=limit)
+        _, p, d = reach_points(self.net, r, src, pts)
+        np.minimum.at(out, p, d)
+        return out
+
+    def _delta(self, site_id, before_w, was_cov, idx, old_d, secs0) -> WhatIfDelta:
+        now = self.covered[idx]
+        gained = idx[now & ~was_cov]
+        lost = idx[~now & was_cov]
+        changed = idx[self.dist_m[idx] != old_d]
+        return WhatIfDelta(str(site_id), before_w / self.total, self.share, float(self.pop[gained].sum()),
+                           float(self.pop[lost].sum()), self.demand_ids[gained], self.demand_ids[lost],
+                           self.demand_ids[changed], time.perf_counter() - secs0)
+
+    # -------------------------------------------------------------- edits
+    def add(self, lon: float, lat: float, *, site_id: str | None = None) -> WhatIfDelta:
+        """Open a site at WGS-84 (lon, lat); returns the change. The site's id is ``site_id`` or ``new{k}``."""
+        t0 = time.perf_counter()
+        x, y = self.net.to_metric([lon], [lat])
+        s = snap_points(self.net, x, y, max_snap_m=self.max_snap_m)
+        k = len(self._ids)
+        sid = site_id if site_id is not None else f"new{k}"
+        if str(sid) in self._index:
+            raise InputError(f"A site with id '{sid}' already exists.", f"编号为「{sid}」的站点已存在。")
+        self._f_edge.append(int(s.edge[0]))
+        self._f_along.append(float(s.along_m[0]))
+        self._f_dist.append(float(s.dist_m[0]))
+        self._f_far.append(bool(s.too_far[0]))
+        self._ids.append(sid)
+        self._open.append(True)
+        self._index[str(sid)] = k
+        self._fxy = np.vstack([self._fxy, self._fac_xy([k])])
+        before_w = self._covered_w
+        if s.too_far[0]:
+            return self._delta(sid, before_w, np.zeros(0, bool), np.zeros(0, np.int64), np.zeros(0), t0)
+        limit = self.limit_m
+        if self.minutes_exact:
+            live = ~self.dem_snap.too_far
+            if np.isinf(self.dist_m[live]).any():  # someone has no facility at all: one full search
+                old_d = self.dist_m.copy()
+                was = self.covered.copy()
+                d, _, _ = nearest(self.net, self._snap_of([k]), self.dem_snap)
+                return self._apply(sid, k, np.arange(len(d)), d, old_d, was, before_w, t0)
+            fin = self.dist_m[live]
+            limit = max(limit, float(fin.max()) if len(fin) else limit)
+        # any point within `limit` on the network is within `limit + snap leg` in a straight line
+        cand = np.asarray(self._dtree.query_ball_point(self._fxy[k], r=limit), dtype=np.int64)
+        cand = cand[~self.dem_snap.too_far[cand]] if len(cand) else cand
+        old_d = self.dist_m[cand].copy()
+        was = self.covered[cand].copy()
+        d = self._pairs_within([k], cand, limit)
+        return self._apply(sid, k, cand, d, old_d, was, before_w, t0)
+
+    def _apply(self, sid, k, cand, d, old_d, was, before_w, t0) -> WhatIfDelta:
+        better = d < old_d
+        upd = cand[better]
+        self.dist_m[upd] = d[better]
+        self.who[upd] = k
+        self.covered[upd] = self.dist_m[upd] <= self.limit_m
+        self._covered_w += float(self.pop[upd][self.covered[upd] & ~was[better]].sum())
+        return self._delta(sid, before_w, was, cand, old_d, t0)
+
+    def remove(self, site_id) -> WhatIfDelta:
+        """Close an open site (existing or added) by id; returns the change (exact minutes)."""
+        t0 = time.perf_counter()
+        k = self._index.get(str(site_id))
+        if k is None or not self._open[k]:
+            raise InputError(f"No open site with id '{site_id}'.", f"没有编号为「{site_id}」的开放站点。")
+        self._open[k] = False
+        before_w = self._covered_w
+        aff = np.flatnonzero(self.who == k)
+        old_d = self.dist_m[aff].copy()
+        was = self.covered[aff].copy()
+        new_d = np.full(len(aff), np.inf)
+        new_w = np.full(len(aff), -1, np.int64)
+        open_idx = np.flatnonzero(np.asarray(self._open) & ~np.asarray(self._f_far, bool))
+        todo = np.arange(len(aff))
+        if len(open_idx) and len(aff):
+            from scipy.spatial import cKDTree
+
+            ftree = cKDTree(self._fxy[open_idx])
+            radius = max(2.0 * self.limit_m, float(old_d.max()) * 1.5 if np.isfinite(old_d).any() else 0.0)
+            while len(todo) and radius < self._span:
+                near = ftree.query_ball_point(self._dxy[aff[todo]], r=radius)
+                srcs = np.unique(np.concatenate([np.asarray(v, np.int64) for v in near])) if len(near) else np.zeros(0, np.int64)
+                if len(srcs):
+                    src = open_idx[srcs]
+                    d, w = self._best_of(src, aff[todo], radius)
+                    found = np.isfinite(d)
+                    new_d[todo[found]] = d[found]
+                    new_w[todo[found]] = w[found]
+                    todo = todo[~found]
+                radius *= 4.0
+            if len(todo):  # far from every other facility: one full nearest on that subset
+                d, w, _ = nearest(self.net, self._snap_of(open_idx), self.dem_snap.subset(aff[todo]))
+                new_d[todo] = d
+                new_w[todo] = np.where(w >= 0, open_idx[np.clip(w, 0, None)], -1)
+        self.dist_m[aff] = new_d
+        self.who[aff] = new_w
+        self.covered[aff] = new_d <= self.limit_m
+        self._covered_w -= float(self.pop[aff][was & ~self.covered[aff]].sum())
+        return self._delta(site_id, before_w, was, aff, old_d, t0)
+
+    def _best_of(self, src_idx, pts_idx, limit):
+        """Nearest of ``src_idx`` for each point within ``limit``: (dist, facility index), inf/-1 beyond."""
+        src = self._snap_of(src_idx)
+        pts = self.dem_snap.subset(pts_idx)
+        r = reach(self.net, src, limit_m=limit)
+        s, p, d = reach_points(self.net, r, src, pts)
+        best = np.full(len(pts_idx), np.inf)
+        who = np.full(len(pts_idx), -1, np.int64)
+        if len(p):
+            order = np.lexsort((d, p))
+            s, p, d = s[order], p[order], d[order]
+            first = np.ones(len(p), bool)
+            first[1:] = p[1:] != p[:-1]
+            best[p[first]] = d[first]
+            who[p[first]] = np.asarray(src_idx)[s[first]]
+        return best, who
