@@ -141,6 +141,7 @@ class _Raw:
     encoding: str | None = None
     delimiter: str | None = None
     header_row: int = 1
+    stray: np.ndarray | None = None  # rows with values under no header (more cells than the header)
 
 
 def _fail(code: str, en: str, zh: str, file: str, *, row: int | None = None, column: str | None = None) -> InputError:
@@ -301,10 +302,15 @@ def _grid_to_table(grid: pd.DataFrame, name: str, kind: str, **extra: Any) -> _R
     names: list[str] = []
     keep: list[int] = []
     seen: dict[str, int] = {}
+    stray = np.zeros(len(body), bool)
     for j, col in enumerate(header):
-        has_data = bool((body.iloc[:, j] != "").any()) if len(body) else False
+        filled = (body.iloc[:, j] != "").to_numpy()
         if not col:
-            if not has_data:
+            if not filled.any():
+                continue
+            if filled.mean() < 0.5:
+                # a few rows spill past the header: an unquoted delimiter inside a value, most likely
+                stray |= filled
                 continue
             col = f"column_{j + 1}"
         if col in seen:
@@ -316,12 +322,14 @@ def _grid_to_table(grid: pd.DataFrame, name: str, kind: str, **extra: Any) -> _R
         keep.append(j)
     body = body.iloc[:, keep]
     body.columns = names
-    blank = (body == "").all(axis=1).to_numpy()
+    blank = (body == "").all(axis=1).to_numpy() & ~stray
     if blank.any():
         logger.info("%s: ignored %d blank row(s)", name, int(blank.sum()))
         body = body.loc[~blank]
         rows = rows[~blank]
-    return _Raw(body.reset_index(drop=True), rows, name, kind, header_row=h + 1, **extra)
+        stray = stray[~blank]
+    return _Raw(body.reset_index(drop=True), rows, name, kind, header_row=h + 1,
+                stray=stray if stray.any() else None, **extra)
 
 
 def _read_text(path: Path, data: bytes, encoding: str | None) -> _Raw:
@@ -831,6 +839,14 @@ def _duplicates(raw: _Raw, ids: pd.Series | None, id_col: str | None, issues: _I
                        lambda p: f"编号「{ids.iat[p]}」与第 {rows[first_pos[p]]} 行重复；编号必须唯一。")
 
 
+def _report_stray(raw: _Raw, issues: _Issues) -> None:
+    if raw.stray is not None:
+        issues.add(raw.stray, None, "extra_cells",
+                   "this row has more cells than the header, so its values may have shifted (a comma or delimiter "
+                   "inside a value?). Put such values in quotes or remove the extra cells.",
+                   "该行的单元格比表头多，数值可能错位（值中含有逗号或分隔符？）。请给该值加引号，或删除多余的单元格。")
+
+
 def _finish(raw: _Raw, issues: _Issues, hints: list[Problem], skip_invalid: bool, what: tuple[str, str]) -> np.ndarray:
     """Raise with every problem, or (skip_invalid) return the mask of rows to keep."""
     n = len(raw.frame)
@@ -962,6 +978,7 @@ def read_facilities(
     found = _resolve_columns(raw, columns, [] if default_type else ["type"], ["name", "id", "address"],
                              need_coords=True)
     issues = _Issues(raw)
+    _report_stray(raw, issues)
     f = raw.frame
     lon, lat = _coordinates(raw, found, system, issues)
     # types: resolve the few distinct labels, not every row
@@ -1056,6 +1073,7 @@ def read_demand(
     _no_rows(raw)
     found = _resolve_columns(raw, columns, ["population"], ["id", "name", "address"], need_coords=True)
     issues = _Issues(raw)
+    _report_stray(raw, issues)
     f = raw.frame
     polygons = None
     if raw.geometry is not None and not ({"lon", "lat"} <= set(found) or "location" in found):

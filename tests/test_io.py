@@ -111,6 +111,8 @@ CASES = [
     ("no_type_column.csv", "f", {"default_type": "AED"}, ("ok", _check(type=["aed"] * 8))),
     ("multiple_problems.csv", "f", {}, ("error", ["3 of 8 row(s)", "row 2, column '经度'", "row 3, column '类型'",
                                                   "unknown facility type '牙科诊所'", "row 5, column '纬度'"])),
+    ("unquoted_comma.csv", "f", {}, ("error", ["row 7: this row has more cells than the header"])),
+    ("unquoted_comma.csv", "f", {"skip_invalid": True}, ("ok", _check(id=[f"CN00{i}" for i in (1, 2, 3, 4, 5, 7, 8)]))),
     ("outside_study_area.csv", "f", {"study_area": "changning"}, ("error", ["row 5", "m outside the study area"])),
     ("xlsx_renamed.csv", "f", {}, ("ok", _ok_sites)),
     ("facilities.geojson", "f", {}, ("ok", _ok_sites)),
@@ -150,7 +152,10 @@ def test_corpus(name, reader, kwargs, expected):
     kw = _resolve_kwargs(kwargs)
     if expected[0] == "ok":
         t = fn(D / name, **kw)
-        assert t.rejected.empty
+        if kw.get("skip_invalid"):
+            assert not t.rejected.empty and set(t.rejected["row"]).isdisjoint(t.gdf["source_row"])
+        else:
+            assert t.rejected.empty
         assert t.gdf.index.is_unique
         assert t.gdf.geometry.notna().all() and np.isfinite(t.gdf["lon"]).all()
         expected[1](t)

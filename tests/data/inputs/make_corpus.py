@@ -138,6 +138,9 @@ def main() -> None:
     many[1][2] = "牙科诊所"    # row 3: unknown type
     many[3][4] = "95.5"       # row 5: latitude out of range
     write_csv("multiple_problems.csv", HEAD_ZH, many)
+    spill = [list(x) for x in base]
+    spill[5][5] = "示例路 6 号,近地铁站"  # unquoted comma in the address: one cell too many
+    write_csv("unquoted_comma.csv", HEAD_ZH, spill)
     write_csv("outside_study_area.csv", HEAD_ZH, [*base[:3], ["PD001", "浦东某站", "服务站", "121.5500", "31.2200", "示例"]])
     # xlsx content saved with a .csv name
     write_xlsx("xlsx_renamed.xlsx", [("Sheet1", [HEAD_EN, *[[*r[:3], float(r[3]), float(r[4]), r[5]] for r in base]], None)])
