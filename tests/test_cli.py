@@ -1,0 +1,114 @@
+"""The coverage CLI end to end: the demo, the real OSM extracts beside the repository, and clear failures."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner.cli import main
+from planner.network import load_network
+from tests.conftest import SHARED_DATA, shared_file
+
+REPO = Path(__file__).resolve().parents[1]
+REAL_OSM = [
+    ("shanghai", "osm", "huangpu_people_square_drive_osmnx.osm"),
+    ("osm", "nanjing_xuanwu_overpass_20210612.osm.xml"),
+    ("osm", "shenzhen_nanshan_overpass_20210317.osm.xml"),
+    ("osm", "andorra_graphhopper_testdata.osm.pbf"),
+]
+
+
+def facilities_on(net, n: int, seed: int, path: Path, types=("health_centre", "aed")) -> Path:
+    """Facilities 10-30 m off random streets of a network, as a CSV of WGS-84 points."""
+    rng = np.random.default_rng(seed)
+    e = rng.choice(net.n_edges, n, replace=False)
+    x = (net.x[net.edge_u[e]] + net.x[net.edge_v[e]]) / 2 + rng.uniform(-20, 20, n)
+    y = (net.y[net.edge_u[e]] + net.y[net.edge_v[e]]) / 2 + rng.uniform(-20, 20, n)
+    lon, lat = net.to_lonlat(x, y)
+    pd.DataFrame({"id": [f"F{i}" for i in range(n)], "name": [f"设施{i}" for i in range(n)],
+                  "type": [types[i % len(types)] for i in range(n)], "lon": lon, "lat": lat}).to_csv(path, index=False)
+    return path
+
+
+def check_outputs(out: Path, *, areas: bool):
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for s in summary["types"].values():
+        assert 0.0 <= s["coverage_share"] <= 1.0
+        assert {"target_minutes", "demand_total", "demand_covered", "bands", "unreachable_demand",
+                "demand_snapped_too_far", "facilities_snapped_too_far"} <= set(s)
+    assert summary["network"]["walk"]["nodes"] > 0
+    demand = pd.read_csv(out / "demand.csv")
+    assert {"id", "minutes", "facility_id", "covered"} <= set(demand.columns) or any(c.startswith("minutes_") for c in demand.columns)
+    fac = pd.read_csv(out / "facilities.csv")
+    assert {"id", "type", "lon", "lat", "snap_dist_m", "snapped_too_far"} <= set(fac.columns)
+    iso = gpd.read_file(out / "isochrones.geojson")
+    assert len(iso) > 0 and iso.crs.to_epsg() == 4326
+    gpd.read_file(out / "gaps.geojson")
+    html = (out / "map.html").read_text(encoding="utf-8")
+    assert "L.map(" in html and "<script src=\"http" not in html
+    if areas:
+        assert len(pd.read_csv(out / "areas.csv")) > 0
+    return summary
+
+
+def test_demo_end_to_end(tmp_path):
+    assert main(["coverage", "--demo", "--type", "service_station", "--type", "aed", "--out", str(tmp_path)]) == 0
+    s = check_outputs(tmp_path, areas=True)
+    assert set(s["types"]) == {"service_station", "aed"}
+    assert s["types"]["aed"]["target_minutes"] == 1.5
+    assert s["synthetic"] is True
+
+
+@pytest.mark.parametrize("parts", REAL_OSM, ids=lambda p: p[-1])
+def test_real_osm_extracts(parts, tmp_path):
+    path = shared_file(*parts)
+    net = load_network(path, cache_dir=tmp_path / "cache")
+    fac = facilities_on(net, 8, 0, tmp_path / "fac.csv")
+    args = ["coverage", "--network", str(path), "--facilities", str(fac), "--out", str(tmp_path / "out"),
+            "--cache-dir", str(tmp_path / "cache"), "--lang", "en"]
+    areas = parts[-1].startswith("huangpu") and (SHARED_DATA / "shanghai" / "boundaries").exists()
+    if areas:
+        args += ["--areas", str(SHARED_DATA / "shanghai" / "boundaries" / "shanghai_subdistricts_8central_osm_20260819.geojson")]
+    assert main(args) == 0
+    s = check_outputs(tmp_path / "out", areas=areas)
+    assert s["demand"]["is_proxy"] is True  # no demand file: the proxy is labelled
+    assert s["types"]["health_centre"]["facilities"] == 4
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "planner", *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_missing_network_file_exits_nonzero_without_traceback(tmp_path):
+    r = run_cli("coverage", "--network", str(tmp_path / "nope.osm"), "--facilities", "x.csv", "--out", str(tmp_path), "--lang", "en")
+    assert r.returncode == 2
+    assert "Network file not found" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bad_facility_file_names_row_and_column(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,name,type,lon,lat\n1,甲,社区卫生服务站,121.40,31.22\n2,乙,社区卫生服务站,abc,31.22\n", encoding="utf-8")
+    r = run_cli("coverage", "--demo", "--facilities", str(bad), "--out", str(tmp_path / "o"), "--lang", "en")
+    assert r.returncode == 2, r.stderr
+    assert "row 3" in r.stderr and "lon" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o" / "summary.json").exists()
+
+
+def test_bad_arguments_exit_nonzero(tmp_path):
+    r = run_cli("coverage", "--demo")
+    assert r.returncode == 2 and "--out" in r.stderr
+    r = run_cli("coverage", "--demo", "--type", "nonsense", "--out", str(tmp_path))
+    assert r.returncode == 2 and "nonsense" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_documents_the_command():
+    r = run_cli("coverage", "--help")
+    assert r.returncode == 0
+    for flag in ("--network", "--place", "--facilities", "--demand", "--areas", "--type", "--minutes", "--speed-kmh", "--coords", "--out"):
+        assert flag in r.stdout
