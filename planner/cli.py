@@ -45,6 +45,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed-kmh", type=float, help="override the travel speed, km/h (walk 4.5, elderly 3.6)")
     p.add_argument("--elderly", action="store_true", help="walking speed of older residents (3.6 km/h)")
     p.add_argument("--coords", default="wgs84", help="coordinate system of the input files: wgs84 | gcj02 | bd09 | EPSG:nnnn")
+    p.add_argument("--columns", metavar="FIELD=COL,...", help="explicit column names, overriding detection, e.g. lon=经度,lat=纬度,name=机构名称,type=类别")
+    p.add_argument("--sheet", help="XLSX sheet name (default: the first sheet)")
+    p.add_argument("--layer", help="GeoPackage layer name")
+    p.add_argument("--facilities-from-osm", action="store_true", help="also take facilities tagged in the --network OSM file (see docs/osm_tags.md)")
+    p.add_argument("--outside-tolerance-m", type=float, default=1000.0,
+                   help="accept points up to this far outside the network's extent (default 1000)")
     p.add_argument("--max-snap-m", type=float, default=300.0, help="flag points farther than this from any street (default 300)")
     p.add_argument("--skip-invalid", action="store_true", help="load the valid rows and write rejected_rows.csv instead of refusing a file")
     p.add_argument("--types-file", metavar="TOML", help="extra facility types (user-defined), added to the bundled ones")
@@ -142,16 +148,25 @@ def load_study(args, *, progress=print):
                 networks["bike"] = download_network(args.place, mode="bike", cache_dir=args.cache_dir)
             label = args.place
     net = networks["walk"]
-    lon0, lat0, lon1, lat1 = net.bounds_lonlat
-    from shapely.geometry import box
+    import shapely
 
-    study_area = box(lon0, lat0, lon1, lat1).buffer(0.01)
+    study_area = shapely.convex_hull(shapely.multipoints(shapely.points(net.lon, net.lat)))
+    columns = parse_columns(args.columns)
+    read_opts = dict(coords=args.coords, columns=columns, skip_invalid=args.skip_invalid, study_area=study_area,
+                     study_area_buffer_m=args.outside_tolerance_m, sheet=args.sheet, layer=args.layer)
     rejected = []
-    if args.facilities:
+    if args.facilities or getattr(args, "facilities_from_osm", False):
         parts = []
+        if getattr(args, "facilities_from_osm", False):
+            if not (args.network and io_is_osm(args.network)):
+                raise InputError("--facilities-from-osm needs --network with an OSM file.", "--facilities-from-osm 需要配合 OSM 文件（--network）使用。")
+            from .osm import osm_facilities
+
+            osm_fac = osm_facilities(args.network, types)
+            progress(f"{len(osm_fac)} facilities found in {Path(args.network).name}")
+            parts.append(osm_fac)
         for path in args.facilities:
-            t = io.read_facilities(path, types=types, coords=args.coords, default_type=args.default_type,
-                                   skip_invalid=args.skip_invalid, study_area=study_area)
+            t = io.read_facilities(path, types=types, default_type=args.default_type, **read_opts)
             for w in t.warnings:
                 progress("warning: " + w.message(args.lang))
             if len(t.rejected):
@@ -169,7 +184,7 @@ def load_study(args, *, progress=print):
     if args.areas:
         areas = io.read_boundaries(args.areas, name_column=args.area_name_column)
     if args.demand:
-        d = io.read_demand(args.demand, coords=args.coords, skip_invalid=args.skip_invalid, study_area=study_area)
+        d = io.read_demand(args.demand, **read_opts)
         if len(d.rejected):
             rejected.append(d.rejected.assign(file=Path(args.demand).name))
         g = d.gdf
@@ -183,6 +198,22 @@ def load_study(args, *, progress=print):
         demand = proxy_demand(net, buildings=buildings)
     study = Study(networks=networks, facilities=facilities, demand=demand, areas=areas, types=types, label=label, meta=meta)
     return study, (pd.concat(rejected, ignore_index=True) if rejected else None)
+
+
+def parse_columns(text: str | None) -> dict[str, str] | None:
+    """``"lon=经度,lat=纬度"`` -> ``{"lon": "经度", "lat": "纬度"}``."""
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        key, sep, col = part.partition("=")
+        if not sep or not key.strip() or not col.strip():
+            raise InputError(
+                f"--columns expects FIELD=COLUMN pairs separated by commas, got {part!r}.",
+                f"--columns 应为以逗号分隔的 字段=列名，收到 {part!r}。",
+            )
+        out[key.strip()] = col.strip()
+    return out
 
 
 def io_is_osm(path) -> bool:

@@ -112,3 +112,30 @@ def test_help_documents_the_command():
     assert r.returncode == 0
     for flag in ("--network", "--place", "--facilities", "--demand", "--areas", "--type", "--minutes", "--speed-kmh", "--coords", "--out"):
         assert flag in r.stdout
+
+
+def test_explicit_columns_and_gcj02_file(tmp_path):
+    """An Amap-style export with unusual headers, mapped explicitly, in GCJ-02."""
+    from planner.coords import wgs84_to_gcj02
+    from planner.demo import make_district
+
+    d = make_district(scale=0.3)
+    f = d.facilities[d.facilities["type"] == "service_station"].head(4)
+    glon, glat = wgs84_to_gcj02(f["lon"].to_numpy(), f["lat"].to_numpy())
+    src = tmp_path / "amap.csv"
+    pd.DataFrame({"机构": f["name"], "坐标X": glon, "坐标Y": glat}).to_csv(src, index=False, encoding="gbk")
+    args = ["coverage", "--demo", "--demo-scale", "0.3", "--facilities", str(src), "--coords", "gcj02",
+            "--columns", "name=机构,lon=坐标X,lat=坐标Y", "--default-type", "service_station", "--no-map",
+            "--out", str(tmp_path / "o")]
+    assert main(args) == 0
+    fac = pd.read_csv(tmp_path / "o" / "facilities.csv")
+    np.testing.assert_allclose(fac["lon"], f["lon"], atol=1e-6)  # back in WGS-84 within ~0.1 m
+    np.testing.assert_allclose(fac["lat"], f["lat"], atol=1e-6)
+    assert main(args[:-3] + ["--columns", "lon", "--out", str(tmp_path / "o2")]) == 2
+
+
+def test_facilities_from_osm_file(tmp_path):
+    path = shared_file("osm", "nanjing_xuanwu_overpass_20210612.osm.xml")
+    assert main(["coverage", "--network", str(path), "--facilities-from-osm", "--out", str(tmp_path), "--no-map"]) == 0
+    fac = pd.read_csv(tmp_path / "facilities.csv")
+    assert len(fac) >= 1 and fac["id"].str.match(r"^[nw]\d+$").all()
