@@ -1,0 +1,193 @@
+"""The app's user-interface text in Chinese and English: every label, header, legend caption and message.
+
+One table, keyed by a stable name; :func:`t` looks a key up and fills ``{placeholders}``.
+A missing key raises ``KeyError`` (tests check that both languages have every key), so no
+label silently stays in the other language after the switch.
+"""
+from __future__ import annotations
+
+__all__ = ["TEXT", "LANGS", "t", "table_headers"]
+
+#: Languages offered by the app, in the order of the switch (Chinese first: the default).
+LANGS = ("zh", "en")
+
+#: key -> (中文, English)
+TEXT: dict[str, tuple[str, str]] = {
+    # page and sidebar
+    "page_title": ("公共卫生设施步行可达性规划", "Walking coverage planner for public-health facilities"),
+    "language": ("语言 / Language", "Language / 语言"),
+    "area_header": ("研究范围", "Study area"),
+    "area_source": ("路网来源", "Street network"),
+    "src_demo": ("示范区（离线，合成数据）", "Demo district (offline, synthetic)"),
+    "src_upload": ("上传 OSM/GraphML 文件", "Upload an OSM/GraphML file"),
+    "src_cached": ("已编译的路网", "An already compiled network"),
+    "src_place": ("按地名在线获取", "Fetch by place name (online)"),
+    "upload_network": ("路网文件（.osm .osm.bz2 .osm.gz .osm.pbf .graphml）",
+                       "Network file (.osm .osm.bz2 .osm.gz .osm.pbf .graphml)"),
+    "cached_pick": ("缓存中的路网", "Compiled networks in the cache"),
+    "cached_none": ("缓存文件夹中还没有已编译的路网：{folder}", "No compiled network in the cache folder yet: {folder}"),
+    "place_name": ("地名（如 长宁区, 上海市, 中国）", "Place name (e.g. 长宁区, 上海市, 中国)"),
+    "place_fetch": ("获取路网", "Fetch network"),
+    "fetching": ("正在下载并编译路网……", "Downloading and compiling the network…"),
+    "loading_network": ("正在读取并编译路网……", "Reading and compiling the network…"),
+    "computing": ("正在计算覆盖……", "Computing coverage…"),
+    "layers_header": ("数据图层", "Data layers"),
+    "fac_upload": ("设施文件（CSV/XLSX/GeoJSON/GPKG/Shapefile zip）", "Facility file (CSV/XLSX/GeoJSON/GPKG/zipped Shapefile)"),
+    "fac_default_type": ("文件无类型列时的设施类型", "Facility type when the file has no type column"),
+    "coords": ("文件坐标系", "Coordinate system of the files"),
+    "coords_wgs84": ("WGS-84（GPS、OpenStreetMap）", "WGS-84 (GPS, OpenStreetMap)"),
+    "coords_gcj02": ("GCJ-02（高德、腾讯）", "GCJ-02 (Amap, Tencent)"),
+    "coords_bd09": ("BD-09（百度）", "BD-09 (Baidu)"),
+    "skip_invalid": ("跳过有误的行（载入其余行）", "Skip invalid rows (load the rest)"),
+    "demand_source": ("需求（人口）", "Demand (population)"),
+    "demand_default": ("默认（示范数据或代理需求）", "Default (demo residents or the proxy)"),
+    "demand_file": ("上传需求文件", "Upload a demand file"),
+    "demand_upload": ("需求文件（点或多边形，含人口列）", "Demand file (points or polygons with a population column)"),
+    "areas_upload": ("街道/镇边界文件（GeoJSON/GPKG/zip）", "Subdistrict boundaries (GeoJSON/GPKG/zip)"),
+    "loaded_files": ("已载入：{files}", "Loaded: {files}"),
+    "reset_layers": ("清除上传的图层", "Clear uploaded layers"),
+    "view_header": ("显示", "View"),
+    "type_pick": ("设施类型", "Facility type"),
+    "basemap": ("底图", "Basemap"),
+    "show_iso": ("显示等时圈", "Show isochrone bands"),
+    "upload_limit": ("单个上传文件上限 {mb:g} MB", "Upload limit {mb:g} MB per file"),
+    # headline and statistics
+    "headline": ("{minutes:g} 分钟覆盖率", "{minutes:g}-min coverage"),
+    "headline_text": ("{minutes:g} 分钟覆盖率 {share} / 目标 {goal}", "{minutes:g}-min coverage {share} / goal {goal}"),
+    "goal_share": ("覆盖率目标", "Coverage goal"),
+    "delta_help": ("相对于现有设施（未加建议点位）", "Against existing facilities (no proposed sites)"),
+    "mean_minutes": ("人口加权平均时间", "Population-weighted mean time"),
+    "p90_minutes": ("90% 分位时间", "90th-percentile time"),
+    "minutes_unit": ("{v} 分钟", "{v} min"),
+    "facilities_count": ("设施数", "Facilities"),
+    "proxy_note": ("需求为代理数据（相对权重，非实际人口）。", "Demand is a proxy (relative weights, not residents)."),
+    "synthetic_note": ("示范区为合成数据，仅用于演示。", "The demo district is synthetic, for demonstration only."),
+    "stats_header": ("统计", "Statistics"),
+    "all_types": ("各类型覆盖情况", "Coverage by facility type"),
+    "bands_chart": ("各时间段人口", "Population by time band"),
+    "areas_table": ("分街道/镇统计（可点击列标题排序）", "Per-area statistics (click a column header to sort)"),
+    "no_areas": ("未载入街道/镇边界。", "No subdistrict boundaries loaded."),
+    "map_header": ("地图", "Map"),
+    "map_hint": ("在地图上点击即可在该处新增「{type}」建议点位。", "Click on the map to propose a new {type} there."),
+    "no_facilities_of_type": ("当前没有「{type}」设施：请上传设施文件，或在地图上点选建议点位。",
+                              "There are no {type} facilities yet: upload a facility file or click on the map to propose sites."),
+    # table headers
+    "h_type": ("设施类型", "Facility type"),
+    "h_goal_min": ("目标时间（分钟）", "Goal (min)"),
+    "h_share": ("覆盖率（%）", "Coverage (%)"),
+    "h_facilities": ("设施数", "Facilities"),
+    "h_mean": ("平均时间（分钟）", "Mean (min)"),
+    "h_p90": ("90%分位（分钟）", "p90 (min)"),
+    "h_name": ("名称", "Name"),
+    "h_demand_total": ("需求总量", "Demand"),
+    "h_demand_covered": ("已覆盖需求", "Covered"),
+    "h_band": ("时间段", "Time band"),
+    "h_population": ("人口", "Population"),
+    "h_id": ("编号", "ID"),
+    "h_rank": ("排名", "Rank"),
+    "h_lon": ("经度", "Longitude"),
+    "h_lat": ("纬度", "Latitude"),
+    "h_marginal": ("新增覆盖需求", "Newly covered"),
+    "h_cum_share": ("累计覆盖率（%）", "Cumulative coverage (%)"),
+    "h_source": ("来源", "Source"),
+    "h_share_before": ("之前覆盖率（%）", "Coverage before (%)"),
+    "h_share_after": ("之后覆盖率（%）", "Coverage after (%)"),
+    "h_new_sites": ("新增点位", "New sites"),
+    "h_new_sites_axis": ("新增点位数", "New sites"),
+    "h_curve_share": ("覆盖率", "Coverage"),
+    "h_metric": ("指标", "Measure"),
+    "src_click": ("地图点选", "map click"),
+    "src_optimise": ("优化", "optimised"),
+    # propose
+    "propose_header": ("建议新增点位", "Proposed sites"),
+    "proposals_none": ("还没有建议点位。在地图上点击以新增。", "No proposed sites yet. Click on the map to add one."),
+    "added_site": ("已新增 {id}：覆盖率 {before} → {after}（新增覆盖 {gain}，用时 {ms:.0f} 毫秒）",
+                   "Added {id}: coverage {before} → {after} (+{gain} covered, {ms:.0f} ms)"),
+    "removed_site": ("已移除 {id}：覆盖率 {before} → {after}", "Removed {id}: coverage {before} → {after}"),
+    "remove": ("移除", "Remove"),
+    "remove_all": ("全部移除", "Remove all"),
+    "optimise_header": ("优化选址", "Optimise sites"),
+    "opt_mode": ("目标", "Goal"),
+    "opt_count": ("新增 N 个点位，覆盖最多人口", "Add N sites covering the most people"),
+    "opt_target": ("以最少点位达到覆盖率 X%", "Reach X% coverage with the fewest sites"),
+    "opt_n": ("新增点位数 N", "Number of new sites N"),
+    "opt_x": ("目标覆盖率 X（%）", "Target coverage X (%)"),
+    "opt_method": ("求解方法", "Method"),
+    "opt_greedy": ("贪心（快速）", "Greedy (fast)"),
+    "opt_exact": ("精确（HiGHS 整数规划，限时）", "Exact (HiGHS MILP, time-limited)"),
+    "opt_run": ("运行优化", "Run optimisation"),
+    "opt_running": ("正在优化选址……", "Optimising sites…"),
+    "opt_result": ("{n} 个新点位：覆盖率 {before} → {after}（{method}，用时 {secs:.1f} 秒）",
+                   "{n} new sites: coverage {before} → {after} ({method}, {secs:.1f} s)"),
+    "opt_ranked": ("排序后的建议点位", "Ranked proposals"),
+    "opt_curve": ("覆盖率曲线（覆盖率 与 新增点位数）", "Coverage curve (coverage vs number of new sites)"),
+    "opt_areas": ("分区域效果", "Effect per area"),
+    "opt_accept_pick": ("采纳以下排名的点位", "Accept the sites with these ranks"),
+    "opt_accept": ("采纳选中点位", "Accept selected"),
+    "opt_accept_all": ("全部采纳", "Accept all"),
+    "opt_accepted": ("已采纳 {n} 个点位到当前方案。", "Accepted {n} sites into the scenario."),
+    "opt_stale": ("优化结果基于之前的输入；请重新运行。", "The optimisation result is from earlier inputs; run it again."),
+    # scenarios
+    "scen_header": ("方案", "Scenarios"),
+    "scen_name": ("方案名称", "Scenario name"),
+    "scen_save": ("保存", "Save"),
+    "scen_saved": ("已保存方案「{name}」。", "Saved scenario “{name}”."),
+    "scen_pick": ("已保存的方案", "Saved scenarios"),
+    "scen_load": ("载入", "Load"),
+    "scen_loaded": ("已载入方案「{name}」（{n} 个建议点位）。", "Loaded scenario “{name}” ({n} proposed sites)."),
+    "scen_duplicate": ("复制", "Duplicate"),
+    "scen_duplicated": ("已复制为「{name}」。", "Duplicated as “{name}”."),
+    "scen_delete": ("删除", "Delete"),
+    "scen_deleted": ("已删除方案「{name}」。", "Deleted scenario “{name}”."),
+    "scen_none": ("还没有保存的方案。", "No saved scenarios yet."),
+    "scen_compare": ("比较", "Compare"),
+    "scen_baseline": ("基准方案", "Baseline"),
+    "scen_proposal": ("对比方案", "Proposal"),
+    "scen_current": ("（当前，未保存）", "(current, unsaved)"),
+    "scen_existing": ("（现状：仅现有设施）", "(as is: existing facilities only)"),
+    "scen_diff_map": ("差异地图：对比方案新覆盖的人口（按格网）", "Difference map: people the proposal newly covers (grid cells)"),
+    "scen_diff_layer": ("新增覆盖", "Newly covered"),
+    "scen_other_area": ("该方案属于另一个研究范围（{label}）；请先切换到该范围。",
+                        "This scenario belongs to another study area ({label}); switch to it first."),
+    "scen_store_missing": ("方案存储模块（planner.store）尚不可用。", "The scenario store (planner.store) is not available yet."),
+    "scen_name_default": ("方案 {n}", "Scenario {n}"),
+    "scen_sites": ("建议点位数", "Proposed sites"),
+    # export
+    "export_header": ("导出", "Export"),
+    "exp_statistics_csv": ("统计表 CSV", "Statistics CSV"),
+    "exp_statistics_xlsx": ("统计表 XLSX", "Statistics XLSX"),
+    "exp_areas_csv": ("分区域统计 CSV", "Per-area CSV"),
+    "exp_layers_geojson": ("图层 GeoJSON", "Layers GeoJSON"),
+    "exp_layers_gpkg": ("图层 GeoPackage", "Layers GeoPackage"),
+    "exp_map_html": ("地图 HTML（离线可用）", "Map HTML (works offline)"),
+    "exp_summary_html": ("一页报告 HTML", "One-page summary HTML"),
+    "exp_summary_missing": ("一页报告（maps.report）尚不可用。", "The one-page summary (maps.report) is not available yet."),
+    # messages
+    "err_title": ("出错了", "Something went wrong"),
+    "offline": ("当前无法联网：{msg}", "Offline: {msg}"),
+    "upload_rejected": ("未载入 {file}：", "{file} was not loaded:"),
+    "upload_ok": ("已载入 {file}：{n} 条记录。", "Loaded {file}: {n} rows."),
+    "rows_skipped": ("{file}：跳过 {n} 行有误的数据。", "{file}: skipped {n} invalid rows."),
+    "warning": ("提示：{msg}", "Note: {msg}"),
+    "no_types": ("没有可评估的设施。请上传设施文件。", "No facilities to evaluate. Upload a facility file."),
+}
+
+
+def t(key: str, lang: str = "zh", **values) -> str:
+    """The text for ``key`` in ``lang`` (``zh`` or ``en``) with ``{placeholders}`` filled from ``values``."""
+    zh, en = TEXT[key]
+    text = en if lang == "en" else zh
+    return text.format(**values) if values else text
+
+
+def table_headers(lang: str = "zh") -> dict[str, str]:
+    """Column name -> display header for the app's tables."""
+    names = {
+        "type": "h_type", "target_minutes": "h_goal_min", "coverage_share": "h_share", "facilities": "h_facilities",
+        "mean_minutes": "h_mean", "p90_minutes": "h_p90", "name": "h_name", "demand_total": "h_demand_total",
+        "demand_covered": "h_demand_covered", "band": "h_band", "demand": "h_population", "id": "h_id",
+        "rank": "h_rank", "lon": "h_lon", "lat": "h_lat", "marginal_demand": "h_marginal",
+        "cumulative_share": "h_cum_share", "source": "h_source", "share_before": "h_share_before",
+        "share_after": "h_share_after", "new_sites": "h_new_sites",
+    }
+    return {col: t(key, lang) for col, key in names.items()}

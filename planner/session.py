@@ -1,0 +1,657 @@
+"""App session logic without a UI: the demo study, uploads kept safe, proposed sites, what-if tracking and exports.
+
+Everything the Streamlit app needs beyond :func:`planner.scenario.run` and the siting engine
+lives here, so a notebook or a test can drive the same steps. Nothing here imports streamlit
+or folium. Functions return new objects; a cached :class:`~planner.scenario.Study` (and its
+compiled network, shared between sessions) is never mutated.
+"""
+from __future__ import annotations
+
+import hashlib
+import io as _io
+import logging
+import math
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+import numpy as np
+import pandas as pd
+
+from ._errors import InputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DEFAULT_MAX_UPLOAD_MB",
+    "UPLOAD_SUFFIXES",
+    "max_upload_mb",
+    "app_data_dir",
+    "safe_filename",
+    "save_upload",
+    "compiled_networks",
+    "demo_study",
+    "network_study",
+    "place_study",
+    "replace_facilities",
+    "replace_demand",
+    "replace_areas",
+    "LayerFile",
+    "apply_layers",
+    "study_area",
+    "Proposal",
+    "with_proposals",
+    "proposals_frame",
+    "next_site_id",
+    "WhatIfTracker",
+    "area_frame",
+    "type_stats",
+    "bands_frame",
+    "areas_display",
+    "ExportItem",
+    "export_items",
+    "study_key",
+]
+
+#: Default upload limit, megabytes (``PLANNER_MAX_UPLOAD_MB`` overrides it).
+DEFAULT_MAX_UPLOAD_MB = 200.0
+
+#: Accepted file endings per upload kind (lower case). Anything else is refused before it is written.
+UPLOAD_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "network": (".osm", ".osm.xml", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".graphml"),
+    "facilities": (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".geojson", ".json", ".gpkg", ".zip"),
+    "demand": (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".geojson", ".json", ".gpkg", ".zip"),
+    "boundaries": (".geojson", ".json", ".gpkg", ".zip"),
+}
+
+
+# ============================================================================ limits and uploads
+def max_upload_mb() -> float:
+    """The upload size limit in MB: ``$PLANNER_MAX_UPLOAD_MB`` or :data:`DEFAULT_MAX_UPLOAD_MB`."""
+    raw = os.environ.get("PLANNER_MAX_UPLOAD_MB", "")
+    try:
+        value = float(raw) if raw.strip() else DEFAULT_MAX_UPLOAD_MB
+    except ValueError:
+        logger.warning("PLANNER_MAX_UPLOAD_MB=%r is not a number; using %g", raw, DEFAULT_MAX_UPLOAD_MB)
+        value = DEFAULT_MAX_UPLOAD_MB
+    return value if value > 0 else DEFAULT_MAX_UPLOAD_MB
+
+
+def app_data_dir() -> Path:
+    """The app's data folder: ``$PLANNER_APP_DATA`` or ``~/.local/share/coverage-planner`` (created)."""
+    raw = os.environ.get("PLANNER_APP_DATA")
+    path = Path(raw) if raw else Path.home() / ".local" / "share" / "coverage-planner"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _suffix_of(name: str, allowed: Iterable[str]) -> str | None:
+    low = name.lower()
+    for s in sorted(allowed, key=len, reverse=True):  # ".osm.pbf" before ".pbf"
+        if low.endswith(s):
+            return s
+    return None
+
+
+def safe_filename(name: str, *, max_len: int = 80) -> str:
+    """A file name safe to write: the last path component, letters/digits/CJK, ``-``, ``_`` and ``.`` only.
+
+    Directory parts (``../``, ``C:\\``), control characters, spaces and leading dots are removed,
+    so the result can never point outside the folder it is joined to.
+    """
+    base = PureWindowsPath(PurePosixPath(str(name)).name).name
+    base = unicodedata.normalize("NFKC", base)
+    base = re.sub(r"[^\w.\-]+", "_", base, flags=re.UNICODE).strip("._")
+    base = re.sub(r"\.{2,}", ".", base)
+    if len(base) > max_len:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[: max_len - len(ext) - 1] + "." + ext) if dot and len(ext) < 12 else base[:max_len]
+    return base or "upload"
+
+
+def save_upload(name: str, data: bytes, *, kind: str, data_dir: str | Path | None = None,
+                max_mb: float | None = None) -> Path:
+    """Write an uploaded file under ``<data_dir>/uploads`` and return its path.
+
+    The file is refused (``InputError``, nothing written) when it is larger than ``max_mb``
+    (default :func:`max_upload_mb`) or its ending is not one of ``UPLOAD_SUFFIXES[kind]``. The
+    stored name is ``<sha256 prefix>-<sanitised name>``: a user-supplied name never becomes a
+    path, and the same content maps to the same file (so results cached on the path stay valid).
+    Uploads are only ever read as data, never executed or imported.
+
+    Parameters
+    ----------
+    name : str
+        The name the browser sent (only used, sanitised, as a label).
+    data : bytes
+    kind : {'network', 'facilities', 'demand', 'boundaries'}
+    """
+    if kind not in UPLOAD_SUFFIXES:
+        raise ValueError(f"unknown upload kind {kind!r}")
+    limit = float(max_mb if max_mb is not None else max_upload_mb())
+    size_mb = len(data) / 1e6
+    if size_mb > limit:
+        raise InputError(
+            f"{safe_filename(name)}: {size_mb:.1f} MB is larger than the upload limit of {limit:g} MB "
+            "(PLANNER_MAX_UPLOAD_MB). Cut the file to the study area or raise the limit.",
+            f"{safe_filename(name)}：文件 {size_mb:.1f} MB，超过上传上限 {limit:g} MB（PLANNER_MAX_UPLOAD_MB）。"
+            "请裁剪到研究范围或调高上限。",
+        )
+    allowed = UPLOAD_SUFFIXES[kind]
+    safe = safe_filename(name)
+    if _suffix_of(safe, allowed) is None:
+        raise InputError(
+            f"{safe}: this file type is not accepted here; use one of {', '.join(allowed)}.",
+            f"{safe}：此处不接受该文件类型；请使用 {'、'.join(allowed)}。",
+        )
+    folder = Path(data_dir) if data_dir is not None else app_data_dir()
+    folder = (folder / "uploads").resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    target = (folder / f"{digest}-{safe}").resolve()
+    if target.parent != folder:  # cannot happen after safe_filename; a cheap belt and braces
+        raise InputError("Refused an upload name that points outside the data folder.", "拒绝了指向数据目录之外的上传文件名。")
+    if not target.exists():
+        fd, tmp = tempfile.mkstemp(prefix=".upload.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.chmod(tmp, 0o600)  # data, never executable
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return target
+
+
+def compiled_networks(cache_dir: str | Path | None = None) -> list[Path]:
+    """Compiled networks (``*.npz``) already in the cache folder, newest first."""
+    from .network import default_cache_dir
+
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+# ============================================================================ studies
+def demo_study(*, seed: int = 7, scale: float = 1.0):
+    """The bundled synthetic district as a Study (what ``python -m planner coverage --demo`` builds)."""
+    from .demand import demand_from_points
+    from .demo import make_district
+    from .network import compile_network
+    from .scenario import Study
+
+    d = make_district(seed=seed, scale=scale)
+    net = compile_network(d.raw)
+    return Study(networks={"walk": net}, facilities=d.facilities, demand=demand_from_points(d.demand),
+                 areas=d.areas, label=f"{d.label_zh} / {d.label_en}", meta={"synthetic": True, "source": "demo"})
+
+
+def _empty_facilities():
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame({"id": pd.Series(dtype=str), "name": pd.Series(dtype=str), "type": pd.Series(dtype=object),
+                             "lon": pd.Series(dtype=float), "lat": pd.Series(dtype=float)}, geometry=[], crs=4326)
+
+
+def network_study(path: str | Path, *, label: str | None = None, cache_dir: str | Path | None = None):
+    """A Study on a network file (OSM, GraphML or compiled .npz).
+
+    Facilities are the health facilities mapped in an OSM file (none for GraphML/.npz: upload
+    them); demand is the labelled proxy weighted by the file's residential buildings when it has
+    any.
+    """
+    from ._errors import PlannerError
+    from .cli import io_is_osm
+    from .demand import proxy_demand
+    from .network import load_network
+    from .scenario import Study
+
+    path = Path(path)
+    net = load_network(path, mode="walk", cache_dir=cache_dir)
+    facilities, buildings = _empty_facilities(), None
+    if io_is_osm(path):
+        from .osm import osm_buildings, osm_facilities
+
+        try:
+            found = osm_facilities(path)
+            if len(found):
+                facilities = found
+        except PlannerError as exc:
+            logger.warning("no facilities read from %s: %s", path.name, exc.message("en"))
+        try:
+            buildings = osm_buildings(path)
+        except PlannerError:
+            buildings = None
+    shown = label or re.sub(r"^[0-9a-f]{16}-", "", path.name)
+    return Study(networks={"walk": net}, facilities=facilities, demand=proxy_demand(net, buildings=buildings),
+                 areas=None, label=shown, meta={"source": "file"})
+
+
+def place_study(place: str, *, progress=None, cache_dir: str | Path | None = None):
+    """A Study on a network downloaded by place name (raises ``OfflineError`` with no internet)."""
+    from .demand import proxy_demand
+    from .network import download_network
+    from .scenario import Study
+
+    net = download_network(place, mode="walk", cache_dir=cache_dir, progress=progress)
+    return Study(networks={"walk": net}, facilities=_empty_facilities(), demand=proxy_demand(net), areas=None,
+                 label=place, meta={"source": "place"})
+
+
+def study_area(study):
+    """The network's bounding box, buffered by about 1 km (WGS-84 polygon): the check for uploaded points."""
+    from shapely.geometry import box
+
+    lon0, lat0, lon1, lat1 = study.networks["walk"].bounds_lonlat
+    return box(lon0, lat0, lon1, lat1).buffer(0.01)
+
+
+def replace_facilities(study, gdf):
+    """The study with its facilities of the types in ``gdf`` replaced by ``gdf``'s rows.
+
+    Types absent from ``gdf`` keep their facilities. Ids repeated across the kept and new rows
+    raise ``InputError`` naming them.
+    """
+    import geopandas as gpd
+
+    new_types = set(gdf["type"].dropna().astype(str))
+    old = study.facilities
+    kept = old[~old["type"].astype(str).isin(new_types)] if len(old) else old
+    cols = ["id", "name", "type", "lon", "lat", "geometry"]
+    parts = [f[[c for c in cols if c in f.columns]] for f in (kept, gdf) if len(f)]
+    merged = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326) if parts else _empty_facilities()
+    dup = merged["id"].astype(str).duplicated(keep=False)
+    if dup.any():
+        ids = sorted(set(merged.loc[dup, "id"].astype(str)))[:10]
+        raise InputError(f"Facility ids appear twice after loading: {ids}. Give each facility a unique id.",
+                         f"载入后设施编号重复：{ids}。请为每个设施设置唯一编号。")
+    return replace(study, facilities=merged)
+
+
+def replace_demand(study, demand):
+    """The study with another :class:`~planner.demand.Demand`."""
+    return replace(study, demand=demand)
+
+
+def replace_areas(study, areas):
+    """The study with other area polygons (``area_id``, ``name``, geometry) and demand re-assigned to them."""
+    from .demand import assign_areas
+
+    g = study.demand.gdf.copy()
+    g["area_id"] = None
+    demand = replace(study.demand, gdf=g)
+    return replace(study, areas=areas, demand=assign_areas(demand, areas) if areas is not None else demand)
+
+
+@dataclass(frozen=True)
+class LayerFile:
+    """An uploaded layer as the app remembers it (all fields hashable, so it can key a cache).
+
+    Attributes
+    ----------
+    kind : ``facilities``, ``demand`` or ``areas``.
+    path : the stored upload (under the app data folder).
+    name : the name shown to the user (sanitised).
+    coords : coordinate system of the file (``wgs84``, ``gcj02``, ``bd09``).
+    default_type : facility type for files without a type column.
+    skip_invalid : load the valid rows and report the others.
+    """
+
+    kind: str
+    path: str
+    name: str
+    coords: str = "wgs84"
+    default_type: str | None = None
+    skip_invalid: bool = False
+
+
+def apply_layers(study, layers: Iterable[LayerFile]):
+    """Read the uploaded layers into the study, in order; returns ``(study, notes)``.
+
+    Facilities replace the study's facilities of the same types; a demand file replaces the
+    demand (polygons are spread to points along the streets); boundaries replace the areas.
+    ``notes`` are :class:`planner.Problem` items (warnings, skipped-row counts) to show in either
+    language. Any unusable file raises :class:`planner.PlannerError` with every problem located.
+    """
+    from . import io
+    from ._errors import Problem
+    from .demand import demand_from_points, demand_from_polygons
+
+    notes: list = []
+    area = study_area(study)
+    for lf in layers:
+        if lf.kind == "facilities":
+            table = io.read_facilities(lf.path, types=study.types, coords=lf.coords, default_type=lf.default_type,
+                                       skip_invalid=lf.skip_invalid, study_area=area)
+            study = replace_facilities(study, table.gdf)
+        elif lf.kind == "demand":
+            table = io.read_demand(lf.path, coords=lf.coords, skip_invalid=lf.skip_invalid, study_area=area)
+            g = table.gdf
+            if len(g) and g.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+                demand = demand_from_polygons(study.networks["walk"], g)
+            else:
+                demand = demand_from_points(g)
+            study = replace_demand(study, demand)
+        elif lf.kind == "areas":
+            areas = io.read_boundaries(lf.path)
+            study = replace_areas(study, areas)
+            notes.extend(areas.attrs.get("warnings", ()))
+            continue
+        else:
+            raise ValueError(f"unknown layer kind {lf.kind!r}")
+        notes.extend(table.warnings)
+        if len(table.rejected):
+            n = int(table.rejected["row"].nunique())
+            notes.append(Problem("rows_skipped", f"skipped {n} invalid rows", f"跳过 {n} 行有误的数据", file=lf.name))
+    return study, notes
+
+
+def study_key(study, *parts) -> str:
+    """A short stable key of a study's inputs (label, facility ids/types/coordinates, demand size) plus ``parts``."""
+    h = hashlib.sha256()
+    h.update(str(study.label).encode())
+    fac = study.facilities
+    if len(fac):
+        h.update(pd.util.hash_pandas_object(fac[["id", "type", "lon", "lat"]].astype(str), index=False).values.tobytes())
+    d = study.demand.gdf
+    h.update(f"{len(d)}:{float(d['population'].sum()):.6f}".encode())
+    h.update(f"areas:{0 if study.areas is None else len(study.areas)}".encode())
+    h.update(str(id(study.networks["walk"])).encode())
+    for p in parts:
+        h.update(repr(p).encode())
+    return h.hexdigest()[:20]
+
+
+# ============================================================================ proposals
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed new site.
+
+    Attributes
+    ----------
+    site_id : unique id (``P1``, ``P2`` ...).
+    type : facility type key.
+    lon, lat : WGS-84 degrees.
+    source : ``click`` or ``optimise``.
+    """
+
+    site_id: str
+    type: str
+    lon: float
+    lat: float
+    source: str = "click"
+
+
+def next_site_id(proposals: Iterable[Proposal], prefix: str = "P") -> str:
+    """The next free id ``P<n>``."""
+    used = {p.site_id for p in proposals}
+    n = len(used) + 1
+    while f"{prefix}{n}" in used:
+        n += 1
+    return f"{prefix}{n}"
+
+
+def with_proposals(study, proposals: Iterable[Proposal]):
+    """The study with the proposed sites added as facilities (``proposed`` = True, name = the site id)."""
+    import geopandas as gpd
+
+    props = list(proposals)
+    if not props:
+        return study
+    add = pd.DataFrame({
+        "id": [p.site_id for p in props], "name": [p.site_id for p in props], "type": [p.type for p in props],
+        "lon": [float(p.lon) for p in props], "lat": [float(p.lat) for p in props],
+    })
+    fac = study.facilities
+    base = fac.assign(proposed=False) if len(fac) else fac
+    add_g = gpd.GeoDataFrame(add.assign(proposed=True), geometry=gpd.points_from_xy(add["lon"], add["lat"]), crs=4326)
+    merged = gpd.GeoDataFrame(pd.concat([base, add_g], ignore_index=True), geometry="geometry", crs=4326)
+    return replace(study, facilities=merged)
+
+
+def proposals_frame(proposals: Iterable[Proposal], marginal: dict | None = None) -> pd.DataFrame:
+    """``id, rank, type, lon, lat, marginal_demand, source`` for the map's proposals layer and tables."""
+    props = list(proposals)
+    marginal = marginal or {}
+    return pd.DataFrame({
+        "id": [p.site_id for p in props],
+        "rank": list(range(1, len(props) + 1)),
+        "type": [p.type for p in props],
+        "lon": [p.lon for p in props],
+        "lat": [p.lat for p in props],
+        "marginal_demand": [float(marginal.get(p.site_id, float("nan"))) for p in props],
+        "source": [p.source for p in props],
+    })
+
+
+class WhatIfTracker:
+    """Keeps a :class:`planner.siting.WhatIf` in step with a list of proposed sites of one type.
+
+    Built once from a baseline :class:`~planner.scenario.CoverageResult` (existing facilities of
+    the type are open); :meth:`sync` then adds the sites that are new in the list and removes the
+    ones that left it, each in milliseconds. The shared network is only read.
+
+    Attributes
+    ----------
+    type_key : the facility type.
+    baseline_share : coverage share of the existing facilities.
+    marginal : {site id: demand newly covered when it was added}.
+    last : the :class:`planner.siting.WhatIfDelta` of the latest edit, or None.
+    """
+
+    def __init__(self, result, type_key: str):
+        from .siting import WhatIf
+
+        cov = result.coverage[type_key]
+        ftype = result.goals[type_key]
+        net = result.study.network_for(ftype)
+        pop = result.demand_table["population"].to_numpy(float)
+        self.type_key = type_key
+        self.whatif = WhatIf(net, cov.fac_snap, result.dem_snaps[net.mode], pop, ftype,
+                             facility_ids=cov.facility_ids, demand_ids=result.demand_table["id"].to_numpy())
+        self.baseline_share = float(self.whatif.share)
+        self.marginal: dict[str, float] = {}
+        self.last = None
+        self._sites: dict[str, tuple[float, float]] = {}
+
+    @property
+    def share(self) -> float:
+        """Current coverage share with the synced proposals."""
+        return float(self.whatif.share)
+
+    def sync(self, proposals: Iterable[Proposal]) -> list:
+        """Apply the difference between the tracked sites and ``proposals`` (of this type); returns the deltas."""
+        want = {p.site_id: (p.lon, p.lat) for p in proposals if p.type == self.type_key}
+        deltas = []
+        for sid in [s for s in self._sites if s not in want or want[s] != self._sites[s]]:
+            deltas.append(self.whatif.remove(sid))
+            del self._sites[sid]
+            self.marginal.pop(sid, None)
+        for sid, (lon, lat) in want.items():
+            if sid not in self._sites:
+                d = self.whatif.add(lon, lat, site_id=sid)
+                self._sites[sid] = (lon, lat)
+                self.marginal[sid] = d.newly_covered
+                deltas.append(d)
+        if deltas:
+            self.last = deltas[-1]
+        return deltas
+
+
+# ============================================================================ statistics for display
+def area_frame(result, type_key: str):
+    """Areas (GeoDataFrame) with ``coverage_share``, ``demand_total``, ``facilities`` of one type, or None."""
+    study = result.study
+    if study.areas is None or not len(result.areas) or type_key not in set(result.areas["type"]):
+        return None
+    sub = result.areas[result.areas["type"] == type_key][["area_id", "coverage_share", "demand_total", "facilities"]]
+    return study.areas.merge(sub, on="area_id", how="left")
+
+
+def type_stats(result, type_key: str) -> dict:
+    """The headline statistics of one type from a run's summary (share, goal minutes, mean, p90, bands)."""
+    return result.summary["types"][type_key]
+
+
+def _band_label(band: str, lang: str) -> str:
+    if band == "unreachable":
+        return "不可达" if lang == "zh" else "unreachable"
+    return f"{band} 分钟" if lang == "zh" else f"{band} min"
+
+
+def bands_frame(result, type_key: str, lang: str = "zh") -> pd.DataFrame:
+    """Demand per time band of one type: ``band`` (label in ``lang``), ``demand``, ``share``; in band order."""
+    rows = [{"band": _band_label(b["band"], lang), "demand": b["demand"], "share": b["share"]}
+            for b in type_stats(result, type_key)["bands"]]
+    return pd.DataFrame(rows)
+
+
+def areas_display(result, type_key: str, headers: dict[str, str]) -> pd.DataFrame:
+    """The per-area table of one type with display headers (shares in %, minutes rounded)."""
+    if not len(result.areas):
+        return pd.DataFrame()
+    a = result.areas[result.areas["type"] == type_key]
+    out = pd.DataFrame({
+        "name": a["name"].astype(str),
+        "demand_total": a["demand_total"].round(0),
+        "demand_covered": a["demand_covered"].round(0),
+        "coverage_share": (a["coverage_share"] * 100).round(1),
+        "mean_minutes": a["mean_minutes"].round(1),
+        "p90_minutes": a["p90_minutes"].round(1),
+        "facilities": a["facilities"].astype(int),
+    })
+    return out.rename(columns=headers).reset_index(drop=True)
+
+
+# ============================================================================ exports
+@dataclass(frozen=True)
+class ExportItem:
+    """One download: ``make()`` builds the bytes only when asked (deferred downloads)."""
+
+    key: str
+    filename: str
+    mime: str
+    make: Callable[[], bytes] = field(repr=False)
+
+
+def _layers(result, proposals: Iterable[Proposal], type_key: str | None) -> dict:
+    """Named GeoDataFrames (EPSG:4326) of what the map shows: facilities, proposals, isochrones, gaps, areas."""
+    import geopandas as gpd
+
+    ft = result.facilities_table
+    layers = {"facilities": gpd.GeoDataFrame(ft.drop(columns=[c for c in ("geometry",) if c in ft.columns]),
+                                             geometry=gpd.points_from_xy(ft["lon"], ft["lat"]), crs=4326)}
+    pf = proposals_frame(proposals)
+    if len(pf):
+        layers["proposals"] = gpd.GeoDataFrame(pf, geometry=gpd.points_from_xy(pf["lon"], pf["lat"]), crs=4326)
+    if result.isochrones is not None and len(result.isochrones):
+        layers["isochrones"] = result.isochrones
+    if result.gaps is not None and len(result.gaps):
+        layers["gaps"] = result.gaps
+    a = area_frame(result, type_key) if type_key else None
+    if a is not None:
+        layers["areas"] = a
+    return layers
+
+
+def _clean_for_gis(gdf):
+    g = gdf.copy()
+    for c in g.columns:
+        if c == "geometry":
+            continue
+        if g[c].dtype == object:
+            g[c] = g[c].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+        elif pd.api.types.is_float_dtype(g[c]):
+            g[c] = g[c].replace([np.inf, -np.inf], np.nan)
+    return g
+
+
+def geojson_bytes(layers: dict) -> bytes:
+    """All layers in one FeatureCollection; each feature's ``layer`` property names its layer."""
+    import geopandas as gpd
+
+    parts = [_clean_for_gis(g.to_crs(4326)).assign(layer=name) for name, g in layers.items() if len(g)]
+    merged = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
+    return merged.to_json(na="null", drop_id=True, ensure_ascii=False).encode("utf-8")
+
+
+def gpkg_bytes(layers: dict) -> bytes:
+    """One GeoPackage with a layer per map layer (written to a temporary file in the app data folder)."""
+    tmpdir = app_data_dir() / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".gpkg", dir=tmpdir)
+    os.close(fd)
+    Path(tmp).unlink()
+    try:
+        for name, g in layers.items():
+            if len(g):
+                _clean_for_gis(g.to_crs(4326)).to_file(tmp, layer=name, driver="GPKG")
+        return Path(tmp).read_bytes()
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def xlsx_bytes(result, lang: str) -> bytes:
+    """The statistics workbook of :func:`planner.export.write_xlsx` as bytes."""
+    from .export import write_xlsx
+
+    tmpdir = app_data_dir() / "tmp"
+    tmpdir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=tmpdir)
+    os.close(fd)
+    try:
+        write_xlsx(result, tmp, lang=lang)
+        return Path(tmp).read_bytes()
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def statistics_csv_bytes(result, lang: str) -> bytes:
+    """Per-type statistics then per-area statistics, as one CSV (UTF-8 with BOM so Excel reads Chinese)."""
+    from .export import tables_for_export
+
+    tables = tables_for_export(result, lang)
+    buf = _io.StringIO()
+    tables["types"].to_csv(buf, index=False)
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def areas_csv_bytes(result, lang: str) -> bytes:
+    """Per-area statistics as CSV (UTF-8 with BOM)."""
+    from .export import tables_for_export
+
+    return tables_for_export(result, lang)["areas"].to_csv(index=False).encode("utf-8-sig")
+
+
+def export_items(result, *, lang: str, proposals: Iterable[Proposal] = (), type_key: str | None = None,
+                 map_html: Callable[[], str] | None = None, summary_html: Callable[[], str] | None = None) -> list[ExportItem]:
+    """Every download of the current scenario; each item builds its bytes lazily.
+
+    ``result`` is the scenario's run (proposals included as facilities); ``map_html`` and
+    ``summary_html`` are callables returning the standalone map / one-page report.
+    """
+    props = list(proposals)
+    items = [
+        ExportItem("statistics_csv", "statistics.csv", "text/csv", lambda: statistics_csv_bytes(result, lang)),
+        ExportItem("statistics_xlsx", "statistics.xlsx",
+                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", lambda: xlsx_bytes(result, lang)),
+    ]
+    if len(result.areas):
+        items.append(ExportItem("areas_csv", "areas.csv", "text/csv", lambda: areas_csv_bytes(result, lang)))
+    items += [
+        ExportItem("layers_geojson", "layers.geojson", "application/geo+json",
+                   lambda: geojson_bytes(_layers(result, props, type_key))),
+        ExportItem("layers_gpkg", "layers.gpkg", "application/geopackage+sqlite3",
+                   lambda: gpkg_bytes(_layers(result, props, type_key))),
+    ]
+    if map_html is not None:
+        items.append(ExportItem("map_html", "map.html", "text/html", lambda: map_html().encode("utf-8")))
+    if summary_html is not None:
+        items.append(ExportItem("summary_html", "summary.html", "text/html", lambda: summary_html().encode("utf-8")))
+    return items

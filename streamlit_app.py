@@ -1,0 +1,551 @@
+"""Streamlit app: explore walking coverage, propose sites by clicking or optimising, compare scenarios, export.
+
+A thin layer: every number comes from ``planner`` (``planner.scenario.run``, ``planner.siting``,
+``planner.session``) and every map from ``maps``. This file holds widgets, caching and state.
+
+Run: ``streamlit run streamlit_app.py``.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from maps.i18n import LANGS, t, table_headers
+from planner import OfflineError, PlannerError
+from planner import session as ss
+
+st.set_page_config(page_title="步行可达性规划 / Coverage planner", layout="wide")
+
+# ---------------------------------------------------------------------------------------- state
+_DEFAULTS = {
+    "lang": "zh",
+    "source": {"kind": "demo"},
+    "layers": [],  # list[ss.LayerFile]
+    "seen_uploads": set(),  # file ids of uploads already handled
+    "messages": [],  # (level, key, values, error-or-None): rendered in the current language
+    "proposals": [],  # list[ss.Proposal]
+    "proposals_for": None,  # study key the proposals belong to
+    "handled_click": None,
+    "siting": None,  # (study key, type, SitingResult)
+    "last_delta": None,
+}
+for _k, _v in _DEFAULTS.items():
+    if _k not in st.session_state:
+        st.session_state[_k] = _v.copy() if isinstance(_v, (list, set, dict)) else _v
+
+
+def L(key: str, **values) -> str:
+    """UI text in the chosen language."""
+    return t(key, st.session_state.get("lang", "zh"), **values)
+
+
+def lang() -> str:
+    return st.session_state.get("lang", "zh")
+
+
+def say(level: str, key: str, error: PlannerError | None = None, **values) -> None:
+    """Queue a message for this and later reruns (shown in whatever language is chosen then)."""
+    st.session_state["messages"].append((level, key, values, error))
+
+
+def show_messages() -> None:
+    for level, key, values, error in st.session_state["messages"]:
+        text = L(key, **values)
+        if error is not None:
+            text = text + "\n\n" + error.message(lang())
+        getattr(st, level)(text)
+
+
+# ---------------------------------------------------------------------------------------- cached computation
+@st.cache_resource(show_spinner=False)
+def cached_demo():
+    """The demo Study, built once per server; its compiled network is shared and never mutated."""
+    return ss.demo_study()
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_network_study(path: str):
+    return ss.network_study(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def cached_place_study(place: str):
+    return ss.place_study(place)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def cached_layered(_base, base_key: str, layers: tuple):
+    return ss.apply_layers(_base, layers)
+
+
+@st.cache_resource(show_spinner=False, max_entries=48)
+def cached_run(_study, key: str, type_keys: tuple | None, isochrones: str):
+    """``planner.scenario.run`` cached on its inputs (``key`` hashes the study)."""
+    from planner.scenario import run
+
+    return run(_study, type_keys=list(type_keys) if type_keys else None, isochrones=isochrones)
+
+
+def base_study():
+    """The study of the chosen area (cached); returns (study, key)."""
+    src = st.session_state["source"]
+    if src["kind"] == "demo":
+        return cached_demo(), "demo"
+    if src["kind"] == "file":
+        return cached_network_study(src["path"]), "file:" + src["path"]
+    return cached_place_study(src["place"]), "place:" + src["place"]
+
+
+# ---------------------------------------------------------------------------------------- sidebar
+def sidebar(types) -> dict:
+    sb = st.sidebar
+    sb.radio(L("language"), LANGS, key="lang", horizontal=True, format_func=lambda v: "中文" if v == "zh" else "English")
+    sb.header(L("area_header"))
+    kinds = ["demo", "upload", "cached", "place"]
+    kind = sb.radio(L("area_source"), kinds, key="area_kind",
+                    format_func=lambda k: L({"demo": "src_demo", "upload": "src_upload", "cached": "src_cached",
+                                             "place": "src_place"}[k]))
+    if kind == "demo" and st.session_state["source"]["kind"] != "demo":
+        set_source({"kind": "demo"})
+    elif kind == "upload":
+        up = sb.file_uploader(L("upload_network"), key="up_network")
+        if up is not None and up.file_id not in st.session_state["seen_uploads"]:
+            st.session_state["seen_uploads"].add(up.file_id)
+            try:
+                path = ss.save_upload(up.name, up.getvalue(), kind="network")
+                with st.spinner(L("loading_network")):
+                    cached_network_study(str(path))
+                set_source({"kind": "file", "path": str(path)})
+            except PlannerError as exc:
+                say("error", "upload_rejected", exc, file=ss.safe_filename(up.name))
+    elif kind == "cached":
+        from planner.network import default_cache_dir
+
+        files = ss.compiled_networks()
+        if not files:
+            sb.info(L("cached_none", folder=str(default_cache_dir())))
+        else:
+            pick = sb.selectbox(L("cached_pick"), [str(p) for p in files], format_func=lambda p: p.rsplit("/", 1)[-1])
+            if pick and st.session_state["source"].get("path") != pick:
+                try:
+                    with st.spinner(L("loading_network")):
+                        cached_network_study(pick)
+                    set_source({"kind": "file", "path": pick})
+                except PlannerError as exc:
+                    say("error", "err_title", exc)
+    elif kind == "place":
+        place = sb.text_input(L("place_name"), key="place_name")
+        if sb.button(L("place_fetch"), key="place_fetch") and place.strip():
+            bar = sb.progress(0.0, text=L("fetching"))
+            try:
+                ss.place_study(place.strip(), progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text))
+                set_source({"kind": "place", "place": place.strip()})
+            except OfflineError as exc:
+                say("error", "offline", msg=exc.message(lang()))
+            except PlannerError as exc:
+                say("error", "err_title", exc)
+            finally:
+                bar.empty()
+
+    sb.header(L("layers_header"))
+    sb.caption(L("upload_limit", mb=ss.max_upload_mb()))
+    coords = sb.selectbox(L("coords"), ["wgs84", "gcj02", "bd09"], key="coords",
+                          format_func=lambda c: L("coords_" + c))
+    skip = sb.checkbox(L("skip_invalid"), key="skip_invalid")
+    default_type = sb.selectbox(L("fac_default_type"), list(types), key="fac_default_type",
+                                format_func=lambda k: types[k].label(lang()))
+    fac = sb.file_uploader(L("fac_upload"), key="up_facilities")
+    if fac is not None:
+        add_layer(fac, "facilities", coords=coords, skip_invalid=skip, default_type=default_type)
+    demand_kind = sb.radio(L("demand_source"), ["default", "file"], key="demand_kind",
+                           format_func=lambda k: L("demand_default" if k == "default" else "demand_file"))
+    if demand_kind == "file":
+        dem = sb.file_uploader(L("demand_upload"), key="up_demand")
+        if dem is not None:
+            add_layer(dem, "demand", coords=coords, skip_invalid=skip)
+    elif any(lf.kind == "demand" for lf in st.session_state["layers"]):
+        st.session_state["layers"] = [lf for lf in st.session_state["layers"] if lf.kind != "demand"]
+    areas = sb.file_uploader(L("areas_upload"), key="up_areas")
+    if areas is not None:
+        add_layer(areas, "areas")
+    if st.session_state["layers"]:
+        sb.caption(L("loaded_files", files=", ".join(lf.name for lf in st.session_state["layers"])))
+        if sb.button(L("reset_layers"), key="reset_layers"):
+            st.session_state["layers"] = []
+
+    sb.header(L("view_header"))
+    from maps.basemaps import BASEMAPS
+
+    basemap = sb.selectbox(L("basemap"), list(BASEMAPS), key="basemap", format_func=lambda k: BASEMAPS[k].label(lang()))
+    show_iso = sb.checkbox(L("show_iso"), value=True, key="show_iso")
+    return {"basemap": basemap, "show_iso": show_iso}
+
+
+def set_source(src: dict) -> None:
+    """Switch the study area: uploaded layers, proposals and the optimisation belong to the old one."""
+    st.session_state["source"] = src
+    st.session_state["layers"] = []
+    st.session_state["proposals"] = []
+    st.session_state["siting"] = None
+    st.session_state["last_delta"] = None
+
+
+def add_layer(upload, kind: str, **options) -> None:
+    """Store an upload safely and add it as a layer, unless reading it fails (then say why, in full)."""
+    if upload.file_id in st.session_state["seen_uploads"]:
+        return
+    st.session_state["seen_uploads"].add(upload.file_id)
+    name = ss.safe_filename(upload.name)
+    try:
+        path = ss.save_upload(upload.name, upload.getvalue(), kind=kind)
+        lf = ss.LayerFile(kind, str(path), name, **options)
+        layers = [x for x in st.session_state["layers"] if kind == "facilities" or x.kind != kind] + [lf]
+        base, key = base_study()
+        study, _ = cached_layered(base, key, tuple(layers))  # raises PlannerError on a bad file
+    except PlannerError as exc:
+        say("error", "upload_rejected", exc, file=name)
+        return
+    st.session_state["layers"] = layers
+    n = len(study.facilities) if kind == "facilities" else (len(study.demand) if kind == "demand" else len(study.areas))
+    say("success", "upload_ok", file=name, n=n)
+
+
+# ---------------------------------------------------------------------------------------- main
+def pct(x: float) -> str:
+    return "–" if x is None or x != x else f"{x * 100:.1f}%"
+
+
+def main() -> None:
+    from planner.config import default_types
+
+    opts = sidebar(default_types())
+    st.title(L("page_title"))
+
+    with st.spinner(L("computing")):
+        try:
+            base, base_key = base_study()
+        except PlannerError as exc:
+            say("error", "err_title", exc)
+            set_source({"kind": "demo"})
+            base, base_key = cached_demo(), "demo"
+        study, notes = cached_layered(base, base_key, tuple(st.session_state["layers"]))
+    skey = ss.study_key(study, base_key, tuple(st.session_state["layers"]))
+    if st.session_state["proposals_for"] != skey:
+        # proposals belong to the study they were made on
+        if st.session_state["proposals_for"] is not None:
+            st.session_state["proposals"] = []
+            st.session_state["siting"] = None
+        st.session_state["proposals_for"] = skey
+    st.caption(study.label)
+    for note in notes:
+        st.warning(L("warning", msg=note.message(lang())))
+
+    types = study.types
+    present = [k for k in types if (study.facilities["type"] == k).any()] if len(study.facilities) else []
+    options = present or list(types)
+    type_key = st.selectbox(L("type_pick"), options, key="type_key", format_func=lambda k: types[k].label(lang()))
+    ftype = types[type_key]
+
+    # the map's last click (st_folium copies it into st.session_state["map"]; tests set it there too)
+    handle_click(type_key, opts["basemap"])
+    proposals = st.session_state["proposals"]
+    scenario = ss.with_proposals(study, proposals)
+    scen_key = ss.study_key(scenario, base_key, tuple(st.session_state["layers"]))
+
+    with st.spinner(L("computing")):
+        try:
+            base_res = cached_run(study, skey, None, "none") if present else None
+            tracker = whatif_tracker(base_res, skey, type_key) if base_res is not None and type_key in present else None
+            headline(study, base_res, type_key, tracker)
+            iso = "dissolved" if opts["show_iso"] else "none"
+            res = cached_run(scenario, scen_key, (type_key,), iso) if (scenario.facilities["type"] == type_key).any() else None
+        except PlannerError as exc:
+            st.error(exc.message(lang()))
+            res = None
+    show_messages()
+    st.session_state["messages"] = []
+
+    col_map, col_stats = st.columns([3, 2], gap="medium")
+    with col_map:
+        st.subheader(L("map_header"))
+        st.caption(L("map_hint", type=ftype.label(lang())))
+        draw_map(scenario, res, type_key, opts, scen_key)
+    with col_stats:
+        stats_panel(res, type_key, base_res, scenario, scen_key)
+
+    tabs = st.tabs([L("propose_header"), L("optimise_header"), L("scen_header"), L("export_header")])
+    with tabs[0]:
+        proposals_panel(types)
+    with tabs[1]:
+        optimise_panel(scenario, scen_key, type_key)
+    with tabs[2]:
+        scenarios_panel(study, skey, base_key)
+    with tabs[3]:
+        export_panel(res, type_key, opts, scen_key)
+
+
+def whatif_tracker(base_res, skey: str, type_key: str):
+    """The session's incremental what-if for the chosen type, synced to the proposal list."""
+    key = (skey, type_key)
+    tr = st.session_state.get("whatif")
+    if tr is None or st.session_state.get("whatif_key") != key:
+        tr = ss.WhatIfTracker(base_res, type_key)
+        st.session_state["whatif"] = tr
+        st.session_state["whatif_key"] = key
+    deltas = tr.sync(st.session_state["proposals"])
+    if deltas:
+        d = deltas[-1]
+        st.session_state["last_delta"] = d
+    return tr
+
+
+def handle_click(type_key: str, basemap: str) -> None:
+    """Turn a new map click into a proposed site of the chosen type (GCJ-02 clicks converted back)."""
+    value = st.session_state.get("map") or {}
+    click = value.get("last_clicked") if isinstance(value, dict) else None
+    if not click:
+        return
+    pos = (round(float(click["lat"]), 7), round(float(click["lng"]), 7))
+    if st.session_state["handled_click"] == pos:
+        return
+    st.session_state["handled_click"] = pos
+    lat, lon = pos
+    from maps.basemaps import needs_gcj02
+
+    if needs_gcj02(basemap):
+        from planner.coords import gcj02_to_wgs84
+
+        x, y = gcj02_to_wgs84([lon], [lat])
+        lon, lat = float(x[0]), float(y[0])
+    props = st.session_state["proposals"]
+    props.append(ss.Proposal(ss.next_site_id(props), type_key, lon, lat, "click"))
+
+
+def headline(study, base_res, type_key: str, tracker) -> None:
+    ftype = study.types[type_key]
+    goal_share = st.session_state.get("goal_share", 100.0) / 100.0
+    c1, c2, c3, c4 = st.columns(4)
+    if tracker is None:
+        c1.metric(L("headline", minutes=ftype.target_minutes), "–")
+        return
+    share = tracker.share
+    delta = share - tracker.baseline_share
+    c1.metric(L("headline", minutes=ftype.target_minutes), pct(share),
+              delta=(f"{delta * 100:+.1f}%" if abs(delta) > 1e-12 else None), help=L("delta_help"))
+    c1.caption(L("headline_text", minutes=ftype.target_minutes, share=pct(share), goal=pct(goal_share)))
+    s = base_res.summary["types"][type_key]
+    c2.metric(L("facilities_count"), f"{s['facilities']}" + (f" + {sum(p.type == type_key for p in st.session_state['proposals'])}"
+                                                                if st.session_state["proposals"] else ""))
+    d = st.session_state.get("last_delta")
+    if d is not None and d.site_id in tracker.marginal:
+        st.success(L("added_site", id=d.site_id, before=pct(d.share_before), after=pct(d.share_after),
+                     gain=f"{d.newly_covered:,.0f}", ms=d.seconds * 1000))
+    st.session_state["headline_share"] = share  # read by tests
+    c3.empty()
+    c4.number_input(L("goal_share"), 0.0, 100.0, value=100.0, step=5.0, key="goal_share")
+
+
+def stats_panel(res, type_key: str, base_res, scenario, scen_key: str) -> None:
+    st.subheader(L("stats_header"))
+    h = table_headers(lang())
+    if res is None:
+        st.info(L("no_facilities_of_type", type=scenario.types[type_key].label(lang())))
+    else:
+        s = ss.type_stats(res, type_key)
+        c1, c2 = st.columns(2)
+        c1.metric(L("mean_minutes"), L("minutes_unit", v=f"{s['mean_minutes']:.1f}"))
+        c2.metric(L("p90_minutes"), L("minutes_unit", v=f"{s['p90_minutes']:.1f}"))
+        if scenario.demand.is_proxy:
+            st.caption(L("proxy_note"))
+        if scenario.meta.get("synthetic"):
+            st.caption(L("synthetic_note"))
+        bands = ss.bands_frame(res, type_key, lang())
+        st.markdown(f"**{L('bands_chart')}**")
+        chart = bands.rename(columns={"band": h["band"], "demand": h["demand"]})
+        st.bar_chart(chart, x=h["band"], y=h["demand"], sort=False, height=220)
+        st.markdown(f"**{L('areas_table')}**")
+        table = ss.areas_display(res, type_key, h)
+        if len(table):
+            st.dataframe(table, hide_index=True, width="stretch")
+        else:
+            st.caption(L("no_areas"))
+    if base_res is not None:
+        st.markdown(f"**{L('all_types')}**")
+        rows = []
+        for k, s in base_res.summary["types"].items():
+            if res is not None and k == type_key:
+                s = res.summary["types"][k]
+            rows.append({"type": scenario.types[k].label(lang()), "target_minutes": s["target_minutes"],
+                         "coverage_share": round(s["coverage_share"] * 100, 1), "facilities": s["facilities"],
+                         "mean_minutes": round(s["mean_minutes"], 1), "p90_minutes": round(s["p90_minutes"], 1)})
+        st.dataframe(pd.DataFrame(rows).rename(columns=h), hide_index=True, width="stretch")
+
+
+def map_for(scenario, res, type_key: str, opts: dict, scen_key: str):
+    """The folium map, rebuilt only when its inputs change (kept in the session)."""
+    from maps.build import coverage_map
+
+    key = (scen_key, type_key, lang(), opts["basemap"], opts["show_iso"], res is not None)
+    cache = st.session_state.get("map_cache")
+    if cache is not None and cache[0] == key:
+        return cache[1]
+    fac = scenario.facilities
+    existing = fac[(fac["type"] == type_key) & ~fac.get("proposed", pd.Series(False, index=fac.index)).fillna(False).astype(bool)] \
+        if len(fac) else fac
+    tracker = st.session_state.get("whatif")
+    marginal = tracker.marginal if tracker is not None else {}
+    props = ss.proposals_frame([p for p in st.session_state["proposals"] if p.type == type_key], marginal)
+    m = coverage_map(
+        facilities=pd.DataFrame(existing[["id", "name", "type", "lon", "lat"]]) if len(existing)
+        else pd.DataFrame(columns=["id", "name", "type", "lon", "lat"]),
+        isochrones=res.isochrones if res is not None else None,
+        gaps=res.gaps if res is not None else None,
+        areas=ss.area_frame(res, type_key) if res is not None else None,
+        proposals=props if len(props) else None,
+        types=scenario.types, lang=lang(), basemap=opts["basemap"], title=scenario.label,
+        share_goal=min(max(st.session_state.get("goal_share", 100.0) / 100.0, 0.05), 0.99),
+    )
+    st.session_state["map_cache"] = (key, m)
+    return m
+
+
+def draw_map(scenario, res, type_key: str, opts: dict, scen_key: str) -> None:
+    from maps.st_map import show_map
+
+    m = map_for(scenario, res, type_key, opts, scen_key)
+    show_map(m, height=560, key="map")
+
+
+def proposals_panel(types) -> None:
+    props = st.session_state["proposals"]
+    if not props:
+        st.info(L("proposals_none"))
+        return
+    tracker = st.session_state.get("whatif")
+    marginal = tracker.marginal if tracker is not None else {}
+    for p in list(props):
+        c1, c2, c3 = st.columns([3, 4, 1])
+        c1.write(f"**{p.site_id}** · {types[p.type].label(lang())} · {L('src_click' if p.source == 'click' else 'src_optimise')}")
+        gain = marginal.get(p.site_id)
+        c2.write(f"{p.lon:.5f}, {p.lat:.5f}" + (f" · {L('h_marginal')}: {gain:,.0f}" if gain is not None else ""))
+        if c3.button(L("remove"), key=f"rm_{p.site_id}"):
+            remove_site(p.site_id)
+            st.rerun()
+    if st.button(L("remove_all"), key="rm_all"):
+        st.session_state["proposals"] = []
+        st.session_state["last_delta"] = None
+        st.rerun()
+
+
+def remove_site(site_id: str) -> None:
+    st.session_state["proposals"] = [p for p in st.session_state["proposals"] if p.site_id != site_id]
+    st.session_state["last_delta"] = None
+
+
+def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
+    from planner.siting import propose_study
+
+    c1, c2, c3 = st.columns(3)
+    mode = c1.radio(L("opt_mode"), ["count", "target"], key="opt_mode",
+                    format_func=lambda k: L("opt_count" if k == "count" else "opt_target"))
+    if mode == "count":
+        n = c2.number_input(L("opt_n"), 1, 500, 10, key="opt_n")
+    else:
+        x = c2.number_input(L("opt_x"), 1.0, 100.0, 95.0, step=1.0, key="opt_x")
+    method = c3.radio(L("opt_method"), ["greedy", "exact"], key="opt_method",
+                      format_func=lambda k: L("opt_greedy" if k == "greedy" else "opt_exact"))
+    if st.button(L("opt_run"), key="opt_run", type="primary"):
+        bar = st.progress(0.05, text=L("opt_running"))
+        try:
+            kw = {"count": int(n)} if mode == "count" else {"target_share": float(x) / 100.0}
+            result = propose_study(scenario, type_key, method=method, time_limit_s=30.0, **kw)
+            st.session_state["siting"] = (scen_key, type_key, result)
+        except PlannerError as exc:
+            st.error(exc.message(lang()))
+        finally:
+            bar.progress(1.0)
+            bar.empty()
+    got = st.session_state.get("siting")
+    if not got:
+        return
+    key, tkey, result = got
+    if key != scen_key or tkey != type_key:
+        st.caption(L("opt_stale"))
+        return
+    h = table_headers(lang())
+    st.success(L("opt_result", n=len(result.sites), before=pct(result.share_before), after=pct(result.share_after),
+                 method=result.method, secs=result.timings.get("total", 0.0)))
+    for en, zh in result.notes:
+        st.caption(en if lang() == "en" else zh)
+    sites = result.sites[["rank", "id", "lon", "lat", "marginal_demand", "cumulative_share"]].copy()
+    sites["cumulative_share"] = (sites["cumulative_share"] * 100).round(1)
+    sites["marginal_demand"] = sites["marginal_demand"].round(0)
+    st.markdown(f"**{L('opt_ranked')}**")
+    st.dataframe(sites.rename(columns=h), hide_index=True, width="stretch", height=240)
+    st.markdown(f"**{L('opt_curve')}**")
+    curve = pd.DataFrame({L("h_new_sites_axis"): result.curve["new_sites"], L("h_curve_share"): result.curve["share"] * 100})
+    st.line_chart(curve, x=L("h_new_sites_axis"), y=L("h_curve_share"), height=220)
+    if len(result.areas):
+        st.markdown(f"**{L('opt_areas')}**")
+        a = result.areas[["name", "share_before", "share_after", "new_sites"]].copy()
+        a[["share_before", "share_after"]] = (a[["share_before", "share_after"]] * 100).round(1)
+        st.dataframe(a.rename(columns=h), hide_index=True, width="stretch")
+    ranks = st.multiselect(L("opt_accept_pick"), list(result.sites["rank"]), default=list(result.sites["rank"]),
+                           key=f"opt_pick_{id(result)}")
+    b1, b2 = st.columns(2)
+    if b1.button(L("opt_accept"), key="opt_accept"):
+        accept(result, ranks, type_key)
+    if b2.button(L("opt_accept_all"), key="opt_accept_all"):
+        accept(result, list(result.sites["rank"]), type_key)
+
+
+def accept(result, ranks, type_key: str) -> None:
+    props = st.session_state["proposals"]
+    chosen = result.sites[result.sites["rank"].isin(list(ranks))]
+    for _, row in chosen.iterrows():
+        props.append(ss.Proposal(ss.next_site_id(props), type_key, float(row["lon"]), float(row["lat"]), "optimise"))
+    st.session_state["siting"] = None
+    say("success", "opt_accepted", n=len(chosen))
+    st.rerun()
+
+
+def scenarios_panel(study, skey: str, base_key: str) -> None:
+    try:
+        from planner import store  # noqa: F401
+    except ImportError:
+        st.info(L("scen_store_missing"))
+        return
+    st.info(L("scen_store_missing"))
+
+
+def export_panel(res, type_key: str, opts: dict, scen_key: str) -> None:
+    if res is None:
+        st.info(L("no_types"))
+        return
+    from maps.assets import to_html
+
+    m = st.session_state["map_cache"][1]
+    props = list(st.session_state["proposals"])
+    chosen_lang = lang()
+
+    def map_html() -> str:  # deferred: runs when the button is pressed, outside the script run
+        return to_html(m)
+
+    summary = None
+    try:
+        from maps.report import summary_html
+
+        def summary() -> str:
+            return summary_html(res, lang=chosen_lang, proposals=ss.proposals_frame(props))
+    except ImportError:
+        st.caption(L("exp_summary_missing"))
+    items = ss.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key,
+                            map_html=map_html, summary_html=summary)
+    st.session_state["exports"] = items  # the tests build every download from here
+    cols = st.columns(4)
+    for i, item in enumerate(items):
+        cols[i % 4].download_button(L("exp_" + item.key), data=item.make, file_name=item.filename, mime=item.mime,
+                                    key=f"dl_{item.key}", on_click="ignore")
+
+
+main()
