@@ -70,23 +70,182 @@ def _augment(net: Network, src: Snap, sel: np.ndarray | None = None):
     return m, n, keep
 
 
-def nearest_field(net: Network, src: Snap, *, limit_m: float = np.inf) -> NodeField:
-    """Multi-source Dijkstra (``min_only``): every node's distance to its nearest source.
-
-    Sources flagged ``too_far`` are not used. Distances above ``limit_m`` are ``inf``.
-    """
-    n = net.n_nodes
+def _nearest_field_plain(net: Network, src: Snap, *, limit_m: float = np.inf) -> NodeField:
+    """Multi-source Dijkstra on every node (the reference the chain-contracted version is tested against)."""
     m, n, keep = _augment(net, src)
     if len(keep) == 0:
         return NodeField(np.full(n, np.inf), np.full(n, -1, dtype=np.int64), float(limit_m))
     stubs = np.arange(n, n + len(keep))
-    dist, _, sources = dijkstra(
-        m, directed=True, indices=stubs, min_only=True, limit=limit_m, return_predecessors=True
-    )
+    dist, _, sources = dijkstra(m, directed=True, indices=stubs, min_only=True, limit=limit_m, return_predecessors=True)
     dist = dist[:n]
     sources = sources[:n]
     src_idx = np.where(sources >= n, keep[np.clip(sources - n, 0, len(keep) - 1)], -1)
     return NodeField(dist, src_idx.astype(np.int64), float(limit_m))
+
+
+@dataclass(frozen=True, eq=False)
+class _Chains:
+    """The network with chains of degree-2 nodes contracted: Dijkstra runs on the core only.
+
+    Half-edge ``h`` of edge ``e`` runs u -> v for ``h = 2e`` and v -> u for ``h = 2e + 1``.
+    ``acc[h]`` is the distance from the tail of ``h`` to the core node that ends its chain,
+    ``end[h]`` that core node's index in the core graph. Interior (degree-2) nodes get exact
+    distances from their chain's two ends, plus any source on the same chain.
+    """
+
+    core_nodes: np.ndarray
+    csr: object
+    acc: np.ndarray
+    end: np.ndarray
+    last: np.ndarray
+    interior: np.ndarray
+    out1: np.ndarray
+    out2: np.ndarray
+
+
+def _build_chains(net: Network, force_core: np.ndarray | None = None) -> _Chains:
+    n, m = net.n_nodes, net.n_edges
+    u, v, L = net.edge_u, net.edge_v, net.length_m
+    tail = np.empty(2 * m, np.int64)
+    head = np.empty(2 * m, np.int64)
+    tail[0::2], tail[1::2] = u, v
+    head[0::2], head[1::2] = v, u
+    hlen = np.repeat(L, 2)
+    deg = np.bincount(tail, minlength=n)
+    order = np.argsort(tail, kind="stable")
+    first = np.searchsorted(tail[order], np.arange(n))
+    cand = np.flatnonzero(deg == 2)
+    o1 = order[first[cand]]
+    o2 = order[first[cand] + 1]
+    ok = (o1 >> 1) != (o2 >> 1)  # two distinct edges (not one self-loop)
+    is_core = np.ones(n, bool)
+    is_core[cand[ok]] = False
+    if force_core is not None:
+        is_core[force_core] = True
+    interior = np.flatnonzero(~is_core)
+    out1 = np.full(n, -1, np.int64)
+    out2 = np.full(n, -1, np.int64)
+    sel = ~is_core[cand]
+    out1[cand[sel]], out2[cand[sel]] = o1[sel], o2[sel]
+    # successor of a half-edge arriving at an interior node: the node's other outgoing half-edge
+    succ = np.full(2 * m, -1, np.int64)
+    arrive = np.flatnonzero(~is_core[head])
+    w = head[arrive]
+    twin = arrive ^ 1
+    succ[arrive] = np.where(twin == out1[w], out2[w], out1[w])
+    # list ranking by pointer jumping: distance and last half-edge to the end of each chain
+    acc = hlen.copy()
+    last = np.arange(2 * m)
+    nxt = succ.copy()
+    for _ in range(64):
+        live = np.flatnonzero(nxt >= 0)
+        if len(live) == 0:
+            break
+        j = nxt[live]
+        acc_new, last_new, nxt_new = acc.copy(), last.copy(), nxt.copy()
+        acc_new[live] = acc[live] + acc[j]
+        last_new[live] = last[j]
+        nxt_new[live] = nxt[j]
+        acc, last, nxt = acc_new, last_new, nxt_new
+    else:  # rings of degree-2 nodes with no core: make their nodes core and start again
+        return _build_chains(net, np.unique(tail[nxt >= 0]))
+    core_nodes = np.flatnonzero(is_core)
+    core_of = np.full(n, -1, np.int64)
+    core_of[core_nodes] = np.arange(len(core_nodes))
+    end = core_of[head[last]]
+    start = np.flatnonzero(is_core[tail])
+    a, b, wgt = core_of[tail[start]], end[start], acc[start]
+    keep = a != b
+    a, b, wgt = a[keep], b[keep], wgt[keep]
+    o = np.lexsort((wgt, b, a))
+    a, b, wgt = a[o], b[o], wgt[o]
+    f = np.ones(len(a), bool)
+    f[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    a, b, wgt = a[f], b[f], np.maximum(wgt[f], 1e-9)
+    c = len(core_nodes)
+    indptr = np.zeros(c + 1, np.int64)
+    np.add.at(indptr, a + 1, 1)
+    np.cumsum(indptr, out=indptr)
+    csr = sp.csr_matrix((wgt, b.astype(np.int32), indptr), shape=(c, c))
+    return _Chains(core_nodes, csr, acc, end, last, interior, out1[interior], out2[interior])
+
+
+def _chains(net: Network) -> _Chains:
+    cached = net.__dict__.get("_chains")
+    if cached is None:
+        cached = _build_chains(net)
+        net.__dict__["_chains"] = cached
+    return cached
+
+
+def nearest_field(net: Network, src: Snap, *, limit_m: float = np.inf) -> NodeField:
+    """Multi-source Dijkstra (``min_only``): every node's distance to its nearest source, in metres.
+
+    Dijkstra runs on the core graph (nodes of degree other than 2; chains of degree-2 nodes
+    become single arcs); distances at the chain interiors follow exactly from the chain ends
+    and from sources on the same chain. Sources flagged ``too_far`` are not used. Distances
+    above ``limit_m`` are ``inf``.
+    """
+    n = net.n_nodes
+    keep = np.flatnonzero(~src.too_far)
+    if len(keep) == 0:
+        return NodeField(np.full(n, np.inf), np.full(n, -1, dtype=np.int64), float(limit_m))
+    ch = _chains(net)
+    c = len(ch.core_nodes)
+    e = src.edge[keep]
+    s = src.along_m[keep]
+    off = src.dist_m[keep]
+    L = net.length_m[e]
+    # stub arcs: along the edge towards v, then on to the chain's end; likewise towards u
+    t_fwd = ch.acc[2 * e] - s
+    t_bwd = ch.acc[2 * e + 1] - (L - s)
+    k = len(keep)
+    cols = np.column_stack([ch.end[2 * e], ch.end[2 * e + 1]]).ravel()
+    w = np.maximum(np.column_stack([off + t_fwd, off + t_bwd]).ravel(), 1e-9)
+    base = ch.csr
+    indptr = np.concatenate([base.indptr, base.indptr[-1] + 2 * np.arange(1, k + 1)])
+    m = sp.csr_matrix((np.concatenate([base.data, w]), np.concatenate([base.indices, cols.astype(np.int32)]), indptr),
+                      shape=(c + k, c + k))
+    dc, _, sc = dijkstra(m, directed=True, indices=np.arange(c, c + k), min_only=True, limit=limit_m, return_predecessors=True)
+    dc, sc = dc[:c], sc[:c]
+    sc = np.where(sc >= c, keep[np.clip(sc - c, 0, k - 1)], -1)
+    dist = np.full(n, np.inf)
+    who = np.full(n, -1, np.int64)
+    dist[ch.core_nodes], who[ch.core_nodes] = dc, sc
+    # interior nodes: best of the two chain ends
+    d1 = ch.acc[ch.out1] + dc[ch.end[ch.out1]]
+    d2 = ch.acc[ch.out2] + dc[ch.end[ch.out2]]
+    use2 = d2 < d1
+    dist[ch.interior] = np.where(use2, d2, d1)
+    who[ch.interior] = np.where(use2, sc[ch.end[ch.out2]], sc[ch.end[ch.out1]])
+    # sources on the same chain reach its interior nodes directly; chain id = the smaller of its
+    # two terminal half-edges, positions measured towards that end
+    cid_src = np.minimum(ch.last[2 * e], ch.last[2 * e + 1])
+    t_src = np.where(ch.last[2 * e] == cid_src, t_fwd, t_bwd)
+    cid_int = np.minimum(ch.last[ch.out1], ch.last[ch.out2])
+    t_int = np.where(ch.last[ch.out1] == cid_int, ch.acc[ch.out1], ch.acc[ch.out2])
+    order = np.argsort(cid_src, kind="stable")
+    cs = cid_src[order]
+    lo = np.searchsorted(cs, cid_int, "left")
+    cnt = np.searchsorted(cs, cid_int, "right") - lo
+    if cnt.any():
+        rows = np.repeat(np.arange(len(ch.interior)), cnt)
+        pos = np.repeat(lo, cnt) + (np.arange(len(rows)) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+        j = order[pos]
+        d = off[j] + np.abs(t_src[j] - t_int[rows])
+        node = ch.interior[rows]
+        better = d < dist[node]
+        # several sources may improve one node: apply the best per node
+        o = np.lexsort((d[better], node[better]))
+        nb, db, jb = node[better][o], d[better][o], j[better][o]
+        firsts = np.ones(len(nb), bool)
+        firsts[1:] = nb[1:] != nb[:-1]
+        dist[nb[firsts]] = db[firsts]
+        who[nb[firsts]] = keep[jb[firsts]]
+    beyond = dist > limit_m
+    dist[beyond] = np.inf
+    who[beyond] = -1
+    return NodeField(dist, who, float(limit_m))
 
 
 def _same_edge(src: Snap, pts: Snap):
