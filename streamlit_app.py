@@ -279,7 +279,7 @@ def main() -> None:
     with tabs[1]:
         optimise_panel(scenario, scen_key, type_key)
     with tabs[2]:
-        scenarios_panel(study, skey, base_key)
+        scenarios_panel(study, skey, base_key, type_key, res, opts)
     with tabs[3]:
         export_panel(res, type_key, opts, scen_key)
 
@@ -503,19 +503,152 @@ def accept(result, ranks, type_key: str) -> None:
     props = st.session_state["proposals"]
     chosen = result.sites[result.sites["rank"].isin(list(ranks))]
     for _, row in chosen.iterrows():
-        props.append(ss.Proposal(ss.next_site_id(props), type_key, float(row["lon"]), float(row["lat"]), "optimise"))
+        props.append(ss.Proposal(ss.next_site_id(props), type_key, float(row["lon"]), float(row["lat"]), "optimised"))
     st.session_state["siting"] = None
     say("success", "opt_accepted", n=len(chosen))
     st.rerun()
 
 
-def scenarios_panel(study, skey: str, base_key: str) -> None:
+def scenario_store():
+    """The local scenario store, or None when planner.store is not installed."""
     try:
-        from planner import store  # noqa: F401
+        from planner.store import ScenarioStore
     except ImportError:
+        return None
+    return ScenarioStore()
+
+
+def load_scenario(name: str) -> None:
+    """Button callback (runs before the script, so it may set the type selector)."""
+    try:
+        sc = scenario_store().load(name)
+    except PlannerError as exc:
+        say("error", "err_title", exc)
+        return
+    st.session_state["proposals"] = ss.from_sites(sc.sites)
+    st.session_state["last_delta"] = None
+    st.session_state["siting"] = None
+    if sc.type_key:
+        st.session_state["type_key"] = sc.type_key
+    say("success", "scen_loaded", name=sc.name, n=len(sc.sites))
+
+
+def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: dict) -> None:
+    store = scenario_store()
+    if store is None:
         st.info(L("scen_store_missing"))
         return
-    st.info(L("scen_store_missing"))
+    from planner.store import Scenario, compare, headline
+
+    akey = ss.area_key(base_key)
+    saved = store.list(area_key=akey)
+    c1, c2 = st.columns([3, 1])
+    name = c1.text_input(L("scen_name"), value=L("scen_name_default", n=len(saved) + 1), key="scen_name")
+    if c2.button(L("scen_save"), key="scen_save", type="primary"):
+        try:
+            sc = Scenario(name=name, area_key=akey, type_key=type_key, sites=ss.to_sites(st.session_state["proposals"]),
+                          results=headline(res) if res is not None else None)
+            store.save(sc, overwrite=True)
+            say("success", "scen_saved", name=name.strip())
+            st.rerun()
+        except PlannerError as exc:
+            st.error(exc.message(lang()))
+    if not saved:
+        st.caption(L("scen_none"))
+        return
+    names = [i.name for i in saved]
+    pick = st.selectbox(L("scen_pick"), names, key="scen_pick",
+                        format_func=lambda n: f"{n} · {L('scen_sites')} {next(i.n_sites for i in saved if i.name == n)}")
+    b1, b2, b3 = st.columns(3)
+    b1.button(L("scen_load"), key="scen_load", on_click=load_scenario, args=(pick,))
+    if b2.button(L("scen_duplicate"), key="scen_dup"):
+        new = pick + (" 副本" if lang() == "zh" else " copy")
+        k = 2
+        while new in store:
+            new = f"{pick} {'副本' if lang() == 'zh' else 'copy'} {k}"
+            k += 1
+        try:
+            store.duplicate(pick, new)
+            say("success", "scen_duplicated", name=new)
+            st.rerun()
+        except PlannerError as exc:
+            st.error(exc.message(lang()))
+    if b3.button(L("scen_delete"), key="scen_delete"):
+        store.delete(pick)
+        say("success", "scen_deleted", name=pick)
+        st.rerun()
+
+    st.markdown(f"**{L('scen_compare')}**")
+    options = ["__existing__", "__current__", *names]
+
+    def label(v: str) -> str:
+        return {"__existing__": L("scen_existing"), "__current__": L("scen_current")}.get(v, v)
+
+    c1, c2 = st.columns(2)
+    a = c1.selectbox(L("scen_baseline"), options, index=0, key="cmp_a", format_func=label)
+    b = c2.selectbox(L("scen_proposal"), options, index=1 if len(options) > 1 else 0, key="cmp_b", format_func=label)
+    try:
+        ra, rb = scenario_result(study, skey, a, type_key), scenario_result(study, skey, b, type_key)
+    except PlannerError as exc:
+        st.error(exc.message(lang()))
+        return
+    if ra is None or rb is None:
+        st.info(L("no_facilities_of_type", type=study.types[type_key].label(lang())))
+        return
+    table = compare(headline(ra), headline(rb))
+    table = table[table["type"] == type_key].copy()
+    for m in ("coverage_share",):
+        sel = table["metric"] == m
+        table.loc[sel, ["baseline", "proposal", "delta"]] = table.loc[sel, ["baseline", "proposal", "delta"]] * 100
+    metric_names = {"coverage_share": L("h_share"), "demand_covered": L("h_demand_covered"),
+                    "demand_total": L("h_demand_total"), "mean_minutes": L("h_mean"), "p90_minutes": L("h_p90")}
+    table["metric"] = table["metric"].map(metric_names)
+    table["name"] = table["name"].where(table["scope"] == "area", study.types[type_key].label(lang()))
+    show = table[["name", "metric", "baseline", "proposal", "delta"]].round(2).rename(columns={
+        "name": L("h_name"), "metric": L("h_metric"), "baseline": label(a), "proposal": label(b), "delta": "Δ"})
+    st.dataframe(show, hide_index=True, width="stretch", height=260)
+    st.markdown(f"**{L('scen_diff_map')}**")
+    draw_diff_map(study, ra, rb, type_key, b, opts)
+
+
+def scenario_result(study, skey: str, which: str, type_key: str):
+    """Coverage of one type for a compared scenario: existing only, the current proposals, or a saved one."""
+    if which == "__existing__":
+        props = []
+    elif which == "__current__":
+        props = st.session_state["proposals"]
+    else:
+        props = ss.from_sites(scenario_store().load(which).sites)
+    scen = ss.with_proposals(study, props)
+    if not (scen.facilities["type"] == type_key).any():
+        return None
+    return cached_run(scen, ss.study_key(scen, skey), (type_key,), "none")
+
+
+def draw_diff_map(study, ra, rb, type_key: str, which_b: str, opts: dict) -> None:
+    from maps.build import coverage_map
+    from maps.layers import gaps_layer
+    from maps.st_map import show_map
+
+    key = (id(ra), id(rb), type_key, lang(), opts["basemap"])
+    cache = st.session_state.get("diff_map")
+    if cache is None or cache[0] != key:
+        ft = rb.facilities_table
+        in_baseline = set(ra.facilities_table["id"])
+        fac = ft[(ft["type"] == type_key) & ft["id"].isin(in_baseline)]
+        new = ft[(ft["type"] == type_key) & ~ft["id"].isin(in_baseline)]
+        props = pd.DataFrame({"id": new["id"], "rank": range(1, len(new) + 1), "lon": new["lon"], "lat": new["lat"],
+                              "marginal_demand": float("nan")})
+        m = coverage_map(facilities=fac[["id", "name", "type", "lon", "lat"]], gaps=rb.gaps,
+                         areas=ss.area_frame(rb, type_key), proposals=props if len(props) else None,
+                         types=study.types, lang=lang(), basemap=opts["basemap"], title=study.label)
+        cells = ss.newly_covered_cells(ra, rb, type_key)
+        if len(cells):
+            from maps.basemaps import needs_gcj02
+
+            gaps_layer(cells, lang=lang(), name=L("scen_diff_layer"), shift_gcj02=needs_gcj02(opts["basemap"])).add_to(m)
+        st.session_state["diff_map"] = (key, m)
+    show_map(st.session_state["diff_map"][1], height=420, key="diff_map_view")
 
 
 def export_panel(res, type_key: str, opts: dict, scen_key: str) -> None:
@@ -527,6 +660,7 @@ def export_panel(res, type_key: str, opts: dict, scen_key: str) -> None:
     m = st.session_state["map_cache"][1]
     props = list(st.session_state["proposals"])
     chosen_lang = lang()
+    goal = st.session_state.get("goal_share", 100.0) / 100.0
 
     def map_html() -> str:  # deferred: runs when the button is pressed, outside the script run
         return to_html(m)
@@ -536,7 +670,8 @@ def export_panel(res, type_key: str, opts: dict, scen_key: str) -> None:
         from maps.report import summary_html
 
         def summary() -> str:
-            return summary_html(res, lang=chosen_lang, proposals=ss.proposals_frame(props))
+            return summary_html(res, lang=chosen_lang, proposals=ss.proposals_frame(props), type_key=type_key,
+                                coverage_goal=goal)
     except ImportError:
         st.caption(L("exp_summary_missing"))
     items = ss.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key,

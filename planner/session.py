@@ -55,6 +55,10 @@ __all__ = [
     "ExportItem",
     "export_items",
     "study_key",
+    "area_key",
+    "to_sites",
+    "from_sites",
+    "newly_covered_cells",
 ]
 
 #: Default upload limit, megabytes (``PLANNER_MAX_UPLOAD_MB`` overrides it).
@@ -82,9 +86,12 @@ def max_upload_mb() -> float:
 
 
 def app_data_dir() -> Path:
-    """The app's data folder: ``$PLANNER_APP_DATA`` or ``~/.local/share/coverage-planner`` (created)."""
-    raw = os.environ.get("PLANNER_APP_DATA")
-    path = Path(raw) if raw else Path.home() / ".local" / "share" / "coverage-planner"
+    """The app's data folder (created): ``$PLANNER_DATA`` or ``~/.local/share/coverage-planner``.
+
+    The same folder holds the scenario store (:func:`planner.store.default_store_path`).
+    """
+    raw = os.environ.get("PLANNER_DATA")
+    path = Path(raw).expanduser() if raw else Path.home() / ".local" / "share" / "coverage-planner"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -378,7 +385,7 @@ class Proposal:
     site_id : unique id (``P1``, ``P2`` ...).
     type : facility type key.
     lon, lat : WGS-84 degrees.
-    source : ``click`` or ``optimise``.
+    source : ``click``, ``optimised`` or ``file`` (the origins of :class:`planner.store.Site`).
     """
 
     site_id: str
@@ -459,6 +466,8 @@ class WhatIfTracker:
         self.marginal: dict[str, float] = {}
         self.last = None
         self._sites: dict[str, tuple[float, float]] = {}
+        self._internal: dict[str, str] = {}  # site id -> id inside the WhatIf
+        self._serial = 0
 
     @property
     def share(self) -> float:
@@ -466,22 +475,71 @@ class WhatIfTracker:
         return float(self.whatif.share)
 
     def sync(self, proposals: Iterable[Proposal]) -> list:
-        """Apply the difference between the tracked sites and ``proposals`` (of this type); returns the deltas."""
+        """Apply the difference between the tracked sites and ``proposals`` (of this type); returns the deltas.
+
+        A site removed and later proposed again (undo, a loaded scenario) is opened under a fresh
+        internal id, since :class:`~planner.siting.WhatIf` never reuses one.
+        """
         want = {p.site_id: (p.lon, p.lat) for p in proposals if p.type == self.type_key}
         deltas = []
         for sid in [s for s in self._sites if s not in want or want[s] != self._sites[s]]:
-            deltas.append(self.whatif.remove(sid))
+            deltas.append(self.whatif.remove(self._internal.pop(sid)))
             del self._sites[sid]
             self.marginal.pop(sid, None)
         for sid, (lon, lat) in want.items():
             if sid not in self._sites:
-                d = self.whatif.add(lon, lat, site_id=sid)
+                self._serial += 1
+                internal = f"{sid}#{self._serial}"
+                d = self.whatif.add(lon, lat, site_id=internal)
+                self._internal[sid] = internal
                 self._sites[sid] = (lon, lat)
                 self.marginal[sid] = d.newly_covered
-                deltas.append(d)
+                deltas.append(replace(d, site_id=sid))
         if deltas:
             self.last = deltas[-1]
         return deltas
+
+
+def area_key(base_key: str) -> str:
+    """The store's ``area_key`` of a study source: ``demo``, a network file's name, or ``place:<name>``."""
+    if base_key == "demo":
+        return "demo"
+    if base_key.startswith("file:"):
+        return re.sub(r"^[0-9a-f]{16}-", "", Path(base_key[5:]).name)
+    return base_key
+
+
+def to_sites(proposals: Iterable[Proposal]) -> tuple:
+    """Proposals as :class:`planner.store.Site` tuples."""
+    from .store import Site
+
+    return tuple(Site(p.site_id, float(p.lon), float(p.lat), p.type, p.source) for p in proposals)
+
+
+def from_sites(sites: Iterable) -> list[Proposal]:
+    """:class:`planner.store.Site` items back as proposals."""
+    return [Proposal(s.id, s.type, float(s.lon), float(s.lat), s.origin) for s in sites]
+
+
+def newly_covered_cells(baseline, proposal, type_key: str, *, cell_m: float = 200.0):
+    """Grid cells of the demand one type covers in ``proposal`` but not in ``baseline`` (the difference map).
+
+    Both are :class:`~planner.scenario.CoverageResult` of the same study's demand. Returns a
+    GeoDataFrame (EPSG:4326) with ``population`` (newly covered), ``minutes`` (their mean minutes
+    in the proposal), ``max_minutes`` and the cell polygon.
+    """
+    import geopandas as gpd
+
+    from .isochrones import gap_cells
+
+    a, b = baseline.demand_table, proposal.demand_table
+    newly = b[f"{type_key}_covered"].to_numpy(bool) & ~a[f"{type_key}_covered"].to_numpy(bool)
+    net = proposal.study.network_for(proposal.goals[type_key])
+    x, y = net.to_metric(b["lon"].to_numpy(float), b["lat"].to_numpy(float))
+    polys, pop, mean, mx = gap_cells(np.asarray(x), np.asarray(y), b["population"].to_numpy(float),
+                                     b[f"{type_key}_minutes"].to_numpy(float), ~newly, cell_m=cell_m)
+    g = gpd.GeoDataFrame({"population": pop, "minutes": mean, "max_minutes": mx}, geometry=list(polys), crs=net.crs)
+    return g.to_crs(4326)
 
 
 # ============================================================================ statistics for display
