@@ -547,9 +547,8 @@ def greedy_min_sites(red: Reduced, need: float) -> GreedyRun:
 def _curve_order(csc: sp.csc_matrix, w: np.ndarray, chosen) -> GreedyRun:
     """Greedy order (and marginal gains) of a fixed chosen set: the coverage curve of an exact answer."""
     chosen = np.asarray(chosen, np.int64)
-    run = _celf(csc, w, k_max=len(chosen), allowed=chosen)
-    rest = np.setdiff1d(chosen, run.order)  # sites that add nothing after the others
-    return GreedyRun(np.concatenate([run.order, rest]), np.concatenate([run.gains, np.zeros(len(rest))]), run.seconds)
+    # sites that add nothing once the others are open are left out, as greedy leaves them out
+    return _celf(csc, w, k_max=len(chosen), allowed=chosen)
 
 
 # ============================================================================ MILP (HiGHS)
@@ -811,6 +810,8 @@ class SitingResult:
             "objective": self.objective,
             "bound": self.bound,
             "gap": self.gap,
+            "gap_source": ("HiGHS dual bound (proven)" if self.method == "exact"
+                           else "a-priori (1 - 1/e) guarantee of greedy" if self.problem == "max_coverage" else "none"),
             "greedy_objective": self.greedy_objective,
             "status": self.status,
             "reduction": self.reduction,

@@ -88,8 +88,12 @@ def cmd_propose(args) -> int:
             say(f"map.html skipped: the maps package is not available ({exc})")
         else:
             fac = study.facilities
+            areas = None
+            if study.areas is not None and len(result.areas):  # outline coloured by the share after
+                cols = result.areas[["area_id", "share_after", "demand_total", "new_sites"]]
+                areas = study.areas.merge(cols.rename(columns={"share_after": "coverage_share"}), on="area_id", how="left")
             m = coverage_map(facilities=fac[fac["type"] == ftype.key], proposals=result.sites_gdf(),
-                             areas=study.areas, types=study.types, lang=args.lang, basemap=args.basemap,
+                             areas=areas, types=study.types, lang=args.lang, basemap=args.basemap,
                              title=study.label)
             html = to_html(m)
     extra = {"study": study.label, "elapsed_s": round(time.perf_counter() - t0, 3)}
@@ -100,8 +104,11 @@ def cmd_propose(args) -> int:
         with atomic_path(Path(args.out) / "rejected_rows.csv") as tmp:
             rejected.to_csv(tmp, index=False, encoding="utf-8-sig")
     label = ftype.label_zh if args.lang == "zh" else ftype.label_en
-    say(f"{label}: {len(result.sites)} new sites, coverage {result.share_before:.1%} -> {result.share_after:.1%} "
-        f"({result.method}, gap {result.gap:.2%})")
+    if result.method == "exact":
+        how = f"exact, HiGHS {result.status}, proven gap {result.gap:.2%}"
+    else:
+        how = "greedy, at least 63% of the optimum guaranteed; --method exact proves the gap"
+    say(f"{label}: {len(result.sites)} new sites, coverage {result.share_before:.1%} -> {result.share_after:.1%} ({how})")
     for en, zh in result.notes:
         say(zh if args.lang == "zh" else en)
     say(f"wrote {', '.join(written)} to {args.out} in {time.perf_counter() - t0:.1f} s")

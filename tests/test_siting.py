@@ -84,7 +84,10 @@ def test_coverage_matrix_equals_bruteforce_nearest(seed):
     limit = S.goal_limit_m(ft)
     a = S.coverage_matrix(net, cs, dem, limit_m=limit, max_batch=5)
     assert sp.issparse(a) and a.shape == (len(dem), len(cs))
-    np.testing.assert_array_equal(a.toarray().astype(bool), oracle_matrix(net, cs, dem, limit))
+    oracle = oracle_matrix(net, cs, dem, limit)
+    np.testing.assert_array_equal(a.toarray().astype(bool), oracle)
+    b = S.coverage_matrix(net, cs, dem, limit_m=limit, tile_m=150.0)  # many small tiles
+    np.testing.assert_array_equal(b.toarray().astype(bool), oracle)
 
 
 # ------------------------------------------------------------------------- solvers vs enumeration
@@ -361,3 +364,36 @@ def test_cli_propose_writes_files(tmp_path):
                "--demand", str(tmp_path / "dem.csv"), "--type", "aed", "--target-share", "1.0", "--minutes", "0.5",
                "--candidate-spacing-m", "400", "--lang", "en", "--no-map", "--out", str(tmp_path / "o2")])
     assert rc == 2
+
+
+def _study(seed=0, n_dem=150):
+    import geopandas as gpd
+
+    from planner.config import default_types
+    from planner.demand import demand_from_points
+    from planner.scenario import Study
+
+    net = grid_net(seed=seed)
+    rng = np.random.default_rng(seed)
+    dx = rng.uniform(net.x.min(), net.x.max(), n_dem)
+    dy = rng.uniform(net.y.min(), net.y.max(), n_dem)
+    lon, lat = net.to_lonlat(dx, dy)
+    dem = gpd.GeoDataFrame({"id": [f"d{i}" for i in range(n_dem)], "population": rng.integers(1, 30, n_dem).astype(float)},
+                           geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    fac = pd.DataFrame({"id": ["A1", "S1"], "name": ["a", "s"], "type": ["aed", "service_station"],
+                        "lon": net.lon[[5, 60]], "lat": net.lat[[5, 60]]})
+    return Study(networks={"walk": net}, facilities=fac, demand=demand_from_points(dem), types=default_types())
+
+
+def test_propose_study_generated_candidates_and_unknown_type():
+    study = _study()
+    r = S.propose_study(study, "aed", count=4, minutes=2.0)
+    assert r.problem == "max_coverage" and len(r.sites) == 4 and r.share_after > r.share_before
+    assert r.sites["id"].str.startswith("n").all()  # network nodes
+    r = S.propose_study(study, "AED", count=3, minutes=2.0, candidates_from="demand", method="exact")
+    assert r.sites["id"].str.startswith("d:").all()
+    r = S.propose_study(study, "aed", target_share=1.0, share_of="reachable", minutes=2.0, candidate_spacing_m=60)
+    assert r.covered_after == pytest.approx(r.reachable_demand)
+    with pytest.raises(InputError, match="Unknown facility type 'nope'") as e:
+        S.propose_study(study, "nope", count=1)
+    assert "未知的设施类型" in str(e.value)
