@@ -324,21 +324,23 @@ def test_kill_9_during_saves_never_loses_earlier_scenarios(tmp_path):
         try:
             line = proc.stdout.readline()  # the writer is inside its save loop
             assert line == b"saving\n", proc.stderr.read().decode()
-            time.sleep(rng.uniform(0.05, 0.5))
+            delay = rng.uniform(0.05, 0.5)
+            time.sleep(delay)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        assert proc.returncode == -signal.SIGKILL
+        where = f"run {_run}, killed after {delay:.3f} s"
+        assert proc.returncode == -signal.SIGKILL, f"{where}: writer ended by itself: {proc.stderr.read().decode()[-2000:]}"
         reopened = ScenarioStore(path)
-        assert reopened.check() == []
+        assert reopened.check() == [], where
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         conn.close()
         for sc in earlier:
-            assert reopened.load(sc.name) == sc
+            assert reopened.load(sc.name) == sc, where
         # whatever the writer committed is whole too
         for info in reopened.list():
             loaded = reopened.load(info.name)
