@@ -975,8 +975,9 @@ def read_facilities(
         types.get_type(default_type)  # raises with the list of known types
     raw = _read_raw(path, sheet=sheet, layer=layer, encoding=encoding)
     _no_rows(raw)
-    found = _resolve_columns(raw, columns, [] if default_type else ["type"], ["name", "id", "address"],
-                             need_coords=True)
+    # with default_type the type column is optional, but still read when present (it fills only empty cells)
+    found = _resolve_columns(raw, columns, [] if default_type else ["type"],
+                             ["name", "id", "address"] + (["type"] if default_type else []), need_coords=True)
     issues = _Issues(raw)
     _report_stray(raw, issues)
     f = raw.frame
