@@ -48,6 +48,33 @@ def say(level: str, key: str, error: PlannerError | None = None, **values) -> No
     st.session_state["messages"].append((level, key, values, error))
 
 
+def choose(where, widget: str, label: str, options: list, *, key: str, fmt, default=None, **kw):
+    """A selectbox or radio whose option labels follow the language, keeping its choice across a switch.
+
+    Streamlit matches a selection by its displayed label, so a label that changes with the language
+    would lose (or garble) the choice. The widget therefore gets one key per language, and the raw
+    choice is kept in ``st.session_state[key]``.
+    """
+    lg = lang()
+    wkey = f"{key}__{lg}"
+    current = st.session_state.get(key, default)
+    if wkey not in st.session_state:
+        kw["index"] = options.index(current) if current in options else (options.index(default) if default in options else 0)
+    elif st.session_state[wkey] not in options:
+        del st.session_state[wkey]
+        kw["index"] = options.index(current) if current in options else 0
+    value = getattr(where, widget)(label, options, key=wkey, format_func=lambda v: fmt(v, lg), **kw)
+    st.session_state[key] = value
+    return value
+
+
+def pick_type(value: str) -> None:
+    """Select a facility type from a callback (e.g. loading a scenario), before the selector is drawn."""
+    st.session_state["type_key"] = value
+    for lg in LANGS:
+        st.session_state.pop(f"type_key__{lg}", None)
+
+
 def show_messages() -> None:
     for level, key, values, error in st.session_state["messages"]:
         text = L(key, **values)
@@ -102,9 +129,8 @@ def sidebar(types) -> dict:
     sb.radio(L("language"), LANGS, key="lang", horizontal=True, format_func=lambda v: "中文" if v == "zh" else "English")
     sb.header(L("area_header"))
     kinds = ["demo", "upload", "cached", "place"]
-    kind = sb.radio(L("area_source"), kinds, key="area_kind",
-                    format_func=lambda k: L({"demo": "src_demo", "upload": "src_upload", "cached": "src_cached",
-                                             "place": "src_place"}[k]))
+    names = {"demo": "src_demo", "upload": "src_upload", "cached": "src_cached", "place": "src_place"}
+    kind = choose(sb, "radio", L("area_source"), kinds, key="area_kind", fmt=lambda k, lg: t(names[k], lg))
     if kind == "demo" and st.session_state["source"]["kind"] != "demo":
         set_source({"kind": "demo"})
     elif kind == "upload":
@@ -149,16 +175,16 @@ def sidebar(types) -> dict:
 
     sb.header(L("layers_header"))
     sb.caption(L("upload_limit", mb=ss.max_upload_mb()))
-    coords = sb.selectbox(L("coords"), ["wgs84", "gcj02", "bd09"], key="coords",
-                          format_func=lambda c: L("coords_" + c))
+    coords = choose(sb, "selectbox", L("coords"), ["wgs84", "gcj02", "bd09"], key="coords",
+                    fmt=lambda c, lg: t("coords_" + c, lg))
     skip = sb.checkbox(L("skip_invalid"), key="skip_invalid")
-    default_type = sb.selectbox(L("fac_default_type"), list(types), key="fac_default_type",
-                                format_func=lambda k: types[k].label(lang()))
+    default_type = choose(sb, "selectbox", L("fac_default_type"), list(types), key="fac_default_type",
+                          fmt=lambda k, lg: types[k].label(lg))
     fac = sb.file_uploader(L("fac_upload"), key="up_facilities")
     if fac is not None:
         add_layer(fac, "facilities", coords=coords, skip_invalid=skip, default_type=default_type)
-    demand_kind = sb.radio(L("demand_source"), ["default", "file"], key="demand_kind",
-                           format_func=lambda k: L("demand_default" if k == "default" else "demand_file"))
+    demand_kind = choose(sb, "radio", L("demand_source"), ["default", "file"], key="demand_kind",
+                         fmt=lambda k, lg: t("demand_default" if k == "default" else "demand_file", lg))
     if demand_kind == "file":
         dem = sb.file_uploader(L("demand_upload"), key="up_demand")
         if dem is not None:
@@ -176,7 +202,7 @@ def sidebar(types) -> dict:
     sb.header(L("view_header"))
     from maps.basemaps import BASEMAPS
 
-    basemap = sb.selectbox(L("basemap"), list(BASEMAPS), key="basemap", format_func=lambda k: BASEMAPS[k].label(lang()))
+    basemap = choose(sb, "selectbox", L("basemap"), list(BASEMAPS), key="basemap", fmt=lambda k, lg: BASEMAPS[k].label(lg))
     show_iso = sb.checkbox(L("show_iso"), value=True, key="show_iso")
     return {"basemap": basemap, "show_iso": show_iso}
 
@@ -243,7 +269,7 @@ def main() -> None:
     types = study.types
     present = [k for k in types if (study.facilities["type"] == k).any()] if len(study.facilities) else []
     options = present or list(types)
-    type_key = st.selectbox(L("type_pick"), options, key="type_key", format_func=lambda k: types[k].label(lang()))
+    type_key = choose(st, "selectbox", L("type_pick"), options, key="type_key", fmt=lambda k, lg: types[k].label(lg))
     ftype = types[type_key]
 
     # the map's last click (st_folium copies it into st.session_state["map"]; tests set it there too)
@@ -446,14 +472,14 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
     from planner.siting import propose_study
 
     c1, c2, c3 = st.columns(3)
-    mode = c1.radio(L("opt_mode"), ["count", "target"], key="opt_mode",
-                    format_func=lambda k: L("opt_count" if k == "count" else "opt_target"))
+    mode = choose(c1, "radio", L("opt_mode"), ["count", "target"], key="opt_mode",
+                  fmt=lambda k, lg: t("opt_count" if k == "count" else "opt_target", lg))
     if mode == "count":
         n = c2.number_input(L("opt_n"), 1, 500, 10, key="opt_n")
     else:
         x = c2.number_input(L("opt_x"), 1.0, 100.0, 95.0, step=1.0, key="opt_x")
-    method = c3.radio(L("opt_method"), ["greedy", "exact"], key="opt_method",
-                      format_func=lambda k: L("opt_greedy" if k == "greedy" else "opt_exact"))
+    method = choose(c3, "radio", L("opt_method"), ["greedy", "exact"], key="opt_method",
+                    fmt=lambda k, lg: t("opt_greedy" if k == "greedy" else "opt_exact", lg))
     if st.button(L("opt_run"), key="opt_run", type="primary"):
         bar = st.progress(0.05, text=L("opt_running"))
         try:
@@ -529,7 +555,7 @@ def load_scenario(name: str) -> None:
     st.session_state["last_delta"] = None
     st.session_state["siting"] = None
     if sc.type_key:
-        st.session_state["type_key"] = sc.type_key
+        pick_type(sc.type_key)
     say("success", "scen_loaded", name=sc.name, n=len(sc.sites))
 
 
@@ -557,8 +583,9 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
         st.caption(L("scen_none"))
         return
     names = [i.name for i in saved]
-    pick = st.selectbox(L("scen_pick"), names, key="scen_pick",
-                        format_func=lambda n: f"{n} · {L('scen_sites')} {next(i.n_sites for i in saved if i.name == n)}")
+    sizes = {i.name: i.n_sites for i in saved}
+    pick = choose(st, "selectbox", L("scen_pick"), names, key="scen_pick",
+                  fmt=lambda n, lg: f"{n} · {t('scen_sites', lg)} {sizes[n]}")
     b1, b2, b3 = st.columns(3)
     b1.button(L("scen_load"), key="scen_load", on_click=load_scenario, args=(pick,))
     if b2.button(L("scen_duplicate"), key="scen_dup"):
@@ -581,12 +608,13 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
     st.markdown(f"**{L('scen_compare')}**")
     options = ["__existing__", "__current__", *names]
 
-    def label(v: str) -> str:
-        return {"__existing__": L("scen_existing"), "__current__": L("scen_current")}.get(v, v)
+    def label(v: str, lg: str | None = None) -> str:
+        lg = lg or lang()
+        return {"__existing__": t("scen_existing", lg), "__current__": t("scen_current", lg)}.get(v, v)
 
     c1, c2 = st.columns(2)
-    a = c1.selectbox(L("scen_baseline"), options, index=0, key="cmp_a", format_func=label)
-    b = c2.selectbox(L("scen_proposal"), options, index=1 if len(options) > 1 else 0, key="cmp_b", format_func=label)
+    a = choose(c1, "selectbox", L("scen_baseline"), options, key="cmp_a", fmt=label, default="__existing__")
+    b = choose(c2, "selectbox", L("scen_proposal"), options, key="cmp_b", fmt=label, default="__current__")
     try:
         ra, rb = scenario_result(study, skey, a, type_key), scenario_result(study, skey, b, type_key)
     except PlannerError as exc:

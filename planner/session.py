@@ -126,8 +126,9 @@ def save_upload(name: str, data: bytes, *, kind: str, data_dir: str | Path | Non
 
     The file is refused (``InputError``, nothing written) when it is larger than ``max_mb``
     (default :func:`max_upload_mb`) or its ending is not one of ``UPLOAD_SUFFIXES[kind]``. The
-    stored name is ``<sha256 prefix>-<sanitised name>``: a user-supplied name never becomes a
-    path, and the same content maps to the same file (so results cached on the path stay valid).
+    stored path is ``uploads/<sha256 prefix>/<sanitised name>``: a user-supplied name never becomes
+    a path, messages name the file as the user knows it, and the same content maps to the same
+    file (so results cached on the path stay valid).
     Uploads are only ever read as data, never executed or imported.
 
     Parameters
@@ -157,13 +158,13 @@ def save_upload(name: str, data: bytes, *, kind: str, data_dir: str | Path | Non
         )
     folder = Path(data_dir) if data_dir is not None else app_data_dir()
     folder = (folder / "uploads").resolve()
-    folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(data).hexdigest()[:16]
-    target = (folder / f"{digest}-{safe}").resolve()
-    if target.parent != folder:  # cannot happen after safe_filename; a cheap belt and braces
+    target = (folder / digest / safe).resolve()
+    if target.parent.parent != folder:  # cannot happen after safe_filename; a cheap belt and braces
         raise InputError("Refused an upload name that points outside the data folder.", "拒绝了指向数据目录之外的上传文件名。")
+    target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists():
-        fd, tmp = tempfile.mkstemp(prefix=".upload.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=".upload.", suffix=".tmp", dir=target.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -235,7 +236,7 @@ def network_study(path: str | Path, *, label: str | None = None, cache_dir: str 
             buildings = osm_buildings(path)
         except PlannerError:
             buildings = None
-    shown = label or re.sub(r"^[0-9a-f]{16}-", "", path.name)
+    shown = label or path.name
     return Study(networks={"walk": net}, facilities=facilities, demand=proxy_demand(net, buildings=buildings),
                  areas=None, label=shown, meta={"source": "file"})
 
@@ -505,7 +506,7 @@ def area_key(base_key: str) -> str:
     if base_key == "demo":
         return "demo"
     if base_key.startswith("file:"):
-        return re.sub(r"^[0-9a-f]{16}-", "", Path(base_key[5:]).name)
+        return Path(base_key[5:]).name
     return base_key
 
 

@@ -1,0 +1,269 @@
+"""The Streamlit app driven through ``streamlit.testing.v1.AppTest``, plus the UI-free session logic under it.
+
+Every flow of issue 5: open on the demo, switch language, upload facilities (good, malformed,
+too large), add and remove a proposed site by a simulated map click, optimise, save/load/
+duplicate/compare scenarios, and every export parsed back.
+"""
+from __future__ import annotations
+
+import io
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest
+
+from maps.i18n import TEXT, t
+from planner import InputError
+from planner import session as ss
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "streamlit_app.py")
+TIMEOUT = 120
+
+# A click inside the demo district, on the under-served side (WGS-84; the default basemap is "none").
+CLICK = {"lat": 31.215, "lng": 121.395}
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """Scenario store, uploads and network cache in a temporary folder."""
+    monkeypatch.setenv("PLANNER_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("PLANNER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("PLANNER_MAX_UPLOAD_MB", raising=False)
+    return tmp_path
+
+
+def open_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def headline(at: AppTest):
+    return at.metric[0]
+
+
+def texts(at: AppTest, kind: str) -> list[str]:
+    return [e.value for e in getattr(at, kind)]
+
+
+def share_of(value: str) -> float:
+    return float(value.rstrip("%"))
+
+
+# ---------------------------------------------------------------------------------------- open and language
+def test_opens_on_demo_with_headline(env):
+    at = open_app()
+    m = headline(at)
+    assert m.label == "15 分钟覆盖率"
+    assert re.fullmatch(r"\d+\.\d%", m.value)
+    assert any("目标 100.0%" in c.value for c in at.caption)
+    assert at.selectbox(key="type_key__zh").value == "health_centre"
+    # statistics panel: mean and p90, per-area table, the all-types table
+    labels = [x.label for x in at.metric]
+    assert "人口加权平均时间" in labels and "90% 分位时间" in labels
+    frames = [d.value for d in at.dataframe]
+    assert any("名称" in f.columns and len(f) == 5 for f in frames)  # five demo subdistricts
+    assert any("设施类型" in f.columns and len(f) >= 10 for f in frames)
+
+
+def test_language_switch_changes_labels(env):
+    at = open_app()
+    at.radio(key="lang").set_value("en").run()
+    assert not at.exception
+    assert headline(at).label == "15-min coverage"
+    assert at.selectbox(key="type_key__en").label == "Facility type"
+    assert any("goal 100.0%" in c.value for c in at.caption)
+    frames = [d.value for d in at.dataframe]
+    assert any("Name" in f.columns for f in frames)
+    assert any("Coverage (%)" in f.columns for f in frames)
+    assert not any(re.search(r"[\u4e00-\u9fff]", x.label) for x in at.metric)
+    at.radio(key="lang").set_value("zh").run()
+    assert headline(at).label == "15 分钟覆盖率"
+
+
+def test_every_text_has_both_languages_with_the_same_placeholders():
+    fields = string.Formatter()
+    for key, (zh, en) in TEXT.items():
+        assert zh.strip() and en.strip(), key
+        assert {f[1] for f in fields.parse(zh) if f[1]} == {f[1] for f in fields.parse(en) if f[1]}, key
+    assert t("headline", "en", minutes=15) == "15-min coverage"
+
+
+# ---------------------------------------------------------------------------------------- uploads
+def facility_csv(rows: list[tuple]) -> bytes:
+    lines = ["id,name,type,lon,lat"] + [",".join(map(str, r)) for r in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def test_upload_facility_file_replaces_that_type(env):
+    at = open_app()
+    before = share_of(headline(at).value)
+    data = facility_csv([("S1", "站一", "health_centre", 121.395, 31.215), ("S2", "站二", "health_centre", 121.41, 31.23),
+                         ("S3", "站三", "health_centre", 121.38, 31.20), ("S4", "站四", "health_centre", 121.42, 31.21)])
+    at.file_uploader(key="up_facilities").upload("my stations.csv", data, "text/csv").run()
+    assert not at.exception
+    assert any("已载入 my_stations.csv" in s for s in texts(at, "success"))
+    assert at.metric[1].value == "4"  # the demo's five health centres were replaced by the four uploaded
+    assert share_of(headline(at).value) != before
+    stored = [p for p in (env / "data" / "uploads").rglob("*") if p.is_file()]
+    assert len(stored) == 1 and stored[0].name == "my_stations.csv"
+
+
+def test_malformed_upload_shows_every_problem_and_app_stays_alive(env):
+    at = open_app()
+    data = facility_csv([("S1", "站一", "health_centre", 121.395, 31.215), ("S2", "站二", "health_centre", 121.41, 131.23),
+                         ("S3", "站三", "nonsense", 121.38, 31.20)])
+    at.file_uploader(key="up_facilities").upload("bad.csv", data, "text/csv").run()
+    assert not at.exception
+    err = "\n".join(texts(at, "error"))
+    assert "未载入 bad.csv" in err
+    assert "第 3 行" in err and "第 4 行" in err  # header = row 1
+    assert "nonsense" in err
+    assert headline(at).value.endswith("%")  # still computing on the demo
+    assert at.metric[1].value == "5"
+    # the same message in English after the switch (errors are rendered in the chosen language)
+    at.file_uploader(key="up_facilities").upload("bad2.csv", data + b"\n", "text/csv")
+    at.radio(key="lang").set_value("en").run()
+    err = "\n".join(texts(at, "error"))
+    assert "bad2.csv was not loaded" in err and "row 3" in err
+
+
+def test_upload_above_the_limit_is_refused(env, monkeypatch):
+    monkeypatch.setenv("PLANNER_MAX_UPLOAD_MB", "0.0001")
+    at = open_app()
+    at.file_uploader(key="up_facilities").upload("big.csv", facility_csv([("S1", "a", "aed", 121.4, 31.2)] * 20),
+                                                 "text/csv").run()
+    assert not at.exception
+    assert any("超过上传上限" in e for e in texts(at, "error"))
+    assert not (env / "data" / "uploads").exists() or not any(p.is_file() for p in (env / "data" / "uploads").rglob("*"))
+
+
+def test_save_upload_never_leaves_the_data_folder(tmp_path):
+    for name in ("../../etc/passwd.csv", "..\\..\\evil.csv", "/abs/path/x.csv", "C:\\Windows\\x.csv", ".hidden.csv"):
+        p = ss.save_upload(name, b"id,lon,lat\n", kind="facilities", data_dir=tmp_path)
+        assert p.parent.parent == (tmp_path / "uploads").resolve()
+        assert ".." not in p.name and p.name.endswith(".csv")
+    assert ss.safe_filename("长宁 区 设施.csv") == "长宁_区_设施.csv"
+    with pytest.raises(InputError) as e:
+        ss.save_upload("run.py", b"print(1)", kind="facilities", data_dir=tmp_path)
+    assert "run.py" in e.value.message("en") and "not accepted" in e.value.message("en")
+    with pytest.raises(InputError) as e:
+        ss.save_upload("x.csv", b"x" * 2000, kind="facilities", data_dir=tmp_path, max_mb=0.001)
+    assert "超过上传上限" in e.value.message("zh")
+
+
+# ---------------------------------------------------------------------------------------- propose
+def test_click_adds_and_remove_button_removes_a_site(env):
+    at = open_app()
+    base = headline(at).value
+    at.session_state["map"] = {"last_clicked": CLICK}  # what st_folium writes on a click
+    at.run()
+    assert not at.exception
+    m = headline(at)
+    assert share_of(m.value) > share_of(base) and m.delta.startswith("+")
+    assert any(s.startswith("已新增 P1") for s in texts(at, "success"))
+    props = at.session_state["proposals"]
+    assert [p.site_id for p in props] == ["P1"] and props[0].type == "health_centre"
+
+    # the incremental what-if agrees with a full run on the scenario
+    from planner.scenario import run
+
+    study = ss.demo_study()
+    full = run(ss.with_proposals(study, props), type_keys=["health_centre"], isochrones="none")
+    assert share_of(m.value) == pytest.approx(full.summary["types"]["health_centre"]["coverage_share"] * 100, abs=0.051)
+
+    at.run()  # a rerun with the same click value does not add it again
+    assert len(at.session_state["proposals"]) == 1
+    at.button(key="rm_P1").click().run()
+    assert not at.exception
+    assert at.session_state["proposals"] == []
+    assert headline(at).value == base
+
+
+def test_optimise_and_accept(env):
+    at = open_app()
+    at.number_input(key="opt_n").set_value(5)
+    at.button(key="opt_run").click().run()
+    assert not at.exception
+    assert any("5 个新点位" in s for s in texts(at, "success"))
+    ranked = [d.value for d in at.dataframe if "排名" in d.value.columns]
+    assert ranked and len(ranked[0]) == 5
+    at.button(key="opt_accept_all").click().run()
+    assert not at.exception
+    props = at.session_state["proposals"]
+    assert len(props) == 5 and {p.source for p in props} == {"optimised"}
+    assert headline(at).delta.startswith("+")
+
+
+# ---------------------------------------------------------------------------------------- scenarios
+def test_save_load_duplicate_compare_scenarios(env):
+    at = open_app()
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    at.text_input(key="scen_name").set_value("方案甲")
+    at.button(key="scen_save").click().run()
+    assert any("已保存方案「方案甲」" in s for s in texts(at, "success"))
+    at.button(key="rm_P1").click().run()
+    assert at.session_state["proposals"] == []
+    at.button(key="scen_load").click().run()
+    assert not at.exception
+    assert [p.site_id for p in at.session_state["proposals"]] == ["P1"]
+    at.button(key="scen_dup").click().run()
+    assert set(at.selectbox(key="scen_pick__zh").options) >= {"方案甲 副本 · 建议点位数 1", "方案甲 · 建议点位数 1"}
+    at.selectbox(key="cmp_a__zh").set_value("__existing__")
+    at.selectbox(key="cmp_b__zh").set_value("方案甲")
+    at.run()
+    assert not at.exception
+    cmp = [d.value for d in at.dataframe if "Δ" in d.value.columns]
+    assert cmp, "comparison table"
+    share_row = cmp[0][cmp[0]["指标"] == "覆盖率（%）"].iloc[0]
+    assert share_row["Δ"] > 0
+    # the store file is where PLANNER_DATA says
+    assert (env / "data" / "scenarios.sqlite").exists()
+
+
+# ---------------------------------------------------------------------------------------- exports
+def test_every_export_parses_back(env):
+    import geopandas as gpd
+    import openpyxl
+    import pandas as pd
+
+    at = open_app()
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    items = {i.key: i for i in at.session_state["exports"]}
+    assert {"statistics_csv", "statistics_xlsx", "areas_csv", "layers_geojson", "layers_gpkg", "map_html"} <= set(items)
+    assert {b.key for b in at.get("download_button")} >= {f"dl_{k}" for k in items}
+
+    csv = pd.read_csv(io.BytesIO(items["statistics_csv"].make()), encoding="utf-8-sig")
+    assert "覆盖率" in csv.columns and len(csv) == 1
+    areas = pd.read_csv(io.BytesIO(items["areas_csv"].make()), encoding="utf-8-sig")
+    assert len(areas) == 5 and "名称" in areas.columns
+    wb = openpyxl.load_workbook(io.BytesIO(items["statistics_xlsx"].make()))
+    assert "分类型统计" in wb.sheetnames
+    assert "覆盖率" in [c.value for c in wb["分类型统计"][1]]
+    gj = gpd.read_file(io.BytesIO(items["layers_geojson"].make()))
+    assert {"facilities", "proposals", "isochrones", "gaps", "areas"} <= set(gj["layer"])
+    path = env / "layers.gpkg"
+    path.write_bytes(items["layers_gpkg"].make())
+    import pyogrio
+
+    assert {"facilities", "proposals", "areas"} <= {name for name, _ in pyogrio.list_layers(path)}
+    assert len(gpd.read_file(path, layer="proposals")) == 1
+    html = items["map_html"].make().decode("utf-8")
+    assert "L.map(" in html or "L.map" in html
+    assert "cdn.jsdelivr" not in html and "<script src=\"http" not in html
+    if "summary_html" in items:
+        summary = items["summary_html"].make().decode("utf-8")
+        assert "<svg" in summary and "P1" in summary
+
+    # English headers after the switch
+    at.radio(key="lang").set_value("en").run()
+    csv = pd.read_csv(io.BytesIO({i.key: i for i in at.session_state["exports"]}["statistics_csv"].make()))
+    assert "coverage_share" in csv.columns
