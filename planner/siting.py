@@ -263,12 +263,8 @@ def coverage_matrix(
         Candidates and demand snapped to ``net``.
     limit_m : float
         Goal distance in metres (see :func:`goal_limit_m`).
-    max_batch, tile_m : int, float, optional
-        Sources per Dijkstra batch and the side (m) of the square tiles that group them. By
-        default tiles are at least 1.5 km (fewer, larger local subgraphs: on a 300k-node
-        network with a 112.5 m goal this is ~6x faster than 450 m tiles) and the batch is sized
-        so that batch x local-subgraph nodes stays under ``max_cells`` (the dense Dijkstra
-        output, 8 bytes each).
+    max_batch, tile_m, max_cells : optional
+        Batching of the bounded Dijkstra; see :func:`planner.travel.reach` for the defaults.
 
     Returns
     -------
@@ -278,15 +274,7 @@ def coverage_matrix(
     n_d, n_c = len(dem_snap), len(cand_snap)
     if n_c == 0 or n_d == 0:
         return sp.csr_matrix((n_d, n_c), dtype=np.int8)
-    if tile_m is None:
-        tile_m = max(1500.0, 4.0 * float(limit_m))
-    if max_batch is None:
-        area_km2 = max(np.ptp(net.x) * np.ptp(net.y) / 1e6, 1e-6)
-        density = net.n_nodes / area_km2  # nodes per km²
-        side = tile_m + 2.0 * (float(limit_m) + 200.0)
-        sub_nodes = max(1.0, min(net.n_nodes, density * side * side / 1e6))
-        max_batch = int(np.clip(max_cells / sub_nodes, 16, 4096))
-    r = reach(net, cand_snap, limit_m=float(limit_m), max_batch=max_batch, tile_m=tile_m)
+    r = reach(net, cand_snap, limit_m=float(limit_m), max_batch=max_batch, tile_m=tile_m, max_cells=max_cells)
     s, p, _ = reach_points(net, r, cand_snap, dem_snap)
     a = sp.csr_matrix((np.ones(len(s), dtype=np.int8), (p, s)), shape=(n_d, n_c))
     a.sum_duplicates()
