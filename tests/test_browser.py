@@ -1,0 +1,177 @@
+"""The app in a real headless Chromium, with every request not to localhost blocked.
+
+Starts ``streamlit run streamlit_app.py`` on a free port, waits for the map, checks that its
+frame has real height with facility markers and the legend, clicks on the map to propose a
+site and waits for the headline coverage to change, and saves screenshots
+(``tests/artifacts/app.png``, and ``docs/img/app.png`` for the walkthrough).
+The helpers are shared with ``benchmarks/bench_app.py``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import urlopen
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARTIFACTS = REPO / "tests" / "artifacts"
+DOCS_IMG = REPO / "docs" / "img"
+MAP_FRAME = 'iframe[title="streamlit_folium.st_folium"]'
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def app_server(*, port: int | None = None, timeout_s: float = 60.0, env: dict | None = None):
+    """Run the app with ``streamlit run`` on localhost; yields ``(url, process)``; always terminated."""
+    port = port or free_port()
+    data = tempfile.mkdtemp(prefix="planner-app-")
+    full_env = {**os.environ, "PLANNER_DATA": data, "PLANNER_CACHE": str(Path(data) / "cache"), **(env or {})}
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+    log = open(Path(data) / "server.log", "wb")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                with urlopen(url + "/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not start:\n" + (Path(data) / "server.log").read_text(errors="replace"))
+            time.sleep(0.2)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        log.close()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def block_non_local(page, blocked: list[str]) -> None:
+    """Abort every request that is not to localhost (``data:``/``blob:`` never reach the router)."""
+
+    def handle(route):
+        u = urlparse(route.request.url)
+        if u.scheme in ("data", "blob", "about") or (u.hostname or "") in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", handle)
+
+
+@contextmanager
+def browser_page(width: int = 1500, height: int = 1100):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def wait_for_map(page, *, timeout_s: float = 90.0):
+    """Wait until the map frame shows Leaflet with facility markers; returns the frame locator."""
+    frame = page.frame_locator(MAP_FRAME).first
+    frame.locator(".leaflet-container").wait_for(state="visible", timeout=timeout_s * 1000)
+    frame.locator(".pm-icon").first.wait_for(state="attached", timeout=timeout_s * 1000)
+    return frame
+
+
+def headline_text(page) -> str:
+    return page.locator('[data-testid="stMetricValue"]').first.inner_text().strip()
+
+
+def click_map_and_wait(page, *, dx: float = 0.0, dy: float = 0.0, timeout_s: float = 60.0) -> tuple[str, str, float]:
+    """Click on the map (offset from its centre, in pixels); wait for the headline to change.
+
+    Returns ``(before, after, seconds)``.
+    """
+    before = headline_text(page)
+    box = page.locator(MAP_FRAME).first.bounding_box()
+    t0 = time.perf_counter()
+    page.mouse.click(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2 + dy)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            now = headline_text(page)
+        except Exception:  # the element is being replaced during the rerun
+            now = before
+        if now != before and now.endswith("%"):
+            return before, now, time.perf_counter() - t0
+        time.sleep(0.05)
+    raise AssertionError(f"headline stayed at {before} for {timeout_s} s after the click")
+
+
+def _have_browser() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} not installed"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright (Python package) not installed"
+    return None
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_app_in_a_real_browser_offline():
+    why = _have_browser()
+    if why:
+        pytest.skip(why)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    blocked: list[str] = []
+    with app_server() as (url, _proc), browser_page() as page:
+        block_non_local(page, blocked)
+        page.goto(url)
+        frame = wait_for_map(page)
+        box = page.locator(MAP_FRAME).first.bounding_box()
+        assert box is not None and box["height"] > 300, box
+        assert frame.locator(".pm-icon").count() > 0  # facility markers
+        assert frame.locator(".pm-legend").count() == 1
+        assert "图例" in frame.locator(".pm-legend").inner_text() or frame.locator(".pm-legend h4").count() == 1
+        page.wait_for_timeout(500)
+        assert headline_text(page).endswith("%")
+        page.screenshot(path=str(ARTIFACTS / "app_open.png"), full_page=False)
+
+        before, after, secs = click_map_and_wait(page, dx=40, dy=-30)
+        assert before != after
+        frame = wait_for_map(page)
+        frame.locator(".pm-prop").first.wait_for(state="attached", timeout=60_000)  # the proposed site is drawn
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=False)
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ARTIFACTS / "app.png", DOCS_IMG / "app.png")
+        shutil.copyfile(ARTIFACTS / "app_open.png", DOCS_IMG / "app_open.png")
+    # tiles were asked for only if a basemap was chosen; the default has none, so nothing left localhost
+    assert not blocked, blocked[:5]
