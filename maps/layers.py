@@ -459,7 +459,7 @@ def isochrones_layer(
             fill = _blend(colour, t)
             styles.append({"color": colour, "weight": 1, "opacity": 0.7, "fillColor": fill, "fillOpacity": 0.35})
         tip = f"{_esc(label)}<br>≤ {_fmt_num(m, 1 if m % 1 else 0)} {_t('minutes', lang)}"
-        if "facility_id" in prep.columns and pd.notna(row["facility_id"]):
+        if "facility_id" in prep.columns and pd.notna(row["facility_id"]) and str(row["facility_id"]):
             tip += f"<br>{_t('id', lang)}: {_esc(row['facility_id'])}"
         features.append(_feature(shapely.geometry.mapping(row.geometry), {"_s": style_index[skey], "_tip": tip}))
     title = (name or _t("isochrones", lang)) + _cap_note(len(prep), total, lang)
