@@ -45,7 +45,7 @@ def app_server(*, port: int | None = None, timeout_s: float = 60.0, env: dict | 
     full_env = {**os.environ, "PLANNER_DATA": data, "PLANNER_CACHE": str(Path(data) / "cache"), **(env or {})}
     cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    log = open(Path(data) / "server.log", "wb")  # noqa: SIM115 - closed in finally
+    log = open(Path(data) / "server.log", "wb")
     proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
