@@ -304,8 +304,9 @@ while True:
                   notes="大" * 20000, results={{"i": i}})
     store.save(sc, overwrite=True)
     if i % 5 == 0:
-        store.rename(f"bulk-{{i % 7}}", f"renamed-{{i}}")
-        store.delete(f"renamed-{{i}}")
+        # a kill between these two leaves the renamed copy behind: names are unique per run
+        store.rename(f"bulk-{{i % 7}}", f"renamed-{run}-{{i}}")
+        store.delete(f"renamed-{run}-{{i}}")
     if i == 0:
         sys.stdout.write("saving\n")
         sys.stdout.flush()
@@ -318,8 +319,8 @@ def test_kill_9_during_saves_never_loses_earlier_scenarios(tmp_path):
     store = ScenarioStore(path)
     earlier = [store.save(make_scenario(f"已保存 {k}", n_sites=500 + k, seed=k)) for k in range(4)]
     rng = random.Random(20240605)
-    code = _WRITER.format(repo=str(REPO), path=str(path))
     for _run in range(5):
+        code = _WRITER.format(repo=str(REPO), path=str(path), run=_run)
         proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             line = proc.stdout.readline()  # the writer is inside its save loop
