@@ -3,7 +3,7 @@
 Starts ``streamlit run streamlit_app.py`` on a free port, waits for the map, checks that its
 frame has real height with facility markers and the legend, clicks on the map to propose a
 site and waits for the headline coverage to change, and saves screenshots
-(``tests/artifacts/app.png``, and ``docs/img/app.png`` for the walkthrough).
+(``tests/artifacts/app.png``; with ``PLANNER_UPDATE_DOCS_IMG=1`` also ``docs/img/`` for the walkthrough).
 The helpers are shared with ``benchmarks/bench_app.py``.
 """
 from __future__ import annotations
@@ -170,8 +170,9 @@ def test_app_in_a_real_browser_offline():
         frame.locator(".pm-prop").first.wait_for(state="attached", timeout=60_000)  # the proposed site is drawn
         page.wait_for_timeout(800)
         page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=False)
-        DOCS_IMG.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ARTIFACTS / "app.png", DOCS_IMG / "app.png")
-        shutil.copyfile(ARTIFACTS / "app_open.png", DOCS_IMG / "app_open.png")
+        if os.environ.get("PLANNER_UPDATE_DOCS_IMG"):  # refresh the walkthrough's screenshots on request only
+            DOCS_IMG.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ARTIFACTS / "app.png", DOCS_IMG / "app.png")
+            shutil.copyfile(ARTIFACTS / "app_open.png", DOCS_IMG / "app_open.png")
     # tiles were asked for only if a basemap was chosen; the default has none, so nothing left localhost
     assert not blocked, blocked[:5]
