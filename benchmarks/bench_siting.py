@@ -330,6 +330,7 @@ def main(argv=None) -> int:
     ap.add_argument("--target-spacing", type=float, default=200.0)
     ap.add_argument("--target-time-limit", type=float, default=60.0)
     ap.add_argument("--whatif-n", type=int, default=50)
+    ap.add_argument("--write", action="store_true", help="write the figures into docs/benchmarks.md")
     ap.add_argument("--skip", default="", help="comma-separated sections to skip: aed, exact, spopt, target, whatif")
     args = ap.parse_args(argv)
     if args.quick:
@@ -359,6 +360,11 @@ def main(argv=None) -> int:
         bench_target(args, small, types[args.target_type])
     out(f"_total wall time {time.perf_counter() - t0:.0f} s_")
     print("\n".join(LINES))
+    if args.write:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from _report import write_section
+
+        write_section("siting", "## Siting (`benchmarks/bench_siting.py`)\n\n" + "\n".join(LINES))
     return 0
 
 

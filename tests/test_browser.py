@@ -38,12 +38,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def app_server(*, port: int | None = None, timeout_s: float = 60.0, env: dict | None = None):
-    """Run the app with ``streamlit run`` on localhost; yields ``(url, process)``; always terminated."""
+def app_server(*, port: int | None = None, timeout_s: float = 60.0, env: dict | None = None, script: Path | None = None):
+    """Run the app (or another page) with ``streamlit run`` on localhost; yields ``(url, process)``; always terminated."""
     port = port or free_port()
     data = tempfile.mkdtemp(prefix="planner-app-")
     full_env = {**os.environ, "PLANNER_DATA": data, "PLANNER_CACHE": str(Path(data) / "cache"), **(env or {})}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO / "streamlit_app.py"), "--server.headless", "true",
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script or REPO / "streamlit_app.py"), "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     log = open(Path(data) / "server.log", "wb")
     proc = subprocess.Popen(cmd, cwd=REPO, env=full_env, stdout=log, stderr=subprocess.STDOUT)
