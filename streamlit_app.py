@@ -429,7 +429,7 @@ def map_for(scenario, res, type_key: str, opts: dict, scen_key: str):
         areas=ss.area_frame(res, type_key) if res is not None else None,
         proposals=props if len(props) else None,
         types=scenario.types, lang=lang(), basemap=opts["basemap"], title=scenario.label,
-        share_goal=min(max(st.session_state.get("goal_share", 100.0) / 100.0, 0.05), 0.99),
+        share_goal=min(max(st.session_state.get("goal_share", 100.0) / 100.0, 0.05), 1.0),
     )
     st.session_state["map_cache"] = (key, m)
     return m

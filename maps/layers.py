@@ -550,6 +550,7 @@ def _default_gap_max(minutes: np.ndarray) -> float:
 
 def share_colormap(goal: float = 0.8) -> bcm.LinearColormap:
     """Diverging scale for coverage share: red below ``goal``, white at it, blue above."""
+    # the neutral colour sits at the goal; a 100 % goal puts it just below 1 so "met" stays blue
     goal = min(max(float(goal), 0.01), 0.99)
     return bcm.LinearColormap(["#b2182b", "#f4a582", "#f7f7f7", "#92c5de", "#2166ac"],
                               index=[0.0, goal / 2, goal, (1 + goal) / 2, 1.0], vmin=0.0, vmax=1.0)
