@@ -1051,6 +1051,7 @@ def propose(
         "cumulative_demand": cum,
         "cumulative_share": cum / total,
         "candidate_index": cand_idx,
+        "source": candidates.source[cand_idx],
     })
     curve = pd.DataFrame({
         "new_sites": np.arange(len(order) + 1),
@@ -1120,6 +1121,7 @@ def propose_study(
     minutes: float | None = None,
     speed_kmh: float | None = None,
     max_snap_m: float = 300.0,
+    relocate: bool = False,
     **kwargs,
 ) -> SitingResult:
     """:func:`propose` on a :class:`planner.scenario.Study` (what the CLI and the app call).
@@ -1134,6 +1136,12 @@ def propose_study(
         default spacing: a third of the goal distance, at least 25 m) or ``'demand'`` (uncovered
         demand points themselves).
     minutes, speed_kmh : overrides of the type's goal and speed.
+    relocate : bool
+        Existing facilities may move: they become candidates like any other (``source ==
+        'existing'`` in ``sites``) instead of staying open, and ``count`` is the number of sites
+        *in addition to* the existing ones, so ``count=0`` asks for the best placement of the
+        same number of sites. A chosen existing site is one to keep; an existing site not
+        chosen is one to move. With ``target_share`` it gives the fewest sites in total.
     **kwargs : passed to :func:`propose` (count, target_share, method, capacity, ...).
     """
     from .scenario import goal_for
@@ -1154,9 +1162,16 @@ def propose_study(
     dx, dy = net.to_metric(dlon, dlat)
     dem_snap = snap_points(net, dx, dy, max_snap_m=max_snap_m)
     pop = g["population"].to_numpy(float)
+    existing = None
+    if relocate:
+        existing = _make(fac["id"].astype(str).to_numpy()[sel], fac["lon"].to_numpy(float)[sel],
+                         fac["lat"].to_numpy(float)[sel], fx, fy, "existing")
+        fac_snap = fac_snap.subset(np.zeros(0, np.int64))
+        if kwargs.get("count") is not None:
+            kwargs["count"] = int(kwargs["count"]) + len(existing)
     if candidates is None:
         limit = goal_limit_m(ftype)
-        if len(sel):
+        if len(sel) and not relocate:
             d0, _, _ = nearest(net, fac_snap, dem_snap, limit_m=limit)
             unc = ~(d0 <= limit) & ~dem_snap.too_far
         else:
@@ -1167,6 +1182,9 @@ def propose_study(
             spacing = candidate_spacing_m or max(25.0, ftype.target_m / 3.0)
             candidates = candidates_from_nodes(net, spacing_m=spacing, near_x=np.asarray(dx)[unc],
                                                near_y=np.asarray(dy)[unc], near_m=limit)
+    if existing is not None:
+        taken = set(existing.ids)
+        candidates = Candidates.concat([existing, candidates.subset(np.array([i not in taken for i in candidates.ids], bool))])
     areas = study.areas if study.areas is not None and len(study.areas) else None
     return propose(net, candidates, fac_snap, dem_snap, pop, ftype, demand_ids=g["id"].to_numpy(),
                    demand_area=g["area_id"].to_numpy(dtype=object), areas=areas, max_snap_m=max_snap_m, **kwargs)
@@ -1187,6 +1205,8 @@ def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | N
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     cols = ["rank", "id", "lon", "lat", "marginal_demand", "cumulative_share"]
+    if "source" in result.sites and (result.sites["source"] == "existing").any():
+        cols.append("source")  # relocation: which chosen sites are existing ones to keep
     with atomic_path(out / "proposals.csv") as tmp:
         result.sites[cols].to_csv(tmp, index=False, encoding="utf-8-sig")
     written["proposals.csv"] = out / "proposals.csv"

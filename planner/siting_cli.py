@@ -48,6 +48,8 @@ def add_parser(subparsers, add_common) -> argparse.ArgumentParser:
                    help="greedy (lazy greedy, fast, default) or exact (HiGHS MILP with a time limit)")
     p.add_argument("--time-limit", type=float, default=60.0, metavar="S", help="exact: HiGHS time limit, seconds (default 60)")
     p.add_argument("--capacity", type=float, metavar="R", help="residents one new site can serve (with --count; exact)")
+    p.add_argument("--relocate", action="store_true",
+                   help="existing sites may move: they compete with the candidates; --count is the number added on top (0: best placement of the same number)")
     p.add_argument("--no-map", action="store_true", help="do not write map.html")
     p.add_argument("--basemap", default="none", help="map.html basemap: none | osm | carto | amap")
     p.set_defaults(func=cmd_propose)
@@ -78,7 +80,7 @@ def cmd_propose(args) -> int:
         study, ftype.key, candidates=candidates, candidate_spacing_m=args.candidate_spacing_m,
         candidates_from=args.candidates_from, minutes=args.minutes, speed_kmh=speed, max_snap_m=args.max_snap_m,
         count=args.count, target_share=args.target_share, share_of=args.share_of, method=args.method,
-        time_limit_s=args.time_limit, capacity=args.capacity,
+        time_limit_s=args.time_limit, capacity=args.capacity, relocate=args.relocate,
     )
     html = None
     if not args.no_map:
@@ -108,7 +110,13 @@ def cmd_propose(args) -> int:
         how = f"exact, HiGHS {result.status}, proven gap {result.gap:.2%}"
     else:
         how = "greedy, at least 63% of the optimum guaranteed; --method exact proves the gap"
-    say(f"{label}: {len(result.sites)} new sites, coverage {result.share_before:.1%} -> {result.share_after:.1%} ({how})")
+    if args.relocate:
+        n_exist = int((study.facilities["type"] == ftype.key).sum())
+        kept = int((result.sites["source"] == "existing").sum())
+        say(f"{label}: {len(result.sites)} sites: keep {kept} of {n_exist} existing, move {n_exist - kept}, "
+            f"{len(result.sites) - kept} at new places; coverage {result.share_after:.1%} ({how})")
+    else:
+        say(f"{label}: {len(result.sites)} new sites, coverage {result.share_before:.1%} -> {result.share_after:.1%} ({how})")
     for en, zh in result.notes:
         say(zh if args.lang == "zh" else en)
     say(f"wrote {', '.join(written)} to {args.out} in {time.perf_counter() - t0:.1f} s")

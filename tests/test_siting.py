@@ -397,3 +397,38 @@ def test_propose_study_generated_candidates_and_unknown_type():
     with pytest.raises(InputError, match="Unknown facility type 'nope'") as e:
         S.propose_study(study, "nope", count=1)
     assert "未知的设施类型" in str(e.value)
+
+
+def test_relocation_never_worse_than_keeping_and_matches_enumeration():
+    """With relocation the existing sites compete with the candidates: the exact answer equals
+    enumeration over existing + candidate sites, and is never worse than keeping them all."""
+    import itertools
+
+    from planner.network import snap_points
+    from planner.scenario import run
+    from planner.siting import candidates_from_points, coverage_matrix, propose_study
+    from tests.helpers import X0, Y0, grid_study
+
+    study = grid_study(5, n=14, n_fac=6, n_dem=300, with_areas=False)
+    net = study.networks["walk"]
+    rng = np.random.default_rng(3)
+    cx, cy = rng.uniform(X0, X0 + 1300, 7), rng.uniform(Y0, Y0 + 1300, 7)
+    clon, clat = net.to_lonlat(cx, cy)
+    given = candidates_from_points(net, list(zip(clon, clat)))
+    res = propose_study(study, "health_centre", candidates=given, count=0, minutes=4, method="exact", relocate=True)
+    base = study.facilities[study.facilities["type"] == "health_centre"]
+    assert len(res.sites) == len(base) == 3
+    kept = set(res.sites.loc[res.sites["source"] == "existing", "id"])
+    assert kept <= set(base["id"])
+    # enumeration: every choice of 3 sites among the 3 existing + 7 candidates
+    all_lon = np.concatenate([base["lon"].to_numpy(), clon])
+    all_lat = np.concatenate([base["lat"].to_numpy(), clat])
+    ax, ay = net.to_metric(all_lon, all_lat)
+    dx, dy = net.to_metric(study.demand.gdf.geometry.x, study.demand.gdf.geometry.y)
+    a = coverage_matrix(net, snap_points(net, ax, ay), snap_points(net, dx, dy), limit_m=4 * 75 + 1e-9).tocsc()
+    pop = study.demand.population
+    best = max(float(pop[np.asarray(a[:, list(c)].sum(axis=1)).ravel() > 0].sum())
+               for c in itertools.combinations(range(len(all_lon)), 3))
+    assert res.objective == pytest.approx(best)
+    before = run(study, type_keys=["health_centre"], minutes=4, isochrones="none").coverage["health_centre"]
+    assert res.share_after >= before.stats["coverage_share"] - 1e-12
