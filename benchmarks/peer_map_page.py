@@ -12,12 +12,13 @@ import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
-from maps.assets import localize_assets
+from maps.assets import localize_assets, offline_map
 from planner.demo import make_district
 
 st.title("peer")
 d = make_district()
-m = folium.Map(location=[float(d.facilities["lat"].mean()), float(d.facilities["lon"].mean())], zoom_start=13, tiles=None, max_zoom=19)
+# the same offline Leaflet as the app (a plain folium.Map would fetch its assets from CDNs)
+m = offline_map([float(d.facilities["lat"].mean()), float(d.facilities["lon"].mean())], 13)
 for row in d.facilities.itertuples():
     folium.CircleMarker([row.lat, row.lon], radius=5, tooltip=str(row.type), class_name="pm-icon").add_to(m)
 localize_assets(m)
