@@ -39,6 +39,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--demand", metavar="PATH", help="demand points or polygons with a population column (default: a labelled proxy)")
     p.add_argument("--areas", metavar="PATH", help="subdistrict boundaries (GeoJSON/GPKG) for per-area statistics")
     p.add_argument("--area-name-column", metavar="COL", help="the name column of --areas (detected by default)")
+    p.add_argument("--keep-outside-demand", action="store_true",
+                   help="with --areas: keep demand outside the areas (default: the areas are the study area)")
     p.add_argument("--type", dest="types", metavar="TYPE", action="append", help="facility type key or label; repeat; default: every type in the files")
     p.add_argument("--default-type", metavar="TYPE", help="type of facilities in files without a type column")
     p.add_argument("--minutes", type=float, help="override the time goal of every type, minutes")
@@ -183,6 +185,16 @@ def load_study(args, *, progress=print):
         raise InputError("Give at least one --facilities file.", "请至少提供一个 --facilities 设施文件。")
     if args.areas:
         areas = io.read_boundaries(args.areas, name_column=args.area_name_column)
+        # a city-wide boundary file: keep the areas the street network reaches
+        touching = areas.intersects(study_area)
+        if not touching.any():
+            raise InputError(
+                f"None of the {len(areas)} areas in {Path(args.areas).name} overlaps the street network; check the file and its coordinate system.",
+                f"{Path(args.areas).name} 中的 {len(areas)} 个区域与路网范围均不重叠；请检查文件及其坐标系。",
+            )
+        if not touching.all():
+            progress(f"{int((~touching).sum())} of {len(areas)} areas lie outside the street network and are left out")
+            areas = areas[touching].reset_index(drop=True)
     if args.demand:
         d = io.read_demand(args.demand, **read_opts)
         if len(d.rejected):
@@ -196,6 +208,13 @@ def load_study(args, *, progress=print):
             demand = demand_from_points(g)
     elif demand is None:
         demand = proxy_demand(net, buildings=buildings)
+    if args.areas and not args.keep_outside_demand:
+        from .demand import clip_to_areas
+
+        demand, left_out = clip_to_areas(demand, areas)
+        meta["demand_outside_areas_left_out"] = left_out
+        if left_out["points"]:
+            progress(f"{left_out['points']} demand points (population {left_out['population']:,.0f}) lie outside the areas and are left out")
     study = Study(networks=networks, facilities=facilities, demand=demand, areas=areas, types=types, label=label, meta=meta)
     return study, (pd.concat(rejected, ignore_index=True) if rejected else None)
 

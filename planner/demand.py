@@ -10,7 +10,7 @@ from .network import Network
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Demand", "demand_from_points", "demand_from_polygons", "proxy_demand", "assign_areas"]
+__all__ = ["Demand", "demand_from_points", "demand_from_polygons", "proxy_demand", "assign_areas", "clip_to_areas"]
 
 #: Shanghai urban residential floor area per resident, m² (2023 statistical yearbook order of magnitude).
 FLOOR_AREA_PER_PERSON_M2 = 37.0
@@ -200,3 +200,29 @@ def assign_areas(demand: Demand, areas, *, id_column: str = "area_id") -> Demand
         g.loc[missing, "area_id"] = near[id_column].reindex(g.index[missing]).to_numpy()
         logger.info("%d demand points lie outside every area; assigned to the nearest", int(missing.sum()))
     return Demand(g, demand.kind, demand.is_proxy, demand.note_en, demand.note_zh)
+
+
+def clip_to_areas(demand: Demand, areas, *, tolerance_m: float = 100.0) -> tuple[Demand, dict]:
+    """Keep the demand inside the areas (the study area is the union of the boundaries).
+
+    A street extract usually runs past the district edge; residents beyond it are not the
+    district's to serve, so they leave the statistics. Facilities and streets are kept whole:
+    people near the edge may walk to a facility across it. Points within ``tolerance_m`` of an
+    area (boundaries are approximate) are kept. Returns the clipped demand and what was left out
+    (``points``, ``population``), which the summary reports.
+    """
+    import geopandas as gpd
+    import shapely
+
+    g = demand.gdf
+    if not len(g):
+        return demand, {"points": 0, "population": 0.0}
+    metric = g.estimate_utm_crs() if g.crs is not None else None
+    pts = g.to_crs(metric).geometry.values
+    shape = shapely.union_all(gpd.GeoSeries(areas.geometry.values, crs=areas.crs).to_crs(metric).values)
+    inside = shapely.dwithin(pts, shape, tolerance_m)
+    out = {"points": int((~inside).sum()), "population": float(g.loc[~inside, "population"].sum())}
+    if out["points"]:
+        logger.info("%d demand points (population %.0f) lie outside the areas and are left out", out["points"], out["population"])
+    clipped = Demand(g.loc[inside].copy(), demand.kind, demand.is_proxy, demand.note_en, demand.note_zh)
+    return clipped, out

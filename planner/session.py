@@ -333,6 +333,7 @@ def apply_layers(study, layers: Iterable[LayerFile]):
 
     notes: list = []
     area = study_area(study)
+    areas_given = False
     for lf in layers:
         if lf.kind == "facilities":
             table = io.read_facilities(lf.path, types=study.types, coords=lf.coords, default_type=lf.default_type,
@@ -350,6 +351,7 @@ def apply_layers(study, layers: Iterable[LayerFile]):
             areas = io.read_boundaries(lf.path)
             study = replace_areas(study, areas)
             notes.extend(areas.attrs.get("warnings", ()))
+            areas_given = True
             continue
         else:
             raise ValueError(f"unknown layer kind {lf.kind!r}")
@@ -357,6 +359,17 @@ def apply_layers(study, layers: Iterable[LayerFile]):
         if len(table.rejected):
             n = int(table.rejected["row"].nunique())
             notes.append(Problem("rows_skipped", f"skipped {n} invalid rows", f"跳过 {n} 行有误的数据", file=lf.name))
+    if areas_given:  # the boundaries are the study area: residents beyond them leave the statistics
+        from .demand import clip_to_areas
+
+        demand, out = clip_to_areas(study.demand, study.areas)
+        if out["points"]:
+            study = replace_demand(study, demand)
+            notes.append(Problem(
+                "demand_outside_areas",
+                f"{out['points']} demand points (population {out['population']:,.0f}) lie outside the boundaries and are left out",
+                f"{out['points']} 个需求点（人口 {out['population']:,.0f}）位于边界之外，未计入统计",
+            ))
     return study, notes
 
 

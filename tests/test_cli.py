@@ -139,3 +139,19 @@ def test_facilities_from_osm_file(tmp_path):
     assert main(["coverage", "--network", str(path), "--facilities-from-osm", "--out", str(tmp_path), "--no-map"]) == 0
     fac = pd.read_csv(tmp_path / "facilities.csv")
     assert len(fac) >= 1 and fac["id"].str.match(r"^[nw]\d+$").all()
+
+
+def test_areas_limit_the_study_to_the_district(tmp_path):
+    """A city-wide boundary file keeps the subdistricts the network reaches; demand beyond them leaves the statistics."""
+    path = shared_file("shanghai", "osm", "huangpu_people_square_drive_osmnx.osm")
+    areas = shared_file("shanghai", "boundaries", "shanghai_subdistricts_8central_osm_20260819.geojson")
+    net = load_network(path, cache_dir=tmp_path / "cache")
+    fac = facilities_on(net, 6, 1, tmp_path / "fac.csv")
+    assert main(["coverage", "--network", str(path), "--facilities", str(fac), "--areas", str(areas), "--no-map",
+                 "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "cache")]) == 0
+    a = pd.read_csv(tmp_path / "o" / "areas.csv")
+    s = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    n_areas = a["area_id"].nunique()
+    assert 1 <= n_areas < 20  # People's Square touches a handful of the 113 subdistricts
+    assert s["demand_outside_areas_left_out"]["points"] >= 0
+    assert a.groupby("type")["demand_total"].sum().iloc[0] == pytest.approx(s["types"]["health_centre"]["demand_total"])

@@ -60,3 +60,15 @@ def test_assign_areas_nearest_when_outside():
                              crs=net.crs).to_crs(4326)
     d = assign_areas(demand_from_points(pts), areas)
     assert d.gdf["area_id"].tolist() == ["W", "E", "E"]
+
+
+def test_clip_to_areas_reports_what_it_leaves_out():
+    from planner.demand import clip_to_areas
+
+    net = grid_network(10)
+    lon, lat = net.to_lonlat([X0 + 100, X0 + 560, X0 + 700, X0 + 100], [Y0 + 100, Y0 + 100, Y0 + 100, Y0 + 850])
+    pts = gpd.GeoDataFrame({"id": list("abcd"), "population": [1.0, 2.0, 4.0, 8.0]}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    areas = gpd.GeoDataFrame({"area_id": ["W"], "name": ["西"]}, geometry=[shapely.box(X0, Y0, X0 + 500, Y0 + 500)], crs=net.crs).to_crs(4326)
+    d, out = clip_to_areas(demand_from_points(pts), areas, tolerance_m=100)
+    assert d.gdf["id"].tolist() == ["a", "b"]  # b is 60 m outside: kept (boundaries are approximate)
+    assert out == {"points": 2, "population": 12.0}
