@@ -1179,9 +1179,25 @@ def propose_study(
         if candidates_from == "demand":
             candidates = candidates_from_demand(net, dlon, dlat, g["id"].to_numpy(), mask=unc)
         else:
+            if candidate_spacing_m is not None and not candidate_spacing_m > 0:
+                raise InputError(f"The candidate spacing must be positive (metres), not {candidate_spacing_m}.",
+                                 f"候选点间距须为正数（米），而非 {candidate_spacing_m}。")
             spacing = candidate_spacing_m or max(25.0, ftype.target_m / 3.0)
             candidates = candidates_from_nodes(net, spacing_m=spacing, near_x=np.asarray(dx)[unc],
                                                near_y=np.asarray(dy)[unc], near_m=limit)
+            # one node per cell can miss a resident its cell-mates cannot reach (a gated compound,
+            # a river): such residents become candidates themselves, so no one is left
+            # unreachable because of how the candidates were thinned
+            cand_snap = snap_points(net, candidates.x, candidates.y, max_snap_m=max_snap_m)
+            a = coverage_matrix(net, cand_snap, dem_snap, limit_m=limit)
+            missing = unc & ~dem_snap.too_far & (np.diff(a.indptr) == 0)
+            if missing.any():
+                extra = candidates_from_demand(net, dlon, dlat, g["id"].to_numpy(), mask=missing)
+                extra_snap = snap_points(net, extra.x, extra.y, max_snap_m=max_snap_m)
+                a = sp.hstack([a, coverage_matrix(net, extra_snap, dem_snap, limit_m=limit)]).tocsr()
+                candidates = Candidates.concat([candidates, extra])
+            if not relocate:
+                kwargs.setdefault("matrix", a)  # computed already: propose reuses it
     if existing is not None:
         taken = set(existing.ids)
         candidates = Candidates.concat([existing, candidates.subset(np.array([i not in taken for i in candidates.ids], bool))])
