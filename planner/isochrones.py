@@ -14,7 +14,7 @@ from .travel import NodeField, reach
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["edge_pieces", "substrings", "type_isochrones", "facility_isochrones", "split_isochrones", "gap_cells"]
+__all__ = ["edge_pieces", "substrings", "type_isochrones", "facility_isochrones", "split_isochrones", "split_pieces", "gap_cells"]
 
 
 def _vertex_along(net: Network) -> np.ndarray:
@@ -222,39 +222,133 @@ def facility_isochrones(
     return out
 
 
+def _edge_owners(L: float, du: float, su: int, dv: float, sv: int, s_k, off_k, who_k, budget: float):
+    """Owner intervals on one edge that holds sources: ``[(start_m, end_m, owner), ...]`` within ``budget``.
+
+    The cost of reaching position x is the lower envelope of: via u (``du + x``), via v
+    (``dv + L - x``) and each source on the edge (``off + |s - x|``). Every piece has slope
+    +1 or -1, so the envelope changes owner only at crossings of a rising and a falling line,
+    which are all enumerated; between breakpoints one function is lowest and linear.
+    """
+    funcs = []  # (owner, cost function)
+    if np.isfinite(du) and su >= 0:
+        funcs.append((su, lambda x, d=du: d + x))
+    if np.isfinite(dv) and sv >= 0:
+        funcs.append((sv, lambda x, d=dv: d + L - x))
+    for s, o, w in zip(s_k, off_k, who_k):
+        funcs.append((int(w), lambda x, s=s, o=o: o + abs(s - x)))
+    if not funcs:
+        return []
+    rising = ([du] if np.isfinite(du) else []) + [o - s for s, o in zip(s_k, off_k)]
+    falling = ([dv + L] if np.isfinite(dv) else []) + [o + s for s, o in zip(s_k, off_k)]
+    xs = {0.0, float(L), *map(float, s_k)}
+    xs.update((f - r) / 2.0 for f in falling for r in rising)
+    xs = sorted(x for x in xs if 0.0 <= x <= L)
+    out: list[tuple[float, float, int]] = []
+    for x0, x1 in zip(xs, xs[1:]):
+        if x1 - x0 <= 1e-9:
+            continue
+        mid = (x0 + x1) / 2.0
+        owner, f = min(funcs, key=lambda of: of[1](mid))
+        c0, c1 = f(x0), f(x1)
+        if c0 > budget and c1 > budget:
+            continue
+        # the cost is linear on [x0, x1]: keep the part within the budget
+        if c0 > budget:
+            x0 = x0 + (c0 - budget) / (c0 - c1) * (x1 - x0)
+        elif c1 > budget:
+            x1 = x0 + (budget - c0) / (c1 - c0) * (x1 - x0)
+        if out and out[-1][2] == owner and abs(out[-1][1] - x0) < 1e-9:
+            out[-1] = (out[-1][0], x1, owner)
+        else:
+            out.append((x0, x1, owner))
+    return out
+
+
+def _partition(lines: np.ndarray, owner: np.ndarray, total, step_m: float):
+    """Split ``total`` (the dissolved catchment polygon) among owners: each place goes to the owner of
+    the nearest street piece (a Voronoi diagram of points sampled along the pieces, dissolved per owner)."""
+    dense = shapely.segmentize(lines, step_m)
+    xy, idx = shapely.get_coordinates(dense, return_index=True)
+    lab = owner[idx]
+    # near-coincident samples (piece ends meet at cuts and nodes) make degenerate Voronoi cells:
+    # keep one sample per 0.5 m grid cell
+    key = np.floor(xy / 0.5).astype(np.int64)
+    _, first = np.unique(key, axis=0, return_index=True)
+    first.sort()
+    xy, lab = xy[first], lab[first]
+    if len(xy) < 3 or len(np.unique(lab)) == 1:
+        return {int(o): total for o in np.unique(lab)}
+    cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(xy), extend_to=shapely.envelope(total).buffer(step_m), ordered=True))
+    # GEOS returns a few slightly invalid cells where samples are collinear: repair before dissolving
+    cells = shapely.make_valid(cells)
+    out = {}
+    for o in np.unique(lab):
+        region = shapely.union_all(cells[lab == o])
+        out[int(o)] = shapely.intersection(region, total)
+    return out
+
+
 def split_isochrones(
     net: Network, field: NodeField, src: Snap, *, minutes: float, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 2.0
 ) -> list[tuple[int, object]]:
-    """Non-overlapping catchments within ``minutes``: each street part goes to its nearest facility.
+    """Non-overlapping catchments within ``minutes``: each place goes to its nearest facility.
 
-    An edge whose two ends have different nearest facilities is cut where the two distances meet.
-    Returns ``[(facility index, polygon), ...]``; the polygons' buffers may touch at the cuts.
+    On the streets the split is exact: an edge whose ends have different nearest facilities is
+    cut where the two distances meet, and edges that hold facilities are split along the lower
+    envelope of every way of reaching them. The buffered polygon of all reached streets is then
+    divided by the nearest street piece, so the catchments tile it without overlapping.
+    Returns ``[(facility index, polygon), ...]``.
     """
     budget = minutes * speed_kmh * 1000.0 / 60.0
+    edges, start, end, owner = split_pieces(net, field, src, budget)
+    lines = substrings(net, edges, start, end)
+    if len(lines) == 0:
+        return []
+    total = _polygon(lines, radius_m, simplify_m)
+    parts = _partition(lines, owner, total, step_m=max(radius_m / 2.0, 5.0))
+    return [(i, parts[i]) for i in sorted(parts)]
+
+
+def split_pieces(net: Network, field: NodeField, src: Snap, budget_m: float):
+    """Street intervals within ``budget_m`` of a source, each with its nearest source: ``(edge, start_m, end_m, owner)``."""
+    budget = budget_m
     L = net.length_m
     du, dv = field.dist_m[net.edge_u], field.dist_m[net.edge_v]
     su, sv = field.source[net.edge_u], field.source[net.edge_v]
+    usable = np.flatnonzero(~src.too_far)
+    has_src = np.zeros(net.n_edges, bool)
+    has_src[src.edge[usable]] = True
     a = np.clip(budget - du, 0, None)
     c = np.clip(budget - dv, 0, None)
-    meet = np.where(np.isfinite(du) & np.isfinite(dv), np.clip((L + dv - du) / 2.0, 0, L), np.where(np.isfinite(du), L, 0.0))
+    both = np.isfinite(du) & np.isfinite(dv)
+    diff = np.zeros(len(L))
+    diff[both] = dv[both] - du[both]
+    half = (L + diff) / 2.0
+    meet = np.where(both, np.clip(half, 0, L), np.where(np.isfinite(du), L, 0.0))
     # from u: [0, min(a, meet or L)]; from v: [max(L - c, meet or 0), L]
     same = su == sv
     end_u = np.where(same, np.minimum(a, L), np.minimum(a, meet))
     start_v = np.where(same, np.maximum(L - c, end_u), np.maximum(L - c, meet))
-    eu = np.flatnonzero((a > 0) & (end_u > 0))
-    ev = np.flatnonzero((c > 0) & (start_v < L))
-    edges = np.concatenate([eu, ev])
-    start = np.concatenate([np.zeros(len(eu)), start_v[ev]])
-    end = np.concatenate([end_u[eu], L[ev]])
-    owner = np.concatenate([su[eu], sv[ev]])
-    usable = np.flatnonzero(~src.too_far)
-    e2, t0, t1, w2 = _same_edge_pieces(src, usable, budget, L)
-    lines = substrings(net, np.concatenate([edges, e2]), np.concatenate([start, t0]), np.concatenate([end, t1]))
-    owner = np.concatenate([owner, w2])
-    out = []
-    for i in np.unique(owner[owner >= 0]):
-        out.append((int(i), _polygon(lines[owner == i], radius_m, simplify_m)))
-    return out
+    eu = np.flatnonzero((a > 0) & (end_u > 0) & ~has_src)
+    ev = np.flatnonzero((c > 0) & (start_v < L) & ~has_src)
+    edges = [eu, ev]
+    start = [np.zeros(len(eu)), start_v[ev]]
+    end = [end_u[eu], L[ev]]
+    owner = [su[eu], sv[ev]]
+    # edges holding facilities: exact lower envelope, edge by edge (there are few)
+    order = usable[np.argsort(src.edge[usable], kind="stable")]
+    for e in np.unique(src.edge[usable]):
+        k = order[src.edge[order] == e]
+        for x0, x1, w in _edge_owners(float(L[e]), float(du[e]), int(su[e]), float(dv[e]), int(sv[e]),
+                                      src.along_m[k], src.dist_m[k], k, budget):
+            edges.append(np.array([e]))
+            start.append(np.array([x0]))
+            end.append(np.array([x1]))
+            owner.append(np.array([w]))
+    edges, start, end, owner = (np.concatenate(v) for v in (edges, start, end, owner))
+    keep = (owner >= 0) & (end > start)
+    return edges[keep], start[keep], end[keep], owner[keep]
 
 
 def gap_cells(x: np.ndarray, y: np.ndarray, population: np.ndarray, minutes: np.ndarray, covered: np.ndarray, *, cell_m: float = 200.0):

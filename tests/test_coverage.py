@@ -113,3 +113,39 @@ def test_unknown_type_message():
     study = grid_study(0)
     with pytest.raises(InputError, match="Unknown facility type 'clinicX'"):
         run(study, type_keys=["clinicX"])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_split_catchments_are_exact_on_streets_and_do_not_overlap(seed):
+    from planner.isochrones import split_isochrones, split_pieces
+    from planner.network import Snap, snap_points
+    from planner.travel import nearest, nearest_field
+    from tests.test_travel import chainy_network
+
+    net = chainy_network(seed)
+    rng = np.random.default_rng(seed)
+    src = snap_points(net, rng.uniform(0, 2000, 8), rng.uniform(0, 2000, 8), max_snap_m=300)
+    # two facilities on one edge, to exercise the envelope on edges that hold sources
+    e0 = int(src.edge[0])
+    src = Snap(np.append(src.edge, e0), np.append(src.along_m, net.length_m[e0] * 0.9), np.append(src.dist_m, 3.0),
+               np.append(src.too_far, False), src.max_snap_m)
+    field = nearest_field(net, src)
+    budget = 700.0
+    e, s0, s1, owner = split_pieces(net, field, src, budget)
+    # sample every piece: the owner is a nearest source, within the budget
+    t = rng.uniform(0, 1, len(e))
+    pos = s0 + t * (s1 - s0)
+    pts = Snap(e, pos, np.zeros(len(e)), np.zeros(len(e), bool), 300.0)
+    best, _, _ = nearest(net, src, pts)
+    own = np.array([nearest(net, src.subset(np.array([o])), pts.subset(np.array([i])))[0][0] for i, o in enumerate(owner)])
+    np.testing.assert_allclose(own, best, atol=1e-6)
+    assert np.all(best <= budget + 1e-6)
+    # and the pieces cover every reached street: their length equals the dissolved pieces' length
+    from planner.isochrones import edge_pieces
+
+    ed, a0, a1 = edge_pieces(net, field.dist_m[net.edge_u], field.dist_m[net.edge_v], budget)
+    polys = dict(split_isochrones(net, field, src, minutes=budget / 75.0, speed_kmh=4.5))
+    areas = sum(p.area for p in polys.values())
+    union = shapely.union_all(list(polys.values()))
+    assert areas == pytest.approx(union.area, rel=1e-6)  # no overlap
+    assert (s1 - s0).sum() >= (a1 - a0).sum() - 1e-6  # at least the via-node reach (plus same-edge parts)
