@@ -154,8 +154,20 @@ def write_xlsx(result, path: str | Path, *, lang: str = "en") -> Path:
     with atomic_path(path) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
             for key, df in tables_for_export(result, lang).items():
-                df.to_excel(xw, sheet_name=names_zh[key] if lang == "zh" else key, index=False)
+                sheet = names_zh[key] if lang == "zh" else key
+                df.to_excel(xw, sheet_name=sheet, index=False)
+                _no_formulas(xw.sheets[sheet])
     return Path(path)
+
+
+def _no_formulas(ws) -> None:
+    """Text from user files that starts with '=' would become a live Excel formula (formula
+    injection, e.g. a facility named '=HYPERLINK(...)'): we write no formulas, so every such cell
+    is stored as the text it is."""
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
 
 
 def write_geojson(gdf, path: str | Path) -> Path:
@@ -189,4 +201,18 @@ def write_outputs(result, out_dir: str | Path, *, map_html: str | None = None, l
     written["coverage.xlsx"] = write_xlsx(result, out / "coverage.xlsx", lang=lang)
     if map_html is not None:
         written["map.html"] = write_text(out / "map.html", map_html)
+    remove_stale(out, COVERAGE_OUTPUTS, written)
     return written
+
+
+COVERAGE_OUTPUTS = ("summary.json", "areas.csv", "demand.csv", "facilities.csv", "isochrones.geojson", "gaps.geojson",
+                    "coverage.xlsx", "map.html", "rejected_rows.csv")
+
+
+def remove_stale(out: Path, ours, written) -> None:
+    """Remove outputs of an earlier run that this run did not write (e.g. map.html after --no-map),
+    so the folder describes one run. Only our own file names are touched."""
+    for name in ours:
+        if name not in written and (out / name).is_file():
+            (out / name).unlink()
+            logger.info("removed %s left by an earlier run", out / name)

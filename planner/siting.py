@@ -1234,6 +1234,9 @@ def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | N
     written["proposals.geojson"] = write_geojson(gdf, out / "proposals.geojson")
     if map_html is not None:
         written["map.html"] = write_text(out / "map.html", map_html)
+    from .export import remove_stale
+
+    remove_stale(out, ("proposals.csv", "summary.json", "proposals.geojson", "map.html", "rejected_rows.csv"), written)
     return written
 
 

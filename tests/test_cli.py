@@ -155,3 +155,14 @@ def test_areas_limit_the_study_to_the_district(tmp_path):
     assert 1 <= n_areas < 20  # People's Square touches a handful of the 113 subdistricts
     assert s["demand_outside_areas_left_out"]["points"] >= 0
     assert a.groupby("type")["demand_total"].sum().iloc[0] == pytest.approx(s["types"]["health_centre"]["demand_total"])
+
+
+def test_rerun_into_the_same_folder_leaves_no_stale_outputs(tmp_path):
+    out = tmp_path / "o"
+    assert main(["coverage", "--demo", "--demo-scale", "0.3", "--type", "aed", "--out", str(out)]) == 0
+    assert (out / "map.html").exists() and (out / "isochrones.geojson").exists()
+    (out / "notes.txt").write_text("mine")
+    assert main(["coverage", "--demo", "--demo-scale", "0.3", "--type", "aed", "--no-map", "--isochrones", "none",
+                 "--out", str(out)]) == 0
+    assert not (out / "map.html").exists() and not (out / "isochrones.geojson").exists()
+    assert (out / "notes.txt").read_text() == "mine"  # only our own outputs are touched

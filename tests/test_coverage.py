@@ -149,3 +149,20 @@ def test_split_catchments_are_exact_on_streets_and_do_not_overlap(seed):
     union = shapely.union_all(list(polys.values()))
     assert areas == pytest.approx(union.area, rel=1e-6)  # no overlap
     assert (s1 - s0).sum() >= (a1 - a0).sum() - 1e-6  # at least the via-node reach (plus same-edge parts)
+
+
+def test_workbook_stores_formula_like_names_as_text(tmp_path):
+    import openpyxl
+
+    from planner.export import write_xlsx
+
+    study = grid_study(0)
+    fac = study.facilities.copy()
+    fac.loc[fac.index[0], "name"] = '=HYPERLINK("http://evil.example","click")'
+    fac.loc[fac.index[1], "id"] = "=1+2"
+    res = run(study.with_facilities(fac), isochrones="none")
+    write_xlsx(res, tmp_path / "c.xlsx", lang="en")
+    ws = openpyxl.load_workbook(tmp_path / "c.xlsx")["facilities"]
+    cells = [c for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert '=HYPERLINK("http://evil.example","click")' in [c.value for c in cells]
