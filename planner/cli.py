@@ -200,7 +200,15 @@ def load_study(args, *, progress=print):
         if len(d.rejected):
             rejected.append(d.rejected.assign(file=Path(args.demand).name))
         g = d.gdf
-        if g.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        is_poly = g.geom_type.isin(["Polygon", "MultiPolygon"])
+        if is_poly.any() and not is_poly.all():
+            raise InputError(
+                f"{Path(args.demand).name} mixes points ({int((~is_poly).sum())}) and polygons ({int(is_poly.sum())}); "
+                "give demand as all points or all polygons (split the file).",
+                f"{Path(args.demand).name} 同时包含点（{int((~is_poly).sum())} 个）和面（{int(is_poly.sum())} 个）；"
+                "需求须全部为点或全部为面（请拆分文件）。",
+            )
+        if is_poly.all():
             from .demand import demand_from_polygons
 
             demand = demand_from_polygons(net, g)
@@ -217,6 +225,22 @@ def load_study(args, *, progress=print):
             progress(f"{left_out['points']} demand points (population {left_out['population']:,.0f}) lie outside the areas and are left out")
     study = Study(networks=networks, facilities=facilities, demand=demand, areas=areas, types=types, label=label, meta=meta)
     return study, (pd.concat(rejected, ignore_index=True) if rejected else None)
+
+
+def parse_breaks(text: str | None) -> list[float] | None:
+    """``"5,10,15"`` -> ``[5.0, 10.0, 15.0]`` (positive minutes)."""
+    if not text:
+        return None
+    try:
+        out = [float(b) for b in text.split(",")]
+    except ValueError:
+        out = []
+    if not out or not all(0 < b < 1e4 for b in out):
+        raise InputError(
+            f"--breaks expects positive minutes separated by commas, e.g. 5,10,15; got {text!r}.",
+            f"--breaks 应为以逗号分隔的正数分钟，如 5,10,15；收到 {text!r}。",
+        )
+    return out
 
 
 def parse_columns(text: str | None) -> dict[str, str] | None:
@@ -254,7 +278,7 @@ def cmd_coverage(args) -> int:
     study, rejected = load_study(args, progress=say)
     t_load = time.perf_counter() - t0
     speed = 3.6 if args.elderly and args.speed_kmh is None else args.speed_kmh
-    breaks = [float(b) for b in args.breaks.split(",")] if args.breaks else None
+    breaks = parse_breaks(args.breaks)
 
     def progress(f, text):
         say(f"[{f:4.0%}] {text}")

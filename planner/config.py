@@ -70,6 +70,9 @@ class FacilityType:
 
     def with_goal(self, *, minutes: float | None = None, speed_kmh: float | None = None) -> FacilityType:
         """A copy with another time goal and/or speed (e.g. the elderly walking profile)."""
+        for value, en, zh in ((minutes, "time goal (minutes)", "时间目标（分钟）"), (speed_kmh, "speed (km/h)", "速度（公里/小时）")):
+            if value is not None and not (isinstance(value, (int, float)) and 0 < float(value) < 1e6):
+                raise InputError(f"The {en} must be a positive number, not {value!r}.", f"{zh}须为正数，而非 {value!r}。")
         return replace(
             self,
             target_minutes=self.target_minutes if minutes is None else float(minutes),
@@ -136,8 +139,11 @@ def _parse_type(raw: dict, speeds: Mapping[str, float], where: str) -> FacilityT
         minutes = float(raw["target_minutes"])
     except (KeyError, TypeError, ValueError):
         raise bad(f"type '{key}': target_minutes must be a number", f"类型「{key}」：target_minutes 须为数字") from None
-    if not minutes > 0:
+    if not 0 < minutes < 1e6:
         raise bad(f"type '{key}': target_minutes must be positive", f"类型「{key}」：target_minutes 须大于 0")
+    speed = raw.get("speed_kmh", speeds[mode])
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0 < speed < 1e3:
+        raise bad(f"type '{key}': speed_kmh {speed!r} must be a positive number", f"类型「{key}」：speed_kmh {speed!r} 须为正数")
     colour = raw.get("colour", "#3182bd")
     if not _HEX.match(str(colour)):
         raise bad(f"type '{key}': colour {colour!r} must look like #1a2b3c", f"类型「{key}」：颜色 {colour!r} 须形如 #1a2b3c")
@@ -147,7 +153,7 @@ def _parse_type(raw: dict, speeds: Mapping[str, float], where: str) -> FacilityT
         label_en=str(raw.get("label_en", key)),
         target_minutes=minutes,
         mode=mode,
-        speed_kmh=float(raw.get("speed_kmh", speeds[mode])),
+        speed_kmh=float(speed),
         colour=str(colour),
         icon=str(raw.get("icon", "circle")),
         per_area_goal=bool(raw.get("per_area_goal", False)),
@@ -159,20 +165,31 @@ def load_facility_types(path: str | Path | None = None, *, extra: str | Path | N
     """Read facility types from TOML (the bundled file by default).
 
     ``extra`` is an optional user TOML whose ``[[type]]`` entries are added to (or replace)
-    the bundled ones: that is how user-defined types are declared.
+    the bundled ones: that is how user-defined types are declared. Errors name the file and
+    the entry they are in.
     """
     path = Path(path) if path is not None else DEFAULT_TYPES_FILE
-    base = _read_toml(path)
-    speeds = {**{"walk": 4.5, "elderly": 3.6, "bike": 13.0}, **base.get("speeds", {})}
-    entries = list(base.get("type", []))
+    speeds = {"walk": 4.5, "elderly": 3.6, "bike": 13.0}
+    sources = [(path, _read_toml(path))]
     if extra is not None:
-        more = _read_toml(Path(extra))
-        speeds.update(more.get("speeds", {}))
-        entries += list(more.get("type", []))
+        sources.append((Path(extra), _read_toml(Path(extra))))
+    for src, doc in sources:
+        raw_speeds = doc.get("speeds", {})
+        if not isinstance(raw_speeds, dict):
+            raise InputError(f"{src.name}: [speeds] must be a table of mode = km/h.", f"{src.name}：[speeds] 须为“出行方式 = 公里/小时”的表。")
+        for mode, v in raw_speeds.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1e3:
+                raise InputError(f"{src.name}: [speeds] {mode} = {v!r} must be a positive number (km/h).",
+                                 f"{src.name}：[speeds] {mode} = {v!r} 须为正数（公里/小时）。")
+            speeds[str(mode)] = float(v)
     types: dict[str, FacilityType] = {}
-    for i, raw in enumerate(entries):
-        t = _parse_type(raw, speeds, f"{path.name} [[type]] #{i + 1}")
-        types[t.key] = t
+    for src, doc in sources:
+        entries = doc.get("type", [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise InputError(f"{src.name}: facility types must be [[type]] tables.", f"{src.name}：设施类型须写成 [[type]] 表。")
+        for i, raw in enumerate(entries):
+            t = _parse_type(raw, speeds, f"{src.name} [[type]] #{i + 1}")
+            types[t.key] = t
     if not types:
         raise InputError(f"{path}: no [[type]] entries", f"{path}：没有任何 [[type]] 条目")
     return FacilityTypes(types, speeds)

@@ -402,8 +402,8 @@ def _read_geo(path: Path, layer: str | int | None) -> _Raw:
     name = path.name
     layers = _layers(path)
     if layer is None and len(layers) > 1:
-        raise _fail("layer", f"the file has {len(layers)} layers; choose one with layer=...: {', '.join(layers)}.",
-                    f"文件中有 {len(layers)} 个图层，请用 layer=... 指定其一：{'、'.join(layers)}。", name)
+        raise _fail("layer", f"the file has {len(layers)} layers; choose one with layer=... (--layer on the command line): {', '.join(layers)}.",
+                    f"文件中有 {len(layers)} 个图层，请用 layer=...（命令行 --layer）指定其一：{'、'.join(layers)}。", name)
     if layer is not None and isinstance(layer, str) and layers and layer not in layers:
         raise _fail("layer", f"there is no layer '{layer}'; the layers are: {', '.join(layers)}.",
                     f"没有名为「{layer}」的图层；现有图层：{'、'.join(layers)}。", name)
@@ -559,9 +559,9 @@ def _resolve_columns(raw: _Raw, columns: Mapping[str, str] | None, required: lis
         problems.append(Problem(
             "missing_column",
             f"required {en} column not found. Columns found: {listing}. Name it e.g. {aliases}, "
-            f"or pass columns={{'{f}': '<your column>'}}.",
+            f"or pass columns={{'{f}': '<your column>'}} (--columns {f}=<your column> on the command line).",
             f"找不到必需的{zh}列。现有列：{listing}。请将列名改为 {aliases} 之一，"
-            f"或用 columns={{'{f}': '<列名>'}} 指定。",
+            f"或用 columns={{'{f}': '<列名>'}}（命令行 --columns {f}=<列名>）指定。",
             file=raw.file, column=None))
     if problems:
         raise InputError(f"{raw.file}: required columns are missing or misnamed.",
@@ -696,10 +696,11 @@ def _coordinates(raw: _Raw, found: dict[str, str], system: str, issues: _Issues)
                 "swapped_columns",
                 f"the longitude and latitude columns look swapped ('{lon_col}' holds values like "
                 f"{_fmt(float(np.nanmedian(x[ok])))}, '{lat_col}' like {_fmt(float(np.nanmedian(y[ok])))}). "
-                f"Swap the headers, or pass columns={{'lon': '{lat_col}', 'lat': '{lon_col}'}}.",
+                f"Swap the headers, or pass columns={{'lon': '{lat_col}', 'lat': '{lon_col}'}} "
+                f"(--columns lon={lat_col},lat={lon_col} on the command line).",
                 f"经度列与纬度列似乎互换了（「{lon_col}」中是 {_fmt(float(np.nanmedian(x[ok])))} 这类值，"
                 f"「{lat_col}」中是 {_fmt(float(np.nanmedian(y[ok])))}）。请交换表头，"
-                f"或传入 columns={{'lon': '{lat_col}', 'lat': '{lon_col}'}}。",
+                f"或传入 columns={{'lon': '{lat_col}', 'lat': '{lon_col}'}}（命令行 --columns lon={lat_col},lat={lon_col}）。",
                 file=raw.file, column=f"{lon_col}/{lat_col}"))
         hint_en = " The lon/lat columns look swapped." if swapped_file else ""
         hint_zh = "经纬度两列似乎互换了。" if swapped_file else ""
@@ -757,6 +758,7 @@ def _study_area_check(raw: _Raw, lon: np.ndarray, lat: np.ndarray, study_area, b
     c = area.representative_point()
     tr = Transformer.from_crs("EPSG:4326", _utm_for(c.x, c.y), always_xy=True)
     area_m = shapely.transform(area, lambda a: np.column_stack(tr.transform(a[:, 0], a[:, 1])))
+    area_0 = area_m
     if buffer_m:
         area_m = area_m.buffer(buffer_m)
     shapely.prepare(area_m)
@@ -774,10 +776,15 @@ def _study_area_check(raw: _Raw, lon: np.ndarray, lat: np.ndarray, study_area, b
     if out.any():
         xm, ym = tr.transform(lon[out], lat[out])
         dist[out] = shapely.distance(area_m, shapely.points(xm, ym))
+        # the message gives the distance from the study area itself, not from its tolerance margin
+        dist0 = np.full(len(lon), np.nan)
+        dist0[out] = shapely.distance(area_0, shapely.points(xm, ym))
+        margin_en = f" (points up to {buffer_m:.0f} m outside are accepted)" if buffer_m else ""
+        margin_zh = f"（允许超出 {buffer_m:.0f} 米以内）" if buffer_m else ""
         issues.add(out, None, "outside_study_area",
-                   lambda p: f"the point ({_fmt(lon[p])}, {_fmt(lat[p])}) is {dist[p]:.0f} m outside the study area; "
-                             "check its coordinates or remove the row.",
-                   lambda p: f"该点（{_fmt(lon[p])}, {_fmt(lat[p])}）位于研究范围之外 {dist[p]:.0f} 米；请核对坐标或删除该行。")
+                   lambda p: f"the point ({_fmt(lon[p])}, {_fmt(lat[p])}) is {dist0[p]:.0f} m outside the study area{margin_en}; "
+                             "check its coordinates (and the coordinate system) or remove the row.",
+                   lambda p: f"该点（{_fmt(lon[p])}, {_fmt(lat[p])}）位于研究范围之外 {dist0[p]:.0f} 米{margin_zh}；请核对坐标（及坐标系）或删除该行。")
     hints: list[Problem] = []
     n_out = int(out.sum())
     n_ok = int(ok.sum())
@@ -864,9 +871,9 @@ def _finish(raw: _Raw, issues: _Issues, hints: list[Problem], skip_invalid: bool
         problems = hints + issues.problems()
         raise InputError(
             f"{raw.file}: {len(bad)} of {n} row(s) have problems; nothing was loaded. Fix them, or pass "
-            "skip_invalid=True to load the valid rows and get the others back as a report.",
+            "skip_invalid=True (--skip-invalid on the command line, 跳过有误的行 in the app) to load the valid rows and get the others back as a report.",
             f"{raw.file}：{n} 行中有 {len(bad)} 行存在问题，未载入任何数据。请修正后重试，"
-            "或使用 skip_invalid=True 只载入有效行，并取回被拒绝行的报告。",
+            "或使用 skip_invalid=True（命令行 --skip-invalid，应用中勾选“跳过有误的行”）只载入有效行，并取回被拒绝行的报告。",
             problems=problems,
         )
     if len(bad):
@@ -1008,6 +1015,18 @@ def read_facilities(
     ids = _ids(raw, found, issues)
     _duplicates(raw, ids if "id" in found else None, found.get("id"), issues)
     hints = _study_area_check(raw, lon, lat, study_area, study_area_buffer_m, system, issues)
+    if raw.geometry is not None:
+        gt = raw.geometry.geom_type
+        not_point = gt.notna() & ~gt.isin(["Point"])
+        if not_point.any():
+            hints.append(Problem(
+                "not_points",
+                f"{int(not_point.sum())} features are {', '.join(sorted(set(gt[not_point])))}, not points: each facility "
+                "is placed at a point inside its shape. If the file is an area layer (demand, boundaries), load it as that instead.",
+                f"{int(not_point.sum())} 个要素为面/线（{', '.join(sorted(set(gt[not_point])))}）而非点：每个设施取其图形内的一点。"
+                "若该文件是区域图层（需求、边界），请按相应类型载入。",
+                file=raw.file,
+            ))
     keep = _finish(raw, issues, hints, skip_invalid, ("facility", "设施"))
     names = f[found["name"]] if "name" in found else ids
     names = names.where(names != "", ids)

@@ -150,6 +150,13 @@ def run(
             f"{int(unknown_rows.sum())} 个设施的类型未定义：{sorted(set(fac.loc[unknown_rows, 'type'].astype(str)))}",
         )
     goals = {k: goal_for(types, k, minutes=minutes, speed_kmh=speed_kmh) for k in keys}
+    if breaks is not None and not all(0 < float(b) < 1e4 for b in breaks):
+        raise InputError(f"Isochrone breaks must be positive minutes, not {list(breaks)}.", f"等时圈分段须为正的分钟数，而非 {list(breaks)}。")
+    if not len(study.demand) or not float(study.demand.population.sum()) > 0:
+        raise InputError(
+            "There is no demand to measure coverage against: the demand is empty or its population is zero everywhere.",
+            "没有可评估的需求：需求点为空，或人口全部为零。",
+        )
 
     demand = study.demand
     if study.areas is not None and len(study.areas) and demand.gdf["area_id"].isna().any():

@@ -940,6 +940,8 @@ def propose(
     if target_share is not None and not (0 < target_share <= 1):
         raise InputError(f"The target share must be in (0, 1], e.g. 0.95, not {target_share}.",
                          f"目标覆盖率须在 (0, 1] 之间（如 0.95），而非 {target_share}。")
+    if method == "exact" and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
+        raise InputError(f"The time limit must be positive seconds, not {time_limit_s!r}.", f"时间上限须为正的秒数，而非 {time_limit_s!r}。")
     if capacity is not None:
         if count is None:
             raise InputError("Capacity applies to maximal coverage: give count with capacity.", "容量约束用于最大覆盖问题：请同时给出新增数量。")
