@@ -41,7 +41,7 @@ def coverage_map(
     lang: str = "zh",
     basemap: str = "none",
     title: str | None = None,
-    share_goal: float = 0.8,
+    share_goal: float = 1.0,
 ) -> folium.Map:
     """The planner's map: facilities, isochrones, gaps, subdistricts and proposals.
 
@@ -78,7 +78,9 @@ def coverage_map(
     if gaps is not None and len(gaps):
         import pandas as pd
 
-        top = _default_gap_max(pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float))
+        # a scale tied to the goal (4x it), so a colour means the same minutes before and after a change
+        goals = [types[t].target_minutes for t in set(gaps["type"]) if t in types] if "type" in gaps.columns else []
+        top = 4.0 * max(goals) if goals else _default_gap_max(pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float))
         gaps_layer(gaps, max_minutes=top, **kw).add_to(m)
         gap_scale = gap_colormap(top, lang=lang)
     if isochrones is not None and len(isochrones):

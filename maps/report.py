@@ -293,7 +293,7 @@ def summary_html(
     scenario_name: str | None = None,
     type_key: str | None = None,
     coverage_goal: float = 1.0,
-    share_goal: float = 0.8,
+    share_goal: float | None = None,
     date: str | None = None,
 ) -> str:
     """A self-contained one-page HTML summary of a coverage result.
@@ -353,6 +353,8 @@ def summary_html(
     if study_label and title != study_label:
         meta_bits.append(f'<span class="study">{_e(study_label)}</span>')
 
+    if share_goal is None:  # the map's colour scale centres on the same goal as the headline
+        share_goal = coverage_goal
     svg = static_map_svg(result, type_key=key, proposals=prop, lang=lang, share_goal=share_goal)
     legend = map_legend_html(result, type_key=key, proposals=prop, lang=lang, share_goal=share_goal)
 
@@ -361,7 +363,7 @@ def summary_html(
                 points=_num(dem.get("points")), total=_num(dem.get("total")))
 
     body = [
-        f'<header><h1>{_e(title)}</h1><div class="meta">{"".join(meta_bits)}</div>{"".join(flags)}</header>',
+        f'<header><h1>{_e(title)}</h1><div class="meta">{" · ".join(meta_bits)}</div>{"".join(flags)}</header>',
         f'<section><h2>{_e(_l("headline", lang))}</h2>{_headline_rows(result, lang, coverage_goal)}</section>',
         '<section class="row">',
         f'<div class="side"><h2>{_e(_l("bands", lang, label=type_label))}</h2>{band_chart_svg(stats, lang=lang)}</div>',

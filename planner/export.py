@@ -130,14 +130,15 @@ def bands_table(result, lang: str = "en") -> pd.DataFrame:
 
 HEADERS_ZH = {
     "type": "设施类型", "label": "类型名称", "target_minutes": "目标时间（分钟）", "facilities": "设施数",
-    "demand_total": "需求总量", "demand_covered": "已覆盖需求", "coverage_share": "覆盖率",
+    "demand_total": "需求总量", "demand_covered": "已覆盖需求", "coverage_pct": "覆盖率（%）",
     "mean_minutes": "人口加权平均时间（分钟）", "p90_minutes": "90%分位时间（分钟）",
     "unreachable_demand": "不可达需求", "facilities_snapped_too_far": "距路网过远的设施",
     "demand_snapped_too_far": "距路网过远的需求点", "area_id": "区域编号", "name": "名称",
     "has_facility": "区内有设施", "per_area_goal": "每街镇需设置", "id": "编号", "population": "人口",
     "lon": "经度", "lat": "纬度", "snap_dist_m": "到路网距离（米）", "snapped_too_far": "距路网过远",
     "minutes": "步行时间（分钟）", "facility_id": "最近设施", "covered": "是否覆盖",
-    "band": "时间段", "demand": "需求", "share": "占比",
+    "band": "时间段", "demand": "需求", "pct": "占比（%）",
+    "share_before_pct": "新增前覆盖率（%）", "share_after_pct": "新增后覆盖率（%）",
 }
 
 
@@ -153,9 +154,38 @@ def tables_for_export(result, lang: str = "en") -> dict[str, pd.DataFrame]:
         "areas": result.areas if len(result.areas) else pd.DataFrame(),
         "facilities": result.facilities_table,
     }
+    # the time bands are in their own long table (their edges differ by type); the label replaces the key
+    tables["types"] = tables["types"].drop(columns=[c for c in tables["types"].columns if c.startswith("band_")] + ["label"])
+    tables = {k: _for_people(v, result, lang) for k, v in tables.items()}
     if lang == "zh":
-        tables = {k: v.rename(columns=lambda c: HEADERS_ZH.get(c, c)) for k, v in tables.items()}
+        tables = {k: v.rename(columns=_header_zh) for k, v in tables.items()}
     return tables
+
+
+def _header_zh(col: str) -> str:
+    if col.startswith("band_"):
+        band = col[5:]
+        return "不可达人口" if band == "unreachable" else f"{band} 分钟人口"
+    return HEADERS_ZH.get(col, col)
+
+
+def _for_people(df: pd.DataFrame, result, lang: str) -> pd.DataFrame:
+    """Tables for reading: shares as percentages, people rounded to 0.1, minutes to 0.01, yes/no
+    in words, type keys as labels. The CSV/GeoJSON data files keep full precision."""
+    out = df.copy()
+    for c in out.columns:
+        if c.endswith("share"):
+            out[c] = (pd.to_numeric(out[c], errors="coerce") * 100).round(2)
+        elif c.startswith("demand") or c.startswith("band_") or c in ("population", "unreachable_demand"):
+            out[c] = pd.to_numeric(out[c], errors="coerce").round(1)
+        elif c.endswith("minutes") and c != "target_minutes":
+            out[c] = pd.to_numeric(out[c], errors="coerce").round(2)
+        elif out[c].dtype == bool and lang == "zh":
+            out[c] = out[c].map({True: "是", False: "否"})
+    if "type" in out.columns:
+        labels = {k: (t.label_zh if lang == "zh" else t.label_en) for k, t in result.study.types.items()}
+        out["type"] = out["type"].map(lambda k: labels.get(k, k))
+    return out.rename(columns=lambda c: c[:-5] + "pct" if c.endswith("share") else c)
 
 
 def write_xlsx(result, path: str | Path, *, lang: str = "en") -> Path:
