@@ -870,10 +870,11 @@ def _finish(raw: _Raw, issues: _Issues, hints: list[Problem], skip_invalid: bool
     if len(bad) and not skip_invalid:
         problems = hints + issues.problems()
         raise InputError(
-            f"{raw.file}: {len(bad)} of {n} row(s) have problems; nothing was loaded. Fix them, or pass "
-            "skip_invalid=True (--skip-invalid on the command line, 跳过有误的行 in the app) to load the valid rows and get the others back as a report.",
+            f"{raw.file}: {len(bad)} of {n} row(s) have problems; nothing was loaded. Fix them, or load only the "
+            "valid rows and get the others back as a report: tick 'Skip invalid rows' in the app, "
+            "--skip-invalid on the command line.",
             f"{raw.file}：{n} 行中有 {len(bad)} 行存在问题，未载入任何数据。请修正后重试，"
-            "或使用 skip_invalid=True（命令行 --skip-invalid，应用中勾选“跳过有误的行”）只载入有效行，并取回被拒绝行的报告。",
+            "或只载入有效行并取回被拒绝行的报告：应用中勾选“跳过有误的行”，命令行使用 --skip-invalid。",
             problems=problems,
         )
     if len(bad):
