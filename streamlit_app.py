@@ -7,6 +7,8 @@ Run: ``streamlit run streamlit_app.py``.
 """
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import streamlit as st
 
@@ -15,19 +17,24 @@ from planner import OfflineError, PlannerError
 from planner import session as ss
 
 st.set_page_config(page_title="步行可达性规划 / Coverage planner", layout="wide")
+logger = logging.getLogger("coverage_planner.app")
+
+#: The main map's frame (pixels); its width is about 3/5 of a wide page.
+MAP_HEIGHT, MAP_WIDTH = 560, 760
+DIFF_HEIGHT, DIFF_WIDTH = 420, 900
 
 # ---------------------------------------------------------------------------------------- state
 _DEFAULTS = {
     "lang": "zh",
     "source": {"kind": "demo"},
     "layers": [],  # list[ss.LayerFile]
-    "seen_uploads": set(),  # file ids of uploads already handled
-    "messages": [],  # (level, key, values, error-or-None): rendered in the current language
+    "seen_uploads": set(),  # (file id, kind, options) of uploads already handled
+    "messages": [],  # (level, key, values, error-or-None, toast): rendered in the current language
     "proposals": [],  # list[ss.Proposal]
     "proposals_for": None,  # study key the proposals belong to
     "handled_click": None,
+    "click_added": None,  # site id of the latest click, until its message was shown once
     "siting": None,  # (study key, type, SitingResult)
-    "last_delta": None,
 }
 for _k, _v in _DEFAULTS.items():
     if _k not in st.session_state:
@@ -43,9 +50,14 @@ def lang() -> str:
     return st.session_state.get("lang", "zh")
 
 
-def say(level: str, key: str, error: PlannerError | None = None, **values) -> None:
-    """Queue a message for this and later reruns (shown in whatever language is chosen then)."""
-    st.session_state["messages"].append((level, key, values, error))
+def say(level: str, key: str, error: PlannerError | None = None, *, toast: bool | None = None, **values) -> None:
+    """Queue a message for the next rendering (shown once, in whatever language is chosen then).
+
+    Confirmations (success/info, or ``toast=True``) become toasts, which take no room on the page;
+    errors and warnings go to the fixed message slot above the statistics.
+    """
+    toast = level in ("success", "info") if toast is None else toast
+    st.session_state["messages"].append((level, key, values, error, toast))
 
 
 def choose(where, widget: str, label: str, options: list, *, key: str, fmt, default=None, **kw):
@@ -75,12 +87,20 @@ def pick_type(value: str) -> None:
         st.session_state.pop(f"type_key__{lg}", None)
 
 
-def show_messages() -> None:
-    for level, key, values, error in st.session_state["messages"]:
+_TOAST_ICONS = {"success": "✅", "info": "ℹ️", "warning": "⚠️", "error": "❌"}
+
+
+def show_messages(box) -> None:
+    """Show the queued messages once: toasts, and errors/warnings in ``box`` (a slot that always exists)."""
+    for level, key, values, error, toast in st.session_state["messages"]:
         text = L(key, **values)
         if error is not None:
             text = text + "\n\n" + error.message(lang())
-        getattr(st, level)(text)
+        if toast:
+            st.toast(text, icon=_TOAST_ICONS.get(level))
+        else:
+            getattr(box, level)(text)
+    st.session_state["messages"] = []
 
 
 # ---------------------------------------------------------------------------------------- cached computation
@@ -135,8 +155,8 @@ def sidebar(types) -> dict:
         set_source({"kind": "demo"})
     elif kind == "upload":
         up = sb.file_uploader(L("upload_network"), key="up_network")
-        if up is not None and up.file_id not in st.session_state["seen_uploads"]:
-            st.session_state["seen_uploads"].add(up.file_id)
+        if up is not None and ("network", up.file_id) not in st.session_state["seen_uploads"]:
+            st.session_state["seen_uploads"].add(("network", up.file_id))
             try:
                 path = ss.save_upload(up.name, up.getvalue(), kind="network")
                 with st.spinner(L("loading_network")):
@@ -144,6 +164,9 @@ def sidebar(types) -> dict:
                 set_source({"kind": "file", "path": str(path)})
             except PlannerError as exc:
                 say("error", "upload_rejected", exc, file=ss.safe_filename(up.name))
+            except Exception as exc:  # a user's file must never take the page down
+                logger.exception("reading the network upload %s failed", up.name)
+                say("error", "upload_failed", file=ss.safe_filename(up.name), err=f"{type(exc).__name__}: {exc}"[:300])
     elif kind == "cached":
         from planner.network import default_cache_dir
 
@@ -213,26 +236,43 @@ def set_source(src: dict) -> None:
     st.session_state["layers"] = []
     st.session_state["proposals"] = []
     st.session_state["siting"] = None
-    st.session_state["last_delta"] = None
+    forget_click()
 
 
 def add_layer(upload, kind: str, **options) -> None:
-    """Store an upload safely and add it as a layer, unless reading it fails (then say why, in full)."""
-    if upload.file_id in st.session_state["seen_uploads"]:
+    """Store an upload safely and add it as a layer, unless reading it fails (then say why, in full).
+
+    An upload is read again when its reading options change (coordinate system, skipping invalid
+    rows, default type), so ticking 跳过有误的行 after a refusal loads the file.
+    """
+    handled = (upload.file_id, kind, tuple(sorted(options.items())))
+    if handled in st.session_state["seen_uploads"]:
         return
-    st.session_state["seen_uploads"].add(upload.file_id)
+    st.session_state["seen_uploads"].add(handled)
     name = ss.safe_filename(upload.name)
     try:
         path = ss.save_upload(upload.name, upload.getvalue(), kind=kind)
         lf = ss.LayerFile(kind, str(path), name, **options)
-        layers = [x for x in st.session_state["layers"] if kind == "facilities" or x.kind != kind] + [lf]
+        others = [x for x in st.session_state["layers"] if not (x.kind == kind and (kind != "facilities" or x.path == lf.path))]
+        layers = others + [lf]
         base, key = base_study()
         study, _ = cached_layered(base, key, tuple(layers))  # raises PlannerError on a bad file
     except PlannerError as exc:
+        codes = {p.code for p in exc.problems}
+        if "outside_study_area" in codes and codes <= {"outside_study_area", "coords_hint"} \
+                and not options.get("skip_invalid"):
+            n = sum(p.code == "outside_study_area" for p in exc.problems)
+            say("error", "outside_only", file=name, n=n, m=ss.OUTSIDE_TOLERANCE_M)
         say("error", "upload_rejected", exc, file=name)
         return
+    except Exception as exc:  # a user's file must never take the page down
+        logger.exception("reading the upload %s (%s) failed", upload.name, kind)
+        say("error", "upload_failed", file=name, err=f"{type(exc).__name__}: {exc}"[:300])
+        return
     st.session_state["layers"] = layers
-    n = len(study.facilities) if kind == "facilities" else (len(study.demand) if kind == "demand" else len(study.areas))
+    n = (study.meta or {}).get("layer_rows", {}).get(str(path))
+    if n is None:
+        n = len(study.facilities) if kind == "facilities" else (len(study.demand.gdf) if kind == "demand" else len(study.areas))
     say("success", "upload_ok", file=name, n=n)
 
 
@@ -254,7 +294,17 @@ def main() -> None:
             say("error", "err_title", exc)
             set_source({"kind": "demo"})
             base, base_key = cached_demo(), "demo"
-        study, notes = cached_layered(base, base_key, tuple(st.session_state["layers"]))
+        try:
+            study, notes = cached_layered(base, base_key, tuple(st.session_state["layers"]))
+        except Exception as exc:  # e.g. a layer file changed on disk: drop the layers, keep the page
+            logger.exception("applying the uploaded layers failed")
+            if isinstance(exc, PlannerError):
+                say("error", "err_title", exc)
+            else:
+                say("error", "upload_failed", file=", ".join(lf.name for lf in st.session_state["layers"]),
+                    err=f"{type(exc).__name__}: {exc}"[:300])
+            st.session_state["layers"] = []
+            study, notes = cached_layered(base, base_key, ())
     skey = ss.study_key(study, base_key, tuple(st.session_state["layers"]))
     if st.session_state["proposals_for"] != skey:
         # proposals belong to the study they were made on
@@ -262,9 +312,13 @@ def main() -> None:
             st.session_state["proposals"] = []
             st.session_state["siting"] = None
         st.session_state["proposals_for"] = skey
-    st.caption(study.label)
-    for note in notes:
-        st.warning(L("warning", msg=note.message(lang())))
+    st.caption(ss.study_label(study, lang()))
+    # Fixed slots: the number of elements above the tabs and the map never changes between runs
+    # (Streamlit would otherwise re-create the tabs and jump back to the first one).
+    msg_box = st.container()
+    with msg_box:
+        for note in notes:
+            st.warning(L("warning", msg=note.message(lang())))
 
     types = study.types
     present = [k for k in types if (study.facilities["type"] == k).any()] if len(study.facilities) else []
@@ -273,29 +327,32 @@ def main() -> None:
     ftype = types[type_key]
 
     # the map's last click (st_folium copies it into st.session_state["map"]; tests set it there too)
-    handle_click(type_key, opts["basemap"])
+    handle_click(type_key, opts["basemap"], study)
     proposals = st.session_state["proposals"]
     scenario = ss.with_proposals(study, proposals)
     scen_key = ss.study_key(scenario, base_key, tuple(st.session_state["layers"]))
 
+    head_box = st.container()
+    base_res = res = None
     with st.spinner(L("computing")):
         try:
             base_res = cached_run(study, skey, None, "none") if present else None
             tracker = whatif_tracker(base_res, skey, type_key) if base_res is not None and type_key in present else None
-            headline(study, base_res, type_key, tracker)
+            with head_box:
+                headline(study, base_res, type_key, tracker)
             iso = "dissolved" if opts["show_iso"] else "none"
             res = cached_run(scenario, scen_key, (type_key,), iso) if (scenario.facilities["type"] == type_key).any() else None
         except PlannerError as exc:
-            st.error(exc.message(lang()))
+            msg_box.error(exc.message(lang()))
             res = None
-    show_messages()
-    st.session_state["messages"] = []
+    show_messages(msg_box)
 
     col_map, col_stats = st.columns([3, 2], gap="medium")
     with col_map:
         st.subheader(L("map_header"))
         st.caption(L("map_hint", type=ftype.label(lang())))
-        draw_map(scenario, res, type_key, opts, scen_key)
+        spec = map_spec(scenario, res, type_key, opts)
+        draw_map(spec, study, base_key)
     with col_stats:
         stats_panel(res, type_key, base_res, scenario, scen_key)
 
@@ -307,7 +364,7 @@ def main() -> None:
     with tabs[2]:
         scenarios_panel(study, skey, base_key, type_key, res, opts)
     with tabs[3]:
-        export_panel(res, type_key, opts, scen_key)
+        export_panel(res, scenario, type_key, spec)
 
 
 def whatif_tracker(base_res, skey: str, type_key: str):
@@ -319,13 +376,18 @@ def whatif_tracker(base_res, skey: str, type_key: str):
         st.session_state["whatif"] = tr
         st.session_state["whatif_key"] = key
     deltas = tr.sync(st.session_state["proposals"])
-    if deltas:
-        d = deltas[-1]
-        st.session_state["last_delta"] = d
+    added = st.session_state.get("click_added")
+    if added is not None:
+        # the message of a click, shown once (accepting optimised sites says so itself)
+        for d in deltas:
+            if d.site_id == added:
+                st.toast(L("added_site", id=d.site_id, before=pct(d.share_before), after=pct(d.share_after),
+                           gain=f"{d.newly_covered:,.0f}", ms=d.seconds * 1000), icon="📍")
+        st.session_state["click_added"] = None
     return tr
 
 
-def handle_click(type_key: str, basemap: str) -> None:
+def handle_click(type_key: str, basemap: str, study) -> None:
     """Turn a new map click into a proposed site of the chosen type (GCJ-02 clicks converted back)."""
     value = st.session_state.get("map") or {}
     click = value.get("last_clicked") if isinstance(value, dict) else None
@@ -343,8 +405,21 @@ def handle_click(type_key: str, basemap: str) -> None:
 
         x, y = gcj02_to_wgs84([lon], [lat])
         lon, lat = float(x[0]), float(y[0])
+    if not in_study_area(study, lon, lat):
+        say("warning", "click_outside", toast=True)
+        return
     props = st.session_state["proposals"]
-    props.append(ss.Proposal(ss.next_site_id(props), type_key, lon, lat, "click"))
+    sid = ss.next_site_id(props)
+    props.append(ss.Proposal(sid, type_key, lon, lat, "click"))
+    st.session_state["click_added"] = sid
+
+
+def in_study_area(study, lon: float, lat: float) -> bool:
+    """Whether a point lies in the study area (the network's extent, with a street's width to spare)."""
+    import shapely
+
+    area = ss.study_area(study)
+    return bool(shapely.contains_xy(area.buffer(0.002), lon, lat))
 
 
 def headline(study, base_res, type_key: str, tracker) -> None:
@@ -357,15 +432,11 @@ def headline(study, base_res, type_key: str, tracker) -> None:
     share = tracker.share
     delta = share - tracker.baseline_share
     c1.metric(L("headline", minutes=ftype.target_minutes), pct(share),
-              delta=(f"{delta * 100:+.1f}%" if abs(delta) > 1e-12 else None), help=L("delta_help"))
+              delta=(L("pp", v=f"{delta * 100:+.1f}") if abs(delta) > 1e-12 else None), help=L("delta_help"))
     c1.caption(L("headline_text", minutes=ftype.target_minutes, share=pct(share), goal=pct(goal_share)))
     s = base_res.summary["types"][type_key]
     c2.metric(L("facilities_count"), f"{s['facilities']}" + (f" + {sum(p.type == type_key for p in st.session_state['proposals'])}"
                                                                 if st.session_state["proposals"] else ""))
-    d = st.session_state.get("last_delta")
-    if d is not None and d.site_id in tracker.marginal:
-        st.success(L("added_site", id=d.site_id, before=pct(d.share_before), after=pct(d.share_after),
-                     gain=f"{d.newly_covered:,.0f}", ms=d.seconds * 1000))
     st.session_state["headline_share"] = share  # read by tests
     c3.empty()
     c4.number_input(L("goal_share"), 0.0, 100.0, value=100.0, step=5.0, key="goal_share")
@@ -407,39 +478,93 @@ def stats_panel(res, type_key: str, base_res, scenario, scen_key: str) -> None:
         st.dataframe(pd.DataFrame(rows).rename(columns=h), hide_index=True, width="stretch")
 
 
-def map_for(scenario, res, type_key: str, opts: dict, scen_key: str):
-    """The folium map, rebuilt only when its inputs change (kept in the session)."""
-    from maps.build import coverage_map
+def map_spec(scenario, res, type_key: str, opts: dict) -> dict:
+    """Everything the main map is drawn from (cheap: the layers come from the cached run).
 
-    key = (scen_key, type_key, lang(), opts["basemap"], opts["show_iso"], res is not None)
-    cache = st.session_state.get("map_cache")
-    if cache is not None and cache[0] == key:
-        return cache[1]
+    The folium map itself is never kept: streamlit-folium rewrites a map's ids while rendering
+    it, so the same object drawn twice shows nothing. :func:`build_map` makes a new one from
+    this on every run and for the map.html export.
+    """
     fac = scenario.facilities
     existing = fac[(fac["type"] == type_key) & ~fac.get("proposed", pd.Series(False, index=fac.index)).fillna(False).astype(bool)] \
         if len(fac) else fac
     tracker = st.session_state.get("whatif")
     marginal = tracker.marginal if tracker is not None else {}
     props = ss.proposals_frame([p for p in st.session_state["proposals"] if p.type == type_key], marginal)
-    m = coverage_map(
+    return dict(
         facilities=pd.DataFrame(existing[["id", "name", "type", "lon", "lat"]]) if len(existing)
         else pd.DataFrame(columns=["id", "name", "type", "lon", "lat"]),
         isochrones=res.isochrones if res is not None else None,
         gaps=res.gaps if res is not None else None,
         areas=ss.area_frame(res, type_key) if res is not None else None,
         proposals=props if len(props) else None,
-        types=scenario.types, lang=lang(), basemap=opts["basemap"], title=scenario.label,
-        share_goal=min(max(st.session_state.get("goal_share", 100.0) / 100.0, 0.05), 1.0),
+        types=scenario.types, lang=lang(), basemap=opts["basemap"], title=ss.study_label(scenario, lang()),
+        share_goal=goal_share(),
     )
-    st.session_state["map_cache"] = (key, m)
-    return m
 
 
-def draw_map(scenario, res, type_key: str, opts: dict, scen_key: str) -> None:
-    from maps.st_map import show_map
+def goal_share() -> float:
+    """The planner's coverage goal as a share (0.05-1)."""
+    return min(max(float(st.session_state.get("goal_share", 100.0)) / 100.0, 0.05), 1.0)
 
-    m = map_for(scenario, res, type_key, opts, scen_key)
-    show_map(m, height=560, key="map")
+
+def build_map(spec: dict):
+    """A new folium map from :func:`map_spec`."""
+    from maps.build import coverage_map
+
+    return coverage_map(**spec)
+
+
+def _content_key(spec: dict) -> str:
+    """What the map shows (changes give a new map frame): hashed from its inputs."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for k in ("facilities", "proposals"):
+        v = spec[k]
+        if v is not None and len(v):
+            h.update(pd.util.hash_pandas_object(v.astype(str), index=False).values.tobytes())
+    for k in ("isochrones", "gaps", "areas"):
+        v = spec[k]
+        h.update(f"{k}:{id(v)}:{0 if v is None else len(v)}".encode())
+    h.update(repr((spec["lang"], spec["basemap"], spec["title"], spec["share_goal"])).encode())
+    return h.hexdigest()
+
+
+def _view_of(value) -> tuple | None:
+    """``((lat, lon), zoom)`` reported by the map, or None."""
+    if not isinstance(value, dict):
+        return None
+    c, z = value.get("center"), value.get("zoom")
+    try:
+        return (float(c["lat"]), float(c["lng"])), int(z)
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def draw_map(spec: dict, study, base_key: str) -> None:
+    """The main map, opened where the planner was looking.
+
+    The map reports its zoom and centre (a pan or zoom reruns the script, which recomputes
+    nothing: every result is cached). The view is handed back to streamlit-folium only when
+    the map's content changed (a new frame is drawn); otherwise the same values as before go
+    out, so the frontend leaves the user's view alone.
+    """
+    from maps.st_map import fit_view, show_map
+
+    content = _content_key(spec)
+    sent = st.session_state.get("map_view_sent")
+    if sent is None or sent[0] != base_key:
+        lon0, lat0, lon1, lat1 = study.networks["walk"].bounds_lonlat
+        center, zoom = fit_view([[lat0, lon0], [lat1, lon1]], width=MAP_WIDTH, height=MAP_HEIGHT)
+        sent = (base_key, center, zoom, content)
+    elif sent[3] != content:
+        view = _view_of(st.session_state.get("map"))
+        center, zoom = view if view is not None else (sent[1], sent[2])
+        sent = (base_key, center, zoom, content)
+    st.session_state["map_view_sent"] = sent
+    show_map(build_map(spec), height=MAP_HEIGHT, key="map", center=sent[1], zoom=sent[2],
+             returned_objects=("last_clicked", "zoom", "center"))
 
 
 def proposals_panel(types) -> None:
@@ -459,13 +584,22 @@ def proposals_panel(types) -> None:
             st.rerun()
     if st.button(L("remove_all"), key="rm_all"):
         st.session_state["proposals"] = []
-        st.session_state["last_delta"] = None
+        forget_click()
         st.rerun()
 
 
 def remove_site(site_id: str) -> None:
     st.session_state["proposals"] = [p for p in st.session_state["proposals"] if p.site_id != site_id]
-    st.session_state["last_delta"] = None
+    forget_click()
+
+
+def forget_click() -> None:
+    """After removing sites: the same spot can be clicked again (the last click is consumed, not remembered)."""
+    value = st.session_state.get("map")
+    if isinstance(value, dict) and value.get("last_clicked"):
+        st.session_state["map"] = {**value, "last_clicked": None}  # "map" is a copy, not the widget's own key
+    st.session_state["handled_click"] = None
+    st.session_state["click_added"] = None
 
 
 def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
@@ -500,7 +634,7 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
         return
     h = table_headers(lang())
     st.success(L("opt_result", n=len(result.sites), before=pct(result.share_before), after=pct(result.share_after),
-                 method=result.method, secs=result.timings.get("total", 0.0)))
+                 method=method_label(result.method), secs=result.timings.get("total", 0.0)))
     for en, zh in result.notes:
         st.caption(en if lang() == "en" else zh)
     sites = result.sites[["rank", "id", "lon", "lat", "marginal_demand", "cumulative_share"]].copy()
@@ -523,6 +657,15 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
         accept(result, ranks, type_key)
     if b2.button(L("opt_accept_all"), key="opt_accept_all"):
         accept(result, list(result.sites["rank"]), type_key)
+
+
+def method_label(method: str) -> str:
+    """The siting method's name in the chosen language."""
+    key = "method_" + str(method)
+    try:
+        return L(key)
+    except KeyError:
+        return str(method)
 
 
 def accept(result, ranks, type_key: str) -> None:
@@ -552,7 +695,7 @@ def load_scenario(name: str) -> None:
         say("error", "err_title", exc)
         return
     st.session_state["proposals"] = ss.from_sites(sc.sites)
-    st.session_state["last_delta"] = None
+    forget_click()
     st.session_state["siting"] = None
     if sc.type_key:
         pick_type(sc.type_key)
@@ -568,17 +711,28 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
 
     akey = ss.area_key(base_key)
     saved = store.list(area_key=akey)
+    taken = {i.name for i in store.list()}  # names are unique across study areas
+    if st.session_state.pop("scen_name_next", False) or "scen_name" not in st.session_state:
+        # a fresh name after a save: a second save never lands on the first by accident
+        st.session_state["scen_name"] = free_scenario_name(taken)
+        st.session_state.pop("scen_overwrite", None)
     c1, c2 = st.columns([3, 1])
-    name = c1.text_input(L("scen_name"), value=L("scen_name_default", n=len(saved) + 1), key="scen_name")
+    name = c1.text_input(L("scen_name"), key="scen_name")
+    exists = name.strip() in taken
+    overwrite = c1.checkbox(L("scen_overwrite"), key="scen_overwrite") if exists else False
     if c2.button(L("scen_save"), key="scen_save", type="primary"):
-        try:
-            sc = Scenario(name=name, area_key=akey, type_key=type_key, sites=ss.to_sites(st.session_state["proposals"]),
-                          results=headline(res) if res is not None else None)
-            store.save(sc, overwrite=True)
-            say("success", "scen_saved", name=name.strip())
-            st.rerun()
-        except PlannerError as exc:
-            st.error(exc.message(lang()))
+        if exists and not overwrite:
+            st.warning(L("scen_exists", name=name.strip()))
+        else:
+            try:
+                sc = Scenario(name=name, area_key=akey, type_key=type_key, sites=ss.to_sites(st.session_state["proposals"]),
+                              results=headline(res) if res is not None else None)
+                store.save(sc, overwrite=exists and overwrite)
+                say("success", "scen_saved", name=name.strip())
+                st.session_state["scen_name_next"] = True
+                st.rerun()
+            except PlannerError as exc:
+                st.error(exc.message(lang()))
     if not saved:
         st.caption(L("scen_none"))
         return
@@ -630,13 +784,25 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
         table.loc[sel, ["baseline", "proposal", "delta"]] = table.loc[sel, ["baseline", "proposal", "delta"]] * 100
     metric_names = {"coverage_share": L("h_share"), "demand_covered": L("h_demand_covered"),
                     "demand_total": L("h_demand_total"), "mean_minutes": L("h_mean"), "p90_minutes": L("h_p90")}
+    values = ["baseline", "proposal", "delta"]
+    people = table["metric"].isin(["demand_covered", "demand_total"])
+    table[values] = table[values].astype(float).round(2)
+    table.loc[people, values] = table.loc[people, values].round(0)  # people are whole numbers
     table["metric"] = table["metric"].map(metric_names)
     table["name"] = table["name"].where(table["scope"] == "area", study.types[type_key].label(lang()))
-    show = table[["name", "metric", "baseline", "proposal", "delta"]].round(2).rename(columns={
+    show = table[["name", "metric", "baseline", "proposal", "delta"]].rename(columns={
         "name": L("h_name"), "metric": L("h_metric"), "baseline": label(a), "proposal": label(b), "delta": "Δ"})
     st.dataframe(show, hide_index=True, width="stretch", height=260)
     st.markdown(f"**{L('scen_diff_map')}**")
     draw_diff_map(study, ra, rb, type_key, b, opts)
+
+
+def free_scenario_name(taken: set) -> str:
+    """The first "方案 N" / "Scenario N" not yet used."""
+    n = 1
+    while L("scen_name_default", n=n) in taken:
+        n += 1
+    return L("scen_name_default", n=n)
 
 
 def scenario_result(study, skey: str, which: str, type_key: str):
@@ -654,44 +820,51 @@ def scenario_result(study, skey: str, which: str, type_key: str):
 
 
 def draw_diff_map(study, ra, rb, type_key: str, which_b: str, opts: dict) -> None:
+    """Newly covered cells over the proposal's gaps; a new map each run, with an explicit view.
+
+    The tab is usually hidden while it is drawn, so Leaflet cannot fit the bounds (it would open
+    at the largest zoom): the centre and zoom are computed here from the study's extent.
+    """
+    from maps.basemaps import needs_gcj02
     from maps.build import coverage_map
     from maps.layers import gaps_layer
-    from maps.st_map import show_map
+    from maps.st_map import fit_view, show_map
 
-    key = (id(ra), id(rb), type_key, lang(), opts["basemap"])
-    cache = st.session_state.get("diff_map")
-    if cache is None or cache[0] != key:
-        ft = rb.facilities_table
-        in_baseline = set(ra.facilities_table["id"])
-        fac = ft[(ft["type"] == type_key) & ft["id"].isin(in_baseline)]
-        new = ft[(ft["type"] == type_key) & ~ft["id"].isin(in_baseline)]
-        props = pd.DataFrame({"id": new["id"], "rank": range(1, len(new) + 1), "lon": new["lon"], "lat": new["lat"],
-                              "marginal_demand": float("nan")})
-        m = coverage_map(facilities=fac[["id", "name", "type", "lon", "lat"]], gaps=rb.gaps,
-                         areas=ss.area_frame(rb, type_key), proposals=props if len(props) else None,
-                         types=study.types, lang=lang(), basemap=opts["basemap"], title=study.label)
-        cells = ss.newly_covered_cells(ra, rb, type_key)
-        if len(cells):
-            from maps.basemaps import needs_gcj02
-
-            gaps_layer(cells, lang=lang(), name=L("scen_diff_layer"), shift_gcj02=needs_gcj02(opts["basemap"])).add_to(m)
-        st.session_state["diff_map"] = (key, m)
-    show_map(st.session_state["diff_map"][1], height=420, key="diff_map_view")
+    ft = rb.facilities_table
+    in_baseline = set(ra.facilities_table["id"])
+    fac = ft[(ft["type"] == type_key) & ft["id"].isin(in_baseline)]
+    new = ft[(ft["type"] == type_key) & ~ft["id"].isin(in_baseline)]
+    props = pd.DataFrame({"id": new["id"], "rank": range(1, len(new) + 1), "lon": new["lon"], "lat": new["lat"],
+                          "marginal_demand": float("nan")})
+    m = coverage_map(facilities=fac[["id", "name", "type", "lon", "lat"]], gaps=rb.gaps,
+                     areas=ss.area_frame(rb, type_key), proposals=props if len(props) else None,
+                     types=study.types, lang=lang(), basemap=opts["basemap"], title=ss.study_label(study, lang()),
+                     share_goal=goal_share())
+    cells = ss.newly_covered_cells(ra, rb, type_key)
+    if len(cells):
+        gaps_layer(cells, lang=lang(), name=L("scen_diff_layer"), shift_gcj02=needs_gcj02(opts["basemap"])).add_to(m)
+    lon0, lat0, lon1, lat1 = study.networks["walk"].bounds_lonlat
+    center, zoom = fit_view([[lat0, lon0], [lat1, lon1]], width=DIFF_WIDTH, height=DIFF_HEIGHT)
+    show_map(m, height=DIFF_HEIGHT, key="diff_map_view", center=center, zoom=zoom, returned_objects=())
 
 
-def export_panel(res, type_key: str, opts: dict, scen_key: str) -> None:
+def export_panel(res, scenario, type_key: str, spec: dict) -> None:
     if res is None:
         st.info(L("no_types"))
         return
     from maps.assets import to_html
 
-    m = st.session_state["map_cache"][1]
     props = list(st.session_state["proposals"])
     chosen_lang = lang()
-    goal = st.session_state.get("goal_share", 100.0) / 100.0
+    goal = goal_share()
 
     def map_html() -> str:  # deferred: runs when the button is pressed, outside the script run
-        return to_html(m)
+        return to_html(build_map(spec))  # a new map: one already shown by st_folium would render twice
+
+    def all_types():  # the statistics cover every type of the scenario, not only the one on the map
+        from planner.scenario import run
+
+        return run(scenario, isochrones="none")
 
     summary = None
     try:
@@ -703,7 +876,7 @@ def export_panel(res, type_key: str, opts: dict, scen_key: str) -> None:
     except ImportError:
         st.caption(L("exp_summary_missing"))
     items = ss.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key,
-                            map_html=map_html, summary_html=summary)
+                            map_html=map_html, summary_html=summary, all_types=all_types)
     st.session_state["exports"] = items  # the tests build every download from here
     cols = st.columns(4)
     for i, item in enumerate(items):

@@ -169,6 +169,20 @@ TEXT: dict[str, tuple[str, str]] = {
     "upload_ok": ("已载入 {file}：{n} 条记录。", "Loaded {file}: {n} rows."),
     "rows_skipped": ("{file}：跳过 {n} 行有误的数据。", "{file}: skipped {n} invalid rows."),
     "warning": ("提示：{msg}", "Note: {msg}"),
+    "upload_failed": ("读取 {file} 时出错，文件未载入（{err}）。请检查文件格式与内容。",
+                      "{file} could not be read and was not loaded ({err}). Check the file's format and content."),
+    "outside_only": ("{file} 有 {n} 个点位于研究范围之外（超出 {m:g} 米以上），因此整个文件未载入。"
+                     "若只想载入范围内的点，请勾选侧栏的「跳过有误的行（载入其余行）」。",
+                     "{file}: {n} points lie outside the study area (more than {m:g} m beyond it), so the file was not "
+                     "loaded. To load the points inside, tick “Skip invalid rows (load the rest)” in the sidebar."),
+    "click_outside": ("点击位置在研究范围之外，未新增点位。", "The click is outside the study area; no site was added."),
+    "pp": ("{v} 个百分点", "{v} pp"),
+    "method_greedy": ("贪心", "greedy"),
+    "method_exact": ("精确", "exact"),
+    "scen_overwrite": ("覆盖同名方案", "Overwrite the saved scenario of this name"),
+    "scen_exists": ("已有名为「{name}」的方案。勾选「覆盖同名方案」后再保存，或换一个名称。",
+                    "A scenario named “{name}” already exists. Tick “Overwrite the saved scenario of this name” "
+                    "and save again, or choose another name."),
     "no_types": ("没有可评估的设施。请上传设施文件。", "No facilities to evaluate. Upload a facility file."),
 }
 

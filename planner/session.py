@@ -43,6 +43,8 @@ __all__ = [
     "LayerFile",
     "apply_layers",
     "study_area",
+    "study_label",
+    "OUTSIDE_TOLERANCE_M",
     "Proposal",
     "with_proposals",
     "proposals_frame",
@@ -69,8 +71,9 @@ UPLOAD_SUFFIXES: dict[str, tuple[str, ...]] = {
     "network": (".osm", ".osm.xml", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".graphml"),
     "facilities": (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".geojson", ".json", ".gpkg", ".zip"),
     "demand": (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".geojson", ".json", ".gpkg", ".zip"),
-    "boundaries": (".geojson", ".json", ".gpkg", ".zip"),
+    "areas": (".geojson", ".json", ".gpkg", ".zip"),
 }
+UPLOAD_SUFFIXES["boundaries"] = UPLOAD_SUFFIXES["areas"]  # the older name of the same kind
 
 
 # ============================================================================ limits and uploads
@@ -136,7 +139,7 @@ def save_upload(name: str, data: bytes, *, kind: str, data_dir: str | Path | Non
     name : str
         The name the browser sent (only used, sanitised, as a label).
     data : bytes
-    kind : {'network', 'facilities', 'demand', 'boundaries'}
+    kind : {'network', 'facilities', 'demand', 'areas'} (``'boundaries'`` is accepted as ``'areas'``)
     """
     if kind not in UPLOAD_SUFFIXES:
         raise ValueError(f"unknown upload kind {kind!r}")
@@ -197,7 +200,14 @@ def demo_study(*, seed: int = 7, scale: float = 1.0):
     d = make_district(seed=seed, scale=scale)
     net = compile_network(d.raw)
     return Study(networks={"walk": net}, facilities=d.facilities, demand=demand_from_points(d.demand),
-                 areas=d.areas, label=f"{d.label_zh} / {d.label_en}", meta={"synthetic": True, "source": "demo"})
+                 areas=d.areas, label=f"{d.label_zh} / {d.label_en}",
+                 meta={"synthetic": True, "source": "demo", "label_zh": d.label_zh, "label_en": d.label_en})
+
+
+def study_label(study, lang: str = "zh") -> str:
+    """The study's label in one language (``meta['label_zh'/'label_en']`` when given, else ``label``)."""
+    meta = getattr(study, "meta", None) or {}
+    return str(meta.get(f"label_{lang}") or study.label)
 
 
 def _empty_facilities():
@@ -252,12 +262,28 @@ def place_study(place: str, *, progress=None, cache_dir: str | Path | None = Non
                  label=place, meta={"source": "place"})
 
 
+#: How far outside the study area an uploaded point may lie, metres (the CLI's ``--outside-tolerance-m``).
+OUTSIDE_TOLERANCE_M = 1000.0
+
+
 def study_area(study):
-    """The network's bounding box, buffered by about 1 km (WGS-84 polygon): the check for uploaded points."""
+    """The network's extent: the convex hull of its nodes (WGS-84 polygon), as the CLI uses it.
+
+    Uploaded points are checked against it with :data:`OUTSIDE_TOLERANCE_M`; boundary files are
+    cut to the areas that intersect it.
+    """
+    import shapely
+
+    net = study.networks["walk"]
+    lon, lat = np.asarray(net.lon, float), np.asarray(net.lat, float)
+    if len(lon) >= 3:
+        hull = shapely.convex_hull(shapely.multipoints(shapely.points(lon, lat)))
+        if hull.geom_type == "Polygon" and not hull.is_empty:
+            return hull
     from shapely.geometry import box
 
-    lon0, lat0, lon1, lat1 = study.networks["walk"].bounds_lonlat
-    return box(lon0, lat0, lon1, lat1).buffer(0.01)
+    lon0, lat0, lon1, lat1 = net.bounds_lonlat
+    return box(lon0, lat0, lon1, lat1).buffer(0.001)
 
 
 def replace_facilities(study, gdf):
@@ -334,31 +360,44 @@ def apply_layers(study, layers: Iterable[LayerFile]):
     notes: list = []
     area = study_area(study)
     areas_given = False
+    rows: dict[str, int] = {}
     for lf in layers:
         if lf.kind == "facilities":
             table = io.read_facilities(lf.path, types=study.types, coords=lf.coords, default_type=lf.default_type,
-                                       skip_invalid=lf.skip_invalid, study_area=area)
+                                       skip_invalid=lf.skip_invalid, study_area=area,
+                                       study_area_buffer_m=OUTSIDE_TOLERANCE_M)
             study = replace_facilities(study, table.gdf)
         elif lf.kind == "demand":
-            table = io.read_demand(lf.path, coords=lf.coords, skip_invalid=lf.skip_invalid, study_area=area)
+            table = io.read_demand(lf.path, coords=lf.coords, skip_invalid=lf.skip_invalid, study_area=area,
+                                   study_area_buffer_m=OUTSIDE_TOLERANCE_M)
             g = table.gdf
             if len(g) and g.geom_type.isin(["Polygon", "MultiPolygon"]).all():
                 demand = demand_from_polygons(study.networks["walk"], g)
             else:
                 demand = demand_from_points(g)
             study = replace_demand(study, demand)
-        elif lf.kind == "areas":
+        elif lf.kind in ("areas", "boundaries"):
             areas = io.read_boundaries(lf.path)
-            study = replace_areas(study, areas)
             notes.extend(areas.attrs.get("warnings", ()))
+            areas, left_out = _areas_in_study(areas, area, lf.name)
+            if left_out:
+                notes.append(Problem(
+                    "areas_outside_study",
+                    f"{left_out} of {left_out + len(areas)} areas lie outside the street network and are left out",
+                    f"{left_out + len(areas)} 个区域中有 {left_out} 个位于路网范围之外，未计入", file=lf.name))
+            study = replace_areas(study, areas)
+            rows[lf.path] = len(areas)
             areas_given = True
             continue
         else:
             raise ValueError(f"unknown layer kind {lf.kind!r}")
+        rows[lf.path] = len(table.gdf)
         notes.extend(table.warnings)
         if len(table.rejected):
             n = int(table.rejected["row"].nunique())
             notes.append(Problem("rows_skipped", f"skipped {n} invalid rows", f"跳过 {n} 行有误的数据", file=lf.name))
+    if rows:
+        study = replace(study, meta={**(study.meta or {}), "layer_rows": rows})
     if areas_given:  # the boundaries are the study area: residents beyond them leave the statistics
         from .demand import clip_to_areas
 
@@ -371,6 +410,27 @@ def apply_layers(study, layers: Iterable[LayerFile]):
                 f"{out['points']} 个需求点（人口 {out['population']:,.0f}）位于边界之外，未计入统计",
             ))
     return study, notes
+
+
+def _areas_in_study(areas, study_area_geom, name: str):
+    """The areas that intersect the study area, and how many were left out (a city-wide file cut to the district).
+
+    Raises ``InputError`` when none intersects (e.g. real boundaries over the synthetic demo district).
+    """
+    g = areas.to_crs(4326) if areas.crs is not None else areas
+    touching = g.intersects(study_area_geom).to_numpy(bool)
+    if not touching.any():
+        raise InputError(
+            f"{name}: none of its {len(areas)} areas overlaps the study area (the street network's extent); "
+            "check the file and its coordinate system. The demo district is synthetic, so real boundaries "
+            "usually do not overlap it: load your own network first.",
+            f"{name}：其中 {len(areas)} 个区域均不与研究范围（路网范围）重叠；请检查文件及其坐标系。"
+            "示范区为合成数据，真实边界通常与之不重叠：请先载入自己的路网。",
+        )
+    left_out = int((~touching).sum())
+    if left_out:
+        areas = areas[touching].reset_index(drop=True)
+    return areas, left_out
 
 
 def study_key(study, *parts) -> str:
@@ -577,11 +637,30 @@ def _band_label(band: str, lang: str) -> str:
     return f"{band} 分钟" if lang == "zh" else f"{band} min"
 
 
+def _band_rank(band: dict) -> tuple:
+    """Sort key of a time band: ``0-5``, ``5-10`` ... by their start, then ``>goal``, then ``unreachable``."""
+    name = str(band.get("band", ""))
+    if name == "unreachable":
+        return (2, 0.0)
+    if name.startswith(">"):
+        return (1, 0.0)
+    start = band.get("from_min")
+    try:
+        start = float(start if start is not None else name.split("-")[0])
+    except ValueError:
+        start = math.inf
+    return (0, start)
+
+
 def bands_frame(result, type_key: str, lang: str = "zh") -> pd.DataFrame:
-    """Demand per time band of one type: ``band`` (label in ``lang``), ``demand``, ``share``; in band order."""
-    rows = [{"band": _band_label(b["band"], lang), "demand": b["demand"], "share": b["share"]}
-            for b in type_stats(result, type_key)["bands"]]
-    return pd.DataFrame(rows)
+    """Demand per time band of one type: ``band`` (label in ``lang``), ``demand``, ``share``, ``order``.
+
+    Always in band order: ``0-…``, …, ``>goal``, then unreachable (``order`` counts from 0).
+    """
+    bands = sorted(type_stats(result, type_key)["bands"], key=_band_rank)
+    rows = [{"band": _band_label(b["band"], lang), "demand": b["demand"], "share": b.get("share"), "order": i}
+            for i, b in enumerate(bands)]
+    return pd.DataFrame(rows, columns=["band", "demand", "share", "order"])
 
 
 def areas_display(result, type_key: str, headers: dict[str, str]) -> pd.DataFrame:
@@ -617,9 +696,11 @@ def _layers(result, proposals: Iterable[Proposal], type_key: str | None) -> dict
     import geopandas as gpd
 
     ft = result.facilities_table
+    pf = proposals_frame(proposals)
+    if len(pf) and len(ft):  # a proposed site belongs to the proposals layer only
+        ft = ft[~ft["id"].astype(str).isin(set(pf["id"].astype(str)))]
     layers = {"facilities": gpd.GeoDataFrame(ft.drop(columns=[c for c in ("geometry",) if c in ft.columns]),
                                              geometry=gpd.points_from_xy(ft["lon"], ft["lat"]), crs=4326)}
-    pf = proposals_frame(proposals)
     if len(pf):
         layers["proposals"] = gpd.GeoDataFrame(pf, geometry=gpd.points_from_xy(pf["lon"], pf["lat"]), crs=4326)
     if result.isochrones is not None and len(result.isochrones):
@@ -702,17 +783,21 @@ def areas_csv_bytes(result, lang: str) -> bytes:
 
 
 def export_items(result, *, lang: str, proposals: Iterable[Proposal] = (), type_key: str | None = None,
-                 map_html: Callable[[], str] | None = None, summary_html: Callable[[], str] | None = None) -> list[ExportItem]:
+                 map_html: Callable[[], str] | None = None, summary_html: Callable[[], str] | None = None,
+                 all_types: Callable[[], object] | None = None) -> list[ExportItem]:
     """Every download of the current scenario; each item builds its bytes lazily.
 
-    ``result`` is the scenario's run (proposals included as facilities); ``map_html`` and
-    ``summary_html`` are callables returning the standalone map / one-page report.
+    ``result`` is the scenario's run (proposals included as facilities) of the chosen type, with
+    its isochrones and gaps (the layers); ``all_types`` returns the same scenario's run of every
+    type, for the statistics (default: ``result``). ``map_html`` and ``summary_html`` are
+    callables returning the standalone map / one-page report.
     """
     props = list(proposals)
+    stats = all_types or (lambda: result)
     items = [
-        ExportItem("statistics_csv", "statistics.csv", "text/csv", lambda: statistics_csv_bytes(result, lang)),
+        ExportItem("statistics_csv", "statistics.csv", "text/csv", lambda: statistics_csv_bytes(stats(), lang)),
         ExportItem("statistics_xlsx", "statistics.xlsx",
-                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", lambda: xlsx_bytes(result, lang)),
+                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", lambda: xlsx_bytes(stats(), lang)),
     ]
     if len(result.areas):
         items.append(ExportItem("areas_csv", "areas.csv", "text/csv", lambda: areas_csv_bytes(result, lang)))

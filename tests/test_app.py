@@ -52,6 +52,11 @@ def texts(at: AppTest, kind: str) -> list[str]:
     return [e.value for e in getattr(at, kind)]
 
 
+def toasts(at: AppTest) -> list[str]:
+    """Confirmations are toasts (they take no room on the page, so nothing above the tabs moves)."""
+    return [e.value for e in at.toast]
+
+
 def share_of(value: str) -> float:
     return float(value.rstrip("%"))
 
@@ -108,7 +113,7 @@ def test_upload_facility_file_replaces_that_type(env):
                          ("S3", "站三", "health_centre", 121.38, 31.20), ("S4", "站四", "health_centre", 121.42, 31.21)])
     at.file_uploader(key="up_facilities").upload("my stations.csv", data, "text/csv").run()
     assert not at.exception
-    assert any("已载入 my_stations.csv" in s for s in texts(at, "success"))
+    assert any("已载入 my_stations.csv：4 条记录" in s for s in toasts(at))
     assert at.metric[1].value == "4"  # the demo's five health centres were replaced by the four uploaded
     assert share_of(headline(at).value) != before
     stored = [p for p in (env / "data" / "uploads").rglob("*") if p.is_file()]
@@ -132,6 +137,58 @@ def test_malformed_upload_shows_every_problem_and_app_stays_alive(env):
     at.radio(key="lang").set_value("en").run()
     err = "\n".join(texts(at, "error"))
     assert "bad2.csv was not loaded" in err and "row 3" in err
+
+
+def test_boundary_upload_is_cut_to_the_study_area(env):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    study = ss.demo_study()
+    areas = study.areas[["area_id", "name", "geometry"]].copy()
+    far = gpd.GeoDataFrame({"area_id": ["far"], "name": ["远处"]}, geometry=[box(120.0, 30.0, 120.1, 30.1)], crs=4326)
+    both = gpd.GeoDataFrame(pd_concat([areas.to_crs(4326), far]), crs=4326)
+    at = open_app()
+    at.file_uploader(key="up_areas").upload("city.geojson", both.to_json().encode(), "application/geo+json").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(f"已载入 city.geojson：{len(areas)} 条记录" in s for s in toasts(at))
+    assert any("有 1 个位于路网范围之外" in w for w in texts(at, "warning"))
+    # a file none of whose areas overlaps the district: a clear message, no traceback
+    at.file_uploader(key="up_areas").upload("elsewhere.geojson", far.to_json().encode(), "application/geo+json").run()
+    assert not at.exception
+    err = "\n".join(texts(at, "error"))
+    assert "未载入 elsewhere.geojson" in err and "均不与研究范围" in err and "合成数据" in err
+    assert ss.save_upload("b.geojson", b"{}", kind="areas", data_dir=env).suffix == ".geojson"
+
+
+def pd_concat(frames):
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_unexpected_reading_error_is_a_message(env, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("driver exploded")
+
+    import planner.io
+
+    monkeypatch.setattr(planner.io, "read_facilities", boom)
+    at = open_app()
+    at.file_uploader(key="up_facilities").upload("x.csv", facility_csv([("S1", "a", "aed", 121.4, 31.2)]), "text/csv").run()
+    assert not at.exception
+    assert any("x.csv" in e and "driver exploded" in e for e in texts(at, "error"))
+
+
+def test_outside_points_say_so_and_skipping_rereads_the_file(env):
+    at = open_app()
+    data = facility_csv([("S1", "站一", "health_centre", 121.395, 31.215), ("S2", "站二", "health_centre", 121.60, 31.215)])
+    at.file_uploader(key="up_facilities").upload("far.csv", data, "text/csv").run()
+    err = "\n".join(texts(at, "error"))
+    assert "位于研究范围之外" in err and "跳过有误的行" in err
+    at.checkbox(key="skip_invalid").check().run()  # the same upload is read again with the new option
+    assert not at.exception
+    assert any("已载入 far.csv：1 条记录" in s for s in toasts(at))
+    assert at.metric[1].value == "1"
 
 
 def test_upload_above_the_limit_is_refused(env, monkeypatch):
@@ -166,8 +223,8 @@ def test_click_adds_and_remove_button_removes_a_site(env):
     at.run()
     assert not at.exception
     m = headline(at)
-    assert share_of(m.value) > share_of(base) and m.delta.startswith("+")
-    assert any(s.startswith("已新增 P1") for s in texts(at, "success"))
+    assert share_of(m.value) > share_of(base) and m.delta.startswith("+") and m.delta.endswith("个百分点")
+    assert any(s.startswith("已新增 P1") for s in toasts(at))
     props = at.session_state["proposals"]
     assert [p.site_id for p in props] == ["P1"] and props[0].type == "health_centre"
 
@@ -178,12 +235,55 @@ def test_click_adds_and_remove_button_removes_a_site(env):
     full = run(ss.with_proposals(study, props), type_keys=["health_centre"], isochrones="none")
     assert share_of(m.value) == pytest.approx(full.summary["types"]["health_centre"]["coverage_share"] * 100, abs=0.051)
 
-    at.run()  # a rerun with the same click value does not add it again
+    at.run()  # a rerun with the same click value does not add it again, nor repeats its message
     assert len(at.session_state["proposals"]) == 1
+    assert not any("已新增" in s for s in toasts(at) + texts(at, "success"))
     at.button(key="rm_P1").click().run()
     assert not at.exception
     assert at.session_state["proposals"] == []
     assert headline(at).value == base
+
+
+def test_click_outside_warns_and_remove_all_allows_the_same_click_again(env):
+    at = open_app()
+    at.session_state["map"] = {"last_clicked": {"lat": 31.0, "lng": 121.0}}
+    at.run()
+    assert at.session_state["proposals"] == []
+    assert any("研究范围之外" in s for s in toasts(at))
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    assert len(at.session_state["proposals"]) == 1
+    at.button(key="rm_all").click().run()
+    assert at.session_state["proposals"] == []
+    at.session_state["map"] = {"last_clicked": CLICK}  # the very same spot
+    at.run()
+    assert len(at.session_state["proposals"]) == 1
+
+
+def test_layout_above_the_tabs_is_stable(env):
+    """The tabs keep their place (and the chosen tab) whatever messages come and go."""
+    at = open_app()
+    before = list(at.main.children)
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    at.text_input(key="scen_name").set_value("甲")
+    at.button(key="scen_save").click().run()
+    assert list(at.main.children) == before
+    at.file_uploader(key="up_facilities").upload("bad.csv", b"nonsense", "text/csv").run()
+    assert list(at.main.children) == before
+
+
+def test_study_label_and_bands_follow_the_language_and_order(env):
+    at = open_app()
+    assert any(c.value == "示范区（合成数据）" for c in at.caption)
+    at.radio(key="lang").set_value("en").run()
+    assert any(c.value == "Demo district (synthetic)" for c in at.caption)
+    from planner.scenario import run
+
+    res = run(ss.demo_study(), isochrones="none")
+    for k in res.summary["types"]:
+        bands = list(ss.bands_frame(res, k, "en")["band"])
+        assert bands[-1] == "unreachable" and bands[-2].startswith(">"), (k, bands)
 
 
 def test_optimise_and_accept(env):
@@ -191,7 +291,7 @@ def test_optimise_and_accept(env):
     at.number_input(key="opt_n").set_value(5)
     at.button(key="opt_run").click().run()
     assert not at.exception
-    assert any("5 个新点位" in s for s in texts(at, "success"))
+    assert any("5 个新点位" in s and "贪心" in s and "greedy" not in s for s in texts(at, "success"))
     ranked = [d.value for d in at.dataframe if "排名" in d.value.columns]
     assert ranked and len(ranked[0]) == 5
     at.button(key="opt_accept_all").click().run()
@@ -199,6 +299,8 @@ def test_optimise_and_accept(env):
     props = at.session_state["proposals"]
     assert len(props) == 5 and {p.source for p in props} == {"optimised"}
     assert headline(at).delta.startswith("+")
+    assert any("已采纳 5 个点位" in s for s in toasts(at))
+    assert not any("已新增" in s for s in toasts(at) + texts(at, "success"))  # added-site message: clicks only
 
 
 # ---------------------------------------------------------------------------------------- scenarios
@@ -208,12 +310,21 @@ def test_save_load_duplicate_compare_scenarios(env):
     at.run()
     at.text_input(key="scen_name").set_value("方案甲")
     at.button(key="scen_save").click().run()
-    assert any("已保存方案「方案甲」" in s for s in texts(at, "success"))
+    assert any("已保存方案「方案甲」" in s for s in toasts(at))
+    assert at.text_input(key="scen_name").value == "方案 1"  # a fresh name is proposed after a save
     at.button(key="rm_P1").click().run()
     assert at.session_state["proposals"] == []
     at.button(key="scen_load").click().run()
     assert not at.exception
     assert [p.site_id for p in at.session_state["proposals"]] == ["P1"]
+    # a second save under an existing name asks first
+    proposals = list(at.session_state["proposals"])
+    at.text_input(key="scen_name").set_value("方案甲")
+    at.button(key="rm_P1").click().run()
+    at.button(key="scen_save").click().run()
+    assert any("已有名为「方案甲」的方案" in w for w in texts(at, "warning"))
+    at.button(key="scen_load").click().run()
+    assert at.session_state["proposals"] == proposals  # the saved one is untouched
     at.button(key="scen_dup").click().run()
     assert set(at.selectbox(key="scen_pick__zh").options) >= {"方案甲 副本 · 建议点位数 1", "方案甲 · 建议点位数 1"}
     at.selectbox(key="cmp_a__zh").set_value("__existing__")
@@ -242,12 +353,12 @@ def test_every_export_parses_back(env):
     assert {b.key for b in at.get("download_button")} >= {f"dl_{k}" for k in items}
 
     csv = pd.read_csv(io.BytesIO(items["statistics_csv"].make()), encoding="utf-8-sig")
-    assert "覆盖率" in csv.columns and len(csv) == 1
+    assert any("覆盖率" in c for c in csv.columns) and len(csv) >= 10  # every type, not only the one on the map
     areas = pd.read_csv(io.BytesIO(items["areas_csv"].make()), encoding="utf-8-sig")
     assert len(areas) == 5 and "名称" in areas.columns
     wb = openpyxl.load_workbook(io.BytesIO(items["statistics_xlsx"].make()))
     assert "分类型统计" in wb.sheetnames
-    assert "覆盖率" in [c.value for c in wb["分类型统计"][1]]
+    assert any("覆盖率" in str(c.value) for c in wb["分类型统计"][1])
     gj = gpd.read_file(io.BytesIO(items["layers_geojson"].make()))
     assert {"facilities", "proposals", "isochrones", "gaps", "areas"} <= set(gj["layer"])
     path = env / "layers.gpkg"
@@ -256,8 +367,11 @@ def test_every_export_parses_back(env):
 
     assert {"facilities", "proposals", "areas"} <= {name for name, _ in pyogrio.list_layers(path)}
     assert len(gpd.read_file(path, layer="proposals")) == 1
+    assert "P1" not in set(gpd.read_file(path, layer="facilities")["id"])  # proposals in their own layer only
+    assert "P1" not in set(gj.loc[gj["layer"] == "facilities", "id"])
     html = items["map_html"].make().decode("utf-8")
     assert "L.map(" in html or "L.map" in html
+    assert html.count("L.map(") == 1  # the map once, even after st_folium rendered it
     assert "cdn.jsdelivr" not in html and "<script src=\"http" not in html
     if "summary_html" in items:
         summary = items["summary_html"].make().decode("utf-8")
@@ -266,4 +380,4 @@ def test_every_export_parses_back(env):
     # English headers after the switch
     at.radio(key="lang").set_value("en").run()
     csv = pd.read_csv(io.BytesIO({i.key: i for i in at.session_state["exports"]}["statistics_csv"].make()))
-    assert "coverage_share" in csv.columns
+    assert {"coverage_share", "coverage_pct"} & set(csv.columns)
