@@ -87,7 +87,8 @@ def pick_type(value: str) -> None:
         st.session_state.pop(f"type_key__{lg}", None)
 
 
-_TOAST_ICONS = {"success": "✅", "info": "ℹ️", "warning": "⚠️", "error": "❌"}
+_TOAST_ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
+                "error": ":material/error:"}  # bundled icons: emoji may be missing from the fonts
 
 
 def show_messages(box) -> None:
@@ -382,7 +383,7 @@ def whatif_tracker(base_res, skey: str, type_key: str):
         for d in deltas:
             if d.site_id == added:
                 st.toast(L("added_site", id=d.site_id, before=pct(d.share_before), after=pct(d.share_after),
-                           gain=f"{d.newly_covered:,.0f}", ms=d.seconds * 1000), icon="📍")
+                           gain=f"{d.newly_covered:,.0f}", ms=d.seconds * 1000), icon=":material/add_location:")
         st.session_state["click_added"] = None
     return tr
 

@@ -133,6 +133,20 @@ def click_map_and_wait(page, *, dx: float = 0.0, dy: float = 0.0, timeout_s: flo
     raise AssertionError(f"headline stayed at {before} for {timeout_s} s after the click")
 
 
+def map_zoom(page) -> int | None:
+    """The Leaflet zoom of the (newest) main map frame."""
+    for f in reversed(page.frames):
+        if "streamlit_folium" not in (f.url or ""):
+            continue
+        try:
+            z = f.evaluate("() => window.map ? window.map.getZoom() : null")
+        except Exception:  # the frame is being replaced
+            continue
+        if z is not None:
+            return int(z)
+    return None
+
+
 def _have_browser() -> str | None:
     if not Path(CHROMIUM).exists():
         return f"{CHROMIUM} not installed"
@@ -153,6 +167,8 @@ def test_app_in_a_real_browser_offline():
     blocked: list[str] = []
     with app_server() as (url, _proc), browser_page() as page:
         block_non_local(page, blocked)
+        page_errors: list[str] = []
+        page.on("pageerror", lambda e: page_errors.append(str(e)[:300]))
         page.goto(url)
         frame = wait_for_map(page)
         box = page.locator(MAP_FRAME).first.bounding_box()
@@ -170,6 +186,29 @@ def test_app_in_a_real_browser_offline():
         frame.locator(".pm-prop").first.wait_for(state="attached", timeout=60_000)  # the proposed site is drawn
         page.wait_for_timeout(800)
         page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=False)
+
+        # the planner's view survives a redraw: zoom in, click, the zoom level stays
+        z0 = map_zoom(page)
+        for step in (1, 2):  # each zoom step reports the view (a rerun that redraws nothing)
+            frame.locator(".leaflet-control-zoom-in").click()
+            deadline = time.monotonic() + 20
+            while map_zoom(page) != z0 + step and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+            page.wait_for_timeout(1200)
+        assert map_zoom(page) == z0 + 2
+        page.wait_for_timeout(1500)  # the view goes back to the app (debounced), which reruns without redrawing
+        click_map_and_wait(page, dx=-60, dy=40)
+        frame = wait_for_map(page)
+        page.wait_for_timeout(1500)
+        assert map_zoom(page) == z0 + 2, (z0, map_zoom(page))
+
+        # a rerun that changes the map (isochrones off) draws a new, visible map, not an empty frame
+        page.get_by_text("显示等时圈").click()
+        page.wait_for_timeout(1500)
+        frame = wait_for_map(page)
+        box = page.locator(MAP_FRAME).first.bounding_box()
+        assert box is not None and box["height"] > 300, box
+        assert not page_errors, page_errors[:3]
         if os.environ.get("PLANNER_UPDATE_DOCS_IMG"):  # refresh the walkthrough's screenshots on request only
             DOCS_IMG.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(ARTIFACTS / "app.png", DOCS_IMG / "app.png")
