@@ -21,6 +21,7 @@ import folium
 from branca.element import CssLink, Element, Figure, JavascriptLink, MacroElement
 
 __all__ = [
+    "stable_ids",
     "OfflineAssetError",
     "OfflineFigure",
     "OfflineMap",
@@ -261,6 +262,7 @@ def to_html(m: folium.Map) -> str:
     if not isinstance(root, OfflineFigure):
         OfflineFigure().add_child(m)
         root = m.get_root()
+    stable_ids(m)
     return root.render()
 
 
@@ -302,3 +304,26 @@ def icon_svg_path(name: str) -> tuple[str, str]:
     view = re.search(r'viewBox="([^"]+)"', text).group(1)
     d = re.search(r'<path d="([^"]+)"', text).group(1)
     return view, d
+
+
+def stable_ids(m) -> None:
+    """Give every element of the map a deterministic id (in tree order) instead of a random one.
+
+    folium names each element with a random hex id, so the same layers built twice give
+    different HTML; streamlit-folium then sees a new map on every rerun and reloads it (a flash,
+    and the planner's view is lost on each zoom). With ids from the tree order, the same inputs
+    give byte-identical HTML.
+    """
+    root = m.get_root()
+    counter = 0
+    stack = [root]
+    seen = set()
+    while stack:
+        el = stack.pop()
+        if id(el) in seen:
+            continue
+        seen.add(id(el))
+        counter += 1
+        el._id = f"{counter:032x}"
+        children = getattr(el, "_children", None) or {}
+        stack.extend(reversed(list(children.values())))

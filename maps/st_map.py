@@ -6,7 +6,7 @@ import math
 
 import folium
 
-from .assets import localize_assets
+from .assets import localize_assets, stable_ids
 
 __all__ = ["show_map", "fit_view"]
 
@@ -73,6 +73,7 @@ def show_map(m: folium.Map, *, height: int = 600, key: str | None = None, center
     from streamlit_folium import st_folium
 
     localize_assets(m)
+    stable_ids(m)  # same inputs, same HTML: a rerun after a pan or zoom does not reload the map
     out = st_folium(
         m,
         height=int(height),
