@@ -282,3 +282,22 @@ def test_save_map_is_atomic(tmp_path, types, monkeypatch):
         save_map(m, target)
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["map.html"]  # temp file removed
+
+
+def test_same_layers_give_identical_html():
+    """Deterministic element ids: a rerun that rebuilds the same map must not look like a new map
+    to streamlit-folium (it would reload it and lose the planner's view)."""
+    import geopandas as gpd
+
+    from maps.assets import to_html
+    from maps.build import coverage_map
+    from planner.config import default_types
+
+    fac = gpd.GeoDataFrame({"id": ["a", "b"], "name": ["甲", "乙"], "type": ["aed", "health_centre"],
+                            "lon": [121.40, 121.41], "lat": [31.22, 31.23]},
+                           geometry=gpd.points_from_xy([121.40, 121.41], [31.22, 31.23]), crs=4326)
+    a = to_html(coverage_map(facilities=fac, types=default_types(), lang="zh"))
+    b = to_html(coverage_map(facilities=fac, types=default_types(), lang="zh"))
+    assert a == b
+    c = to_html(coverage_map(facilities=fac.iloc[:1], types=default_types(), lang="zh"))
+    assert c != a
