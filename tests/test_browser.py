@@ -131,7 +131,14 @@ def click_map_and_wait(page, *, dx: float = 0.0, dy: float = 0.0, timeout_s: flo
     """
     wait_idle(page)  # a click sent while a rerun is under way can be dropped by the component
     before = headline_text(page)
-    box = page.locator(MAP_FRAME).first.bounding_box()
+    box = None
+    deadline = time.monotonic() + 30
+    while box is None and time.monotonic() < deadline:  # the frame may be between two maps
+        box = page.locator(MAP_FRAME).first.bounding_box()
+        if box is None or box["height"] < 100:
+            box = None
+            time.sleep(0.1)
+    assert box is not None, "the map frame did not come back"
     t0 = time.perf_counter()
     page.mouse.click(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2 + dy)
     deadline = time.monotonic() + timeout_s
