@@ -150,9 +150,7 @@ def load_study(args, *, progress=print):
                 networks["bike"] = download_network(args.place, mode="bike", cache_dir=args.cache_dir)
             label = args.place
     net = networks["walk"]
-    import shapely
-
-    study_area = shapely.convex_hull(shapely.multipoints(shapely.points(net.lon, net.lat)))
+    study_area = net.extent_lonlat
     columns = parse_columns(args.columns)
     read_opts = dict(coords=args.coords, columns=columns, skip_invalid=args.skip_invalid, study_area=study_area,
                      study_area_buffer_m=args.outside_tolerance_m, sheet=args.sheet, layer=args.layer)
@@ -186,15 +184,11 @@ def load_study(args, *, progress=print):
     if args.areas:
         areas = io.read_boundaries(args.areas, name_column=args.area_name_column)
         # a city-wide boundary file: keep the areas the street network reaches
-        touching = areas.intersects(study_area)
-        if not touching.any():
-            raise InputError(
-                f"None of the {len(areas)} areas in {Path(args.areas).name} overlaps the street network; check the file and its coordinate system.",
-                f"{Path(args.areas).name} 中的 {len(areas)} 个区域与路网范围均不重叠；请检查文件及其坐标系。",
-            )
-        if not touching.all():
-            progress(f"{int((~touching).sum())} of {len(areas)} areas lie outside the street network and are left out")
-            areas = areas[touching].reset_index(drop=True)
+        from .demand import areas_in_extent
+
+        areas, left_out = areas_in_extent(areas, study_area, Path(args.areas).name)
+        if left_out:
+            progress(f"{left_out} of {len(areas) + left_out} areas lie outside the street network and are left out")
     if args.demand:
         d = io.read_demand(args.demand, **read_opts)
         if len(d.rejected):

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._errors import InputError
 from .network import Network
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Demand", "demand_from_points", "demand_from_polygons", "proxy_demand", "assign_areas", "clip_to_areas"]
+__all__ = ["Demand", "demand_from_points", "demand_from_polygons", "proxy_demand", "assign_areas", "clip_to_areas",
+           "areas_in_extent"]
 
 #: Shanghai urban residential floor area per resident, m² (2023 statistical yearbook order of magnitude).
 FLOOR_AREA_PER_PERSON_M2 = 37.0
@@ -226,3 +228,24 @@ def clip_to_areas(demand: Demand, areas, *, tolerance_m: float = 100.0) -> tuple
         logger.info("%d demand points (population %.0f) lie outside the areas and are left out", out["points"], out["population"])
     clipped = Demand(g.loc[inside].copy(), demand.kind, demand.is_proxy, demand.note_en, demand.note_zh)
     return clipped, out
+
+
+def areas_in_extent(areas, study_area_geom, name: str):
+    """The areas that intersect the study area, and how many were left out (a city-wide file cut to the district).
+
+    Raises ``InputError`` when none intersects (e.g. real boundaries over the synthetic demo district).
+    """
+    g = areas.to_crs(4326) if areas.crs is not None else areas
+    touching = g.intersects(study_area_geom).to_numpy(bool)
+    if not touching.any():
+        raise InputError(
+            f"{name}: none of its {len(areas)} areas overlaps the study area (the street network's extent); "
+            "check the file and its coordinate system. The demo district is synthetic, so real boundaries "
+            "usually do not overlap it: load your own network first.",
+            f"{name}：其中 {len(areas)} 个区域均不与研究范围（路网范围）重叠；请检查文件及其坐标系。"
+            "示范区为合成数据，真实边界通常与之不重叠：请先载入自己的路网。",
+        )
+    left_out = int((~touching).sum())
+    if left_out:
+        areas = areas[touching].reset_index(drop=True)
+    return areas, left_out

@@ -176,6 +176,19 @@ class Network:
     def bounds_lonlat(self) -> tuple[float, float, float, float]:
         return (float(self.lon.min()), float(self.lat.min()), float(self.lon.max()), float(self.lat.max()))
 
+    @cached_property
+    def extent_lonlat(self):
+        """The network's extent: convex hull of its nodes, a WGS-84 polygon (the study area when no
+        boundaries are given; points and boundary files are checked against it)."""
+        import shapely
+        from shapely.geometry import box
+
+        if self.n_nodes >= 3:
+            hull = shapely.convex_hull(shapely.multipoints(shapely.points(self.lon, self.lat)))
+            if hull.geom_type == "Polygon" and not hull.is_empty:
+                return hull
+        return box(*self.bounds_lonlat).buffer(0.001)
+
     def to_metric(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
         """WGS-84 lon/lat (degrees) to this network's metric CRS (metres)."""
         return _transformer("EPSG:4326", self.crs).transform(np.asarray(lon, float), np.asarray(lat, float))

@@ -267,23 +267,9 @@ OUTSIDE_TOLERANCE_M = 1000.0
 
 
 def study_area(study):
-    """The network's extent: the convex hull of its nodes (WGS-84 polygon), as the CLI uses it.
-
-    Uploaded points are checked against it with :data:`OUTSIDE_TOLERANCE_M`; boundary files are
-    cut to the areas that intersect it.
-    """
-    import shapely
-
-    net = study.networks["walk"]
-    lon, lat = np.asarray(net.lon, float), np.asarray(net.lat, float)
-    if len(lon) >= 3:
-        hull = shapely.convex_hull(shapely.multipoints(shapely.points(lon, lat)))
-        if hull.geom_type == "Polygon" and not hull.is_empty:
-            return hull
-    from shapely.geometry import box
-
-    lon0, lat0, lon1, lat1 = net.bounds_lonlat
-    return box(lon0, lat0, lon1, lat1).buffer(0.001)
+    """The network's extent (WGS-84 polygon), as the CLI uses it: uploaded points are checked
+    against it with :data:`OUTSIDE_TOLERANCE_M`; boundary files are cut to the areas that intersect it."""
+    return study.networks["walk"].extent_lonlat
 
 
 def replace_facilities(study, gdf):
@@ -355,7 +341,7 @@ def apply_layers(study, layers: Iterable[LayerFile]):
     """
     from . import io
     from ._errors import Problem
-    from .demand import demand_from_points, demand_from_polygons
+    from .demand import areas_in_extent, demand_from_points, demand_from_polygons
 
     notes: list = []
     area = study_area(study)
@@ -379,7 +365,7 @@ def apply_layers(study, layers: Iterable[LayerFile]):
         elif lf.kind in ("areas", "boundaries"):
             areas = io.read_boundaries(lf.path)
             notes.extend(areas.attrs.get("warnings", ()))
-            areas, left_out = _areas_in_study(areas, area, lf.name)
+            areas, left_out = areas_in_extent(areas, area, lf.name)
             if left_out:
                 notes.append(Problem(
                     "areas_outside_study",
@@ -410,27 +396,6 @@ def apply_layers(study, layers: Iterable[LayerFile]):
                 f"{out['points']} 个需求点（人口 {out['population']:,.0f}）位于边界之外，未计入统计",
             ))
     return study, notes
-
-
-def _areas_in_study(areas, study_area_geom, name: str):
-    """The areas that intersect the study area, and how many were left out (a city-wide file cut to the district).
-
-    Raises ``InputError`` when none intersects (e.g. real boundaries over the synthetic demo district).
-    """
-    g = areas.to_crs(4326) if areas.crs is not None else areas
-    touching = g.intersects(study_area_geom).to_numpy(bool)
-    if not touching.any():
-        raise InputError(
-            f"{name}: none of its {len(areas)} areas overlaps the study area (the street network's extent); "
-            "check the file and its coordinate system. The demo district is synthetic, so real boundaries "
-            "usually do not overlap it: load your own network first.",
-            f"{name}：其中 {len(areas)} 个区域均不与研究范围（路网范围）重叠；请检查文件及其坐标系。"
-            "示范区为合成数据，真实边界通常与之不重叠：请先载入自己的路网。",
-        )
-    left_out = int((~touching).sum())
-    if left_out:
-        areas = areas[touching].reset_index(drop=True)
-    return areas, left_out
 
 
 def study_key(study, *parts) -> str:
