@@ -15,6 +15,7 @@ import streamlit as st
 from maps.i18n import LANGS, t, table_headers
 from planner import OfflineError, PlannerError
 from planner import session as ss
+from planner.study import Layer
 
 st.set_page_config(page_title="步行可达性规划 / Coverage planner", layout="wide")
 logger = logging.getLogger("coverage_planner.app")
@@ -26,8 +27,8 @@ DIFF_HEIGHT, DIFF_WIDTH = 420, 900
 # ---------------------------------------------------------------------------------------- state
 _DEFAULTS = {
     "lang": "zh",
-    "source": {"kind": "demo"},
-    "layers": [],  # list[ss.LayerFile]
+    "source": None,  # planner.study.NetworkSource (None: the demo)
+    "layers": [],  # list of (role, planner.study.Layer): the uploads, in order
     "seen_uploads": set(),  # (file id, kind, options) of uploads already handled
     "messages": [],  # (level, key, values, error-or-None, toast): rendered in the current language
     "proposals": [],  # list[ss.Proposal]
@@ -105,25 +106,37 @@ def show_messages(box) -> None:
 
 
 # ---------------------------------------------------------------------------------------- cached computation
-@st.cache_resource(show_spinner=False)
-def cached_demo():
-    """The demo Study, built once per server; its compiled network is shared and never mutated."""
-    return ss.demo_study()
-
-
 @st.cache_resource(show_spinner=False, max_entries=8)
-def cached_network_study(path: str):
-    return ss.network_study(path)
+def cached_base(source):
+    """A network source opened once per server (demo, file or place); its compiled network is shared and never mutated."""
+    from planner.study import open_base
 
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def cached_place_study(place: str):
-    return ss.place_study(place)
+    return open_base(source, facilities=source.demo or bool(source.facilities))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def cached_layered(_base, base_key: str, layers: tuple):
-    return ss.apply_layers(_base, layers)
+def cached_study(_base, spec):
+    """The study of ``spec`` built by the one builder (``planner.study.build_study``) on the cached source."""
+    from planner.study import build_study
+
+    return build_study(spec, base=_base)
+
+
+def current_source():
+    src = st.session_state["source"]
+    return src if src is not None else ss.app_source(demo=True)
+
+
+def source_key(src) -> str:
+    """``demo``, ``file:<path>`` or ``place:<name>`` (keys the map view and the scenario store's area)."""
+    if src.demo:
+        return "demo"
+    return "file:" + src.path if src.path is not None else "place:" + src.place
+
+
+def current_spec(layers=None):
+    """The study the widgets describe (source, uploaded layers, goals)."""
+    return ss.app_spec(current_source(), st.session_state["layers"] if layers is None else layers)
 
 
 @st.cache_resource(show_spinner=False, max_entries=48)
@@ -135,13 +148,9 @@ def cached_run(_study, key: str, type_keys: tuple | None, isochrones: str):
 
 
 def base_study():
-    """The study of the chosen area (cached); returns (study, key)."""
-    src = st.session_state["source"]
-    if src["kind"] == "demo":
-        return cached_demo(), "demo"
-    if src["kind"] == "file":
-        return cached_network_study(src["path"]), "file:" + src["path"]
-    return cached_place_study(src["place"]), "place:" + src["place"]
+    """The opened network source of the chosen area (cached); returns (base, key)."""
+    src = current_source()
+    return cached_base(src), source_key(src)
 
 
 # ---------------------------------------------------------------------------------------- sidebar
@@ -152,17 +161,18 @@ def sidebar(types) -> dict:
     kinds = ["demo", "upload", "cached", "place"]
     names = {"demo": "src_demo", "upload": "src_upload", "cached": "src_cached", "place": "src_place"}
     kind = choose(sb, "radio", L("area_source"), kinds, key="area_kind", fmt=lambda k, lg: t(names[k], lg))
-    if kind == "demo" and st.session_state["source"]["kind"] != "demo":
-        set_source({"kind": "demo"})
+    if kind == "demo" and not current_source().demo:
+        set_source(ss.app_source(demo=True))
     elif kind == "upload":
         up = sb.file_uploader(L("upload_network"), key="up_network")
         if up is not None and ("network", up.file_id) not in st.session_state["seen_uploads"]:
             st.session_state["seen_uploads"].add(("network", up.file_id))
             try:
                 path = ss.save_upload(up.name, up.getvalue(), kind="network")
+                src = ss.app_source(path=path)
                 with st.spinner(L("loading_network")):
-                    cached_network_study(str(path))
-                set_source({"kind": "file", "path": str(path)})
+                    cached_base(src)
+                set_source(src)
             except PlannerError as exc:
                 say("error", "upload_rejected", exc, file=ss.safe_filename(up.name))
             except Exception as exc:  # a user's file must never take the page down
@@ -176,11 +186,12 @@ def sidebar(types) -> dict:
             sb.info(L("cached_none", folder=str(default_cache_dir())))
         else:
             pick = sb.selectbox(L("cached_pick"), [str(p) for p in files], format_func=lambda p: p.rsplit("/", 1)[-1])
-            if pick and st.session_state["source"].get("path") != pick:
+            if pick and current_source().path != pick:
                 try:
+                    src = ss.app_source(path=pick)
                     with st.spinner(L("loading_network")):
-                        cached_network_study(pick)
-                    set_source({"kind": "file", "path": pick})
+                        cached_base(src)
+                    set_source(src)
                 except PlannerError as exc:
                     say("error", "err_title", exc)
     elif kind == "place":
@@ -189,7 +200,7 @@ def sidebar(types) -> dict:
             bar = sb.progress(0.0, text=L("fetching"))
             try:
                 ss.place_study(place.strip(), progress=lambda f, text: bar.progress(min(max(f, 0.0), 1.0), text=text))
-                set_source({"kind": "place", "place": place.strip()})
+                set_source(ss.app_source(place=place.strip()))
             except OfflineError as exc:
                 say("error", "offline", msg=exc.message(lang()))
             except PlannerError as exc:
@@ -213,13 +224,13 @@ def sidebar(types) -> dict:
         dem = sb.file_uploader(L("demand_upload"), key="up_demand")
         if dem is not None:
             add_layer(dem, "demand", coords=coords, skip_invalid=skip)
-    elif any(lf.kind == "demand" for lf in st.session_state["layers"]):
-        st.session_state["layers"] = [lf for lf in st.session_state["layers"] if lf.kind != "demand"]
+    elif any(role == "demand" for role, _ in st.session_state["layers"]):
+        st.session_state["layers"] = [(r, lf) for r, lf in st.session_state["layers"] if r != "demand"]
     areas = sb.file_uploader(L("areas_upload"), key="up_areas")
     if areas is not None:
         add_layer(areas, "areas")
     if st.session_state["layers"]:
-        sb.caption(L("loaded_files", files=", ".join(lf.name for lf in st.session_state["layers"])))
+        sb.caption(L("loaded_files", files=", ".join(lf.label for _, lf in st.session_state["layers"])))
         if sb.button(L("reset_layers"), key="reset_layers"):
             st.session_state["layers"] = []
 
@@ -231,7 +242,7 @@ def sidebar(types) -> dict:
     return {"basemap": basemap, "show_iso": show_iso}
 
 
-def set_source(src: dict) -> None:
+def set_source(src) -> None:
     """Switch the study area: uploaded layers, proposals and the optimisation belong to the old one."""
     st.session_state["source"] = src
     st.session_state["layers"] = []
@@ -253,11 +264,13 @@ def add_layer(upload, kind: str, **options) -> None:
     name = ss.safe_filename(upload.name)
     try:
         path = ss.save_upload(upload.name, upload.getvalue(), kind=kind)
-        lf = ss.LayerFile(kind, str(path), name, **options)
-        others = [x for x in st.session_state["layers"] if not (x.kind == kind and (kind != "facilities" or x.path == lf.path))]
-        layers = others + [lf]
-        base, key = base_study()
-        study, _ = cached_layered(base, key, tuple(layers))  # raises PlannerError on a bad file
+        lf = Layer(str(path), coords=options.get("coords"), type=options.get("default_type"),
+                   skip_invalid=bool(options.get("skip_invalid")), name=name)
+        # a facility file replaces the same file read with other options; demand and areas replace their role
+        others = [(r, x) for r, x in st.session_state["layers"] if not (r == kind and (kind != "facilities" or x.path == lf.path))]
+        layers = others + [(kind, lf)]
+        base, _ = base_study()
+        study = cached_study(base, current_spec(layers))  # raises PlannerError on a bad file
     except PlannerError as exc:
         codes = {p.code for p in exc.problems}
         if "outside_study_area" in codes and codes <= {"outside_study_area", "coords_hint"} \
@@ -271,9 +284,9 @@ def add_layer(upload, kind: str, **options) -> None:
         say("error", "upload_failed", file=name, err=f"{type(exc).__name__}: {exc}"[:300])
         return
     st.session_state["layers"] = layers
-    n = (study.meta or {}).get("layer_rows", {}).get(str(path))
-    if n is None:
-        n = len(study.facilities) if kind == "facilities" else (len(study.demand.gdf) if kind == "demand" else len(study.areas))
+    inputs = (study.meta or {}).get("inputs", {})
+    entries = inputs.get("facilities", []) if kind == "facilities" else [inputs.get(kind, {})]
+    n = next((e["rows"] for e in entries if e.get("file") == name), 0)
     say("success", "upload_ok", file=name, n=n)
 
 
@@ -293,19 +306,20 @@ def main() -> None:
             base, base_key = base_study()
         except PlannerError as exc:
             say("error", "err_title", exc)
-            set_source({"kind": "demo"})
-            base, base_key = cached_demo(), "demo"
+            set_source(ss.app_source(demo=True))
+            base, base_key = base_study()
         try:
-            study, notes = cached_layered(base, base_key, tuple(st.session_state["layers"]))
+            study = cached_study(base, current_spec())
         except Exception as exc:  # e.g. a layer file changed on disk: drop the layers, keep the page
             logger.exception("applying the uploaded layers failed")
             if isinstance(exc, PlannerError):
                 say("error", "err_title", exc)
             else:
-                say("error", "upload_failed", file=", ".join(lf.name for lf in st.session_state["layers"]),
+                say("error", "upload_failed", file=", ".join(lf.label for _, lf in st.session_state["layers"]),
                     err=f"{type(exc).__name__}: {exc}"[:300])
             st.session_state["layers"] = []
-            study, notes = cached_layered(base, base_key, ())
+            study = cached_study(base, current_spec())
+    notes = study.notes
     skey = ss.study_key(study, base_key, tuple(st.session_state["layers"]))
     if st.session_state["proposals_for"] != skey:
         # proposals belong to the study they were made on

@@ -216,10 +216,13 @@ def write_geojson(gdf, path: str | Path) -> Path:
     return Path(path)
 
 
-def write_outputs(result, out_dir: str | Path, *, map_html: str | None = None, lang: str = "en") -> dict[str, Path]:
+def write_outputs(result, out_dir: str | Path, *, map_html: str | None = None, lang: str = "en",
+                  study_file: str | None = None) -> dict[str, Path]:
     """Write every output of a coverage run into ``out_dir``; returns name -> path.
 
-    ``map_html`` is the standalone map (built by the ``maps`` package) to save as ``map.html``.
+    ``map_html`` is the standalone map (built by the ``maps`` package) to save as ``map.html``;
+    ``study_file`` the text of the study file the run used (``study.toml``, to reproduce it).
+    Rows the study refused (``skip_invalid``) go to ``rejected_rows.csv``.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -241,12 +244,26 @@ def write_outputs(result, out_dir: str | Path, *, map_html: str | None = None, l
     written["coverage.xlsx"] = write_xlsx(result, out / "coverage.xlsx", lang=lang)
     if map_html is not None:
         written["map.html"] = write_text(out / "map.html", map_html)
+    written.update(write_study_extras(out, result.study, study_file))
     remove_stale(out, COVERAGE_OUTPUTS, written)
     return written
 
 
+def write_study_extras(out: Path, study, study_file: str | None) -> dict[str, Path]:
+    """``study.toml`` (the study a run used) and ``rejected_rows.csv`` (rows refused with skip_invalid)."""
+    written: dict[str, Path] = {}
+    if study_file is not None:
+        written["study.toml"] = write_text(out / "study.toml", study_file)
+    rejected = getattr(study, "rejected", None)
+    if rejected is not None and len(rejected):
+        with atomic_path(out / "rejected_rows.csv") as tmp:
+            rejected.to_csv(tmp, index=False, encoding="utf-8-sig")
+        written["rejected_rows.csv"] = out / "rejected_rows.csv"
+    return written
+
+
 COVERAGE_OUTPUTS = ("summary.json", "areas.csv", "demand.csv", "facilities.csv", "isochrones.geojson", "gaps.geojson",
-                    "coverage.xlsx", "map.html", "rejected_rows.csv")
+                    "coverage.xlsx", "map.html", "rejected_rows.csv", "study.toml")
 
 
 def remove_stale(out: Path, ours, written) -> None:

@@ -1153,7 +1153,7 @@ _CODE_COLUMNS = ("official_control_code_2023", "area_id", "code", "编码", "代
 
 
 def read_boundaries(path: str | Path, *, name_column: str | None = None, code_column: str | None = None,
-                    layer: str | int | None = None) -> gpd.GeoDataFrame:
+                    layer: str | int | None = None, coords: str = "wgs84") -> gpd.GeoDataFrame:
     """Read district/subdistrict polygons.
 
     Parameters
@@ -1166,6 +1166,9 @@ def read_boundaries(path: str | Path, *, name_column: str | None = None, code_co
         ``official_control_code_2023``, ``code``, ``adcode``...).
     layer : str or int, optional
         Layer of a multi-layer file.
+    coords : str
+        The coordinate system of a file in geographic coordinates (``wgs84``, ``gcj02``, ``bd09``);
+        a file with a projected CRS uses its own.
 
     Returns
     -------
@@ -1203,7 +1206,7 @@ def read_boundaries(path: str | Path, *, name_column: str | None = None, code_co
     if geom.crs is None:
         logger.warning("%s has no CRS; assuming WGS-84 (EPSG:4326)", raw.file)
         geom = geom.set_crs(4326)
-    geom = geom.to_crs(4326)
+    geom = _convert_geometry(geom, _system(coords))
     missing = (geom.isna() | geom.is_empty).to_numpy()
     for pos in np.flatnonzero(missing):
         problems.append(Problem("empty_geometry", "the feature has no geometry.", "该要素没有几何图形。",

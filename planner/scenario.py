@@ -3,52 +3,21 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from ._errors import InputError
-from .config import FacilityType, FacilityTypes, default_types
+from .config import FacilityType, FacilityTypes
 from .coverage import TypeCoverage, area_table, type_coverage
-from .demand import Demand, assign_areas
+from .demand import assign_areas
 from .network import Network, Snap, snap_points
+from .study import Study
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Study", "CoverageResult", "run", "goal_for"]
-
-
-@dataclass(frozen=True, eq=False)
-class Study:
-    """Everything a coverage run needs.
-
-    Attributes
-    ----------
-    networks : {'walk': Network, 'bike': Network (optional)}; a bike type without a bike network
-        uses the walking network at bicycle speed (said in the summary).
-    facilities : GeoDataFrame, EPSG:4326, columns id, name, type, lon, lat (+ anything else).
-    demand : Demand
-    areas : GeoDataFrame with area_id, name, geometry (EPSG:4326), or None.
-    types : FacilityTypes
-    label : a title for reports (e.g. "长宁区" or "Demo district (synthetic)").
-    """
-
-    networks: dict
-    facilities: object
-    demand: Demand
-    areas: object = None
-    types: FacilityTypes = field(default_factory=default_types)
-    label: str = ""
-    meta: dict = field(default_factory=dict)
-
-    def network_for(self, ftype: FacilityType) -> Network:
-        if ftype.mode == "bike" and "bike" in self.networks:
-            return self.networks["bike"]
-        return self.networks["walk"]
-
-    def with_facilities(self, facilities) -> Study:
-        return replace(self, facilities=facilities)
+__all__ = ["Study", "CoverageResult", "coverage", "run", "goal_for"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -312,3 +281,64 @@ def run(
             summary["types"][k]["areas_without_facility"] = sub.loc[~sub["has_facility"], "name"].astype(str).tolist()
     report(1.0, "done")
     return CoverageResult(study, goals, coverage, summary, areas_df, dt, ft, iso_gdf, gaps_gdf, timings, dem_snaps, fac_snaps)
+
+
+def coverage(
+    study: Study,
+    *,
+    types=None,
+    minutes: float | None = None,
+    speed_kmh: float | None = None,
+    max_snap_m: float | None = None,
+    isochrones: str = "dissolved",
+    breaks=None,
+    gap_cell_m: float = 200.0,
+    progress=None,
+) -> CoverageResult:
+    """Walking time from every resident to the nearest facility of each type, and coverage against each goal.
+
+    The study's goals (its study file's ``[goals]``: types, minutes, speed or the elderly profile,
+    snap limit) are the defaults; keywords override them. This is what ``python -m planner
+    coverage`` and the app run.
+
+    Parameters
+    ----------
+    study : Study
+        From :func:`planner.load_study`.
+    types : list of str, optional
+        Facility types to evaluate (keys or labels); default the study's, else every type present.
+    minutes, speed_kmh : float, optional
+        Override every evaluated type's time goal (minutes) / speed (km/h).
+    max_snap_m : float, optional
+        Points farther than this from any street (metres) are flagged and count as not reached.
+    isochrones : {'dissolved', 'all', 'none'}
+    breaks : list of float, optional
+        Isochrone band edges in minutes.
+    progress : callable(fraction, text), optional
+
+    Returns
+    -------
+    CoverageResult
+        ``.summary`` is what ``summary.json`` holds; ``.demand_table`` has one row per demand point
+        (``{type}_minutes``, ``{type}_covered``, ...).
+
+    Examples
+    --------
+    >>> import planner
+    >>> res = planner.coverage(planner.load_study(demo=True), types=["aed"], isochrones="none")
+    >>> 0 <= res.summary["types"]["aed"]["coverage_share"] <= 1
+    True
+    """
+    goals = study.goals
+    speed = speed_kmh if speed_kmh is not None else goals.speed(study.types)
+    return run(
+        study,
+        type_keys=list(types) if types else (list(goals.types) if goals.types else None),
+        minutes=minutes if minutes is not None else goals.minutes,
+        speed_kmh=speed,
+        max_snap_m=max_snap_m if max_snap_m is not None else goals.max_snap_m,
+        isochrones=isochrones,
+        breaks=breaks,
+        gap_cell_m=gap_cell_m,
+        progress=progress,
+    )

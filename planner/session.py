@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError
+from .study import OUTSIDE_TOLERANCE_M, Goals, Layer, NetworkSource, StudySpec
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +36,10 @@ __all__ = [
     "save_upload",
     "compiled_networks",
     "demo_study",
-    "network_study",
     "place_study",
-    "replace_facilities",
-    "replace_demand",
-    "replace_areas",
-    "LayerFile",
-    "apply_layers",
+    "app_source",
+    "app_spec",
+    "ROLES",
     "study_area",
     "study_label",
     "OUTSIDE_TOLERANCE_M",
@@ -190,212 +188,68 @@ def compiled_networks(cache_dir: str | Path | None = None) -> list[Path]:
 
 
 # ============================================================================ studies
+# The app describes its study as a StudySpec (network source + uploaded layers + goals) and
+# builds it with planner.study.build_study, like the CLI and notebooks; nothing here reads a layer.
+
+#: Upload kinds that are study roles (``boundaries`` is the older name of ``areas``).
+ROLES = ("facilities", "demand", "areas")
+
+
+def app_source(*, demo: bool = False, path: str | Path | None = None, place: str | None = None,
+               scale: float = 1.0, seed: int = 7) -> NetworkSource:
+    """The network source the app opens: it shows the facilities a demo or OSM source carries."""
+    from .study import is_osm_file
+
+    if demo:
+        return NetworkSource(demo=True, demo_scale=scale, demo_seed=seed, facilities=True)
+    if path is not None:
+        return NetworkSource(path=str(path), facilities=True if is_osm_file(path) else None)
+    return NetworkSource(place=place)
+
+
+def app_spec(source: NetworkSource, layers: Iterable[tuple[str, Layer]] = (), goals: Goals | None = None) -> StudySpec:
+    """The study the app's widgets describe: a source, uploaded ``(role, Layer)`` pairs in order, and goals.
+
+    Several facility files are merged; the last demand and areas file count.
+    """
+    layers = list(layers)
+    for role, _ in layers:
+        if role not in ROLES:
+            raise ValueError(f"unknown layer role {role!r}")
+
+    def last(role):
+        found = [lf for r, lf in layers if r == role]
+        return found[-1] if found else None
+
+    return StudySpec(network=source, facilities=tuple(lf for r, lf in layers if r == "facilities"),
+                     demand=last("demand"), areas=last("areas"), goals=goals or Goals())
+
+
 def demo_study(*, seed: int = 7, scale: float = 1.0):
     """The bundled synthetic district as a Study (what ``python -m planner coverage --demo`` builds)."""
-    from .demand import demand_from_points
-    from .demo import make_district
-    from .network import compile_network
-    from .scenario import Study
+    from .study import build_study
 
-    d = make_district(seed=seed, scale=scale)
-    net = compile_network(d.raw)
-    return Study(networks={"walk": net}, facilities=d.facilities, demand=demand_from_points(d.demand),
-                 areas=d.areas, label=f"{d.label_zh} / {d.label_en}",
-                 meta={"synthetic": True, "source": "demo", "label_zh": d.label_zh, "label_en": d.label_en})
+    return build_study(app_spec(app_source(demo=True, seed=seed, scale=scale)))
 
 
 def study_label(study, lang: str = "zh") -> str:
     """The study's label in one language (``meta['label_zh'/'label_en']`` when given, else ``label``)."""
-    meta = getattr(study, "meta", None) or {}
-    return str(meta.get(f"label_{lang}") or study.label)
-
-
-def _empty_facilities():
-    import geopandas as gpd
-
-    return gpd.GeoDataFrame({"id": pd.Series(dtype=str), "name": pd.Series(dtype=str), "type": pd.Series(dtype=object),
-                             "lon": pd.Series(dtype=float), "lat": pd.Series(dtype=float)}, geometry=[], crs=4326)
-
-
-def network_study(path: str | Path, *, label: str | None = None, cache_dir: str | Path | None = None):
-    """A Study on a network file (OSM, GraphML or compiled .npz).
-
-    Facilities are the health facilities mapped in an OSM file (none for GraphML/.npz: upload
-    them); demand is the labelled proxy weighted by the file's residential buildings when it has
-    any.
-    """
-    from ._errors import PlannerError
-    from .cli import io_is_osm
-    from .demand import proxy_demand
-    from .network import load_network
-    from .scenario import Study
-
-    path = Path(path)
-    net = load_network(path, mode="walk", cache_dir=cache_dir)
-    facilities, buildings = _empty_facilities(), None
-    if io_is_osm(path):
-        from .osm import osm_buildings, osm_facilities
-
-        try:
-            found = osm_facilities(path)
-            if len(found):
-                facilities = found
-        except PlannerError as exc:
-            logger.warning("no facilities read from %s: %s", path.name, exc.message("en"))
-        try:
-            buildings = osm_buildings(path)
-        except PlannerError:
-            buildings = None
-    shown = label or path.name
-    return Study(networks={"walk": net}, facilities=facilities, demand=proxy_demand(net, buildings=buildings),
-                 areas=None, label=shown, meta={"source": "file"})
+    return study.label_in(lang)
 
 
 def place_study(place: str, *, progress=None, cache_dir: str | Path | None = None):
-    """A Study on a network downloaded by place name (raises ``OfflineError`` with no internet)."""
-    from .demand import proxy_demand
+    """Download a place's network into the cache (raises ``OfflineError`` with no internet), then build its study."""
     from .network import download_network
-    from .scenario import Study
+    from .study import build_study
 
-    net = download_network(place, mode="walk", cache_dir=cache_dir, progress=progress)
-    return Study(networks={"walk": net}, facilities=_empty_facilities(), demand=proxy_demand(net), areas=None,
-                 label=place, meta={"source": "place"})
-
-
-#: How far outside the study area an uploaded point may lie, metres (the CLI's ``--outside-tolerance-m``).
-OUTSIDE_TOLERANCE_M = 1000.0
+    download_network(place, mode="walk", cache_dir=cache_dir, progress=progress)
+    return build_study(app_spec(app_source(place=place)), cache_dir=cache_dir)
 
 
 def study_area(study):
-    """The network's extent (WGS-84 polygon), as the CLI uses it: uploaded points are checked
-    against it with :data:`OUTSIDE_TOLERANCE_M`; boundary files are cut to the areas that intersect it."""
+    """The network's extent (WGS-84 polygon): uploaded points are checked against it with
+    :data:`OUTSIDE_TOLERANCE_M`; boundary files are cut to the areas that intersect it."""
     return study.networks["walk"].extent_lonlat
-
-
-def replace_facilities(study, gdf):
-    """The study with its facilities of the types in ``gdf`` replaced by ``gdf``'s rows.
-
-    Types absent from ``gdf`` keep their facilities. Ids repeated across the kept and new rows
-    raise ``InputError`` naming them.
-    """
-    import geopandas as gpd
-
-    new_types = set(gdf["type"].dropna().astype(str))
-    old = study.facilities
-    kept = old[~old["type"].astype(str).isin(new_types)] if len(old) else old
-    cols = ["id", "name", "type", "lon", "lat", "geometry"]
-    parts = [f[[c for c in cols if c in f.columns]] for f in (kept, gdf) if len(f)]
-    merged = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326) if parts else _empty_facilities()
-    dup = merged["id"].astype(str).duplicated(keep=False)
-    if dup.any():
-        ids = sorted(set(merged.loc[dup, "id"].astype(str)))[:10]
-        raise InputError(f"Facility ids appear twice after loading: {ids}. Give each facility a unique id.",
-                         f"载入后设施编号重复：{ids}。请为每个设施设置唯一编号。")
-    return replace(study, facilities=merged)
-
-
-def replace_demand(study, demand):
-    """The study with another :class:`~planner.demand.Demand`."""
-    return replace(study, demand=demand)
-
-
-def replace_areas(study, areas):
-    """The study with other area polygons (``area_id``, ``name``, geometry) and demand re-assigned to them."""
-    from .demand import assign_areas
-
-    g = study.demand.gdf.copy()
-    g["area_id"] = None
-    demand = replace(study.demand, gdf=g)
-    return replace(study, areas=areas, demand=assign_areas(demand, areas) if areas is not None else demand)
-
-
-@dataclass(frozen=True)
-class LayerFile:
-    """An uploaded layer as the app remembers it (all fields hashable, so it can key a cache).
-
-    Attributes
-    ----------
-    kind : ``facilities``, ``demand`` or ``areas``.
-    path : the stored upload (under the app data folder).
-    name : the name shown to the user (sanitised).
-    coords : coordinate system of the file (``wgs84``, ``gcj02``, ``bd09``).
-    default_type : facility type for files without a type column.
-    skip_invalid : load the valid rows and report the others.
-    """
-
-    kind: str
-    path: str
-    name: str
-    coords: str = "wgs84"
-    default_type: str | None = None
-    skip_invalid: bool = False
-
-
-def apply_layers(study, layers: Iterable[LayerFile]):
-    """Read the uploaded layers into the study, in order; returns ``(study, notes)``.
-
-    Facilities replace the study's facilities of the same types; a demand file replaces the
-    demand (polygons are spread to points along the streets); boundaries replace the areas.
-    ``notes`` are :class:`planner.Problem` items (warnings, skipped-row counts) to show in either
-    language. Any unusable file raises :class:`planner.PlannerError` with every problem located.
-    """
-    from . import io
-    from ._errors import Problem
-    from .demand import areas_in_extent, demand_from_points, demand_from_polygons
-
-    notes: list = []
-    area = study_area(study)
-    areas_given = False
-    rows: dict[str, int] = {}
-    for lf in layers:
-        if lf.kind == "facilities":
-            table = io.read_facilities(lf.path, types=study.types, coords=lf.coords, default_type=lf.default_type,
-                                       skip_invalid=lf.skip_invalid, study_area=area,
-                                       study_area_buffer_m=OUTSIDE_TOLERANCE_M)
-            study = replace_facilities(study, table.gdf)
-        elif lf.kind == "demand":
-            table = io.read_demand(lf.path, coords=lf.coords, skip_invalid=lf.skip_invalid, study_area=area,
-                                   study_area_buffer_m=OUTSIDE_TOLERANCE_M)
-            g = table.gdf
-            if len(g) and g.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-                demand = demand_from_polygons(study.networks["walk"], g)
-            else:
-                demand = demand_from_points(g)
-            study = replace_demand(study, demand)
-        elif lf.kind in ("areas", "boundaries"):
-            areas = io.read_boundaries(lf.path)
-            notes.extend(areas.attrs.get("warnings", ()))
-            areas, left_out = areas_in_extent(areas, area, lf.name)
-            if left_out:
-                notes.append(Problem(
-                    "areas_outside_study",
-                    f"{left_out} of {left_out + len(areas)} areas lie outside the street network and are left out",
-                    f"{left_out + len(areas)} 个区域中有 {left_out} 个位于路网范围之外，未计入", file=lf.name))
-            study = replace_areas(study, areas)
-            rows[lf.path] = len(areas)
-            areas_given = True
-            continue
-        else:
-            raise ValueError(f"unknown layer kind {lf.kind!r}")
-        rows[lf.path] = len(table.gdf)
-        notes.extend(table.warnings)
-        if len(table.rejected):
-            n = int(table.rejected["row"].nunique())
-            notes.append(Problem("rows_skipped", f"skipped {n} invalid rows", f"跳过 {n} 行有误的数据", file=lf.name))
-    if rows:
-        study = replace(study, meta={**(study.meta or {}), "layer_rows": rows})
-    if areas_given:  # the boundaries are the study area: residents beyond them leave the statistics
-        from .demand import clip_to_areas
-
-        demand, out = clip_to_areas(study.demand, study.areas)
-        if out["points"]:
-            study = replace_demand(study, demand)
-            notes.append(Problem(
-                "demand_outside_areas",
-                f"{out['points']} demand points (population {out['population']:,.0f}) lie outside the boundaries and are left out",
-                f"{out['points']} 个需求点（人口 {out['population']:,.0f}）位于边界之外，未计入统计",
-            ))
-    return study, notes
 
 
 def study_key(study, *parts) -> str:

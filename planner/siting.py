@@ -1208,9 +1208,58 @@ def propose_study(
                    demand_area=g["area_id"].to_numpy(dtype=object), areas=areas, max_snap_m=max_snap_m, **kwargs)
 
 
+def propose_sites(study, type_key: str, *, count: int | None = None, target_share: float | None = None,
+                  method: str = "greedy", candidates=None, minutes: float | None = None, speed_kmh: float | None = None,
+                  max_snap_m: float | None = None, **kwargs) -> SitingResult:
+    """Propose new sites of one type for a study (``planner.propose``; what ``python -m planner propose`` runs).
+
+    Parameters
+    ----------
+    study : Study
+        From :func:`planner.load_study`; its goals (minutes, speed, profile, snap limit) are the
+        defaults, and its candidates layer (if any) the only places a site may go.
+    type_key : str
+        Facility type key or label.
+    count : int, optional
+        Number of new sites (maximal coverage).
+    target_share : float, optional
+        Coverage share to reach with the fewest new sites (0-1).
+    method : {'greedy', 'exact'}
+    candidates : Candidates or GeoDataFrame, optional
+        Overrides the study's candidates layer.
+    **kwargs :
+        Passed to :func:`propose_study` (``relocate``, ``capacity``, ``time_limit_s``,
+        ``candidate_spacing_m``, ``candidates_from``, ``share_of`` ...).
+
+    Returns
+    -------
+    SitingResult
+        ``.sites`` (one row per site with what it adds), ``.share_before``, ``.share_after``.
+
+    Examples
+    --------
+    >>> import planner
+    >>> res = planner.propose(planner.load_study(demo=True), "aed", count=3)
+    >>> len(res.sites)
+    3
+    """
+    goals = study.goals
+    ftype = study.types.get_type(type_key)
+    cand = candidates if candidates is not None else getattr(study, "candidates", None)
+    if cand is not None and not isinstance(cand, Candidates):
+        cand = candidates_from_gdf(study.network_for(ftype), cand)
+    return propose_study(
+        study, ftype.key, candidates=cand,
+        minutes=minutes if minutes is not None else goals.minutes,
+        speed_kmh=speed_kmh if speed_kmh is not None else goals.speed(study.types),
+        max_snap_m=max_snap_m if max_snap_m is not None else goals.max_snap_m,
+        count=count, target_share=target_share, method=method, **kwargs,
+    )
+
+
 # ============================================================================ writers
 def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | None = None,
-                 extra_summary: dict | None = None) -> dict[str, Path]:
+                 extra_summary: dict | None = None, study=None, study_file: str | None = None) -> dict[str, Path]:
     """Write ``proposals.csv``, ``summary.json``, ``proposals.geojson`` (and ``map.html`` if given), atomically.
 
     proposals.csv columns: ``rank, id, lon, lat, marginal_demand, cumulative_share`` (WGS-84).
@@ -1236,9 +1285,12 @@ def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | N
     written["proposals.geojson"] = write_geojson(gdf, out / "proposals.geojson")
     if map_html is not None:
         written["map.html"] = write_text(out / "map.html", map_html)
-    from .export import remove_stale
+    from .export import remove_stale, write_study_extras
 
-    remove_stale(out, ("proposals.csv", "summary.json", "proposals.geojson", "map.html", "rejected_rows.csv"), written)
+    if study is not None:
+        written.update(write_study_extras(out, study, study_file))
+    remove_stale(out, ("proposals.csv", "summary.json", "proposals.geojson", "map.html", "rejected_rows.csv", "study.toml"),
+                 written)
     return written
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from pathlib import Path
 
 from ._errors import InputError
 
@@ -57,54 +56,39 @@ def add_parser(subparsers, add_common) -> argparse.ArgumentParser:
 
 
 def cmd_propose(args) -> int:
-    from . import io
-    from .cli import load_study, say
-    from .siting import candidates_from_gdf, propose_study, write_siting
+    from ._cli_common import build_from_args, say, study_file_text
+    from .siting import propose_sites, write_siting
 
     t0 = time.perf_counter()
-    if not args.types or len(args.types) != 1:
+    if args.types and len(args.types) != 1:
         raise InputError("propose needs exactly one --type.", "propose 需要且只能指定一个 --type。")
-    type_key = args.types[0]
-    study, rejected = load_study(args, progress=say)
-    ftype = study.types.get_type(type_key)  # unknown type: InputError listing the known ones
-    net = study.network_for(ftype)
-    candidates = None
-    if args.candidates:
-        table = io.read_facilities(args.candidates, types=study.types, coords=args.coords, default_type=ftype.key,
-                                   skip_invalid=args.skip_invalid)
-        for w in table.warnings:
-            say("warning: " + w.message(args.lang))
-        candidates = candidates_from_gdf(net, table.gdf)
-    speed = 3.6 if args.elderly and args.speed_kmh is None else args.speed_kmh
-    result = propose_study(
-        study, ftype.key, candidates=candidates, candidate_spacing_m=args.candidate_spacing_m,
-        candidates_from=args.candidates_from, minutes=args.minutes, speed_kmh=speed, max_snap_m=args.max_snap_m,
+    study = build_from_args(args, candidates=args.candidates)
+    types = study.goals.types
+    if not types or len(types) != 1:
+        raise InputError("propose needs exactly one --type (or one type in the study file's [goals] types).",
+                         "propose 需要且只能指定一个 --type（或在研究文件 [goals] types 中指定一个类型）。")
+    ftype = study.types.get_type(types[0])  # unknown type: InputError listing the known ones
+    result = propose_sites(
+        study, ftype.key, candidate_spacing_m=args.candidate_spacing_m, candidates_from=args.candidates_from,
         count=args.count, target_share=args.target_share, share_of=args.share_of, method=args.method,
         time_limit_s=args.time_limit, capacity=args.capacity, relocate=args.relocate,
     )
     html = None
     if not args.no_map:
-        try:
-            from maps.build import coverage_map, to_html
-        except ImportError as exc:
-            say(f"map.html skipped: the maps package is not available ({exc})")
-        else:
-            fac = study.facilities
-            areas = None
-            if study.areas is not None and len(result.areas):  # outline coloured by the share after
-                cols = result.areas[["area_id", "share_after", "demand_total", "new_sites"]]
-                areas = study.areas.merge(cols.rename(columns={"share_after": "coverage_share"}), on="area_id", how="left")
-            m = coverage_map(facilities=fac[fac["type"] == ftype.key], proposals=result.sites_gdf(),
-                             areas=areas, types=study.types, lang=args.lang, basemap=args.basemap,
-                             title=study.label)
-            html = to_html(m)
-    extra = {"study": study.label, "elapsed_s": round(time.perf_counter() - t0, 3)}
-    written = write_siting(result, args.out, map_html=html, extra_summary=extra)
-    if rejected is not None and len(rejected):
-        from .export import atomic_path
+        from maps.build import coverage_map, to_html
 
-        with atomic_path(Path(args.out) / "rejected_rows.csv") as tmp:
-            rejected.to_csv(tmp, index=False, encoding="utf-8-sig")
+        fac = study.facilities
+        areas = None
+        if study.areas is not None and len(result.areas):  # outline coloured by the share after
+            cols = result.areas[["area_id", "share_after", "demand_total", "new_sites"]]
+            areas = study.areas.merge(cols.rename(columns={"share_after": "coverage_share"}), on="area_id", how="left")
+        m = coverage_map(facilities=fac[fac["type"] == ftype.key], proposals=result.sites_gdf(),
+                         areas=areas, types=study.types, lang=args.lang, basemap=args.basemap,
+                         title=study.label)
+        html = to_html(m)
+    extra = {"study": study.label, "elapsed_s": round(time.perf_counter() - t0, 3)}
+    written = write_siting(result, args.out, map_html=html, extra_summary=extra, study=study,
+                           study_file=study_file_text(study))
     label = ftype.label_zh if args.lang == "zh" else ftype.label_en
     if result.method == "exact":
         how = f"exact, HiGHS {result.status}, proven gap {result.gap:.2%}"
