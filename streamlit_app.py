@@ -81,11 +81,16 @@ def choose(where, widget: str, label: str, options: list, *, key: str, fmt, defa
     return value
 
 
+def set_choice(key: str, value) -> None:
+    """Set a :func:`choose` widget's choice from code (a loaded scenario or study), before it is drawn."""
+    st.session_state[key] = value
+    for lg in LANGS:
+        st.session_state.pop(f"{key}__{lg}", None)
+
+
 def pick_type(value: str) -> None:
     """Select a facility type from a callback (e.g. loading a scenario), before the selector is drawn."""
-    st.session_state["type_key"] = value
-    for lg in LANGS:
-        st.session_state.pop(f"type_key__{lg}", None)
+    set_choice("type_key", value)
 
 
 _TOAST_ICONS = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
@@ -136,15 +141,16 @@ def source_key(src) -> str:
 
 def current_spec(layers=None):
     """The study the widgets describe (source, uploaded layers, goals)."""
-    return ss.app_spec(current_source(), st.session_state["layers"] if layers is None else layers)
+    return ss.app_spec(current_source(), st.session_state["layers"] if layers is None else layers,
+                       st.session_state.get("goals"), template=st.session_state.get("opened_spec"))
 
 
 @st.cache_resource(show_spinner=False, max_entries=48)
 def cached_run(_study, key: str, type_keys: tuple | None, isochrones: str):
-    """``planner.scenario.run`` cached on its inputs (``key`` hashes the study)."""
-    from planner.scenario import run
+    """``planner.coverage`` (the study's goals) cached on its inputs (``key`` hashes the study)."""
+    from planner.scenario import coverage
 
-    return run(_study, type_keys=list(type_keys) if type_keys else None, isochrones=isochrones)
+    return coverage(_study, types=list(type_keys) if type_keys else None, isochrones=isochrones)
 
 
 def base_study():
@@ -228,11 +234,21 @@ def sidebar(types) -> dict:
         st.session_state["layers"] = [(r, lf) for r, lf in st.session_state["layers"] if r != "demand"]
     areas = sb.file_uploader(L("areas_upload"), key="up_areas")
     if areas is not None:
-        add_layer(areas, "areas")
+        add_layer(areas, "areas", coords=coords)
     if st.session_state["layers"]:
         sb.caption(L("loaded_files", files=", ".join(lf.label for _, lf in st.session_state["layers"])))
         if sb.button(L("reset_layers"), key="reset_layers"):
             st.session_state["layers"] = []
+
+    sb.header(L("study_header"))
+    from planner.study import study_toml
+
+    sb.download_button(L("study_download"), study_toml(current_spec()).encode("utf-8"), file_name="study.toml",
+                       mime="application/toml", key="study_download")
+    up = sb.file_uploader(L("study_upload"), type=["toml"], key="up_study")
+    if up is not None and ("study", up.file_id) not in st.session_state["seen_uploads"]:
+        st.session_state["seen_uploads"].add(("study", up.file_id))
+        open_study_text(up.getvalue(), ss.safe_filename(up.name))
 
     sb.header(L("view_header"))
     from maps.basemaps import BASEMAPS
@@ -242,10 +258,37 @@ def sidebar(types) -> dict:
     return {"basemap": basemap, "show_iso": show_iso}
 
 
+def open_study_text(data: bytes, name: str, base_dir=None) -> None:
+    """Open a study file: its network, layers and goals replace the current ones (relative paths: ``base_dir``,
+    else the folder the app was started in)."""
+    from planner.study import read_study_text
+
+    try:
+        spec = read_study_text(data, name=name, base_dir=base_dir)
+        src = spec.network  # as the file says: the app adds no rule of its own
+        cached_study(cached_base(src), spec)  # a bad file fails here, before anything changes
+    except PlannerError as exc:
+        say("error", "study_rejected", exc, file=name)
+        return
+    set_source(src)
+    st.session_state["opened_spec"] = spec
+    st.session_state["layers"] = ss.spec_layers(spec)
+    st.session_state["goals"] = spec.goals
+    set_choice("demand_kind", "file" if spec.demand is not None else "default")
+    set_choice("area_kind", "demo" if src.demo else ("place" if src.place else "upload"))
+    if spec.goals.types:
+        from planner.config import load_facility_types
+
+        pick_type(load_facility_types().get_type(spec.goals.types[0]).key)
+    say("success", "study_opened", file=name)
+
+
 def set_source(src) -> None:
     """Switch the study area: uploaded layers, proposals and the optimisation belong to the old one."""
     st.session_state["source"] = src
     st.session_state["layers"] = []
+    st.session_state["opened_spec"] = None  # an opened study file described the old source
+    st.session_state["goals"] = None
     st.session_state["proposals"] = []
     st.session_state["siting"] = None
     forget_click()
@@ -295,9 +338,35 @@ def pct(x: float) -> str:
     return "–" if x is None or x != x else f"{x * 100:.1f}%"
 
 
+def startup_study() -> None:
+    """Open the study given at start-up, once per session: ``streamlit run streamlit_app.py -- --study FILE``
+    (or ``PLANNER_STUDY=FILE``), so a district's IT staff can set the page up once for its planners."""
+    if st.session_state.get("startup_study_done"):
+        return
+    st.session_state["startup_study_done"] = True
+    import argparse
+    import os
+    import sys
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--study")
+    path = parser.parse_known_args(sys.argv[1:])[0].study or os.environ.get("PLANNER_STUDY")
+    if not path:
+        return
+    p = Path(path).expanduser()
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        say("error", "study_rejected", PlannerError(f"{p}: {exc.strerror}", f"{p}：{exc.strerror}"), file=p.name)
+        return
+    open_study_text(data, p.name, base_dir=p.resolve().parent)
+
+
 def main() -> None:
     from planner.config import default_types
 
+    startup_study()
     opts = sidebar(default_types())
     st.title(L("page_title"))
 
@@ -320,7 +389,7 @@ def main() -> None:
             st.session_state["layers"] = []
             study = cached_study(base, current_spec())
     notes = study.notes
-    skey = ss.study_key(study, base_key, tuple(st.session_state["layers"]))
+    skey = ss.study_key(study, base_key, tuple(st.session_state["layers"]), st.session_state.get("goals"))
     if st.session_state["proposals_for"] != skey:
         # proposals belong to the study they were made on
         if st.session_state["proposals_for"] is not None:
@@ -345,13 +414,14 @@ def main() -> None:
     handle_click(type_key, opts["basemap"], study)
     proposals = st.session_state["proposals"]
     scenario = ss.with_proposals(study, proposals)
-    scen_key = ss.study_key(scenario, base_key, tuple(st.session_state["layers"]))
+    scen_key = ss.study_key(scenario, base_key, tuple(st.session_state["layers"]), st.session_state.get("goals"))
 
     head_box = st.container()
     base_res = res = None
     with st.spinner(L("computing")):
         try:
-            base_res = cached_run(study, skey, None, "none") if present else None
+            base_res = cached_run(study, skey, tuple(present), "none") if present else None
+            st.session_state["summary"] = base_res.summary if base_res is not None else None
             tracker = whatif_tracker(base_res, skey, type_key) if base_res is not None and type_key in present else None
             with head_box:
                 headline(study, base_res, type_key, tracker)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ._errors import InputError
 from .config import FacilityType, FacilityTypes
-from .coverage import TypeCoverage, area_table, type_coverage
+from .coverage_stats import TypeCoverage, area_table, type_coverage
 from .demand import assign_areas
 from .network import Network, Snap, snap_points
 from .study import Study
@@ -96,7 +96,7 @@ def run(
     import geopandas as gpd
 
     from . import isochrones as iso
-    from .coverage import band_edges
+    from .coverage_stats import band_edges
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}

@@ -39,6 +39,7 @@ __all__ = [
     "place_study",
     "app_source",
     "app_spec",
+    "spec_layers",
     "ROLES",
     "study_area",
     "study_label",
@@ -207,10 +208,12 @@ def app_source(*, demo: bool = False, path: str | Path | None = None, place: str
     return NetworkSource(place=place)
 
 
-def app_spec(source: NetworkSource, layers: Iterable[tuple[str, Layer]] = (), goals: Goals | None = None) -> StudySpec:
+def app_spec(source: NetworkSource, layers: Iterable[tuple[str, Layer]] = (), goals: Goals | None = None, *,
+             template: StudySpec | None = None) -> StudySpec:
     """The study the app's widgets describe: a source, uploaded ``(role, Layer)`` pairs in order, and goals.
 
-    Several facility files are merged; the last demand and areas file count.
+    Several facility files are merged; the last demand and areas file count. ``template`` (an opened
+    study file) gives everything the widgets do not set (label, candidates, tolerances, types file).
     """
     layers = list(layers)
     for role, _ in layers:
@@ -221,8 +224,18 @@ def app_spec(source: NetworkSource, layers: Iterable[tuple[str, Layer]] = (), go
         found = [lf for r, lf in layers if r == role]
         return found[-1] if found else None
 
-    return StudySpec(network=source, facilities=tuple(lf for r, lf in layers if r == "facilities"),
-                     demand=last("demand"), areas=last("areas"), goals=goals or Goals())
+    from dataclasses import replace as _replace
+
+    return _replace(template or StudySpec(network=source), network=source,
+                    facilities=tuple(lf for r, lf in layers if r == "facilities"), demand=last("demand"),
+                    areas=last("areas"), goals=goals or (template.goals if template else Goals()))
+
+
+def spec_layers(spec: StudySpec) -> list[tuple[str, Layer]]:
+    """The ``(role, Layer)`` pairs of a spec, in the app's order (the inverse of :func:`app_spec`)."""
+    out = [("facilities", lf) for lf in spec.facilities]
+    out += [(role, getattr(spec, role)) for role in ("demand", "areas") if getattr(spec, role) is not None]
+    return out
 
 
 def demo_study(*, seed: int = 7, scale: float = 1.0):

@@ -66,7 +66,7 @@ _EPS = 1e-9
 
 
 def goal_limit_m(ftype: FacilityType) -> float:
-    """The network distance (m) that counts as "within the goal", matching :mod:`planner.coverage`.
+    """The network distance (m) that counts as "within the goal", matching :mod:`planner.coverage_stats`.
 
     Coverage counts ``minutes <= target_minutes + 1e-9``; this is the same bound in metres.
     """

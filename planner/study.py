@@ -51,6 +51,7 @@ __all__ = [
     "build_study",
     "load_study",
     "read_study_file",
+    "read_study_text",
     "write_study_file",
     "study_toml",
     "is_osm_file",
@@ -633,6 +634,9 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
     demand = _read_demand(spec, base, area, bdir, state)
     candidates = _read_candidates(spec, types, area, bdir, state)
     meta: dict[str, Any] = dict(base.meta)
+    if spec.label:  # the study's own title wins over the source's bilingual one
+        meta.pop("label_zh", None)
+        meta.pop("label_en", None)
     if spec.areas is not None:
         from .demand import assign_areas, clip_to_areas
 
@@ -757,6 +761,17 @@ def spec_from_dict(doc: Mapping, *, file: str = "study") -> StudySpec:
         )
     except InputError as exc:
         raise _bad(file, exc.message("en"), exc.message("zh")) from None
+
+
+def read_study_text(data: bytes | str, *, name: str = "study.toml", base_dir: str | Path | None = None) -> StudySpec:
+    """A study file's text (an upload) as a spec with its relative paths made absolute against ``base_dir``
+    (default: the current folder)."""
+    try:
+        text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+        doc = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{name}: not a valid TOML study file ({exc}).", f"{name}：不是有效的 TOML 研究文件（{exc}）。") from None
+    return resolved(spec_from_dict(doc, file=name), Path(base_dir) if base_dir is not None else Path.cwd())
 
 
 def read_study_file(path: str | Path) -> tuple[StudySpec, Path]:

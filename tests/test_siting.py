@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from planner import siting as S
 from planner._errors import InfeasibleError, InputError
 from planner.config import FacilityType
-from planner.coverage import type_coverage
+from planner.coverage_stats import type_coverage
 from planner.network import network_from_xy, snap_points
 from planner.travel import nearest
 

@@ -1,4 +1,4 @@
-"""Coverage: walking minutes from each demand point to the nearest facility of a type, and the statistics planners report."""
+"""Coverage statistics of one facility type: nearest-facility times, shares, bands, per-area tables (planner.coverage is the study-level entry point)."""
 from __future__ import annotations
 
 import logging

@@ -1,0 +1,274 @@
+"""One study, one builder: study files, per-layer coordinate systems, and the CLI, the API and the app agreeing."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import planner
+from planner import InputError
+from planner.cli import main
+from planner.coords import wgs84_to_bd09, wgs84_to_gcj02
+from planner.demo import make_district
+from planner.export import jsonable
+from planner.study import Goals, Layer, NetworkSource, StudySpec, read_study_file, study_toml, write_study_file
+
+SCALE = 0.3
+
+
+@pytest.fixture(scope="module")
+def district():
+    return make_district(scale=SCALE)
+
+
+def _stations(district):
+    return district.facilities[district.facilities["type"] == "service_station"].head(12)
+
+
+def write_inputs(folder, district, *, fac_system="gcj02"):
+    """Stations in ``fac_system`` (as an Amap/Baidu export, GBK), residents in WGS-84."""
+    folder.mkdir(parents=True, exist_ok=True)
+    f = _stations(district)
+    lon, lat = f["lon"].to_numpy(), f["lat"].to_numpy()
+    if fac_system == "gcj02":
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    elif fac_system == "bd09":
+        lon, lat = wgs84_to_bd09(lon, lat)
+    pd.DataFrame({"编号": f["id"], "名称": f["name"], "经度": lon, "纬度": lat}).to_csv(
+        folder / f"stations_{fac_system}.csv", index=False, encoding="gbk")
+    d = district.demand.iloc[::7]
+    pd.DataFrame({"id": d["id"], "lon": d.geometry.x, "lat": d.geometry.y, "population": d["population"]}).to_csv(
+        folder / "residents.csv", index=False)
+    return folder / f"stations_{fac_system}.csv", folder / "residents.csv"
+
+
+STUDY = """\
+label = "Stations test"
+[network]
+demo = true
+demo_scale = {scale}
+[[facilities]]
+path = "{fac}"
+coords = "{system}"
+type = "service_station"
+columns = {{ lon = "经度", lat = "纬度", id = "编号" }}
+[demand]
+path = "residents.csv"
+coords = "wgs84"
+[goals]
+types = ["service_station"]
+minutes = 12
+"""
+
+
+def write_study(folder, fac, system):
+    path = folder / "study.toml"
+    path.write_text(STUDY.format(scale=SCALE, fac=fac.name, system=system), encoding="utf-8")
+    return path
+
+
+def comparable(summary: dict) -> dict:
+    """What must agree between front ends (timings and run options differ)."""
+    s = json.loads(json.dumps(jsonable(summary), ensure_ascii=False))
+    return {k: s[k] for k in ("types", "demand", "facilities", "inputs", "network")}
+
+
+# ---------------------------------------------------------------------------------------- study files
+def test_study_file_round_trips(tmp_path):
+    spec = StudySpec(
+        network=NetworkSource(path=str(tmp_path / "x.osm.pbf"), facilities=True),
+        facilities=(Layer(tmp_path / "aed.xlsx", coords="gcj02", type="aed", columns={"lon": "经度", "lat": "纬度"}, sheet="AED"),
+                    Layer(tmp_path / "st.csv", coords="bd09", skip_invalid=True)),
+        demand=Layer(tmp_path / "pop.csv"), areas=Layer(tmp_path / "a.geojson", name_column="名称", coords="EPSG:4490"),
+        goals=Goals(minutes=15, speed_kmh=4.2, types=("aed",), max_snap_m=250.0), label='长宁 "区"',
+        outside_tolerance_m=500.0, keep_outside_demand=True,
+    )
+    path = write_study_file(spec, tmp_path / "study.toml")
+    text = path.read_text(encoding="utf-8")
+    assert 'path = "aed.xlsx"' in text  # written relative to the file's folder
+    back, base_dir = read_study_file(path)
+    assert base_dir == tmp_path.resolve()
+    from planner.study import resolved
+
+    assert resolved(back, base_dir) == spec
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[network]\n", "path, place, demo"),
+    ("[network]\ndemo = true\n[[facilities]]\ncoords = 'gcj02'\n", "path"),
+    ("[network]\ndemo = true\n[goals]\nminutes = -3\n", "minutes"),
+    ("[network]\ndemo = true\n[goals]\nminuets = 3\n", "minuets"),
+    ("coords = 'gcj-03'\n[network]\ndemo = true\n", "gcj-03"),
+    ("[network]\ndemo = true\n[demand]\npath = 'x.csv'\ncolumns = 'lon'\n", "columns"),
+    ("[network\ndemo = true\n", "TOML"),
+])
+def test_bad_study_files_say_what_is_wrong(tmp_path, text, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        planner.load_study(path)
+    assert "bad.toml" in exc.value.message("en") and words in exc.value.message("en")
+    assert "bad.toml" in exc.value.message("zh")
+    assert main(["coverage", "--study", str(path), "--out", str(tmp_path / "o")]) == 2
+
+
+# ---------------------------------------------------------------------------------------- per-layer coordinates
+def test_gcj02_facilities_with_wgs84_demand_equal_the_wgs84_sites(tmp_path, district):
+    """The Amap list next to a WGS-84 demand file: each layer in its own system gives the WGS-84 figures exactly."""
+    gcj, residents = write_inputs(tmp_path, district, fac_system="gcj02")
+    wgs, _ = write_inputs(tmp_path, district, fac_system="wgs84")
+    ref = planner.coverage(planner.load_study(demo=True, demo_scale=SCALE, facilities=[Layer(wgs, type="service_station")],
+                                              demand=residents), isochrones="none")
+    share = ref.summary["types"]["service_station"]["coverage_share"]
+    assert 0 < share < 1
+
+    # study file
+    res = planner.coverage(planner.load_study(write_study(tmp_path, gcj, "gcj02")), minutes=15, isochrones="none")
+    assert res.summary["types"]["service_station"]["coverage_share"] == share
+    assert res.summary["inputs"]["facilities"][0]["coords"] == "gcj02"
+    assert res.summary["inputs"]["demand"]["coords"] == "wgs84"
+
+    # public API
+    study = planner.load_study(demo=True, demo_scale=SCALE, facilities=[planner.Layer(gcj, coords="gcj02", type="service_station")],
+                               demand=residents)
+    assert planner.coverage(study, isochrones="none").summary["types"]["service_station"]["coverage_share"] == share
+
+    # CLI: --facilities-coords for that role only (the demand file stays WGS-84)
+    out = tmp_path / "cli"
+    assert main(["coverage", "--demo", "--demo-scale", str(SCALE), "--facilities", str(gcj), "--facilities-coords", "gcj02",
+                 "--default-type", "service_station", "--demand", str(residents), "--no-map", "--isochrones", "none",
+                 "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["types"]["service_station"]["coverage_share"] == share
+    assert s["inputs"]["facilities"][0]["coords"] == "gcj02" and s["inputs"]["demand"]["coords"] == "wgs84"
+
+    # the old single --coords shifts the residents too: the figure changes (what the role flags fix)
+    assert main(["coverage", "--demo", "--demo-scale", str(SCALE), "--facilities", str(gcj), "--coords", "gcj02",
+                 "--default-type", "service_station", "--demand", str(residents), "--no-map", "--isochrones", "none",
+                 "--out", str(tmp_path / "old")]) == 0
+    s_old = json.loads((tmp_path / "old" / "summary.json").read_text(encoding="utf-8"))
+    assert s_old["types"]["service_station"]["coverage_share"] != share
+
+
+def test_bd09_role_flag_and_study_override(tmp_path, district):
+    bd, residents = write_inputs(tmp_path, district, fac_system="bd09")
+    wgs, _ = write_inputs(tmp_path, district, fac_system="wgs84")
+    ref = planner.coverage(planner.load_study(demo=True, demo_scale=SCALE, facilities=[Layer(wgs, type="service_station")],
+                                              demand=residents), isochrones="none")
+    # a study file that says wgs84, corrected on the command line for the facilities only
+    study_file = write_study(tmp_path, bd, "wgs84")
+    out = tmp_path / "o"
+    assert main(["coverage", "--study", str(study_file), "--facilities-coords", "bd09", "--minutes", "15", "--no-map",
+                 "--isochrones", "none", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["types"]["service_station"]["coverage_share"] == ref.summary["types"]["service_station"]["coverage_share"]
+    # the study.toml written with the run reproduces it from another folder
+    used = out / "study.toml"
+    assert "bd09" in used.read_text(encoding="utf-8") and "minutes = 15.0" in used.read_text(encoding="utf-8")
+    again = planner.coverage(planner.load_study(used), isochrones="none")
+    assert again.summary["types"]["service_station"]["coverage_share"] == s["types"]["service_station"]["coverage_share"]
+
+
+def test_flags_override_the_study_file(tmp_path, district):
+    gcj, residents = write_inputs(tmp_path, district, fac_system="gcj02")
+    study_file = write_study(tmp_path, gcj, "gcj02")
+    out = tmp_path / "o"
+    assert main(["coverage", "--study", str(study_file), "--minutes", "5", "--no-map", "--isochrones", "none",
+                 "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["types"]["service_station"]["target_minutes"] == 5  # the file said 12
+    assert s["study"] == "Stations test"
+
+
+# ---------------------------------------------------------------------------------------- one builder, three front ends
+def app_summary(monkeypatch, tmp_path, study_file):
+    pytest.importorskip("streamlit")
+    from streamlit.testing.v1 import AppTest
+
+    from tests.test_app import APP, TIMEOUT
+
+    monkeypatch.setenv("PLANNER_DATA", str(tmp_path / "appdata"))
+    monkeypatch.setenv("PLANNER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PLANNER_STUDY", str(study_file))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_cli_api_and_app_build_the_same_study(tmp_path, monkeypatch, district):
+    gcj, _ = write_inputs(tmp_path, district, fac_system="gcj02")
+    study_file = write_study(tmp_path, gcj, "gcj02")
+    api = planner.coverage(planner.load_study(study_file), isochrones="none").summary
+    assert main(["coverage", "--study", str(study_file), "--no-map", "--isochrones", "none", "--out", str(tmp_path / "o")]) == 0
+    cli = json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))
+    at = app_summary(monkeypatch, tmp_path, study_file)
+    app = at.session_state["summary"]
+    assert comparable(cli) == comparable(api) == comparable(app)
+    assert api["types"]["service_station"]["target_minutes"] == 12
+    assert any("Stations test" in c.value for c in at.caption)
+
+
+def test_mixed_demand_gives_one_clear_error_everywhere(tmp_path, monkeypatch, district):
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    d = district.demand.iloc[:4]
+    x, y = float(d.geometry.x.iloc[0]), float(d.geometry.y.iloc[0])
+    mixed = gpd.GeoDataFrame({"id": ["a", "b"], "population": [10.0, 20.0]},
+                             geometry=[Point(x, y), box(x, y, x + 0.002, y + 0.002)], crs=4326)
+    path = tmp_path / "mixed.geojson"
+    mixed.to_file(path, driver="GeoJSON")
+    study_file = tmp_path / "study.toml"
+    study_file.write_text(f"[network]\ndemo = true\ndemo_scale = {SCALE}\n[demand]\npath = \"mixed.geojson\"\n", encoding="utf-8")
+    want_en = "mixed.geojson mixes points (1) and polygons (1)"
+    want_zh = "mixed.geojson 同时包含点（1 个）和面（1 个）"
+
+    with pytest.raises(InputError) as exc:
+        planner.load_study(demo=True, demo_scale=SCALE, demand=path)
+    assert want_en in exc.value.message("en") and want_zh in exc.value.message("zh")
+
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        assert main(["coverage", "--study", str(study_file), "--out", str(tmp_path / "o")]) == 2
+    assert want_zh in err.getvalue() and want_en in err.getvalue() and "Traceback" not in err.getvalue()
+
+    at = app_summary(monkeypatch, tmp_path, study_file)
+    errors = "\n".join(e.value for e in at.error)
+    assert want_zh in errors
+    # and as an upload onto the app's current study
+    at.radio(key="demand_kind__zh").set_value("file").run()
+    at.file_uploader(key="up_demand").upload("mixed.geojson", path.read_bytes(), "application/geo+json").run()
+    assert not at.exception
+    assert want_zh in "\n".join(e.value for e in at.error)
+
+
+def test_propose_through_the_api_and_the_cli_agree(tmp_path, district):
+    gcj, _ = write_inputs(tmp_path, district, fac_system="gcj02")
+    study_file = write_study(tmp_path, gcj, "gcj02")
+    res = planner.propose(planner.load_study(study_file), "service_station", count=3)
+    assert main(["propose", "--study", str(study_file), "--count", "3", "--no-map", "--out", str(tmp_path / "p")]) == 0
+    cli = pd.read_csv(tmp_path / "p" / "proposals.csv")
+    assert list(cli["id"].astype(str)) == list(res.sites["id"].astype(str))
+    np.testing.assert_allclose(cli["marginal_demand"], res.sites["marginal_demand"])
+    assert (tmp_path / "p" / "study.toml").exists()
+
+
+def test_candidates_layer_limits_where_sites_go(tmp_path, district):
+    nodes = district.demand.iloc[::50].head(5)
+    cand = tmp_path / "rooms.csv"
+    pd.DataFrame({"id": [f"R{i}" for i in range(len(nodes))], "lon": nodes.geometry.x, "lat": nodes.geometry.y}).to_csv(cand, index=False)
+    study = planner.load_study(demo=True, demo_scale=SCALE, candidates=cand)
+    res = planner.propose(study, "aed", count=2)
+    assert set(res.sites["id"]) <= {f"R{i}" for i in range(5)}
+
+
+def test_study_toml_of_a_spec_is_readable_text():
+    spec = StudySpec(network=NetworkSource(place="长宁区, 上海市, 中国"), facilities=(Layer("a.csv", coords="gcj02"),))
+    text = study_toml(spec)
+    assert 'place = "长宁区, 上海市, 中国"' in text and "[[facilities]]" in text and 'coords = "gcj02"' in text
