@@ -11,6 +11,7 @@ from ._errors import InputError
 
 __all__ = [
     "DATA_DIR",
+    "data_path",
     "FacilityType",
     "FacilityTypes",
     "load_facility_types",
@@ -18,8 +19,29 @@ __all__ = [
     "MODES",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+def _data_dir() -> Path:
+    """The bundled data folder: the installed package's ``planner/data`` (``importlib.resources``).
+
+    ``pyproject.toml`` ships the repository's top-level ``data/`` as the package ``planner.data``;
+    only a source checkout that was not installed falls back to that folder itself.
+    """
+    import importlib.resources
+
+    try:
+        return Path(str(importlib.resources.files("planner.data")))
+    except ModuleNotFoundError:  # a source checkout used in place (python -m planner from the repository)
+        return Path(__file__).resolve().parent.parent / "data"
+
+
+DATA_DIR = _data_dir()
 DEFAULT_TYPES_FILE = DATA_DIR / "facility_types.toml"
+
+
+def data_path(name: str) -> Path:
+    """A bundled data file (e.g. ``facility_types.toml``, ``samples/facilities_wgs84.csv``)."""
+    return DATA_DIR / name
 MODES = ("walk", "elderly", "bike")
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
