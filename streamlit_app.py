@@ -283,8 +283,47 @@ def open_study_text(data: bytes, name: str, base_dir=None) -> None:
     say("success", "study_opened", file=name)
 
 
+def draft_name(base_key: str) -> str:
+    """The automatic draft scenario of one study area (one per area, overwritten as the proposals change)."""
+    return f"草稿 draft · {ss.area_key(base_key)}"[:100]
+
+
+def save_draft(base_key: str, type_key: str | None = None) -> str | None:
+    """Keep the session's proposals in the scenario store as the area's draft, so a reload, a crash or a
+    switch of area loses nothing; returns the draft's name (None when there is nothing to keep)."""
+    props = st.session_state["proposals"]
+    store = scenario_store()
+    if store is None:
+        return None
+    from planner.store import Scenario
+
+    name = draft_name(base_key)
+    key = (base_key, tuple(props), type_key)
+    if st.session_state.get("draft_saved") == key:
+        return name
+    try:
+        if props:
+            store.save(Scenario(name=name, area_key=ss.area_key(base_key), type_key=type_key or props[-1].type,
+                                sites=ss.to_sites(props), notes="automatic draft / 自动保存的草稿"), overwrite=True)
+        elif any(i.name == name for i in store.list()):
+            store.delete(name)
+    except PlannerError as exc:  # the draft is a safety net: never take the page down for it
+        logger.warning("could not save the draft scenario: %s", exc.message("en"))
+        return None
+    st.session_state["draft_saved"] = key
+    return name if props else None
+
+
 def set_source(src) -> None:
-    """Switch the study area: uploaded layers, proposals and the optimisation belong to the old one."""
+    """Switch the study area: uploaded layers, proposals and the optimisation belong to the old one.
+
+    Unsaved proposals are kept as the old area's draft scenario first, and the planner is told where.
+    """
+    old = current_source()
+    if st.session_state["proposals"] and src != old:
+        name = save_draft(source_key(old))
+        if name:
+            say("warning", "draft_kept", n=len(st.session_state["proposals"]), name=name, toast=True)
     st.session_state["source"] = src
     st.session_state["layers"] = []
     st.session_state["opened_spec"] = None  # an opened study file described the old source
@@ -391,10 +430,8 @@ def main() -> None:
     notes = study.notes
     skey = ss.study_key(study, base_key, tuple(st.session_state["layers"]), st.session_state.get("goals"))
     if st.session_state["proposals_for"] != skey:
-        # proposals belong to the study they were made on
-        if st.session_state["proposals_for"] is not None:
-            st.session_state["proposals"] = []
-            st.session_state["siting"] = None
+        # new layers: the proposals stay and are re-evaluated against them; an optimisation was of the old study
+        st.session_state["siting"] = None
         st.session_state["proposals_for"] = skey
     st.caption(ss.study_label(study, lang()))
     # Fixed slots: the number of elements above the tabs and the map never changes between runs
@@ -450,6 +487,7 @@ def main() -> None:
         scenarios_panel(study, skey, base_key, type_key, res, opts)
     with tabs[3]:
         export_panel(res, scenario, type_key, spec)
+    save_draft(base_key, type_key)  # after every change: a reload or a crash loses no proposal
 
 
 def whatif_tracker(base_res, skey: str, type_key: str):

@@ -46,6 +46,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "areas_upload": ("街道/镇边界文件（GeoJSON/GPKG/zip）", "Subdistrict boundaries (GeoJSON/GPKG/zip)"),
     "loaded_files": ("已载入：{files}", "Loaded: {files}"),
     "reset_layers": ("清除上传的图层", "Clear uploaded layers"),
+    "draft_kept": ("已将 {n} 个未保存的建议点位存为方案「{name}」（可在“方案”中载入）",
+                   "{n} unsaved proposed sites were kept as the scenario '{name}' (load it under Scenarios)"),
     "study_header": ("研究文件", "Study file"),
     "study_download": ("下载当前研究（study.toml）", "Download the current study (study.toml)"),
     "study_upload": ("打开研究文件（.toml）", "Open a study file (.toml)"),

@@ -381,3 +381,31 @@ def test_every_export_parses_back(env):
     at.radio(key="lang").set_value("en").run()
     csv = pd.read_csv(io.BytesIO({i.key: i for i in at.session_state["exports"]}["statistics_csv"].make()))
     assert {"coverage_share", "coverage_pct"} & set(csv.columns)
+
+
+# ---------------------------------------------------------------------------------------- work is never lost
+def test_proposals_survive_a_facility_upload_and_a_switch_of_area_keeps_them_as_a_draft(env):
+    from planner.store import ScenarioStore
+
+    at = open_app()
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    assert len(at.session_state["proposals"]) == 1
+    data = facility_csv([("A1", "除颤器一", "aed", 121.40, 31.22)])
+    at.file_uploader(key="up_facilities").upload("aed.csv", data, "text/csv").run()
+    assert not at.exception
+    assert len(at.session_state["proposals"]) == 1  # the upload did not delete the proposal
+    drafts = [i for i in ScenarioStore().list() if i.name.startswith("草稿")]
+    assert len(drafts) == 1 and drafts[0].n_sites == 1  # and it is already in the store
+    # switching the area keeps them as the old area's draft, and says so
+    from planner.demo import write_demo
+
+    paths = write_demo(env / "small", scale=0.2)
+    osm = Path(paths["osm"])
+    at.radio(key="area_kind__zh").set_value("upload").run()
+    at.file_uploader(key="up_network").upload(osm.name, osm.read_bytes(), "application/xml").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["proposals"] == []
+    assert any("存为方案" in t and "草稿" in t for t in toasts(at))
+    kept = ScenarioStore().load(drafts[0].name)
+    assert len(kept.sites) == 1 and kept.area_key == "demo"
