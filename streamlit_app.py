@@ -993,9 +993,12 @@ def export_panel(res, scenario, type_key: str, spec: dict) -> None:
     try:
         from maps.report import summary_html
 
+        tracker = st.session_state.get("whatif")
+        # the sites of the type on the map, each with the residents it newly covers (from the what-if)
+        shown = ss.proposals_frame([p for p in props if p.type == type_key], tracker.marginal if tracker is not None else None)
+
         def summary() -> str:
-            return summary_html(res, lang=chosen_lang, proposals=ss.proposals_frame(props), type_key=type_key,
-                                coverage_goal=goal)
+            return summary_html(res, lang=chosen_lang, proposals=shown, type_key=type_key, coverage_goal=goal)
     except ImportError:
         st.caption(L("exp_summary_missing"))
     items = ss.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key,

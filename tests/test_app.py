@@ -376,6 +376,10 @@ def test_every_export_parses_back(env):
     if "summary_html" in items:
         summary = items["summary_html"].make().decode("utf-8")
         assert "<svg" in summary and "P1" in summary
+        # the proposal's row gives the residents it newly covers, as the app showed them (it was empty)
+        added = at.session_state["whatif"].marginal["P1"]
+        row = re.search(r"<tr><td class=\"n\">1</td><td>P1</td>.*?</tr>", summary).group(0)
+        assert f"{added:,.0f}" in row and "–" not in row
 
     # English headers after the switch
     at.radio(key="lang").set_value("en").run()
