@@ -23,7 +23,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -1165,9 +1165,13 @@ def propose_study(
     dem_snap = snap_points(net, dx, dy, max_snap_m=max_snap_m)
     pop = g["population"].to_numpy(float)
     existing = None
+    covered_now = None  # relocation: what the existing sites cover where they stand (the "before")
     if relocate:
         existing = _make(fac["id"].astype(str).to_numpy()[sel], fac["lon"].to_numpy(float)[sel],
                          fac["lat"].to_numpy(float)[sel], fx, fy, "existing")
+        if len(sel):
+            d_now, _, _ = nearest(net, fac_snap, dem_snap, limit_m=goal_limit_m(ftype))
+            covered_now = (d_now <= goal_limit_m(ftype)) & ~dem_snap.too_far
         fac_snap = fac_snap.subset(np.zeros(0, np.int64))
         if kwargs.get("count") is not None:
             kwargs["count"] = int(kwargs["count"]) + len(existing)
@@ -1204,8 +1208,25 @@ def propose_study(
         taken = set(existing.ids)
         candidates = Candidates.concat([existing, candidates.subset(np.array([i not in taken for i in candidates.ids], bool))])
     areas = study.areas if study.areas is not None and len(study.areas) else None
-    return propose(net, candidates, fac_snap, dem_snap, pop, ftype, demand_ids=g["id"].to_numpy(),
-                   demand_area=g["area_id"].to_numpy(dtype=object), areas=areas, max_snap_m=max_snap_m, **kwargs)
+    result = propose(net, candidates, fac_snap, dem_snap, pop, ftype, demand_ids=g["id"].to_numpy(),
+                     demand_area=g["area_id"].to_numpy(dtype=object), areas=areas, max_snap_m=max_snap_m, **kwargs)
+    if covered_now is not None:
+        result = _with_before(result, covered_now, pop, g["area_id"].to_numpy(dtype=object))
+    return result
+
+
+def _with_before(result: SitingResult, covered_now: np.ndarray, pop: np.ndarray, demand_area: np.ndarray) -> SitingResult:
+    """A relocation's result with "before" = the existing sites where they stand (the solve itself starts
+    from none, since every existing site competes with the candidates)."""
+    before = float(pop[covered_now].sum())
+    areas = result.areas
+    if len(areas):
+        per = pd.Series(pop * covered_now).groupby(pd.Series(demand_area, dtype=object)).sum()
+        areas = areas.copy()
+        areas["covered_before"] = areas["area_id"].map(per).fillna(0.0).to_numpy(float)
+        tot = areas["demand_total"].to_numpy(float)
+        areas["share_before"] = np.where(tot > 0, areas["covered_before"].to_numpy(float) / np.where(tot > 0, tot, 1), np.nan)
+    return replace(result, covered_before=before, areas=areas)
 
 
 def propose_sites(study, type_key: str, *, count: int | None = None, target_share: float | None = None,

@@ -98,7 +98,7 @@ def cmd_propose(args) -> int:
         n_exist = int((study.facilities["type"] == ftype.key).sum())
         kept = int((result.sites["source"] == "existing").sum())
         say(f"{label}: {len(result.sites)} sites: keep {kept} of {n_exist} existing, move {n_exist - kept}, "
-            f"{len(result.sites) - kept} at new places; coverage {result.share_after:.1%} ({how})")
+            f"{len(result.sites) - kept} at new places; coverage {result.share_before:.1%} -> {result.share_after:.1%} ({how})")
     else:
         say(f"{label}: {len(result.sites)} new sites, coverage {result.share_before:.1%} -> {result.share_after:.1%} ({how})")
     for en, zh in result.notes:

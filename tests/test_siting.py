@@ -432,6 +432,9 @@ def test_relocation_never_worse_than_keeping_and_matches_enumeration():
     assert res.objective == pytest.approx(best)
     before = run(study, type_keys=["health_centre"], minutes=4, isochrones="none").coverage["health_centre"]
     assert res.share_after >= before.stats["coverage_share"] - 1e-12
+    # "before" is the existing sites where they stand (it was 0.0: the solve starts from none)
+    assert res.share_before == pytest.approx(before.stats["coverage_share"], abs=1e-12)
+    assert res.summary()["share_before"] == pytest.approx(before.stats["coverage_share"], abs=1e-12)
 
 
 def test_generated_candidates_leave_no_resident_unreachable():
