@@ -452,6 +452,7 @@ def main() -> None:
     proposals = st.session_state["proposals"]
     scenario = ss.with_proposals(study, proposals)
     scen_key = ss.study_key(scenario, base_key, tuple(st.session_state["layers"]), st.session_state.get("goals"))
+    st.session_state["scen_key"] = scen_key
 
     head_box = st.container()
     base_res = res = None
@@ -614,6 +615,13 @@ def map_spec(scenario, res, type_key: str, opts: dict) -> dict:
     tracker = st.session_state.get("whatif")
     marginal = tracker.marginal if tracker is not None else {}
     props = ss.proposals_frame([p for p in st.session_state["proposals"] if p.type == type_key], marginal)
+    preview = None
+    got = st.session_state.get("siting")
+    if got and got[1] == type_key and got[0] == st.session_state.get("scen_key"):
+        # optimised sites on the map before they are accepted, numbered as in the table
+        sites = got[2].sites
+        preview = pd.DataFrame({"id": [f"#{r}" for r in sites["rank"]], "rank": sites["rank"], "lon": sites["lon"],
+                                "lat": sites["lat"], "marginal_demand": sites["marginal_demand"]})
     return dict(
         facilities=pd.DataFrame(existing[["id", "name", "type", "lon", "lat"]]) if len(existing)
         else pd.DataFrame(columns=["id", "name", "type", "lon", "lat"]),
@@ -621,6 +629,7 @@ def map_spec(scenario, res, type_key: str, opts: dict) -> dict:
         gaps=res.gaps if res is not None else None,
         areas=ss.area_frame(res, type_key) if res is not None else None,
         proposals=props if len(props) else None,
+        preview=preview,
         types=scenario.types, lang=lang(), basemap=opts["basemap"], title=ss.study_label(scenario, lang()),
         share_goal=goal_share(),
     )
@@ -734,7 +743,8 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
     if mode == "count":
         n = c2.number_input(L("opt_n"), 1, 500, 10, key="opt_n")
     else:
-        x = c2.number_input(L("opt_x"), 1.0, 100.0, 95.0, step=1.0, key="opt_x")
+        # the same goal as the headline's 覆盖率目标 (one goal on the page)
+        x = c2.number_input(L("opt_x"), 1.0, 100.0, float(st.session_state.get("goal_share", 100.0)), step=1.0, key="opt_x")
     method = choose(c3, "radio", L("opt_method"), ["greedy", "exact"], key="opt_method",
                     fmt=lambda k, lg: t("opt_greedy" if k == "greedy" else "opt_exact", lg))
     if st.button(L("opt_run"), key="opt_run", type="primary"):
@@ -742,25 +752,42 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
         try:
             kw = {"count": int(n)} if mode == "count" else {"target_share": float(x) / 100.0}
             result = propose_study(scenario, type_key, method=method, time_limit_s=30.0, **kw)
-            st.session_state["siting"] = (scen_key, type_key, result)
+            exact = None
+            if method == "greedy":
+                # say how far greedy is from the optimum when HiGHS proves it quickly
+                bar.progress(0.6, text=L("opt_checking_exact"))
+                try:
+                    exact = propose_study(scenario, type_key, method="exact", time_limit_s=10.0, **kw)
+                except PlannerError:
+                    exact = None
+            st.session_state["siting"] = (scen_key, type_key, result, exact)
         except PlannerError as exc:
             st.error(exc.message(lang()))
+        else:
+            st.rerun()  # draw the optimised sites on the map (it was drawn above, before they existed)
         finally:
             bar.progress(1.0)
             bar.empty()
     got = st.session_state.get("siting")
     if not got:
         return
-    key, tkey, result = got
+    key, tkey, result = got[:3]
+    exact = got[3] if len(got) > 3 else None
     if key != scen_key or tkey != type_key:
         st.caption(L("opt_stale"))
         return
     h = table_headers(lang())
     st.success(L("opt_result", n=len(result.sites), before=pct(result.share_before), after=pct(result.share_after),
                  method=method_label(result.method), secs=result.timings.get("total", 0.0)))
+    if exact is not None and exact.gap <= 1e-6:
+        if result.problem == "min_sites":
+            st.info(L("opt_vs_exact_sites", greedy=len(result.sites), exact=len(exact.sites)))
+        else:
+            st.info(L("opt_vs_exact_share", greedy=pct(result.share_after), exact=pct(exact.share_after)))
+    st.caption(L("opt_on_map"))
     for en, zh in result.notes:
         st.caption(en if lang() == "en" else zh)
-    sites = result.sites[["rank", "id", "lon", "lat", "marginal_demand", "cumulative_share"]].copy()
+    sites = result.sites[["rank", "lon", "lat", "marginal_demand", "cumulative_share"]].copy()  # numbered as on the map
     sites["cumulative_share"] = (sites["cumulative_share"] * 100).round(1)
     sites["marginal_demand"] = sites["marginal_demand"].round(0)
     st.markdown(f"**{L('opt_ranked')}**")

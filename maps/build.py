@@ -37,6 +37,7 @@ def coverage_map(
     gaps=None,
     areas=None,
     proposals=None,
+    preview=None,
     types,
     lang: str = "zh",
     basemap: str = "none",
@@ -53,6 +54,9 @@ def coverage_map(
         See the matching layer builders.
     proposals : DataFrame, optional
         ``id, rank, lon, lat, marginal_demand``.
+    preview : DataFrame, optional
+        Optimised sites not yet accepted, same columns: drawn numbered in a layer of their own so
+        the planner sees them before accepting.
     types : planner.config.FacilityTypes
     lang : {"zh", "en"}
     basemap : str
@@ -88,6 +92,8 @@ def coverage_map(
     facilities_layer(facilities, types, **kw).add_to(m)
     if proposals is not None and len(proposals):
         proposals_layer(proposals, **kw).add_to(m)
+    if preview is not None and len(preview):
+        proposals_layer(preview, name="优化结果（未采纳）" if lang == "zh" else "Optimised sites (not accepted)", **kw).add_to(m)
 
     shown = _types_shown(facilities, types)
     legend(shown, lang=lang, title=title, gap_scale=gap_scale,

@@ -303,6 +303,26 @@ def test_optimise_and_accept(env):
     assert not any("已新增" in s for s in toasts(at) + texts(at, "success"))  # added-site message: clicks only
 
 
+def test_optimised_sites_are_on_the_map_before_accepting_and_greedy_is_checked_against_exact(env):
+    at = open_app()
+    at.radio(key="opt_mode__zh").set_value("target").run()
+    assert at.number_input(key="opt_x").value == at.number_input(key="goal_share").value == 100.0  # one goal
+    at.number_input(key="opt_x").set_value(80.0)
+    at.button(key="opt_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    result, exact = at.session_state["siting"][2], at.session_state["siting"][3]
+    assert exact is not None and exact.gap <= 1e-6 and len(exact.sites) <= len(result.sites)
+    assert any(f"贪心法：{len(result.sites)} 个点位；精确最优：{len(exact.sites)} 个点位" in s for s in texts(at, "info"))
+    ranked = [d.value for d in at.dataframe if "排名" in d.value.columns][0]
+    assert not any(str(v).startswith("n") for v in ranked.iloc[:, 1:].to_numpy().ravel())  # no internal node ids
+    html = {i.key: i for i in at.session_state["exports"]}["map_html"].make().decode("utf-8")
+    import json
+
+    assert ("优化结果（未采纳）" in html or json.dumps("优化结果（未采纳）")[1:-1] in html)
+    assert html.count("pm-prop") >= len(result.sites)
+    assert at.session_state["proposals"] == []  # nothing accepted yet
+
+
 # ---------------------------------------------------------------------------------------- scenarios
 def test_save_load_duplicate_compare_scenarios(env):
     at = open_app()
