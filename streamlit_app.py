@@ -1,9 +1,11 @@
 """Streamlit app: explore walking coverage, propose sites by clicking or optimising, compare scenarios, export.
 
-A thin layer: every number comes from ``planner`` (``planner.scenario.run``, ``planner.siting``,
-``planner.session``) and every map from ``maps``. This file holds widgets, caching and state.
+A thin layer: the study is built by ``planner.study.build_study`` from what the widgets describe,
+every number comes from ``planner`` (``planner.coverage``, ``planner.siting``) and every map from
+``maps``; upload safety and the UI-free state live in the ``app`` package. This file holds widgets,
+caching and session state.
 
-Run: ``streamlit run streamlit_app.py``.
+Run: ``streamlit run streamlit_app.py`` (``-- --study FILE`` opens a study file).
 """
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ import logging
 import pandas as pd
 import streamlit as st
 
+from app import state as ss
+from app import uploads
 from maps.i18n import LANGS, t, table_headers
-from planner import OfflineError, PlannerError
-from planner import session as ss
+from planner import OfflineError, PlannerError, export
+from planner.store import Site
 from planner.study import Layer
 
 st.set_page_config(page_title="步行可达性规划 / Coverage planner", layout="wide")
@@ -31,7 +35,7 @@ _DEFAULTS = {
     "layers": [],  # list of (role, planner.study.Layer): the uploads, in order
     "seen_uploads": set(),  # (file id, kind, options) of uploads already handled
     "messages": [],  # (level, key, values, error-or-None, toast): rendered in the current language
-    "proposals": [],  # list[ss.Proposal]
+    "proposals": [],  # list[planner.store.Site]
     "proposals_for": None,  # study key the proposals belong to
     "handled_click": None,
     "click_added": None,  # site id of the latest click, until its message was shown once
@@ -174,20 +178,20 @@ def sidebar(types) -> dict:
         if up is not None and ("network", up.file_id) not in st.session_state["seen_uploads"]:
             st.session_state["seen_uploads"].add(("network", up.file_id))
             try:
-                path = ss.save_upload(up.name, up.getvalue(), kind="network")
+                path = uploads.save_upload(up.name, up.getvalue(), kind="network")
                 src = ss.app_source(path=path)
                 with st.spinner(L("loading_network")):
                     cached_base(src)
                 set_source(src)
             except PlannerError as exc:
-                say("error", "upload_rejected", exc, file=ss.safe_filename(up.name))
+                say("error", "upload_rejected", exc, file=uploads.safe_filename(up.name))
             except Exception as exc:  # a user's file must never take the page down
                 logger.exception("reading the network upload %s failed", up.name)
-                say("error", "upload_failed", file=ss.safe_filename(up.name), err=f"{type(exc).__name__}: {exc}"[:300])
+                say("error", "upload_failed", file=uploads.safe_filename(up.name), err=f"{type(exc).__name__}: {exc}"[:300])
     elif kind == "cached":
         from planner.network import default_cache_dir
 
-        files = ss.compiled_networks()
+        files = uploads.compiled_networks()
         if not files:
             sb.info(L("cached_none", folder=str(default_cache_dir())))
         else:
@@ -215,7 +219,7 @@ def sidebar(types) -> dict:
                 bar.empty()
 
     sb.header(L("layers_header"))
-    sb.caption(L("upload_limit", mb=ss.max_upload_mb()))
+    sb.caption(L("upload_limit", mb=uploads.max_upload_mb()))
     coords = choose(sb, "selectbox", L("coords"), ["wgs84", "gcj02", "bd09"], key="coords",
                     fmt=lambda c, lg: t("coords_" + c, lg))
     skip = sb.checkbox(L("skip_invalid"), key="skip_invalid")
@@ -248,7 +252,7 @@ def sidebar(types) -> dict:
     up = sb.file_uploader(L("study_upload"), type=["toml"], key="up_study")
     if up is not None and ("study", up.file_id) not in st.session_state["seen_uploads"]:
         st.session_state["seen_uploads"].add(("study", up.file_id))
-        open_study_text(up.getvalue(), ss.safe_filename(up.name))
+        open_study_text(up.getvalue(), uploads.safe_filename(up.name))
 
     sb.header(L("view_header"))
     from maps.basemaps import BASEMAPS
@@ -304,7 +308,7 @@ def save_draft(base_key: str, type_key: str | None = None) -> str | None:
     try:
         if props:
             store.save(Scenario(name=name, area_key=ss.area_key(base_key), type_key=type_key or props[-1].type,
-                                sites=ss.to_sites(props), notes="automatic draft / 自动保存的草稿"), overwrite=True)
+                                sites=tuple(props), notes="automatic draft / 自动保存的草稿"), overwrite=True)
         elif any(i.name == name for i in store.list()):
             store.delete(name)
     except PlannerError as exc:  # the draft is a safety net: never take the page down for it
@@ -343,9 +347,9 @@ def add_layer(upload, kind: str, **options) -> None:
     if handled in st.session_state["seen_uploads"]:
         return
     st.session_state["seen_uploads"].add(handled)
-    name = ss.safe_filename(upload.name)
+    name = uploads.safe_filename(upload.name)
     try:
-        path = ss.save_upload(upload.name, upload.getvalue(), kind=kind)
+        path = uploads.save_upload(upload.name, upload.getvalue(), kind=kind)
         lf = Layer(str(path), coords=options.get("coords"), type=options.get("default_type"),
                    skip_invalid=bool(options.get("skip_invalid")), name=name)
         # a facility file replaces the same file read with other options; demand and areas replace their role
@@ -534,7 +538,7 @@ def handle_click(type_key: str, basemap: str, study) -> None:
         return
     props = st.session_state["proposals"]
     sid = ss.next_site_id(props)
-    props.append(ss.Proposal(sid, type_key, lon, lat, "click"))
+    props.append(Site(sid, lon, lat, type_key, "click"))
     st.session_state["click_added"] = sid
 
 
@@ -614,7 +618,7 @@ def map_spec(scenario, res, type_key: str, opts: dict) -> dict:
         if len(fac) else fac
     tracker = st.session_state.get("whatif")
     marginal = tracker.marginal if tracker is not None else {}
-    props = ss.proposals_frame([p for p in st.session_state["proposals"] if p.type == type_key], marginal)
+    props = ss.sites_frame([p for p in st.session_state["proposals"] if p.type == type_key], marginal)
     preview = None
     got = st.session_state.get("siting")
     if got and got[1] == type_key and got[0] == st.session_state.get("scen_key"):
@@ -627,7 +631,7 @@ def map_spec(scenario, res, type_key: str, opts: dict) -> dict:
         else pd.DataFrame(columns=["id", "name", "type", "lon", "lat"]),
         isochrones=res.isochrones if res is not None else None,
         gaps=res.gaps if res is not None else None,
-        areas=ss.area_frame(res, type_key) if res is not None else None,
+        areas=res.area_layer(type_key) if res is not None else None,
         proposals=props if len(props) else None,
         preview=preview,
         types=scenario.types, lang=lang(), basemap=opts["basemap"], title=ss.study_label(scenario, lang()),
@@ -708,11 +712,11 @@ def proposals_panel(types) -> None:
     marginal = tracker.marginal if tracker is not None else {}
     for p in list(props):
         c1, c2, c3 = st.columns([3, 4, 1])
-        c1.write(f"**{p.site_id}** · {types[p.type].label(lang())} · {L('src_click' if p.source == 'click' else 'src_optimise')}")
-        gain = marginal.get(p.site_id)
+        c1.write(f"**{p.id}** · {types[p.type].label(lang())} · {L('src_click' if p.origin == 'click' else 'src_optimise')}")
+        gain = marginal.get(p.id)
         c2.write(f"{p.lon:.5f}, {p.lat:.5f}" + (f" · {L('h_marginal')}: {gain:,.0f}" if gain is not None else ""))
-        if c3.button(L("remove"), key=f"rm_{p.site_id}"):
-            remove_site(p.site_id)
+        if c3.button(L("remove"), key=f"rm_{p.id}"):
+            remove_site(p.id)
             st.rerun()
     if st.button(L("remove_all"), key="rm_all"):
         st.session_state["proposals"] = []
@@ -721,7 +725,7 @@ def proposals_panel(types) -> None:
 
 
 def remove_site(site_id: str) -> None:
-    st.session_state["proposals"] = [p for p in st.session_state["proposals"] if p.site_id != site_id]
+    st.session_state["proposals"] = [p for p in st.session_state["proposals"] if p.id != site_id]
     forget_click()
 
 
@@ -822,7 +826,7 @@ def accept(result, ranks, type_key: str) -> None:
     props = st.session_state["proposals"]
     chosen = result.sites[result.sites["rank"].isin(list(ranks))]
     for _, row in chosen.iterrows():
-        props.append(ss.Proposal(ss.next_site_id(props), type_key, float(row["lon"]), float(row["lat"]), "optimised"))
+        props.append(Site(ss.next_site_id(props), float(row["lon"]), float(row["lat"]), type_key, "optimised"))
     st.session_state["siting"] = None
     say("success", "opt_accepted", n=len(chosen))
     st.rerun()
@@ -844,7 +848,7 @@ def load_scenario(name: str) -> None:
     except PlannerError as exc:
         say("error", "err_title", exc)
         return
-    st.session_state["proposals"] = ss.from_sites(sc.sites)
+    st.session_state["proposals"] = list(sc.sites)
     forget_click()
     st.session_state["siting"] = None
     if sc.type_key:
@@ -857,7 +861,8 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
     if store is None:
         st.info(L("scen_store_missing"))
         return
-    from planner.store import Scenario, compare, headline
+    from planner.compare import compare, headline
+    from planner.store import Scenario
 
     akey = ss.area_key(base_key)
     saved = store.list(area_key=akey)
@@ -875,7 +880,7 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
             st.warning(L("scen_exists", name=name.strip()))
         else:
             try:
-                sc = Scenario(name=name, area_key=akey, type_key=type_key, sites=ss.to_sites(st.session_state["proposals"]),
+                sc = Scenario(name=name, area_key=akey, type_key=type_key, sites=tuple(st.session_state["proposals"]),
                               results=headline(res) if res is not None else None)
                 store.save(sc, overwrite=exists and overwrite)
                 say("success", "scen_saved", name=name.strip())
@@ -962,7 +967,7 @@ def scenario_result(study, skey: str, which: str, type_key: str):
     elif which == "__current__":
         props = st.session_state["proposals"]
     else:
-        props = ss.from_sites(scenario_store().load(which).sites)
+        props = list(scenario_store().load(which).sites)
     scen = ss.with_proposals(study, props)
     if not (scen.facilities["type"] == type_key).any():
         return None
@@ -987,7 +992,7 @@ def draw_diff_map(study, ra, rb, type_key: str, which_b: str, opts: dict) -> Non
     props = pd.DataFrame({"id": new["id"], "rank": range(1, len(new) + 1), "lon": new["lon"], "lat": new["lat"],
                           "marginal_demand": float("nan")})
     m = coverage_map(facilities=fac[["id", "name", "type", "lon", "lat"]], gaps=rb.gaps,
-                     areas=ss.area_frame(rb, type_key), proposals=props if len(props) else None,
+                     areas=(rb.area_layer(type_key) if rb is not None else None), proposals=props if len(props) else None,
                      types=study.types, lang=lang(), basemap=opts["basemap"], title=ss.study_label(study, lang()),
                      share_goal=goal_share())
     cells = ss.newly_covered_cells(ra, rb, type_key)
@@ -1022,13 +1027,13 @@ def export_panel(res, scenario, type_key: str, spec: dict) -> None:
 
         tracker = st.session_state.get("whatif")
         # the sites of the type on the map, each with the residents it newly covers (from the what-if)
-        shown = ss.proposals_frame([p for p in props if p.type == type_key], tracker.marginal if tracker is not None else None)
+        shown = ss.sites_frame([p for p in props if p.type == type_key], tracker.marginal if tracker is not None else None)
 
         def summary() -> str:
             return summary_html(res, lang=chosen_lang, proposals=shown, type_key=type_key, coverage_goal=goal)
     except ImportError:
         st.caption(L("exp_summary_missing"))
-    items = ss.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key,
+    items = export.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key,
                             map_html=map_html, summary_html=summary, all_types=all_types)
     st.session_state["exports"] = items  # the tests build every download from here
     cols = st.columns(4)

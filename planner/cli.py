@@ -102,7 +102,7 @@ def cmd_coverage(args) -> int:
             facilities=result.facilities_table,
             isochrones=result.isochrones,
             gaps=result.gaps,
-            areas=area_layer_frame(result),
+            areas=result.area_layer(),
             types=study.types,
             lang=args.lang,
             basemap=args.basemap,
@@ -119,16 +119,6 @@ def cmd_coverage(args) -> int:
             f"({s['facilities']} facilities, p90 {s['p90_minutes']:.1f} min)")
     say(f"wrote {', '.join(written)} to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
-
-
-def area_layer_frame(result):
-    """Areas with geometry and the coverage share of the first type (for the map's outline layer)."""
-    study = result.study
-    if study.areas is None or not len(result.areas):
-        return None
-    first = next(iter(result.coverage))
-    sub = result.areas[result.areas["type"] == first][["area_id", "coverage_share", "demand_total", "facilities"]]
-    return study.areas.merge(sub, on="area_id", how="left")
 
 
 def cmd_demo(args) -> int:

@@ -1,16 +1,20 @@
-"""Write a coverage result to files: summary.json, areas.csv, demand.csv, facilities.csv, GeoJSON layers, XLSX.
+"""Write a coverage result to files (summary.json, areas.csv, demand.csv, facilities.csv, GeoJSON layers, XLSX),
+or to bytes for downloads (the app's exports).
 
 Every file is written to a temporary name in the same folder and moved into place, so a crash
 never leaves a half-written output next to complete ones.
 """
 from __future__ import annotations
 
+import io as _io
 import json
 import logging
 import math
 import os
 import tempfile
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +22,8 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["atomic_path", "write_text", "write_outputs", "tables_for_export", "write_xlsx", "jsonable"]
+__all__ = ["atomic_path", "write_text", "write_outputs", "tables_for_export", "write_xlsx", "jsonable", "ExportItem",
+           "export_items", "geojson_bytes", "gpkg_bytes", "xlsx_bytes", "statistics_csv_bytes", "areas_csv_bytes"]
 
 
 @contextmanager
@@ -273,3 +278,122 @@ def remove_stale(out: Path, ours, written) -> None:
         if name not in written and (out / name).is_file():
             (out / name).unlink()
             logger.info("removed %s left by an earlier run", out / name)
+
+
+# ============================================================================ downloads (the app's exports as bytes)
+@dataclass(frozen=True)
+class ExportItem:
+    """One download: ``make()`` builds the bytes only when asked (deferred downloads)."""
+
+    key: str
+    filename: str
+    mime: str
+    make: Callable[[], bytes] = field(repr=False)
+
+
+def _layers(result, proposals: Iterable, type_key: str | None) -> dict:
+    """Named GeoDataFrames (EPSG:4326) of what the map shows: facilities, proposals, isochrones, gaps, areas."""
+    import geopandas as gpd
+
+    ft = result.facilities_table
+    from .store import sites_frame
+
+    pf = sites_frame(proposals)
+    if len(pf) and len(ft):  # a proposed site belongs to the proposals layer only
+        ft = ft[~ft["id"].astype(str).isin(set(pf["id"].astype(str)))]
+    layers = {"facilities": gpd.GeoDataFrame(ft.drop(columns=[c for c in ("geometry",) if c in ft.columns]),
+                                             geometry=gpd.points_from_xy(ft["lon"], ft["lat"]), crs=4326)}
+    if len(pf):
+        layers["proposals"] = gpd.GeoDataFrame(pf, geometry=gpd.points_from_xy(pf["lon"], pf["lat"]), crs=4326)
+    if result.isochrones is not None and len(result.isochrones):
+        layers["isochrones"] = result.isochrones
+    if result.gaps is not None and len(result.gaps):
+        layers["gaps"] = result.gaps
+    a = result.area_layer(type_key) if type_key else None
+    if a is not None:
+        layers["areas"] = a
+    return layers
+
+
+def _clean_for_gis(gdf):
+    g = gdf.copy()
+    for c in g.columns:
+        if c == "geometry":
+            continue
+        if g[c].dtype == object:
+            g[c] = g[c].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v))
+        elif pd.api.types.is_float_dtype(g[c]):
+            g[c] = g[c].replace([np.inf, -np.inf], np.nan)
+    return g
+
+
+def geojson_bytes(layers: dict) -> bytes:
+    """All layers in one FeatureCollection; each feature's ``layer`` property names its layer."""
+    import geopandas as gpd
+
+    parts = [_clean_for_gis(g.to_crs(4326)).assign(layer=name) for name, g in layers.items() if len(g)]
+    merged = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
+    return merged.to_json(na="null", drop_id=True, ensure_ascii=False).encode("utf-8")
+
+
+def gpkg_bytes(layers: dict) -> bytes:
+    """One GeoPackage with a layer per map layer (written in a private temporary folder, then read back)."""
+    with tempfile.TemporaryDirectory(prefix="planner-") as tmpdir:
+        tmp = Path(tmpdir) / "layers.gpkg"
+        for name, g in layers.items():
+            if len(g):
+                _clean_for_gis(g.to_crs(4326)).to_file(tmp, layer=name, driver="GPKG")
+        return tmp.read_bytes()
+
+
+def xlsx_bytes(result, lang: str) -> bytes:
+    """The statistics workbook of :func:`planner.export.write_xlsx` as bytes."""
+    with tempfile.TemporaryDirectory(prefix="planner-") as tmpdir:
+        tmp = Path(tmpdir) / "statistics.xlsx"
+        write_xlsx(result, tmp, lang=lang)
+        return tmp.read_bytes()
+
+
+def statistics_csv_bytes(result, lang: str) -> bytes:
+    """Per-type statistics then per-area statistics, as one CSV (UTF-8 with BOM so Excel reads Chinese)."""
+    tables = tables_for_export(result, lang)
+    buf = _io.StringIO()
+    tables["types"].to_csv(buf, index=False)
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def areas_csv_bytes(result, lang: str) -> bytes:
+    """Per-area statistics as CSV (UTF-8 with BOM)."""
+    return tables_for_export(result, lang)["areas"].to_csv(index=False).encode("utf-8-sig")
+
+
+def export_items(result, *, lang: str, proposals: Iterable = (), type_key: str | None = None,
+                 map_html: Callable[[], str] | None = None, summary_html: Callable[[], str] | None = None,
+                 all_types: Callable[[], object] | None = None) -> list[ExportItem]:
+    """Every download of the current scenario; each item builds its bytes lazily.
+
+    ``result`` is the scenario's run (proposals included as facilities) of the chosen type, with
+    its isochrones and gaps (the layers); ``all_types`` returns the same scenario's run of every
+    type, for the statistics (default: ``result``). ``map_html`` and ``summary_html`` are
+    callables returning the standalone map / one-page report.
+    """
+    props = list(proposals)
+    stats = all_types or (lambda: result)
+    items = [
+        ExportItem("statistics_csv", "statistics.csv", "text/csv", lambda: statistics_csv_bytes(stats(), lang)),
+        ExportItem("statistics_xlsx", "statistics.xlsx",
+                   "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", lambda: xlsx_bytes(stats(), lang)),
+    ]
+    if len(result.areas):
+        items.append(ExportItem("areas_csv", "areas.csv", "text/csv", lambda: areas_csv_bytes(result, lang)))
+    items += [
+        ExportItem("layers_geojson", "layers.geojson", "application/geo+json",
+                   lambda: geojson_bytes(_layers(result, props, type_key))),
+        ExportItem("layers_gpkg", "layers.gpkg", "application/geopackage+sqlite3",
+                   lambda: gpkg_bytes(_layers(result, props, type_key))),
+    ]
+    if map_html is not None:
+        items.append(ExportItem("map_html", "map.html", "text/html", lambda: map_html().encode("utf-8")))
+    if summary_html is not None:
+        items.append(ExportItem("summary_html", "summary.html", "text/html", lambda: summary_html().encode("utf-8")))
+    return items

@@ -51,6 +51,18 @@ class CoverageResult:
     dem_snaps: dict
     fac_snaps: dict
 
+    def area_layer(self, type_key: str | None = None):
+        """The study's areas (GeoDataFrame, EPSG:4326) with ``coverage_share``, ``demand_total`` and ``facilities``
+        of one type (default the first evaluated), for a map's area layer; None without areas."""
+        study = self.study
+        if study.areas is None or not len(self.areas):
+            return None
+        key = type_key if type_key is not None else next(iter(self.coverage))
+        if key not in set(self.areas["type"]):
+            return None
+        sub = self.areas[self.areas["type"] == key][["area_id", "coverage_share", "demand_total", "facilities"]]
+        return study.areas.merge(sub, on="area_id", how="left")
+
 
 def goal_for(types: FacilityTypes, key: str, *, minutes: float | None = None, speed_kmh: float | None = None) -> FacilityType:
     """The type with an overridden goal and/or speed (``--minutes``, ``--speed-kmh``)."""

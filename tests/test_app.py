@@ -16,9 +16,10 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
+from app import state as ss
+from app import uploads
 from maps.i18n import TEXT, t
 from planner import InputError
-from planner import session as ss
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "streamlit_app.py")
@@ -157,7 +158,7 @@ def test_boundary_upload_is_cut_to_the_study_area(env):
     assert not at.exception
     err = "\n".join(texts(at, "error"))
     assert "未载入 elsewhere.geojson" in err and "均不与研究范围" in err and "合成数据" in err
-    assert ss.save_upload("b.geojson", b"{}", kind="areas", data_dir=env).suffix == ".geojson"
+    assert uploads.save_upload("b.geojson", b"{}", kind="areas", data_dir=env).suffix == ".geojson"
 
 
 def pd_concat(frames):
@@ -203,15 +204,15 @@ def test_upload_above_the_limit_is_refused(env, monkeypatch):
 
 def test_save_upload_never_leaves_the_data_folder(tmp_path):
     for name in ("../../etc/passwd.csv", "..\\..\\evil.csv", "/abs/path/x.csv", "C:\\Windows\\x.csv", ".hidden.csv"):
-        p = ss.save_upload(name, b"id,lon,lat\n", kind="facilities", data_dir=tmp_path)
+        p = uploads.save_upload(name, b"id,lon,lat\n", kind="facilities", data_dir=tmp_path)
         assert p.parent.parent == (tmp_path / "uploads").resolve()
         assert ".." not in p.name and p.name.endswith(".csv")
-    assert ss.safe_filename("长宁 区 设施.csv") == "长宁_区_设施.csv"
+    assert uploads.safe_filename("长宁 区 设施.csv") == "长宁_区_设施.csv"
     with pytest.raises(InputError) as e:
-        ss.save_upload("run.py", b"print(1)", kind="facilities", data_dir=tmp_path)
+        uploads.save_upload("run.py", b"print(1)", kind="facilities", data_dir=tmp_path)
     assert "run.py" in e.value.message("en") and "not accepted" in e.value.message("en")
     with pytest.raises(InputError) as e:
-        ss.save_upload("x.csv", b"x" * 2000, kind="facilities", data_dir=tmp_path, max_mb=0.001)
+        uploads.save_upload("x.csv", b"x" * 2000, kind="facilities", data_dir=tmp_path, max_mb=0.001)
     assert "超过上传上限" in e.value.message("zh")
 
 
@@ -226,7 +227,7 @@ def test_click_adds_and_remove_button_removes_a_site(env):
     assert share_of(m.value) > share_of(base) and m.delta.startswith("+") and m.delta.endswith("个百分点")
     assert any(s.startswith("已新增 P1") for s in toasts(at))
     props = at.session_state["proposals"]
-    assert [p.site_id for p in props] == ["P1"] and props[0].type == "health_centre"
+    assert [p.id for p in props] == ["P1"] and props[0].type == "health_centre"
 
     # the incremental what-if agrees with a full run on the scenario
     from planner.scenario import run
@@ -297,7 +298,7 @@ def test_optimise_and_accept(env):
     at.button(key="opt_accept_all").click().run()
     assert not at.exception
     props = at.session_state["proposals"]
-    assert len(props) == 5 and {p.source for p in props} == {"optimised"}
+    assert len(props) == 5 and {p.origin for p in props} == {"optimised"}
     assert headline(at).delta.startswith("+")
     assert any("已采纳 5 个点位" in s for s in toasts(at))
     assert not any("已新增" in s for s in toasts(at) + texts(at, "success"))  # added-site message: clicks only
@@ -336,7 +337,7 @@ def test_save_load_duplicate_compare_scenarios(env):
     assert at.session_state["proposals"] == []
     at.button(key="scen_load").click().run()
     assert not at.exception
-    assert [p.site_id for p in at.session_state["proposals"]] == ["P1"]
+    assert [p.id for p in at.session_state["proposals"]] == ["P1"]
     # a second save under an existing name asks first
     proposals = list(at.session_state["proposals"])
     at.text_input(key="scen_name").set_value("方案甲")
