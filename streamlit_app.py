@@ -10,6 +10,7 @@ Run: ``streamlit run streamlit_app.py`` (``-- --study FILE`` opens a study file)
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +24,9 @@ from planner.study import Layer
 
 st.set_page_config(page_title="步行可达性规划 / Coverage planner", layout="wide")
 logger = logging.getLogger("coverage_planner.app")
+
+#: Places on the page drawn early and filled later in the same run.
+SLOTS: dict = {}
 
 #: The main map's frame (pixels); its width is about 3/5 of a wide page.
 MAP_HEIGHT, MAP_WIDTH = 560, 760
@@ -225,24 +229,34 @@ def sidebar(types) -> dict:
     skip = sb.checkbox(L("skip_invalid"), key="skip_invalid")
     default_type = choose(sb, "selectbox", L("fac_default_type"), list(types), key="fac_default_type",
                           fmt=lambda k, lg: types[k].label(lg))
-    fac = sb.file_uploader(L("fac_upload"), key="up_facilities")
+    fac = sb.file_uploader(L("fac_upload"), key=upload_key("up_facilities"))
     if fac is not None:
         add_layer(fac, "facilities", coords=coords, skip_invalid=skip, default_type=default_type)
     demand_kind = choose(sb, "radio", L("demand_source"), ["default", "file"], key="demand_kind",
                          fmt=lambda k, lg: t("demand_default" if k == "default" else "demand_file", lg))
     if demand_kind == "file":
-        dem = sb.file_uploader(L("demand_upload"), key="up_demand")
+        dem = sb.file_uploader(L("demand_upload"), key=upload_key("up_demand"))
         if dem is not None:
             add_layer(dem, "demand", coords=coords, skip_invalid=skip)
     elif any(role == "demand" for role, _ in st.session_state["layers"]):
         st.session_state["layers"] = [(r, lf) for r, lf in st.session_state["layers"] if r != "demand"]
-    areas = sb.file_uploader(L("areas_upload"), key="up_areas")
+    areas = sb.file_uploader(L("areas_upload"), key=upload_key("up_areas"))
     if areas is not None:
         add_layer(areas, "areas", coords=coords)
     if st.session_state["layers"]:
         sb.caption(L("loaded_files", files=", ".join(lf.label for _, lf in st.session_state["layers"])))
         if sb.button(L("reset_layers"), key="reset_layers"):
             st.session_state["layers"] = []
+            clear_uploaders()
+            st.rerun()  # redraw the uploaders empty
+    SLOTS["rejected"] = sb.empty()  # filled once the study is built (main)
+
+    sb.header(L("speed_header"))
+    speed_kind = choose(sb, "radio", L("speed_pick"), ["walk", "elderly", "custom"], key="speed_kind",
+                        fmt=lambda k, lg: t("speed_" + k, lg, walk=types.speeds["walk"], elderly=types.speeds["elderly"]))
+    custom = sb.number_input(L("speed_custom"), 1.0, 30.0, float(types.speeds["walk"]), step=0.1, key="speed_custom") \
+        if speed_kind == "custom" else None
+    set_speed(speed_kind, custom)
 
     sb.header(L("study_header"))
     from planner.study import study_toml
@@ -279,6 +293,9 @@ def open_study_text(data: bytes, name: str, base_dir=None) -> None:
     st.session_state["layers"] = ss.spec_layers(spec)
     st.session_state["goals"] = spec.goals
     set_choice("demand_kind", "file" if spec.demand is not None else "default")
+    set_choice("speed_kind", "custom" if spec.goals.speed_kmh else ("elderly" if spec.goals.profile == "elderly" else "walk"))
+    if spec.goals.speed_kmh:
+        st.session_state["speed_custom"] = float(spec.goals.speed_kmh)
     set_choice("area_kind", "demo" if src.demo else ("place" if src.place else "upload"))
     if spec.goals.types:
         from planner.config import load_facility_types
@@ -318,6 +335,29 @@ def save_draft(base_key: str, type_key: str | None = None) -> str | None:
     return name if props else None
 
 
+def upload_key(name: str) -> str:
+    """The key of an uploader: a new key after the layers were cleared, so the widget lets go of its file."""
+    gen = st.session_state.get("upload_gen", 0)
+    return name if gen == 0 else f"{name}_{gen}"
+
+
+def clear_uploaders() -> None:
+    """Empty the layer uploaders (they would otherwise keep showing files that are no longer loaded)."""
+    st.session_state["upload_gen"] = st.session_state.get("upload_gen", 0) + 1
+    st.session_state["seen_uploads"] = {x for x in st.session_state["seen_uploads"] if x[1] in ("network", "study")}
+
+
+def set_speed(kind: str, custom: float | None) -> None:
+    """The walking-speed choice as the study's goals (normal, elderly or a custom km/h; the goal minutes stay)."""
+    from planner.study import Goals
+
+    goals = st.session_state.get("goals") or Goals()
+    want = replace(goals, profile="elderly" if kind == "elderly" else None,
+                   speed_kmh=float(custom) if kind == "custom" and custom else None)
+    if want != goals:
+        st.session_state["goals"] = want
+
+
 def set_source(src) -> None:
     """Switch the study area: uploaded layers, proposals and the optimisation belong to the old one.
 
@@ -330,6 +370,7 @@ def set_source(src) -> None:
             say("warning", "draft_kept", n=len(st.session_state["proposals"]), name=name, toast=True)
     st.session_state["source"] = src
     st.session_state["layers"] = []
+    clear_uploaders()
     st.session_state["opened_spec"] = None  # an opened study file described the old source
     st.session_state["goals"] = None
     st.session_state["proposals"] = []
@@ -432,6 +473,12 @@ def main() -> None:
             st.session_state["layers"] = []
             study = cached_study(base, current_spec())
     notes = study.notes
+    st.session_state["rejected"] = rejected = study.rejected
+    if rejected is not None and len(rejected):
+        # what "skip invalid rows" set aside, as a file to fix and load again
+        SLOTS["rejected"].download_button(
+            L("rejected_download", n=len(rejected)), export.csv_bytes(rejected), file_name="rejected_rows.csv",
+            mime="text/csv", key="rejected_download")
     skey = ss.study_key(study, base_key, tuple(st.session_state["layers"]), st.session_state.get("goals"))
     if st.session_state["proposals_for"] != skey:
         # new layers: the proposals stay and are re-evaluated against them; an optimisation was of the old study

@@ -354,6 +354,11 @@ def xlsx_bytes(result, lang: str) -> bytes:
         return tmp.read_bytes()
 
 
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """A table as CSV bytes (UTF-8 with BOM, so Excel reads Chinese)."""
+    return df.to_csv(index=False).encode("utf-8-sig")
+
+
 def statistics_csv_bytes(result, lang: str) -> bytes:
     """Per-type statistics then per-area statistics, as one CSV (UTF-8 with BOM so Excel reads Chinese)."""
     tables = tables_for_export(result, lang)

@@ -634,6 +634,12 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
     demand = _read_demand(spec, base, area, bdir, state)
     candidates = _read_candidates(spec, types, area, bdir, state)
     meta: dict[str, Any] = dict(base.meta)
+    if meta.get("synthetic") and (spec.areas is not None or spec.facilities) and spec.demand is None:
+        state.notes.append(Problem(
+            "synthetic_residents",
+            "The residents are the demo district's synthetic ones: your files are measured against made-up people. "
+            "Load your own network and demand for real figures.",
+            "居民为示范区的合成数据：您的文件是在虚构的人口上计算的。请载入自己的路网和需求数据以得到真实结果。"))
     if spec.label:  # the study's own title wins over the source's bilingual one
         meta.pop("label_zh", None)
         meta.pop("label_en", None)

@@ -434,3 +434,42 @@ def test_proposals_survive_a_facility_upload_and_a_switch_of_area_keeps_them_as_
     assert any("存为方案" in t and "草稿" in t for t in toasts(at))
     kept = ScenarioStore().load(drafts[0].name)
     assert len(kept.sites) == 1 and kept.area_key == "demo"
+
+
+def test_cleared_uploaders_let_go_and_the_same_file_loads_again(env):
+    at = open_app()
+    data = facility_csv([("S1", "站一", "health_centre", 121.395, 31.215)])
+    at.file_uploader(key="up_facilities").upload("st.csv", data, "text/csv").run()
+    assert at.metric[1].value == "1"
+    assert any("合成数据" in w for w in texts(at, "warning"))  # files over synthetic residents: said
+    at.button(key="reset_layers").click().run()
+    assert at.metric[1].value == "5" and at.session_state["layers"] == []
+    assert "up_facilities" not in {u.key for u in at.file_uploader}  # a fresh, empty uploader
+    at.file_uploader(key="up_facilities_1").upload("st.csv", data, "text/csv").run()
+    assert not at.exception and at.metric[1].value == "1"  # the same file again is read again
+
+
+def test_skipped_rows_can_be_downloaded(env):
+    at = open_app()
+    data = facility_csv([("S1", "站一", "health_centre", 121.395, 31.215), ("S2", "站二", "health_centre", 121.60, 31.215)])
+    at.checkbox(key="skip_invalid").check().run()
+    at.file_uploader(key="up_facilities").upload("far.csv", data, "text/csv").run()
+    assert not at.exception
+    keys = {b.key for b in at.get("download_button")}
+    assert "rejected_download" in keys
+    rejected = at.session_state["rejected"]
+    assert list(rejected["row"]) == [3] and set(rejected["file"]) == {"far.csv"}
+
+
+def test_walking_speed_choice_changes_the_goal_distance(env):
+    at = open_app()
+    before = share_of(headline(at).value)
+    at.radio(key="speed_kind__zh").set_value("elderly").run()
+    assert not at.exception
+    summary = at.session_state["summary"]
+    assert summary["types"]["health_centre"]["speed_kmh"] == pytest.approx(3.6)
+    assert share_of(headline(at).value) < before  # slower walkers reach less within the same minutes
+    at.radio(key="speed_kind__zh").set_value("custom").run()
+    at.number_input(key="speed_custom").set_value(6.0).run()
+    assert at.session_state["summary"]["types"]["health_centre"]["speed_kmh"] == pytest.approx(6.0)
+    assert share_of(headline(at).value) > before
