@@ -530,14 +530,16 @@ def main() -> None:
     with col_stats:
         stats_panel(res, type_key, base_res, scenario, scen_key)
 
-    tabs = st.tabs([L("propose_header"), L("optimise_header"), L("scen_header"), L("export_header")])
+    tabs = st.tabs([L("propose_header"), L("optimise_header"), L("reloc_header"), L("scen_header"), L("export_header")])
     with tabs[0]:
         proposals_panel(types)
     with tabs[1]:
         optimise_panel(scenario, scen_key, type_key)
     with tabs[2]:
-        scenarios_panel(study, skey, base_key, type_key, res, opts)
+        relocate_panel(scenario, scen_key, type_key)
     with tabs[3]:
+        scenarios_panel(study, skey, base_key, type_key, res, opts)
+    with tabs[4]:
         export_panel(res, scenario, type_key, spec)
     save_draft(base_key, type_key)  # after every change: a reload or a crash loses no proposal
 
@@ -582,6 +584,9 @@ def handle_click(type_key: str, basemap: str, study) -> None:
         lon, lat = float(x[0]), float(y[0])
     if not in_study_area(study, lon, lat):
         say("warning", "click_outside", toast=True)
+        return
+    if st.session_state.get("click_mode") == "move":  # the relocation tab picks the new place by clicking
+        st.session_state["reloc_target"] = (lon, lat)
         return
     props = st.session_state["proposals"]
     sid = ss.next_site_id(props)
@@ -641,6 +646,16 @@ def stats_panel(res, type_key: str, base_res, scenario, scen_key: str) -> None:
             st.dataframe(table, hide_index=True, width="stretch")
         else:
             st.caption(L("no_areas"))
+        with st.expander(L("catch_header")):
+            c = res.catchments(type_key)
+            bands = c.attrs["bands"]
+            shown = pd.DataFrame({L("catch_facility"): c["name"] + " (" + c["id"] + ")"})
+            for i, (lo, hi) in enumerate(bands, start=1):
+                shown[L("catch_band", lo=f"{lo:g}", hi=f"{hi:g}")] = c[f"band_{i}"].round(0)
+            shown[L("catch_within")] = c["within_goal"].round(0)
+            shown[L("catch_beyond")] = c["beyond_goal"].round(0)
+            shown[h["mean_minutes"]] = c["mean_minutes"].round(1)
+            st.dataframe(shown, hide_index=True, width="stretch")
     if base_res is not None:
         st.markdown(f"**{L('all_types')}**")
         rows = []
@@ -858,6 +873,70 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
         accept(result, ranks, type_key)
     if b2.button(L("opt_accept_all"), key="opt_accept_all"):
         accept(result, list(result.sites["rank"]), type_key)
+
+
+def relocate_panel(scenario, scen_key: str, type_key: str) -> None:
+    """Move one facility (e.g. a centre's planned new address) and see coverage before and after, per subdistrict."""
+    fac = scenario.facilities
+    fac = fac[(fac["type"] == type_key) & ~fac.get("proposed", pd.Series(False, index=fac.index)).fillna(False).astype(bool)] \
+        if len(fac) else fac
+    if not len(fac):
+        st.info(L("reloc_none"))
+        return
+    ids = fac["id"].astype(str).tolist()
+    names = dict(zip(ids, fac["name"].astype(str)))
+    fid = st.selectbox(L("reloc_pick"), ids, format_func=lambda i: f"{names[i]} ({i})", key="reloc_fac")
+    row = fac[fac["id"].astype(str) == fid].iloc[0]
+    mode = st.toggle(L("reloc_click_mode"), key="reloc_click")
+    st.session_state["click_mode"] = "move" if mode else "add"
+    target = st.session_state.get("reloc_target")
+    if target is not None and st.session_state.get("reloc_target_used") != target:
+        st.session_state["reloc_target_used"] = target  # a click on the map fills the boxes once
+        st.session_state[f"reloc_lon_{fid}"], st.session_state[f"reloc_lat_{fid}"] = target
+        st.session_state["reloc_coords"] = "wgs84"
+    c1, c2, c3 = st.columns(3)
+    lon = c1.number_input(L("reloc_lon"), value=float(row["lon"]), format="%.6f", key=f"reloc_lon_{fid}")
+    lat = c2.number_input(L("reloc_lat"), value=float(row["lat"]), format="%.6f", key=f"reloc_lat_{fid}")
+    system = choose(c3, "selectbox", L("coords"), ["wgs84", "gcj02", "bd09"], key="reloc_coords",
+                    fmt=lambda c, lg: t("coords_" + c, lg))
+    if not st.button(L("reloc_run"), key="reloc_run", type="primary"):
+        got = st.session_state.get("reloc")
+        if not got or got[0] != (scen_key, type_key):
+            return
+        _, before, after, fid, where = got
+    else:
+        from planner.coords import to_wgs84
+
+        x, y = to_wgs84([lon], [lat], system)
+        where = (float(x[0]), float(y[0]))
+        try:
+            with st.spinner(L("computing")):
+                moved = scenario.with_facility_moved(fid, *where)
+                before = cached_run(scenario, scen_key, (type_key,), "none")
+                after = cached_run(moved, ss.study_key(moved, scen_key, "moved", fid, where), (type_key,), "none")
+        except PlannerError as exc:
+            st.error(exc.message(lang()))
+            return
+        st.session_state["reloc"] = ((scen_key, type_key), before, after, fid, where)
+    sb, sa = before.summary["types"][type_key], after.summary["types"][type_key]
+    st.markdown(L("reloc_moved", name=names.get(fid, fid), lon=f"{where[0]:.5f}", lat=f"{where[1]:.5f}"))
+    m1, m2, m3 = st.columns(3)
+    m1.metric(L("reloc_share"), pct(sa["coverage_share"]), f"{(sa['coverage_share'] - sb['coverage_share']) * 100:+.1f} pp")
+    m2.metric(L("mean_minutes"), L("minutes_unit", v=f"{sa['mean_minutes']:.1f}"),
+              f"{sa['mean_minutes'] - sb['mean_minutes']:+.1f}", delta_color="inverse")
+    m3.metric(L("reloc_covered"), f"{sa['demand_covered']:,.0f}", f"{sa['demand_covered'] - sb['demand_covered']:+,.0f}")
+    if len(before.areas):
+        a = before.areas[before.areas["type"] == type_key][["area_id", "name", "coverage_share"]]
+        b = after.areas[after.areas["type"] == type_key][["area_id", "coverage_share"]]
+        side = a.merge(b, on="area_id", suffixes=("_before", "_after"))
+        table = pd.DataFrame({
+            L("h_name_col"): side["name"].astype(str),
+            L("reloc_before"): (side["coverage_share_before"] * 100).round(1),
+            L("reloc_after"): (side["coverage_share_after"] * 100).round(1),
+            L("reloc_delta"): ((side["coverage_share_after"] - side["coverage_share_before"]) * 100).round(1),
+        })
+        st.dataframe(table, hide_index=True, width="stretch")
+    st.session_state["reloc_table"] = (sb, sa)
 
 
 def method_label(method: str) -> str:

@@ -51,6 +51,40 @@ class CoverageResult:
     dem_snaps: dict
     fac_snaps: dict
 
+    def catchments(self, type_key: str) -> pd.DataFrame:
+        """Which facility serves how many residents: one row per facility of the type, residents whose nearest
+        facility it is by time band (the type's thirds of the goal), within the goal in all, and their mean minutes.
+
+        Columns: ``id, name, band_1, band_2, band_3, within_goal, beyond_goal, mean_minutes`` (band edges in
+        ``attrs['bands']``); facilities nobody is nearest to have zeros. Sorted by ``within_goal``, largest first.
+        """
+        from .coverage_stats import band_edges
+
+        ftype = self.goals[type_key]
+        edges = band_edges(ftype)
+        dt = self.demand_table
+        minutes = dt[f"{type_key}_minutes"].to_numpy(float)
+        pop = dt["population"].to_numpy(float)
+        owner = dt[f"{type_key}_facility_id"].astype(object).to_numpy()
+        ft = self.facilities_table[self.facilities_table["type"] == type_key]
+        out = pd.DataFrame({"id": ft["id"].astype(str).to_numpy(), "name": ft["name"].astype(str).to_numpy()})
+        lows = (0.0, *edges[:-1])
+        has = pd.notna(owner) & np.isfinite(minutes)
+        frame = pd.DataFrame({"owner": owner[has].astype(str), "m": minutes[has], "p": pop[has]})
+        for i, (lo, hi) in enumerate(zip(lows, edges), start=1):
+            sel = (frame["m"] > lo) | (frame["m"] == 0) if i == 1 else (frame["m"] > lo)
+            sel &= frame["m"] <= hi + 1e-9
+            out[f"band_{i}"] = out["id"].map(frame[sel].groupby("owner")["p"].sum()).fillna(0.0).to_numpy()
+        out["within_goal"] = out[[f"band_{i}" for i in range(1, len(edges) + 1)]].sum(axis=1)
+        beyond = frame[frame["m"] > edges[-1] + 1e-9]
+        out["beyond_goal"] = out["id"].map(beyond.groupby("owner")["p"].sum()).fillna(0.0).to_numpy()
+        wsum = frame.assign(w=frame["m"] * frame["p"]).groupby("owner")[["w", "p"]].sum()
+        mean = (wsum["w"] / wsum["p"].where(wsum["p"] > 0)).rename("mean")
+        out["mean_minutes"] = out["id"].map(mean).to_numpy(float)
+        out = out.sort_values("within_goal", ascending=False, kind="stable").reset_index(drop=True)
+        out.attrs["bands"] = [(lo, hi) for lo, hi in zip(lows, edges)]
+        return out
+
     def area_layer(self, type_key: str | None = None):
         """The study's areas (GeoDataFrame, EPSG:4326) with ``coverage_share``, ``demand_total`` and ``facilities``
         of one type (default the first evaluated), for a map's area layer; None without areas."""

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._errors import InputError, PlannerError, Problem
@@ -334,6 +335,38 @@ class Study:
 
     def with_facilities(self, facilities) -> Study:
         return replace(self, facilities=facilities)
+
+    def with_facility_moved(self, facility_id: str, lon: float, lat: float) -> Study:
+        """The study with one facility at another place (WGS-84 degrees), e.g. a centre's planned new address.
+
+        Raises ``InputError`` naming the known ids when ``facility_id`` is not one of them, or when the
+        new place lies outside the network's extent (beyond :data:`OUTSIDE_TOLERANCE_M`).
+        """
+        import geopandas as gpd
+        import shapely
+
+        fac = self.facilities
+        ids = fac["id"].astype(str) if len(fac) else pd.Series(dtype=str)
+        hit = (ids == str(facility_id)).to_numpy()
+        if not hit.any():
+            raise InputError(f"No facility with id {facility_id!r}; known ids include {sorted(ids)[:10]}.",
+                             f"没有编号为 {facility_id!r} 的设施；已有编号如 {sorted(ids)[:10]}。")
+        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+            raise InputError(f"The new place ({lon}, {lat}) is not a WGS-84 longitude/latitude.",
+                             f"新位置（{lon}，{lat}）不是有效的 WGS-84 经纬度。")
+        net = self.networks["walk"]
+        x, y = net.to_metric(np.array([lon]), np.array([lat]))
+        area = shapely.transform(net.extent_lonlat, lambda a: np.column_stack(net.to_metric(a[:, 0], a[:, 1])))
+        far = area.distance(shapely.Point(float(x[0]), float(y[0])))
+        if far > OUTSIDE_TOLERANCE_M:
+            raise InputError(f"The new place ({lon:.5f}, {lat:.5f}) is {far:,.0f} m outside the street network.",
+                                 f"新位置（{lon:.5f}，{lat:.5f}）位于路网范围之外 {far:,.0f} 米。")
+        moved = fac.copy()
+        moved.loc[hit, "lon"] = float(lon)
+        moved.loc[hit, "lat"] = float(lat)
+        moved = gpd.GeoDataFrame(moved.drop(columns="geometry"), geometry=gpd.points_from_xy(moved["lon"], moved["lat"]),
+                                 crs=4326)
+        return replace(self, facilities=moved)
 
     @property
     def goals(self) -> Goals:

@@ -272,3 +272,39 @@ def test_study_toml_of_a_spec_is_readable_text():
     spec = StudySpec(network=NetworkSource(place="长宁区, 上海市, 中国"), facilities=(Layer("a.csv", coords="gcj02"),))
     text = study_toml(spec)
     assert 'place = "长宁区, 上海市, 中国"' in text and "[[facilities]]" in text and 'coords = "gcj02"' in text
+
+
+def test_moving_one_facility(district):
+    study = planner.load_study(demo=True, demo_scale=SCALE)
+    f = study.facilities[study.facilities["type"] == "health_centre"].iloc[0]
+    moved = study.with_facility_moved(f["id"], f["lon"] + 0.004, f["lat"] - 0.002)
+    row = moved.facilities[moved.facilities["id"] == f["id"]].iloc[0]
+    assert (row["lon"], row["lat"]) == (f["lon"] + 0.004, f["lat"] - 0.002)
+    assert row.geometry.x == row["lon"] and len(moved.facilities) == len(study.facilities)
+    assert study.facilities.loc[study.facilities["id"] == f["id"], "lon"].iloc[0] == f["lon"]  # input unchanged
+    # moving it back where it was gives the original figures exactly
+    back = moved.with_facility_moved(f["id"], f["lon"], f["lat"])
+    a = planner.coverage(study, types=["health_centre"], isochrones="none").summary["types"]["health_centre"]
+    b = planner.coverage(back, types=["health_centre"], isochrones="none").summary["types"]["health_centre"]
+    assert a == b
+    with pytest.raises(InputError, match="outside the street network"):
+        study.with_facility_moved(f["id"], 122.5, 31.2)
+    with pytest.raises(InputError, match="No facility with id"):
+        study.with_facility_moved("nope", f["lon"], f["lat"])
+
+
+def test_catchments_add_up_and_match_a_direct_count(district):
+    study = planner.load_study(demo=True, demo_scale=SCALE)
+    res = planner.coverage(study, types=["health_centre"], isochrones="none")
+    c = res.catchments("health_centre")
+    s = res.summary["types"]["health_centre"]
+    assert c["within_goal"].sum() == pytest.approx(s["demand_covered"])
+    dt = res.demand_table
+    reached = dt[np.isfinite(dt["health_centre_minutes"])]
+    assert (c["within_goal"] + c["beyond_goal"]).sum() == pytest.approx(reached["population"].sum())
+    # one facility, counted directly
+    fid = c["id"].iloc[0]
+    mine = reached[(reached["health_centre_facility_id"].astype(str) == fid) & (reached["health_centre_minutes"] > 5)
+                   & (reached["health_centre_minutes"] <= 10)]
+    assert c["band_2"].iloc[0] == pytest.approx(mine["population"].sum())
+    assert set(c["id"]) == set(study.facilities.loc[study.facilities["type"] == "health_centre", "id"])
