@@ -265,7 +265,7 @@ def say(message: str) -> None:
 
 
 def cmd_coverage(args) -> int:
-    from .export import atomic_path, write_outputs
+    from .export import write_csv, write_outputs
     from .scenario import run
 
     t0 = time.perf_counter()
@@ -299,8 +299,7 @@ def cmd_coverage(args) -> int:
         result.summary["timings_s"]["map"] = round(time.perf_counter() - t, 4)
     written = write_outputs(result, args.out, map_html=html, lang=args.lang)
     if rejected is not None and len(rejected):
-        with atomic_path(Path(args.out) / "rejected_rows.csv") as tmp:
-            rejected.to_csv(tmp, index=False, encoding="utf-8-sig")
+        write_csv(rejected, Path(args.out) / "rejected_rows.csv")
         say(f"{len(rejected)} rejected rows written to rejected_rows.csv")
     for s in result.summary["types"].values():
         label = s["label_zh"] if args.lang == "zh" else s["label_en"]

@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,18 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["atomic_path", "write_text", "write_outputs", "tables_for_export", "write_xlsx", "jsonable"]
+__all__ = [
+    "atomic_path",
+    "write_text",
+    "write_csv",
+    "csv_bytes",
+    "csv_safe",
+    "neutralise_cell",
+    "write_outputs",
+    "tables_for_export",
+    "write_xlsx",
+    "jsonable",
+]
 
 
 @contextmanager
@@ -51,6 +63,58 @@ _UMASK = _read_umask()
 def write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+# ---------------------------------------------------------------------- CSV (the one writer)
+#: A spreadsheet reads a cell that starts with one of these as a formula (or, for tab and
+#: carriage return, strips them and reads what follows): CSV formula injection.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def neutralise_cell(value):
+    """A text cell made inert for spreadsheets, as OWASP recommends: a leading apostrophe.
+
+    Text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'``
+    in front (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``). Numbers, and text that is a plain
+    number such as ``-12.5``, are returned unchanged: a spreadsheet reads those as numbers, not
+    formulas (``-2+3`` is not a plain number and is neutralised).
+    """
+    if isinstance(value, str) and value and value[0] in FORMULA_START and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells and column names are neutralised (see :func:`neutralise_cell`).
+
+    Numeric, boolean and datetime columns are untouched; in object columns only ``str`` cells
+    change. The input is not modified.
+    """
+    out = df.copy()
+    for c in out.columns:
+        s = out[c]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            out[c] = s.map(neutralise_cell, na_action="ignore").astype(object if s.dtype == object else s.dtype)
+    out.columns = [neutralise_cell(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
+def csv_bytes(df: pd.DataFrame, *, index: bool = False) -> bytes:
+    """``df`` as CSV bytes, UTF-8 with a BOM (Excel then reads Chinese), text cells neutralised.
+
+    Every CSV the project hands out (CLI files and app downloads) goes through here or
+    :func:`write_csv`, so a facility named ``=HYPERLINK(...)`` never becomes a live formula.
+    """
+    return csv_safe(df).to_csv(index=index, lineterminator="\n").encode("utf-8-sig")
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, *, index: bool = False) -> Path:
+    """Write ``df`` to ``path`` as :func:`csv_bytes` does, atomically (a crash leaves no half file)."""
+    data = csv_bytes(df, index=index)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return Path(path)
 
 
@@ -226,15 +290,9 @@ def write_outputs(result, out_dir: str | Path, *, map_html: str | None = None, l
     written: dict[str, Path] = {}
     written["summary.json"] = write_text(out / "summary.json", json.dumps(jsonable(result.summary), ensure_ascii=False, indent=2))
     if len(result.areas):
-        with atomic_path(out / "areas.csv") as tmp:
-            result.areas.to_csv(tmp, index=False, encoding="utf-8-sig")
-        written["areas.csv"] = out / "areas.csv"
-    with atomic_path(out / "demand.csv") as tmp:
-        demand_export(result).to_csv(tmp, index=False, encoding="utf-8-sig")
-    written["demand.csv"] = out / "demand.csv"
-    with atomic_path(out / "facilities.csv") as tmp:
-        result.facilities_table.to_csv(tmp, index=False, encoding="utf-8-sig")
-    written["facilities.csv"] = out / "facilities.csv"
+        written["areas.csv"] = write_csv(result.areas, out / "areas.csv")
+    written["demand.csv"] = write_csv(demand_export(result), out / "demand.csv")
+    written["facilities.csv"] = write_csv(result.facilities_table, out / "facilities.csv")
     if result.isochrones is not None:
         written["isochrones.geojson"] = write_geojson(result.isochrones, out / "isochrones.geojson")
     written["gaps.geojson"] = write_geojson(result.gaps, out / "gaps.geojson")

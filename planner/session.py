@@ -8,7 +8,6 @@ compiled network, shared between sessions) is never mutated.
 from __future__ import annotations
 
 import hashlib
-import io as _io
 import logging
 import math
 import os
@@ -732,19 +731,16 @@ def xlsx_bytes(result, lang: str) -> bytes:
 
 def statistics_csv_bytes(result, lang: str) -> bytes:
     """Per-type statistics then per-area statistics, as one CSV (UTF-8 with BOM so Excel reads Chinese)."""
-    from .export import tables_for_export
+    from .export import csv_bytes, tables_for_export
 
-    tables = tables_for_export(result, lang)
-    buf = _io.StringIO()
-    tables["types"].to_csv(buf, index=False)
-    return buf.getvalue().encode("utf-8-sig")
+    return csv_bytes(tables_for_export(result, lang)["types"])
 
 
 def areas_csv_bytes(result, lang: str) -> bytes:
     """Per-area statistics as CSV (UTF-8 with BOM)."""
-    from .export import tables_for_export
+    from .export import csv_bytes, tables_for_export
 
-    return tables_for_export(result, lang)["areas"].to_csv(index=False).encode("utf-8-sig")
+    return csv_bytes(tables_for_export(result, lang)["areas"])
 
 
 def export_items(result, *, lang: str, proposals: Iterable[Proposal] = (), type_key: str | None = None,

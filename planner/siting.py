@@ -1217,7 +1217,7 @@ def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | N
     """
     import json
 
-    from .export import atomic_path, jsonable, write_geojson, write_text
+    from .export import jsonable, write_csv, write_geojson, write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1225,9 +1225,7 @@ def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | N
     cols = ["rank", "id", "lon", "lat", "marginal_demand", "cumulative_share"]
     if "source" in result.sites and (result.sites["source"] == "existing").any():
         cols.append("source")  # relocation: which chosen sites are existing ones to keep
-    with atomic_path(out / "proposals.csv") as tmp:
-        result.sites[cols].to_csv(tmp, index=False, encoding="utf-8-sig")
-    written["proposals.csv"] = out / "proposals.csv"
+    written["proposals.csv"] = write_csv(result.sites[cols], out / "proposals.csv")
     summary = result.summary()
     if extra_summary:
         summary.update(extra_summary)

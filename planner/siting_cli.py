@@ -101,10 +101,9 @@ def cmd_propose(args) -> int:
     extra = {"study": study.label, "elapsed_s": round(time.perf_counter() - t0, 3)}
     written = write_siting(result, args.out, map_html=html, extra_summary=extra)
     if rejected is not None and len(rejected):
-        from .export import atomic_path
+        from .export import write_csv
 
-        with atomic_path(Path(args.out) / "rejected_rows.csv") as tmp:
-            rejected.to_csv(tmp, index=False, encoding="utf-8-sig")
+        write_csv(rejected, Path(args.out) / "rejected_rows.csv")
     label = ftype.label_zh if args.lang == "zh" else ftype.label_en
     if result.method == "exact":
         how = f"exact, HiGHS {result.status}, proven gap {result.gap:.2%}"
