@@ -924,6 +924,13 @@ def _system(coords: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Facilities
 # --------------------------------------------------------------------------------------------
+def _buffer_m(value) -> float:
+    from . import _validate as V
+
+    return V.number(value, name="study_area_buffer_m", flag="--outside-tolerance-m", unit_en="(metres)", unit_zh="米",
+                    minimum=0.0, maximum=V.MAX_DISTANCE_M)
+
+
 def read_facilities(
     path: str | Path,
     *,
@@ -978,6 +985,7 @@ def read_facilities(
         With every problem (file, row as seen in Excel, column, English and Chinese text).
     """
     system = _system(coords)
+    study_area_buffer_m = _buffer_m(study_area_buffer_m)
     types = types if types is not None else default_types()
     if default_type is not None and types.resolve(default_type) is None:
         types.get_type(default_type)  # raises with the list of known types
@@ -1072,6 +1080,7 @@ def read_demand(
     sheet: str | int | None = None,
     layer: str | int | None = None,
     encoding: str | None = None,
+    allow_large_population: bool = False,
 ) -> DemandTable:
     """Read and validate demand: points (lon/lat columns) or polygons (GIS file) with a population.
 
@@ -1082,6 +1091,10 @@ def read_demand(
         a population attribute.
     coords, columns, skip_invalid, study_area, study_area_buffer_m, sheet, layer, encoding :
         As in :func:`read_facilities` (``columns`` fields: lon, lat, location, id, population, name).
+    allow_large_population : bool
+        Accept rows above :data:`planner.demand.MAX_ROW_POPULATION` residents and totals above
+        :data:`planner.demand.MAX_TOTAL_POPULATION` (the ``--allow-large-population`` switch).
+        Values a float sum cannot hold exactly (above 1e15) are refused either way.
 
     Returns
     -------
@@ -1089,7 +1102,10 @@ def read_demand(
         ``population`` is float >= 0 (persons). Polygon rows keep their polygon (EPSG:4326);
         the study-area check uses their representative point.
     """
+    from .demand import population_limits
+
     system = _system(coords)
+    study_area_buffer_m = _buffer_m(study_area_buffer_m)
     raw = _read_raw(path, sheet=sheet, layer=layer, encoding=encoding)
     _no_rows(raw)
     found = _resolve_columns(raw, columns, ["population"], ["id", "name", "address"], need_coords=True)
@@ -1125,6 +1141,24 @@ def read_demand(
     neg = np.isfinite(pop) & (pop < 0)
     issues.add(neg, pcol, "negative_population", lambda p: f"population {_fmt(pop[p])} is negative.",
                lambda p: f"人口 {_fmt(pop[p])} 为负数。")
+    row_max, total_max = population_limits(allow_large_population)
+    huge = np.isfinite(pop) & (pop > row_max)
+    how_en, how_zh = (("", "") if allow_large_population else
+                      (" If the file really counts this many people in one row, use --allow-large-population "
+                       "(allow_large_population=True).",
+                       "如确为单行的真实人口，请使用 --allow-large-population（allow_large_population=True）。"))
+    issues.add(huge, pcol, "implausible_population",
+               lambda p: f"population {pop[p]:.4g} is more than {row_max:.0e} residents in one row; "
+                         f"check the column and the units.{how_en}",
+               lambda p: f"人口 {pop[p]:.4g} 在一行中超过 {row_max:.0e} 人；请检查该列及单位。{how_zh}")
+    ok_pop = np.isfinite(pop) & ~neg & ~huge
+    total = float(np.sum(pop[ok_pop] / total_max)) * total_max if ok_pop.any() else 0.0
+    if total > total_max:
+        issues.file_level.append(Problem(
+            "implausible_population",
+            f"the population adds up to {total:.4g}, more than {total_max:.0e}; check the column and the units.{how_en}",
+            f"人口合计 {total:.4g}，超过 {total_max:.0e}；请检查该列及单位。{how_zh}",
+            file=raw.file, column=pcol))
     ids = _ids(raw, found, issues)
     _duplicates(raw, ids if "id" in found else None, found.get("id"), issues)
     hints = _study_area_check(raw, lon, lat, study_area, study_area_buffer_m, system, issues)

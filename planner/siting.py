@@ -903,6 +903,12 @@ def propose(
         above what the candidates can reach (the message gives the maximum share and the demand
         no candidate reaches).
     """
+    from . import _validate as V
+
+    max_snap_m = _check_snap(max_snap_m)
+    mip_rel_gap = V.number(mip_rel_gap, name="mip_rel_gap", minimum=0.0, maximum=1.0)
+    capacity = V.number(capacity, name="capacity", flag="--capacity", unit_en="(residents per site)",
+                        unit_zh="每站居民数", minimum=0.0, allow_min=False, allow_none=True)
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[tuple[str, str]] = []
@@ -942,6 +948,9 @@ def propose(
                          f"目标覆盖率须在 (0, 1] 之间（如 0.95），而非 {target_share}。")
     if method == "exact" and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
         raise InputError(f"The time limit must be positive seconds, not {time_limit_s!r}.", f"时间上限须为正的秒数，而非 {time_limit_s!r}。")
+    if method == "exact":
+        time_limit_s = V.number(time_limit_s, name="time_limit_s", flag="--time-limit", unit_en="(seconds)",
+                                unit_zh="秒", minimum=0.0, allow_min=False, maximum=86400.0)
     if capacity is not None:
         if count is None:
             raise InputError("Capacity applies to maximal coverage: give count with capacity.", "容量约束用于最大覆盖问题：请同时给出新增数量。")
@@ -1146,8 +1155,17 @@ def propose_study(
         chosen is one to move. With ``target_share`` it gives the fewest sites in total.
     **kwargs : passed to :func:`propose` (count, target_share, method, capacity, ...).
     """
+    from . import _validate as V
     from .scenario import goal_for
 
+    max_snap_m = _check_snap(max_snap_m)
+    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟", minimum=0.0,
+                       allow_min=False, maximum=V.MAX_MINUTES, allow_none=True)
+    speed_kmh = V.number(speed_kmh, name="speed_kmh", flag="--speed-kmh", unit_en="(km/h)", unit_zh="公里/小时",
+                         minimum=0.0, allow_min=False, maximum=V.MAX_SPEED_KMH, allow_none=True)
+    candidate_spacing_m = V.number(candidate_spacing_m, name="candidate_spacing_m", flag="--candidate-spacing-m",
+                                   unit_en="(metres)", unit_zh="米", minimum=0.0, allow_min=False,
+                                   maximum=V.MAX_DISTANCE_M, allow_none=True)
     ftype = goal_for(study.types, type_key, minutes=minutes, speed_kmh=speed_kmh)
     net = study.network_for(ftype)
     fac = study.facilities
@@ -1206,6 +1224,13 @@ def propose_study(
     areas = study.areas if study.areas is not None and len(study.areas) else None
     return propose(net, candidates, fac_snap, dem_snap, pop, ftype, demand_ids=g["id"].to_numpy(),
                    demand_area=g["area_id"].to_numpy(dtype=object), areas=areas, max_snap_m=max_snap_m, **kwargs)
+
+
+def _check_snap(max_snap_m) -> float:
+    from . import _validate as V
+
+    return V.number(max_snap_m, name="max_snap_m", flag="--max-snap-m", unit_en="(metres)", unit_zh="米",
+                    minimum=0.0, allow_min=False, maximum=V.MAX_DISTANCE_M)
 
 
 # ============================================================================ writers
