@@ -39,6 +39,7 @@ __all__ = [
     "read_boundaries",
     "spread_population",
     "detect_columns",
+    "inspect_zip",
 ]
 
 TEXT_EXT = {".csv", ".txt", ".tsv", ".tab"}
@@ -161,6 +162,61 @@ _MAGIC = [
 ]
 
 
+#: Most bytes the entries of a ZIP (zipped Shapefile, XLSX) may add up to once decompressed.
+MAX_ZIP_UNCOMPRESSED_BYTES = 2 * 1024**3
+#: Most entries a ZIP may hold (a Shapefile has 3-8 files, a workbook a few dozen).
+MAX_ZIP_ENTRIES = 10_000
+#: Largest decompressed/compressed ratio accepted for an entry above 1 MB: text tables compress
+#: 5-20x, a ZIP bomb of zeros about 1000x.
+MAX_ZIP_RATIO = 200
+
+
+def inspect_zip(path: str | Path) -> list[str]:
+    """Check a ZIP archive before anything reads inside it; return its entry names.
+
+    Refused, with the entry named: entry names that are absolute or climb out of the folder
+    (``../``, ``C:\\``, ``/etc``), more than :data:`MAX_ZIP_ENTRIES` entries, a total above
+    :data:`MAX_ZIP_UNCOMPRESSED_BYTES` once decompressed, or an entry that decompresses more
+    than :data:`MAX_ZIP_RATIO` times its stored size (a ZIP bomb). Nothing is extracted here or
+    later: GIS files are read inside the archive.
+
+    Raises
+    ------
+    InputError
+    """
+    path = Path(path)
+    name = path.name
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise _fail("unreadable", f"the file looks like a damaged ZIP/XLSX archive ({exc}).",
+                    f"文件像是损坏的 ZIP/XLSX 压缩包（{exc}）。", name) from None
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise _fail("zip_refused", f"the archive holds {len(infos)} entries, more than {MAX_ZIP_ENTRIES}; "
+                    "zip only the files of one layer.", f"压缩包中有 {len(infos)} 个条目，超过 {MAX_ZIP_ENTRIES} 个；"
+                    "请只压缩一个图层的文件。", name)
+    for info in infos:
+        n = info.filename
+        parts = n.replace("\\", "/").split("/")
+        if n.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", n) or "\x00" in n:
+            raise _fail("zip_refused", f"the archive entry '{n[:200]}' points outside the archive's folder "
+                        "(absolute path or '..'); such archives are refused. Zip the files themselves again.",
+                        f"压缩包条目「{n[:200]}」指向压缩包目录之外（绝对路径或“..”），此类压缩包不予接受。"
+                        "请重新压缩文件本身。", name)
+        if info.file_size > 1_000_000 and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+            raise _fail("zip_refused", f"the archive entry '{n[:200]}' expands {info.file_size / max(info.compress_size, 1):.0f} "
+                        f"times ({info.file_size:,} bytes from {info.compress_size:,}): a ZIP bomb, refused.",
+                        f"压缩包条目「{n[:200]}」解压后膨胀 {info.file_size / max(info.compress_size, 1):.0f} 倍"
+                        f"（{info.compress_size:,} 字节解压为 {info.file_size:,} 字节），疑为压缩炸弹，不予接受。", name)
+    total = sum(i.file_size for i in infos)
+    if total > MAX_ZIP_UNCOMPRESSED_BYTES:
+        raise _fail("zip_refused", f"the archive expands to {total / 1e9:.1f} GB, more than "
+                    f"{MAX_ZIP_UNCOMPRESSED_BYTES / 1e9:.1f} GB; cut the data to the study area.",
+                    f"压缩包解压后为 {total / 1e9:.1f} GB，超过 {MAX_ZIP_UNCOMPRESSED_BYTES / 1e9:.1f} GB；请裁剪到研究范围。", name)
+    return [i.filename for i in infos]
+
+
 def _sniff_kind(path: Path, head: bytes) -> str:
     """'text', 'excel', 'geo' or 'zip-shp' from the extension, corrected by the content."""
     ext = path.suffix.lower()
@@ -176,12 +232,7 @@ def _sniff_kind(path: Path, head: bytes) -> str:
                 name,
             )
     if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = zf.namelist()
-        except zipfile.BadZipFile:
-            raise _fail("unreadable", "the file looks like a damaged ZIP/XLSX archive.",
-                        "文件像是损坏的 ZIP/XLSX 压缩包。", name) from None
+        names = inspect_zip(path)
         if any(n.startswith("xl/") for n in names):
             if ext not in EXCEL_EXT:
                 logger.warning("%s is an Excel workbook despite its extension; reading it as XLSX", name)
@@ -379,7 +430,11 @@ def _read_excel(path: Path, sheet: str | int | None) -> _Raw:
                 raise _fail("sheet", f"there is no sheet named '{sheet}'; the sheets are: {', '.join(sheets)}.",
                             f"没有名为「{sheet}」的工作表；现有工作表：{'、'.join(sheets)}。", name)
             chosen = match[0]
-        grid = pd.read_excel(book, sheet_name=chosen, header=None, dtype=object)
+        try:
+            grid = pd.read_excel(book, sheet_name=chosen, header=None, dtype=object)
+        except Exception as exc:  # a damaged sheet inside a readable workbook (zlib, XML, KeyError ...)
+            raise _fail("unreadable", f"cannot read the sheet; the workbook may be damaged ({type(exc).__name__}: {exc}).",
+                        f"无法读取工作表，工作簿可能已损坏（{type(exc).__name__}：{exc}）。", name) from None
     label = sheets[chosen] if isinstance(chosen, int) else chosen
     grid = _clean_cells(grid.astype(object))
     grid.columns = range(grid.shape[1])
@@ -411,6 +466,12 @@ def _read_geo(path: Path, layer: str | int | None) -> _Raw:
         gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
         raise _fail("unreadable", f"cannot read this GIS file ({exc}).", f"无法读取该 GIS 文件（{exc}）。", name) from None
+    except MemoryError:
+        raise _fail("unreadable", "the GIS file is too large to read into memory; cut it to the study area.",
+                    "该 GIS 文件过大，无法读入内存；请裁剪到研究范围。", name) from None
+    except Exception as exc:  # pyogrio/GDAL raise other kinds on damaged files (IndexError, RuntimeError, ...)
+        raise _fail("unreadable", f"cannot read this GIS file; it may be damaged or truncated ({type(exc).__name__}: {exc}).",
+                    f"无法读取该 GIS 文件，可能已损坏或不完整（{type(exc).__name__}：{exc}）。", name) from None
     if len(gdf) == 0:
         raise _fail("no_rows", "the file has no features.", "文件中没有任何要素。", name)
     geom = gdf.geometry if "geometry" in gdf else None
@@ -429,8 +490,11 @@ def _read_raw(path: str | Path, *, sheet=None, layer=None, encoding=None) -> _Ra
         raise _fail("not_found", f"file not found: {path}", f"找不到文件：{path}", name)
     if path.is_dir():
         raise _fail("wrong_file_type", "this is a folder, not a file.", "这是文件夹，不是文件。", name)
-    with open(path, "rb") as fh:
-        head = fh.read(8192)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise _fail("unreadable", f"cannot open the file ({exc}).", f"无法打开文件（{exc}）。", name) from None
     if not head:
         raise _fail("empty_file", "the file is empty (0 bytes).", "文件为空（0 字节）。", name)
     kind = _sniff_kind(path, head)
