@@ -319,3 +319,96 @@ def test_grid_network_round_trip(tmp_path):
     np.testing.assert_array_equal(back.length_m, net.length_m)
     with zipfile.ZipFile(tmp_path / "g.npz") as zf:
         assert "name_bytes.npy" in zf.namelist()
+
+
+# ------------------------------------------------------------------ zips
+def _zip(path, entries, *, compression=zipfile.ZIP_DEFLATED):
+    with zipfile.ZipFile(path, "w", compression=compression) as zf:
+        for name, data in entries:
+            zf.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("entry", ["../../evil.shp", "/etc/evil.shp", "C:/evil.shp", "a/../../evil.shp", "..\\evil.shp"])
+def test_zip_with_traversal_entries_refused(tmp_path, entry):
+    from planner.io import inspect_zip
+
+    p = _zip(tmp_path / "fac.zip", [(entry, b"x"), ("ok.dbf", b"y")])
+    with pytest.raises(InputError) as e:
+        inspect_zip(p)
+    assert "points outside the archive's folder" in e.value.message("en") and entry[:10] in e.value.message("en")
+    with pytest.raises(InputError, match="points outside"):
+        read_facilities(p)
+
+
+def test_zip_bomb_refused_before_reading(tmp_path):
+    p = _zip(tmp_path / "bomb.zip", [("a.shp", b"\0" * 50_000_000), ("a.dbf", b"\0" * 1000)])
+    assert p.stat().st_size < 200_000
+    with pytest.raises(InputError) as e:
+        read_facilities(p)
+    assert "ZIP bomb" in e.value.message("en") and "压缩炸弹" in e.value.message("zh")
+    many = _zip(tmp_path / "many.zip", [(f"f{i}.txt", b"") for i in range(10_001)], compression=zipfile.ZIP_STORED)
+    with pytest.raises(InputError, match="more than 10000"):
+        read_facilities(many)
+
+
+def test_zip_with_damaged_shapefile_is_a_message(tmp_path):
+    p = _zip(tmp_path / "shp.zip", [("a.shp", b"\0" * 100), ("a.shx", b"\0" * 100), ("a.dbf", b"garbage")])
+    with pytest.raises(InputError) as e:
+        read_facilities(p)
+    assert "shp.zip" in e.value.message("en") and "cannot read" in e.value.message("en")
+
+
+# ------------------------------------------------------------------ uploads
+def test_prune_uploads_by_age_keep_and_logs(tmp_path, caplog):
+    import os
+    import time
+
+    from planner.session import prune_uploads, save_upload
+
+    old = save_upload("old.csv", b"a,b\n1,2\n", kind="facilities", data_dir=tmp_path)
+    live = save_upload("live.csv", b"a,b\n3,4\n", kind="facilities", data_dir=tmp_path)
+    fresh = save_upload("fresh.csv", b"a,b\n5,6\n", kind="facilities", data_dir=tmp_path)
+    t = time.time()
+    for f in (old, live):
+        os.utime(f, (t - 2 * 86400, t - 2 * 86400))
+    stray = old.parent / ".upload.abc.tmp"
+    stray.write_bytes(b"half")
+    os.utime(stray, (t - 2 * 86400, t - 2 * 86400))
+    outside = tmp_path / "scenarios.sqlite"
+    outside.write_bytes(b"keep me")
+    os.utime(outside, (t - 9 * 86400, t - 9 * 86400))
+    with caplog.at_level(logging.INFO, logger="planner.session"):
+        removed = prune_uploads(tmp_path, keep=[live], now=t)
+    assert sorted(removed) == sorted([old, stray])
+    assert not old.parent.exists() and live.exists() and fresh.exists() and outside.exists()
+    assert any("removed upload" in r.getMessage() and "bytes" in r.getMessage() for r in caplog.records)
+    # uploading the same content again refreshes its age
+    os.utime(fresh, (t - 2 * 86400, t - 2 * 86400))
+    again = save_upload("fresh.csv", b"a,b\n5,6\n", kind="facilities", data_dir=tmp_path)
+    assert again == fresh and prune_uploads(tmp_path, keep=[live]) == []
+    assert sorted(prune_uploads(tmp_path, max_age_s=0)) == sorted([live, fresh])
+    assert prune_uploads(tmp_path / "nothing") == []
+    with pytest.raises(InputError, match="max_age_s"):
+        prune_uploads(tmp_path, max_age_s=float("nan"))
+
+
+def test_upload_size_checked_in_code_and_logged(tmp_path, caplog):
+    from planner.session import save_upload
+
+    with pytest.raises(InputError, match="larger than the upload limit"):
+        save_upload("big.csv", b"x" * 2_000_001, kind="facilities", data_dir=tmp_path, max_mb=2)
+    assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").rglob("*.csv"))
+    with caplog.at_level(logging.INFO, logger="planner.session"):
+        save_upload("../../我的 站点.csv", b"a\n1\n", kind="facilities", data_dir=tmp_path)
+    assert any("upload '我的_站点.csv' (facilities, 4 bytes)" in r.getMessage() for r in caplog.records)
+
+
+def test_streamlit_server_upload_limit_configured():
+    import tomllib
+    from pathlib import Path
+
+    conf = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    from planner.session import DEFAULT_MAX_UPLOAD_MB
+
+    assert conf["server"]["maxUploadSize"] == DEFAULT_MAX_UPLOAD_MB
