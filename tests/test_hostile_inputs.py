@@ -412,3 +412,18 @@ def test_streamlit_server_upload_limit_configured():
     from planner.session import DEFAULT_MAX_UPLOAD_MB
 
     assert conf["server"]["maxUploadSize"] == DEFAULT_MAX_UPLOAD_MB
+
+
+# ------------------------------------------------------------------ map labels
+def test_map_labels_cut_to_a_bounded_length():
+    from maps.assets import to_html
+    from maps.build import coverage_map
+    from maps.layers import MAX_LABEL_CHARS
+    from planner.config import default_types
+
+    long = "长" * 100_000
+    fac = pd.DataFrame({"id": ["=x" + "i" * 5000], "name": [long], "type": ["aed"], "lon": [121.47], "lat": [31.23]})
+    html = to_html(coverage_map(facilities=fac, types=default_types(), lang="en", basemap="none", title=long))
+    assert "长" * MAX_LABEL_CHARS not in html and "长" * (MAX_LABEL_CHARS - 1) in html
+    assert "i" * 5000 not in html
+    assert len(html) < 2_000_000
