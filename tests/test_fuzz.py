@@ -18,7 +18,7 @@ import resource
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -51,7 +51,7 @@ class Case:
     subprocess: bool = False
     large: bool = False  # the file comes from write_large, not the committed corpus
     timeout_s: float = 120.0
-    extra: dict = field(default_factory=dict)
+    command: str = "coverage"
 
 
 CASES = [
@@ -67,7 +67,7 @@ CASES = [
     Case("osm_tag_too_long", ERROR, "longer than OSM allows", network="long_tag.osm"),
     Case("osm_name_400_chars", ERROR, "longer than OSM allows", network="long_name.osm"),
     Case("osm_utf16", OK, network="utf16.osm", same_as_clean=True),
-    Case("osm_entity_expansion", ERROR, "", network="entity_expansion.osm"),
+    Case("osm_entity_expansion", ERROR, "XML entities are not supported", network="entity_expansion.osm"),
     Case("graphml_truncated", ERROR, "could not be read as an osmnx GraphML file", network="grid_truncated.graphml"),
     Case("graphml_nan_node", ERROR, "missing (NaN) or impossible coordinates", network="nan_node.graphml"),
     Case("graphml_text_node", ERROR, "GraphML", network="text_node.graphml"),
@@ -76,7 +76,7 @@ CASES = [
     Case("fac_hostile_text_and_100k_name", OK, facilities=("fac_hostile_text.csv",), flags=("--map",), same_as_clean=True),
     Case("fac_truncated_csv", ERROR, "latitude is empty", facilities=("fac_truncated.csv",)),
     Case("fac_latin1", ERROR, "is not valid utf-8 or gb18030", facilities=("fac_latin1.csv",)),
-    Case("fac_utf16_without_bom", ERROR, "", facilities=("fac_utf16_no_bom.csv",)),
+    Case("fac_utf16_without_bom", ERROR, "binary file, not a text table", facilities=("fac_utf16_no_bom.csv",)),
     Case("fac_binary_noise", ERROR, "", facilities=("fac_binary_noise.csv",)),
     Case("fac_truncated_xlsx", ERROR, "", facilities=("fac_truncated.xlsx",)),
     Case("fac_flipped_sheet_xlsx", ERROR, "", facilities=("fac_flipped_sheet.xlsx",)),
@@ -115,6 +115,19 @@ CASES = [
     Case("opt_minutes_zero", ERROR, "", flags=("--minutes", "0")),
     Case("opt_speed_negative", ERROR, "", flags=("--speed-kmh", "-3")),
     Case("opt_speed_huge", ERROR, "--speed-kmh", flags=("--speed-kmh", "1e9")),
+    # ------------------------------------------------------------ siting options and inputs
+    Case("propose_clean", OK, command="propose", flags=("--count", "2")),
+    Case("propose_hostile_candidates", OK, command="propose", flags=("--count", "2", "--candidates", "fac_hostile_text.csv")),
+    Case("propose_spacing_nan", ERROR, "--candidate-spacing-m", command="propose",
+         flags=("--count", "2", "--candidate-spacing-m", "nan")),
+    Case("propose_capacity_negative", ERROR, "--capacity", command="propose",
+         flags=("--count", "2", "--method", "exact", "--capacity", "-5")),
+    Case("propose_time_limit_inf", ERROR, "--time-limit", command="propose",
+         flags=("--count", "2", "--method", "exact", "--time-limit", "inf")),
+    Case("propose_target_share_nan", ERROR, "target share", command="propose", flags=("--target-share", "nan")),
+    Case("propose_max_snap_nan", ERROR, "--max-snap-m", command="propose", flags=("--count", "2", "--max-snap-m", "nan")),
+    Case("propose_zip_traversal_candidates", ERROR, "points outside", command="propose",
+         flags=("--count", "2", "--candidates", "fac_shp_traversal.zip")),
 ]
 
 
@@ -122,8 +135,10 @@ def _argv(case: Case, files: dict[str, Path], out: Path, cache: Path) -> list[st
     def path(name: str) -> str:
         return str(files.get(name, CORPUS / name))
 
-    argv = ["coverage", "--network", path(case.network), "--type", "aed", "--lang", "zh", "--isochrones", "none",
+    argv = [case.command, "--network", path(case.network), "--type", "aed", "--lang", "zh",
             "--cache-dir", str(cache), "--out", str(out)]
+    if case.command == "coverage":
+        argv += ["--isochrones", "none"]
     for f in case.facilities:
         argv += ["--facilities", path(f)]
     if case.demand:
@@ -137,6 +152,9 @@ def _argv(case: Case, files: dict[str, Path], out: Path, cache: Path) -> list[st
         argv.append("--no-map")
     if "--minutes" not in flags:
         argv += ["--minutes", "3"]
+    if "--candidates" in flags:
+        i = flags.index("--candidates") + 1
+        flags[i] = path(flags[i])
     return argv + flags
 
 
@@ -237,9 +255,13 @@ def test_hostile_input(case: Case, tmp_path, capsys, large_files, clean_shares):
         return
     assert rc == 0, err[-3000:]
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert _dangerous_csv_cells(out) == []
+    if case.command == "propose":
+        assert 0.0 <= summary["share_before"] <= summary["share_after"] <= 1.0
+        assert (out / "proposals.csv").exists()
+        return
     for s in summary["types"].values():
         assert 0.0 <= s["coverage_share"] <= 1.0
-    assert _dangerous_csv_cells(out) == []
     if case.same_as_clean:
         for k, s in summary["types"].items():
             assert s["coverage_share"] == pytest.approx(clean_shares[k]["coverage_share"], abs=1e-12)
