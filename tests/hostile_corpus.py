@@ -305,3 +305,50 @@ if __name__ == "__main__":  # pragma: no cover
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     for p in build():
         print(p.relative_to(HERE.parents[2]), p.stat().st_size)
+
+
+#: Runs argv[2:] and writes its peak resident memory (KB, from wait4) to argv[1]. A small
+#: launcher is needed: Linux counts the forking process's resident memory into a child's
+#: ``ru_maxrss`` (the address space is copied at fork and recorded at exec), so a child forked
+#: straight from a 700 MB pytest process would report at least 700 MB whatever it does.
+_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "p = subprocess.Popen(sys.argv[2:])\n"
+    "_, st, ru = os.wait4(p.pid, 0)\n"
+    "open(sys.argv[1], 'w').write(str(ru.ru_maxrss))\n"
+    "sys.exit(os.waitstatus_to_exitcode(st))\n"
+)
+
+
+def run_measured(argv: list[str], *, env: dict, cwd: Path, timeout_s: float, stderr_path: Path,
+                 address_limit_bytes: int | None = None) -> tuple[int, float, float]:
+    """Run ``argv`` through the launcher; return (exit code, wall seconds, peak resident MB of ``argv`` itself).
+
+    ``address_limit_bytes`` sets RLIMIT_AS as a safety net. On timeout the process group is
+    killed and ``TimeoutError`` raised.
+    """
+    import os
+    import resource
+    import signal
+    import subprocess
+    import time
+
+    def limit():
+        if address_limit_bytes:
+            resource.setrlimit(resource.RLIMIT_AS, (address_limit_bytes, address_limit_bytes))
+
+    peak_file = stderr_path.with_suffix(".peak")
+    t0 = time.perf_counter()
+    with open(stderr_path, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(peak_file), *argv], cwd=cwd, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err, preexec_fn=limit, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise TimeoutError(f"{argv[:4]} did not finish in {timeout_s:.0f} s") from None
+    wall = time.perf_counter() - t0
+    peak_kb = float(peak_file.read_text()) if peak_file.exists() else float("nan")
+    peak_file.unlink(missing_ok=True)
+    return rc, wall, peak_kb / 1024

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import resource
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import pytest
 
 from planner.cli import main
 from tests.hostile_corpus import HERE as CORPUS
-from tests.hostile_corpus import write_large
+from tests.hostile_corpus import run_measured, write_large
 
 REPO = Path(__file__).resolve().parents[1]
 OK, ERROR = "ok", "error"
@@ -183,28 +182,15 @@ def _dangerous_csv_cells(folder: Path) -> list[str]:
 
 def _run_subprocess(argv: list[str], timeout_s: float, cache: Path) -> tuple[int, str, float]:
     """Run ``python -m planner`` and return (exit code, stderr, peak resident MB of that process)."""
-
-    def limit():  # a safety net far above the bound: a regression fails the test, not the machine
-        resource.setrlimit(resource.RLIMIT_AS, (8 * 1024**3, 8 * 1024**3))
-
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PLANNER_CACHE": str(cache), "OMP_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PLANNER_CACHE": str(cache)}
     err_path = cache.parent / "stderr.txt"
-    with open(err_path, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "planner", *argv], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                                stderr=err, preexec_fn=limit)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                pytest.fail(f"timed out after {timeout_s:.0f} s")
-            time.sleep(0.05)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, err_path.read_text(encoding="utf-8", errors="replace"), usage.ru_maxrss / 1024
+    try:
+        # RLIMIT_AS far above the bound: a regression fails the test, not the machine
+        rc, _, peak_mb = run_measured([sys.executable, "-m", "planner", *argv], env=env, cwd=REPO, timeout_s=timeout_s,
+                                      stderr_path=err_path, address_limit_bytes=8 * 1024**3)
+    except TimeoutError as exc:
+        pytest.fail(str(exc))
+    return rc, err_path.read_text(encoding="utf-8", errors="replace"), peak_mb
 
 
 @pytest.fixture(scope="module")
