@@ -15,7 +15,7 @@ from ._errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["number", "breaks", "MAX_DISTANCE_M", "MAX_MINUTES", "MAX_SPEED_KMH"]
+__all__ = ["number", "breaks", "MAX_DISTANCE_M", "MAX_MINUTES", "MIN_MINUTES", "MAX_SPEED_KMH", "MIN_SPEED_KMH"]
 
 #: Largest distance option accepted, metres (a snap or tolerance beyond 100 km is a typo, not a study).
 MAX_DISTANCE_M = 100_000.0
@@ -23,6 +23,11 @@ MAX_DISTANCE_M = 100_000.0
 MAX_MINUTES = 1440.0
 #: Largest travel speed accepted, km/h (walking 4.5, cycling 15; 100 is a typo).
 MAX_SPEED_KMH = 100.0
+#: Smallest travel speed accepted, km/h (a slow walk with a frame is about 2; 1e-300 gives
+#: astronomically long times rather than an answer).
+MIN_SPEED_KMH = 0.5
+#: Smallest time goal or break accepted, minutes (6 seconds; the AED goal is 1.5 minutes).
+MIN_MINUTES = 0.1
 
 
 def _label(name: str, flag: str | None) -> str:
@@ -103,7 +108,7 @@ def breaks(values: Iterable | None, *, name: str = "breaks", flag: str | None = 
     label = _label(name, flag)
     if not vals:
         raise InputError(f"{label} is empty: give minutes such as 5,10,15.", f"{label} 为空：请给出分钟数，如 5,10,15。")
-    out = [number(v, name=name, flag=flag, unit_en="(minutes)", unit_zh="分钟", minimum=0.0, allow_min=False,
+    out = [number(v, name=name, flag=flag, unit_en="(minutes)", unit_zh="分钟", minimum=MIN_MINUTES,
                   maximum=maximum) for v in vals]
     seen: set[float] = set()
     dup = sorted({v for v in out if v in seen or seen.add(v)})

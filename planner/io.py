@@ -162,6 +162,8 @@ _MAGIC = [
 ]
 
 
+#: Largest facility, demand or boundary file read, bytes (100,000 facility rows take about 5 MB).
+MAX_INPUT_BYTES = 2 * 1024**3
 #: Most bytes the entries of a ZIP (zipped Shapefile, XLSX) may add up to once decompressed.
 MAX_ZIP_UNCOMPRESSED_BYTES = 2 * 1024**3
 #: Most entries a ZIP may hold (a Shapefile has 3-8 files, a workbook a few dozen).
@@ -490,6 +492,14 @@ def _read_raw(path: str | Path, *, sheet=None, layer=None, encoding=None) -> _Ra
         raise _fail("not_found", f"file not found: {path}", f"找不到文件：{path}", name)
     if path.is_dir():
         raise _fail("wrong_file_type", "this is a folder, not a file.", "这是文件夹，不是文件。", name)
+    if not path.is_file():  # a device (/dev/zero never ends), a pipe (never returns) or a socket
+        raise _fail("wrong_file_type", "this is not a regular file (a device, pipe or socket); give a saved file.",
+                    "这不是普通文件（设备、管道或套接字）；请提供已保存的文件。", name)
+    size = path.stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise _fail("too_large", f"the file is {size / 1e9:.1f} GB, more than the {MAX_INPUT_BYTES / 1e9:.1f} GB a "
+                    "table may have; cut it to the study area.",
+                    f"文件大小 {size / 1e9:.1f} GB，超过表格上限 {MAX_INPUT_BYTES / 1e9:.1f} GB；请裁剪到研究范围。", name)
     try:
         with open(path, "rb") as fh:
             head = fh.read(8192)

@@ -152,10 +152,10 @@ def run(
         )
     max_snap_m = V.number(max_snap_m, name="max_snap_m", flag="--max-snap-m", unit_en="(metres)", unit_zh="米",
                           minimum=0.0, allow_min=False, maximum=V.MAX_DISTANCE_M)
-    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟", minimum=0.0,
-                       allow_min=False, maximum=V.MAX_MINUTES, allow_none=True)
+    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟",
+                       minimum=V.MIN_MINUTES, maximum=V.MAX_MINUTES, allow_none=True)
     speed_kmh = V.number(speed_kmh, name="speed_kmh", flag="--speed-kmh", unit_en="(km/h)", unit_zh="公里/小时",
-                         minimum=0.0, allow_min=False, maximum=V.MAX_SPEED_KMH, allow_none=True)
+                         minimum=V.MIN_SPEED_KMH, maximum=V.MAX_SPEED_KMH, allow_none=True)
     gap_cell_m = V.number(gap_cell_m, name="gap_cell_m", unit_en="(metres)", unit_zh="米", minimum=1.0,
                           maximum=V.MAX_DISTANCE_M)
     if isochrones not in ("dissolved", "all", "none"):

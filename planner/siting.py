@@ -1159,10 +1159,10 @@ def propose_study(
     from .scenario import goal_for
 
     max_snap_m = _check_snap(max_snap_m)
-    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟", minimum=0.0,
-                       allow_min=False, maximum=V.MAX_MINUTES, allow_none=True)
+    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟",
+                       minimum=V.MIN_MINUTES, maximum=V.MAX_MINUTES, allow_none=True)
     speed_kmh = V.number(speed_kmh, name="speed_kmh", flag="--speed-kmh", unit_en="(km/h)", unit_zh="公里/小时",
-                         minimum=0.0, allow_min=False, maximum=V.MAX_SPEED_KMH, allow_none=True)
+                         minimum=V.MIN_SPEED_KMH, maximum=V.MAX_SPEED_KMH, allow_none=True)
     candidate_spacing_m = V.number(candidate_spacing_m, name="candidate_spacing_m", flag="--candidate-spacing-m",
                                    unit_en="(metres)", unit_zh="米", minimum=0.0, allow_min=False,
                                    maximum=V.MAX_DISTANCE_M, allow_none=True)

@@ -91,6 +91,8 @@ CASES = [
     Case("fac_shp_zip_damaged", ERROR, "cannot read", facilities=("fac_shp_damaged.zip",)),
     Case("fac_zip_bomb", ERROR, "ZIP bomb", facilities=("bomb.zip",), subprocess=True, large=True),
     Case("fac_missing_file", ERROR, "not found", facilities=("no_such_file.csv",)),
+    Case("fac_dev_zero", ERROR, "not a regular file", facilities=("/dev/zero",)),
+    Case("network_dev_zero", ERROR, "unsupported network file", network="/dev/zero"),
     # ------------------------------------------------------------ demand
     Case("dem_1e20_row", ERROR, "more than 1e+07 residents in one row", demand="dem_1e20_row.csv"),
     Case("dem_1e20_row_skipped", OK, demand="dem_1e20_row.csv", flags=("--skip-invalid",)),
@@ -114,6 +116,8 @@ CASES = [
     Case("opt_minutes_zero", ERROR, "", flags=("--minutes", "0")),
     Case("opt_speed_negative", ERROR, "", flags=("--speed-kmh", "-3")),
     Case("opt_speed_huge", ERROR, "--speed-kmh", flags=("--speed-kmh", "1e9")),
+    Case("opt_speed_tiny", ERROR, "--speed-kmh", flags=("--speed-kmh", "1e-300")),
+    Case("opt_minutes_tiny", ERROR, "--minutes", flags=("--minutes", "1e-300")),
     # ------------------------------------------------------------ siting options and inputs
     Case("propose_clean", OK, command="propose", flags=("--count", "2")),
     Case("propose_hostile_candidates", OK, command="propose", flags=("--count", "2", "--candidates", "fac_hostile_text.csv")),

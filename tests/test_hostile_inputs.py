@@ -55,7 +55,7 @@ def test_duplicate_breaks_refused(given, dup):
 
 def test_breaks_sorted_and_checked():
     assert V.breaks([10, 5, 15]) == [5.0, 10.0, 15.0]
-    with pytest.raises(InputError, match="must be a positive number"):
+    with pytest.raises(InputError, match=r"must be a number \(minutes\) >= 0.1"):
         V.breaks([5, float("nan")])
     with pytest.raises(InputError, match="empty"):
         V.breaks([])
@@ -427,3 +427,25 @@ def test_map_labels_cut_to_a_bounded_length():
     assert "长" * MAX_LABEL_CHARS not in html and "长" * (MAX_LABEL_CHARS - 1) in html
     assert "i" * 5000 not in html
     assert len(html) < 2_000_000
+
+
+# ------------------------------------------------------------------ special files
+def test_devices_and_pipes_refused_not_read(tmp_path):
+    import os
+
+    for dev in ("/dev/zero", "/dev/urandom"):
+        if os.path.exists(dev):
+            with pytest.raises(InputError, match="not a regular file"):
+                read_facilities(dev)  # reading it would never end (or fill the memory)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        read_demand(fifo)  # opening it would block for ever
+
+
+@pytest.mark.parametrize("kw, text", [({"speed_kmh": 1e-300}, "--speed-kmh"), ({"minutes": 1e-300}, "--minutes"),
+                                      ({"breaks": [1e-9, 5]}, "--breaks")])
+def test_tiny_goals_refused(kw, text):
+    with pytest.raises(InputError) as e:
+        run(grid_study(0, n=8, n_dem=50), **kw)
+    assert text in e.value.message("en")
