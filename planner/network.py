@@ -666,6 +666,8 @@ def load_network(
     graph_mode = "bike" if mode == "bike" else "walk"
     if not path.exists():
         raise NetworkError(f"Network file not found: {path}", f"找不到路网文件：{path}")
+    if not path.is_file():  # a folder, device or pipe: reading it would fail late, never end or block
+        raise NetworkError(f"{path}: not a regular file; give a saved network file.", f"{path}：不是普通文件；请提供已保存的路网文件。")
     kind = _kind(path)
     if kind == "compiled":
         return read_compiled(path)

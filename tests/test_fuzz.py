@@ -92,7 +92,9 @@ CASES = [
     Case("fac_zip_bomb", ERROR, "ZIP bomb", facilities=("bomb.zip",), subprocess=True, large=True),
     Case("fac_missing_file", ERROR, "not found", facilities=("no_such_file.csv",)),
     Case("fac_dev_zero", ERROR, "not a regular file", facilities=("/dev/zero",)),
-    Case("network_dev_zero", ERROR, "unsupported network file", network="/dev/zero"),
+    Case("network_dev_zero", ERROR, "not a regular file", network="/dev/zero"),
+    Case("types_file_dev_zero", ERROR, "not a regular file", flags=("--types-file", "/dev/zero")),
+    Case("types_file_binary", ERROR, "not valid TOML", flags=("--types-file", str(CORPUS / "fac_binary_noise.csv"))),
     # ------------------------------------------------------------ demand
     Case("dem_1e20_row", ERROR, "more than 1e+07 residents in one row", demand="dem_1e20_row.csv"),
     Case("dem_1e20_row_skipped", OK, demand="dem_1e20_row.csv", flags=("--skip-invalid",)),
