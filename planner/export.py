@@ -259,9 +259,33 @@ def write_xlsx(result, path: str | Path, *, lang: str = "en") -> Path:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
             for key, df in tables_for_export(result, lang).items():
                 sheet = names_zh[key] if lang == "zh" else key
-                df.to_excel(xw, sheet_name=sheet, index=False)
+                _fit_cells(df, sheet).to_excel(xw, sheet_name=sheet, index=False)
                 _no_formulas(xw.sheets[sheet])
     return Path(path)
+
+
+#: The most characters an Excel cell holds.
+XLSX_CELL_CHARS = 32767
+
+
+def _fit_cells(df: pd.DataFrame, sheet: str) -> pd.DataFrame:
+    """Text longer than an Excel cell holds, cut to fit with a warning (openpyxl would cut it with
+    a bare UserWarning); the CSV files keep the full text."""
+    out = df
+    cut = 0
+    for c in df.columns:
+        s = df[c]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            long = s.map(lambda v: isinstance(v, str) and len(v) > XLSX_CELL_CHARS, na_action="ignore").fillna(False).astype(bool)
+            if long.any():
+                if out is df:
+                    out = df.copy()
+                out[c] = s.where(~long, s[long].str.slice(0, XLSX_CELL_CHARS - 1) + "…")
+                cut += int(long.sum())
+    if cut:
+        logger.warning("sheet %s: %d cell(s) longer than Excel's %d characters were cut; the CSV files keep the full text",
+                       sheet, cut, XLSX_CELL_CHARS)
+    return out
 
 
 def _no_formulas(ws) -> None:

@@ -261,6 +261,13 @@ def test_hostile_input(case: Case, tmp_path, capsys, large_files, clean_shares):
     if (out / "map.html").exists():
         html = (out / "map.html").read_text(encoding="utf-8")
         assert "长" * 200 not in html and len(html) < 3_000_000
+    if case.id == "fac_hostile_text_and_100k_name":
+        import openpyxl
+
+        ws = openpyxl.load_workbook(out / "coverage.xlsx", read_only=True).worksheets[-1]
+        names = [row[1] for row in ws.iter_rows(min_row=2, values_only=True)]
+        assert max(len(n) for n in names) == 32767 and any(n.endswith("…") for n in names)
+        assert any(str(n).startswith("=HYPERLINK") for n in names)  # kept as text, not a formula
     if case.id == "dem_1e20_row_skipped":
         rejected = (out / "rejected_rows.csv").read_text(encoding="utf-8-sig")
         assert "implausible_population" in rejected and "1e+20" in rejected
