@@ -454,6 +454,17 @@ def _layers(path: Path) -> list[str]:
 
 
 def _read_geo(path: Path, layer: str | int | None) -> _Raw:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raw = _read_geo_file(path, layer)
+    for w in caught:  # GDAL's remarks on odd files ("GPKG: bad application_id"): logged, not printed raw
+        logger.warning("%s: %s", path.name, w.message)
+    return raw
+
+
+def _read_geo_file(path: Path, layer: str | int | None) -> _Raw:
     import pyogrio
 
     name = path.name
