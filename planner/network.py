@@ -432,8 +432,10 @@ def _pack_text(values: np.ndarray) -> dict[str, np.ndarray]:
     A fixed-width numpy string array would give every edge the longest value's width (one
     5-million-character name made a 15 GB cache); this takes the text's own size.
     """
-    uniq, codes = np.unique(np.asarray([str(v) for v in values], dtype=object), return_inverse=True)
-    encoded = [u.encode("utf-8") for u in uniq]
+    import pandas as pd
+
+    codes, uniq = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)  # hashing: faster than sorting
+    encoded = [str(u).encode("utf-8") for u in uniq]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
     return {"bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8), "offsets": offsets,
