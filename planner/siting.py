@@ -926,6 +926,9 @@ def propose(
         raise InputError(f"population has {len(pop)} values for {n_d} demand points.", f"人口数 {len(pop)} 与需求点数 {n_d} 不一致。")
     if (pop < 0).any() or not np.isfinite(pop).all():
         raise InputError("Demand weights must be finite and non-negative.", "需求权重须为非负有限数值。")
+    from .demand import check_population
+
+    check_population(pop, demand_ids, source="demand weights")  # sums of 1e308 overflow to inf
     total = float(pop.sum())
     if n_d == 0 or total <= 0:
         raise InfeasibleError("There is no demand to cover (zero demand points or zero total population).",

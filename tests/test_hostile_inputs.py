@@ -449,3 +449,14 @@ def test_tiny_goals_refused(kw, text):
     with pytest.raises(InputError) as e:
         run(grid_study(0, n=8, n_dem=50), **kw)
     assert text in e.value.message("en")
+
+
+def test_siting_refuses_weights_that_overflow():
+    from planner.siting import propose_study
+
+    study = grid_study(0, n=8, n_dem=30)
+    g = study.demand.gdf.copy()
+    g["population"] = 1e308
+    huge = replace(study, demand=replace(study.demand, gdf=g))
+    with pytest.raises(InputError, match="missing, negative or above 1e\\+15"):
+        propose_study(huge, "aed", count=1)
