@@ -15,7 +15,7 @@ from planner import InputError
 logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_MAX_UPLOAD_MB", "UPLOAD_SUFFIXES", "max_upload_mb", "app_data_dir", "safe_filename", "save_upload",
-           "compiled_networks"]
+           "prune_uploads", "compiled_networks"]
 
 #: Default upload limit, megabytes (``PLANNER_MAX_UPLOAD_MB`` overrides it).
 DEFAULT_MAX_UPLOAD_MB = 200.0
@@ -130,7 +130,68 @@ def save_upload(name: str, data: bytes, *, kind: str, data_dir: str | Path | Non
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+    else:
+        os.utime(target)  # in use again: prune_uploads counts a day from the last upload, not the first
+    logger.info("upload %r (%s, %d bytes) stored as %s", safe_filename(name), kind, len(data), target)
     return target
+
+
+def prune_uploads(data_dir: str | Path | None = None, *, max_age_s: float = 86400.0, keep: Iterable = (),
+                  now: float | None = None) -> list[Path]:
+    """Remove stored uploads not uploaded again for ``max_age_s`` seconds (default a day).
+
+    Looks only under ``<data_dir>/uploads`` (default :func:`app_data_dir`), at the
+    ``<sha256 prefix>/<name>`` files :func:`save_upload` writes and at temporary files a crash
+    left; folders emptied are removed too. Paths in ``keep`` (the uploads the live sessions
+    use) stay whatever their age. Each removal is logged with its size.
+
+    Parameters
+    ----------
+    data_dir : path, optional
+    max_age_s : float
+        Age in seconds, from the file's last upload (its modification time). ``0`` removes
+        every upload not in ``keep``: what an app does when its last session ends.
+    keep : iterable of paths
+    now : float, optional
+        The current time (``time.time()``), for tests.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+    """
+    import time
+
+    from planner import _validate as V
+
+    max_age_s = V.number(max_age_s, name="max_age_s", unit_en="(seconds)", unit_zh="秒", minimum=0.0)
+    folder = (Path(data_dir) if data_dir is not None else app_data_dir()) / "uploads"
+    if not folder.is_dir():
+        return []
+    now = time.time() if now is None else float(now)
+    keep_set = {Path(k).resolve() for k in keep}
+    removed: list[Path] = []
+    for sub in sorted(folder.iterdir()):
+        if not sub.is_dir() or sub.is_symlink():
+            continue
+        for f in sorted(sub.iterdir()):
+            try:
+                st = f.lstat()
+            except FileNotFoundError:
+                continue
+            if f.is_dir() or f.resolve() in keep_set or now - st.st_mtime < max_age_s:
+                continue
+            try:
+                f.unlink()
+            except FileNotFoundError:  # another session removed it first
+                continue
+            logger.info("removed upload %s (%d bytes, last uploaded %.0f s ago)", f, st.st_size, now - st.st_mtime)
+            removed.append(f)
+        try:
+            sub.rmdir()  # only when empty
+        except OSError:
+            pass
+    return removed
 
 
 def compiled_networks(cache_dir: str | Path | None = None) -> list[Path]:

@@ -1,7 +1,6 @@
 """Put the layers together into one coverage map and save it as a self-contained HTML file."""
 from __future__ import annotations
 
-import html
 import logging
 import os
 import tempfile
@@ -13,6 +12,7 @@ from .assets import offline_map, to_html
 from .basemaps import needs_gcj02
 from .layers import (
     _default_gap_max,
+    _esc,
     areas_layer,
     facilities_layer,
     gap_colormap,
@@ -73,7 +73,7 @@ def coverage_map(
         Self-contained once rendered with :func:`maps.assets.to_html` or :func:`save_map`.
     """
     shift = needs_gcj02(basemap)
-    m = offline_map(SHANGHAI, 12, basemap=basemap, title=html.escape(title) if title else None,
+    m = offline_map(SHANGHAI, 12, basemap=basemap, title=_esc(title) if title else None,
                     control_scale=True)
     kw = {"lang": lang, "shift_gcj02": shift}
     if areas is not None and len(areas):

@@ -80,11 +80,21 @@ def _t(key: str, lang: str) -> str:
     return en if lang == "en" else zh
 
 
+#: Longest user text shown in a tooltip, popup or layer name, in characters; longer text (a
+#: 100,000-character name in a hostile file) is cut there with an ellipsis, so it cannot swell
+#: the page. The exports keep the full text.
+MAX_LABEL_CHARS = 120
+
+
 def _esc(value: Any) -> str:
-    """HTML-escape anything for display (quotes too: values may land in attributes)."""
+    """HTML-escape anything for display (quotes too: values may land in attributes), cut to
+    :data:`MAX_LABEL_CHARS` characters."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    text = str(value)
+    if len(text) > MAX_LABEL_CHARS:
+        text = text[: MAX_LABEL_CHARS - 1] + "…"
+    return html.escape(text, quote=True)
 
 
 def _check_lang(lang: str) -> None:

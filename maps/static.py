@@ -7,7 +7,6 @@ and a north arrow. Every string from user files is escaped.
 """
 from __future__ import annotations
 
-import html
 import logging
 import math
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ import pandas as pd
 import shapely
 
 from .layers import UNREACHABLE_COLOUR, _default_gap_max, gap_colormap, share_colormap
+from .layers import _esc as _esc_label
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,7 @@ def _t(key: str, lang: str) -> str:
 
 
 def _esc(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return html.escape(str(value), quote=True)
+    return _esc_label(value)
 
 
 def _hex(colour: str) -> str:

@@ -217,14 +217,26 @@ def load_facility_types(path: str | Path | None = None, *, extra: str | Path | N
     return FacilityTypes(types, speeds)
 
 
+#: Largest facility-type file read, bytes (the bundled one is a few kB).
+MAX_TYPES_FILE_BYTES = 10 * 1024**2
+
+
 def _read_toml(path: Path) -> dict:
+    path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, device (/dev/zero never ends) or pipe (never returns)
+        raise InputError(f"{path}: not a regular file; give a saved .toml file.", f"{path}：不是普通文件；请提供已保存的 .toml 文件。")
     try:
+        if path.stat().st_size > MAX_TYPES_FILE_BYTES:
+            raise InputError(f"{path}: larger than {MAX_TYPES_FILE_BYTES // 1024**2} MB; a facility type file is a few kB of TOML.",
+                             f"{path}：超过 {MAX_TYPES_FILE_BYTES // 1024**2} MB；设施类型文件应为几 KB 的 TOML。")
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(f"Facility type file not found: {path}", f"找不到设施类型文件：{path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})", f"{path}：TOML 格式错误（{exc}）") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid TOML (UTF-8 text) ({exc})", f"{path}：TOML 格式错误（须为 UTF-8 文本）（{exc}）") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc})", f"{path}：无法读取（{exc}）") from None
 
 
 _DEFAULT: FacilityTypes | None = None

@@ -29,7 +29,8 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
         return float("nan")
     v, w = values[ok], weights[ok]
     order = np.argsort(v, kind="stable")
-    cw = np.cumsum(w[order])
+    # scaled by the largest weight, so huge weights (1e308 each) cannot overflow the running sum to inf
+    cw = np.cumsum(w[order] / w.max())
     return float(v[order][np.searchsorted(cw, q * cw[-1] - 1e-9 * cw[-1])])
 
 

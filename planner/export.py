@@ -6,11 +6,11 @@ never leaves a half-written output next to complete ones.
 """
 from __future__ import annotations
 
-import io as _io
 import json
 import logging
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
@@ -22,8 +22,25 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["atomic_path", "write_text", "write_outputs", "tables_for_export", "write_xlsx", "jsonable", "ExportItem",
-           "export_items", "geojson_bytes", "gpkg_bytes", "xlsx_bytes", "statistics_csv_bytes", "areas_csv_bytes"]
+__all__ = [
+    "atomic_path",
+    "write_text",
+    "write_csv",
+    "csv_bytes",
+    "csv_safe",
+    "neutralise_cell",
+    "write_outputs",
+    "tables_for_export",
+    "write_xlsx",
+    "jsonable",
+    "ExportItem",
+    "export_items",
+    "geojson_bytes",
+    "gpkg_bytes",
+    "xlsx_bytes",
+    "statistics_csv_bytes",
+    "areas_csv_bytes",
+]
 
 
 @contextmanager
@@ -56,6 +73,58 @@ _UMASK = _read_umask()
 def write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+# ---------------------------------------------------------------------- CSV (the one writer)
+#: A spreadsheet reads a cell that starts with one of these as a formula (or, for tab and
+#: carriage return, strips them and reads what follows): CSV formula injection.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def neutralise_cell(value):
+    """A text cell made inert for spreadsheets, as OWASP recommends: a leading apostrophe.
+
+    Text that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'``
+    in front (``=HYPERLINK(...)`` -> ``'=HYPERLINK(...)``). Numbers, and text that is a plain
+    number such as ``-12.5``, are returned unchanged: a spreadsheet reads those as numbers, not
+    formulas (``-2+3`` is not a plain number and is neutralised).
+    """
+    if isinstance(value, str) and value and value[0] in FORMULA_START and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells and column names are neutralised (see :func:`neutralise_cell`).
+
+    Numeric, boolean and datetime columns are untouched; in object columns only ``str`` cells
+    change. The input is not modified.
+    """
+    out = df.copy()
+    for c in out.columns:
+        s = out[c]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            out[c] = s.map(neutralise_cell, na_action="ignore").astype(object if s.dtype == object else s.dtype)
+    out.columns = [neutralise_cell(c) if isinstance(c, str) else c for c in out.columns]
+    return out
+
+
+def csv_bytes(df: pd.DataFrame, *, index: bool = False) -> bytes:
+    """``df`` as CSV bytes, UTF-8 with a BOM (Excel then reads Chinese), text cells neutralised.
+
+    Every CSV the project hands out (CLI files and app downloads) goes through here or
+    :func:`write_csv`, so a facility named ``=HYPERLINK(...)`` never becomes a live formula.
+    """
+    return csv_safe(df).to_csv(index=index, lineterminator="\n").encode("utf-8-sig")
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, *, index: bool = False) -> Path:
+    """Write ``df`` to ``path`` as :func:`csv_bytes` does, atomically (a crash leaves no half file)."""
+    data = csv_bytes(df, index=index)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return Path(path)
 
 
@@ -200,9 +269,33 @@ def write_xlsx(result, path: str | Path, *, lang: str = "en") -> Path:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
             for key, df in tables_for_export(result, lang).items():
                 sheet = names_zh[key] if lang == "zh" else key
-                df.to_excel(xw, sheet_name=sheet, index=False)
+                _fit_cells(df, sheet).to_excel(xw, sheet_name=sheet, index=False)
                 _no_formulas(xw.sheets[sheet])
     return Path(path)
+
+
+#: The most characters an Excel cell holds.
+XLSX_CELL_CHARS = 32767
+
+
+def _fit_cells(df: pd.DataFrame, sheet: str) -> pd.DataFrame:
+    """Text longer than an Excel cell holds, cut to fit with a warning (openpyxl would cut it with
+    a bare UserWarning); the CSV files keep the full text."""
+    out = df
+    cut = 0
+    for c in df.columns:
+        s = df[c]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            long = s.map(lambda v: isinstance(v, str) and len(v) > XLSX_CELL_CHARS, na_action="ignore").fillna(False).astype(bool)
+            if long.any():
+                if out is df:
+                    out = df.copy()
+                out[c] = s.where(~long, s[long].str.slice(0, XLSX_CELL_CHARS - 1) + "…")
+                cut += int(long.sum())
+    if cut:
+        logger.warning("sheet %s: %d cell(s) longer than Excel's %d characters were cut; the CSV files keep the full text",
+                       sheet, cut, XLSX_CELL_CHARS)
+    return out
 
 
 def _no_formulas(ws) -> None:
@@ -234,15 +327,9 @@ def write_outputs(result, out_dir: str | Path, *, map_html: str | None = None, l
     written: dict[str, Path] = {}
     written["summary.json"] = write_text(out / "summary.json", json.dumps(jsonable(result.summary), ensure_ascii=False, indent=2))
     if len(result.areas):
-        with atomic_path(out / "areas.csv") as tmp:
-            result.areas.to_csv(tmp, index=False, encoding="utf-8-sig")
-        written["areas.csv"] = out / "areas.csv"
-    with atomic_path(out / "demand.csv") as tmp:
-        demand_export(result).to_csv(tmp, index=False, encoding="utf-8-sig")
-    written["demand.csv"] = out / "demand.csv"
-    with atomic_path(out / "facilities.csv") as tmp:
-        result.facilities_table.to_csv(tmp, index=False, encoding="utf-8-sig")
-    written["facilities.csv"] = out / "facilities.csv"
+        written["areas.csv"] = write_csv(result.areas, out / "areas.csv")
+    written["demand.csv"] = write_csv(demand_export(result), out / "demand.csv")
+    written["facilities.csv"] = write_csv(result.facilities_table, out / "facilities.csv")
     if result.isochrones is not None:
         written["isochrones.geojson"] = write_geojson(result.isochrones, out / "isochrones.geojson")
     written["gaps.geojson"] = write_geojson(result.gaps, out / "gaps.geojson")
@@ -261,9 +348,7 @@ def write_study_extras(out: Path, study, study_file: str | None) -> dict[str, Pa
         written["study.toml"] = write_text(out / "study.toml", study_file)
     rejected = getattr(study, "rejected", None)
     if rejected is not None and len(rejected):
-        with atomic_path(out / "rejected_rows.csv") as tmp:
-            rejected.to_csv(tmp, index=False, encoding="utf-8-sig")
-        written["rejected_rows.csv"] = out / "rejected_rows.csv"
+        written["rejected_rows.csv"] = write_csv(rejected, out / "rejected_rows.csv")
     return written
 
 
@@ -354,22 +439,14 @@ def xlsx_bytes(result, lang: str) -> bytes:
         return tmp.read_bytes()
 
 
-def csv_bytes(df: pd.DataFrame) -> bytes:
-    """A table as CSV bytes (UTF-8 with BOM, so Excel reads Chinese)."""
-    return df.to_csv(index=False).encode("utf-8-sig")
-
-
 def statistics_csv_bytes(result, lang: str) -> bytes:
-    """Per-type statistics then per-area statistics, as one CSV (UTF-8 with BOM so Excel reads Chinese)."""
-    tables = tables_for_export(result, lang)
-    buf = _io.StringIO()
-    tables["types"].to_csv(buf, index=False)
-    return buf.getvalue().encode("utf-8-sig")
+    """Per-type statistics as CSV (UTF-8 with BOM so Excel reads Chinese; user text neutralised)."""
+    return csv_bytes(tables_for_export(result, lang)["types"])
 
 
 def areas_csv_bytes(result, lang: str) -> bytes:
-    """Per-area statistics as CSV (UTF-8 with BOM)."""
-    return tables_for_export(result, lang)["areas"].to_csv(index=False).encode("utf-8-sig")
+    """Per-area statistics as CSV (UTF-8 with BOM; user text neutralised)."""
+    return csv_bytes(tables_for_export(result, lang)["areas"])
 
 
 def export_items(result, *, lang: str, proposals: Iterable = (), type_key: str | None = None,

@@ -16,6 +16,9 @@ __all__ = [
     "compile_network",
     "save_network",
     "read_compiled",
+    "source_fingerprint",
+    "cap_text",
+    "MAX_TEXT_CHARS",
     "load_network",
     "download_network",
     "utm_crs",
@@ -251,6 +254,62 @@ def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return spread(xi) | (spread(yi) << np.uint64(1))
 
 
+#: Longest street name or highway class kept, in characters: OSM's own limit on a tag value.
+#: Longer text (a damaged or hostile file) is cut there with a warning, so one edge's text can
+#: never make the network (or its cache) large.
+MAX_TEXT_CHARS = 255
+
+
+def cap_text(values, *, what: str = "text", source: str = "", max_chars: int = MAX_TEXT_CHARS) -> np.ndarray:
+    """Edge text (names, highway classes) as an object array of ``str``, each cut to ``max_chars``.
+
+    Missing values become ``''``. How many values were cut is logged as a warning (never silent).
+    """
+    arr = np.asarray(values, dtype=object)
+    out = np.empty(len(arr), dtype=object)
+    cut = 0
+    for i, v in enumerate(arr):
+        t = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+        if len(t) > max_chars:
+            t = t[:max_chars]
+            cut += 1
+        out[i] = t
+    if cut:
+        logger.warning("%s: %d edge %s value(s) longer than %d characters were cut to that length",
+                       source or "network", cut, what, max_chars)
+    return out
+
+
+def _check_coordinates(raw: RawGraph, edge_u: np.ndarray, edge_v: np.ndarray) -> None:
+    """Refuse nodes or edge geometry with missing or impossible WGS-84 coordinates, naming them."""
+    from ._errors import NetworkError
+
+    lon = np.asarray(raw.lon, float)
+    lat = np.asarray(raw.lat, float)
+    n = len(lon)
+    if len(edge_u) and (edge_u.min() < 0 or edge_v.min() < 0 or edge_u.max() >= n or edge_v.max() >= n):
+        raise NetworkError(f"{raw.source or 'the network'}: an edge refers to a node that does not exist.",
+                           f"{raw.source or '路网'}：有路段引用了不存在的节点。")
+    used = np.zeros(n, dtype=bool)
+    used[edge_u] = True
+    used[edge_v] = True
+    bad = used & ~(np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
+    gl, ga = np.asarray(raw.geom_lon, float), np.asarray(raw.geom_lat, float)
+    bad_geom = ~(np.isfinite(gl) & np.isfinite(ga) & (np.abs(gl) <= 180) & (np.abs(ga) <= 90))
+    if bad.any() or bad_geom.any():
+        ids = [int(i) for i in np.asarray(raw.node_id)[bad][:10]]
+        what_en = (f"{int(bad.sum())} nodes (e.g. node ids {ids})" if bad.any()
+                   else f"{int(bad_geom.sum())} edge geometry points")
+        what_zh = (f"{int(bad.sum())} 个节点（例如节点编号 {ids}）" if bad.any()
+                   else f"{int(bad_geom.sum())} 个路段几何点")
+        raise NetworkError(
+            f"{raw.source or 'the network'}: {what_en} have missing (NaN) or impossible coordinates; "
+            "longitude must be -180..180 and latitude -90..90 degrees (WGS-84). Fix or remove them in the file.",
+            f"{raw.source or '路网'}：{what_zh}的坐标缺失（NaN）或超出范围；经度须在 -180..180、纬度须在 -90..90 度"
+            "（WGS-84）之间。请在文件中修正或删除。",
+        )
+
+
 def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool = True) -> Network:
     """Compile a parsed street graph into a metric :class:`Network`.
 
@@ -278,12 +337,14 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
             f"The street network from {raw.source or 'the input'} has no usable edges for mode '{raw.mode}'.",
             f"来自 {raw.source or '输入'} 的路网在「{raw.mode}」方式下没有可用路段。",
         )
-    if crs is None:
-        crs = utm_crs(float(np.median(raw.lon)), float(np.median(raw.lat)))
     edge_u = np.asarray(raw.edge_u, dtype=np.int64)
     edge_v = np.asarray(raw.edge_v, dtype=np.int64)
     offsets = np.asarray(raw.geom_offsets, dtype=np.int64)
     n = raw.n_nodes
+    _check_coordinates(raw, edge_u, edge_v)
+    if crs is None:
+        used = np.unique(np.concatenate([edge_u, edge_v]))
+        crs = utm_crs(float(np.median(np.asarray(raw.lon, float)[used])), float(np.median(np.asarray(raw.lat, float)[used])))
 
     dropped_nodes = dropped_edges = 0
     node_keep = np.zeros(n, dtype=bool)
@@ -347,8 +408,8 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
         geom_xy=geom_xy,
         geom_offsets=new_offsets,
         oneway=np.asarray(raw.oneway, dtype=bool)[kept_edges],
-        highway=np.asarray(raw.highway, dtype=object)[kept_edges],
-        name=np.asarray(raw.name, dtype=object)[kept_edges],
+        highway=cap_text(np.asarray(raw.highway, dtype=object)[kept_edges], what="highway", source=raw.source),
+        name=cap_text(np.asarray(raw.name, dtype=object)[kept_edges], what="name", source=raw.source),
         mode=raw.mode,
         source=raw.source,
         dropped_nodes=dropped_nodes,
@@ -360,12 +421,72 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
 
 
 # ---------------------------------------------------------------------- save / load compiled
-_FORMAT = 2  # 2: nodes in Morton order
+_FORMAT = 3  # 2: nodes in Morton order; 3: text as unique UTF-8 table + codes, checksum, source fingerprint
 _ARRAYS = ("node_id", "x", "y", "lon", "lat", "edge_u", "edge_v", "length_m", "geom_xy", "geom_offsets", "oneway")
+_TEXT = ("highway", "name")
 
 
-def save_network(net: Network, path: str | Path) -> Path:
-    """Write a compiled network to ``path`` (``.npz``) atomically: a crash never leaves half a file."""
+def _pack_text(values: np.ndarray) -> dict[str, np.ndarray]:
+    """Variable-width text: the distinct values as UTF-8 bytes with offsets, and one code per edge.
+
+    A fixed-width numpy string array would give every edge the longest value's width (one
+    5-million-character name made a 15 GB cache); this takes the text's own size.
+    """
+    import pandas as pd
+
+    codes, uniq = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)  # hashing: faster than sorting
+    encoded = [str(u).encode("utf-8") for u in uniq]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return {"bytes": np.frombuffer(b"".join(encoded), dtype=np.uint8), "offsets": offsets,
+            "codes": codes.astype(np.int64)}
+
+
+def _unpack_text(blob: np.ndarray, offsets: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    data = blob.tobytes()
+    uniq = np.empty(len(offsets) - 1, dtype=object)
+    uniq[:] = [data[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())]
+    return uniq[codes] if len(codes) else np.zeros(0, dtype=object)
+
+
+def _checksum(arrays: dict[str, np.ndarray], header: dict) -> str:
+    """SHA-256 over every array (name, dtype, shape, bytes, in name order) and the header."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(f"{k}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.data if a.size else b"")
+    h.update(json.dumps(header, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    return h.hexdigest()
+
+
+def source_fingerprint(path: str | Path) -> dict:
+    """What identifies a network source file: name, size, modification time and a SHA-256 of its
+    first and last 64 KB (cheap on a 1 GB PBF, and it notices a file replaced in place)."""
+    import hashlib
+
+    p = Path(path)
+    st = p.stat()
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        h.update(fh.read(65536))
+        if st.st_size > 131072:
+            fh.seek(-65536, 2)
+        h.update(fh.read(65536))
+    return {"name": p.name, "size": int(st.st_size), "mtime_ns": int(st.st_mtime_ns), "sha256_ends": h.hexdigest()}
+
+
+def save_network(net: Network, path: str | Path, *, fingerprint: dict | None = None) -> Path:
+    """Write a compiled network to ``path`` (``.npz``) atomically: a crash never leaves half a file.
+
+    The header records the format version, a SHA-256 of every array and, for a cache, the
+    ``fingerprint`` of the source file (see :func:`source_fingerprint`); :func:`read_compiled`
+    checks all three. Text (names, highway classes) is stored variable-width, so the file's size
+    follows the network's size, not its longest name.
+    """
     import json
     import os
     import tempfile
@@ -380,11 +501,16 @@ def save_network(net: Network, path: str | Path) -> Path:
         "dropped_nodes": net.dropped_nodes,
         "dropped_edges": net.dropped_edges,
         "meta": net.meta,
+        "n_nodes": int(net.n_nodes),
+        "n_edges": int(net.n_edges),
+        "fingerprint": fingerprint,
     }
-    arrays = {k: getattr(net, k) for k in _ARRAYS}
-    arrays["highway"] = np.asarray(net.highway, dtype=str)
-    arrays["name"] = np.asarray(net.name, dtype=str)
-    arrays["header"] = np.asarray(json.dumps(header, ensure_ascii=False))
+    arrays = {k: np.asarray(getattr(net, k)) for k in _ARRAYS}
+    for k in _TEXT:
+        for part, a in _pack_text(cap_text(getattr(net, k), what=k, source=net.source)).items():
+            arrays[f"{k}_{part}"] = a
+    header["sha256"] = _checksum(arrays, header)
+    arrays["header"] = np.frombuffer(json.dumps(header, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -398,41 +524,91 @@ def save_network(net: Network, path: str | Path) -> Path:
     return path
 
 
-def read_compiled(path: str | Path) -> Network:
-    """Read a network written by :func:`save_network`."""
-    import json
-
+def _bad_compiled(path: Path, en: str, zh: str):
     from ._errors import NetworkError
+
+    return NetworkError(
+        f"{path.name}: not a compiled network file, or a damaged one ({en}). Delete it, or load the source .osm/.pbf/.graphml file instead.",
+        f"{path.name}：不是已编译路网文件，或文件已损坏（{zh}）。请删除该文件，或改为加载原始 .osm/.pbf/.graphml 文件。",
+    )
+
+
+def _check_structure(path: Path, header: dict, a: dict[str, np.ndarray]) -> None:
+    n, m = int(header.get("n_nodes", -1)), int(header.get("n_edges", -1))
+    off = a["geom_offsets"]
+    problems = []
+    if any(len(a[k]) != n for k in ("node_id", "x", "y", "lon", "lat")):
+        problems.append("node arrays disagree in length")
+    if any(len(a[k]) != m for k in ("edge_u", "edge_v", "length_m", "oneway")) or len(off) != m + 1:
+        problems.append("edge arrays disagree in length")
+    elif m and (a["edge_u"].min() < 0 or a["edge_v"].min() < 0 or max(a["edge_u"].max(), a["edge_v"].max()) >= n):
+        problems.append("edges refer to missing nodes")
+    if a["geom_xy"].ndim != 2 or (len(off) and (off[0] != 0 or off[-1] != len(a["geom_xy"]) or np.any(np.diff(off) < 2))):
+        problems.append("edge geometry offsets are inconsistent")
+    if not (np.isfinite(a["x"]).all() and np.isfinite(a["y"]).all() and np.isfinite(a["length_m"]).all()
+            and (a["length_m"] >= 0).all()):
+        problems.append("coordinates or lengths are not finite")
+    for k in _TEXT:
+        codes, toff = a[f"{k}_codes"], a[f"{k}_offsets"]
+        if len(codes) != m or (len(codes) and (codes.min() < 0 or codes.max() >= len(toff) - 1)) or toff[-1] != len(a[f"{k}_bytes"]):
+            problems.append(f"{k} table is inconsistent")
+    if problems:
+        raise _bad_compiled(path, "; ".join(problems), "；".join(problems))
+
+
+def read_compiled(path: str | Path, *, fingerprint: dict | None = None) -> Network:
+    """Read a network written by :func:`save_network`, verified.
+
+    The format version, the SHA-256 of the arrays and the arrays' mutual consistency are
+    checked; with ``fingerprint`` (a cache), the source file's fingerprint must match too.
+
+    Raises
+    ------
+    NetworkError
+        The file is truncated, damaged, tampered with, of another format version, or (with
+        ``fingerprint``) compiled from another version of the source file.
+    """
+    import json
 
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
-            header = json.loads(str(z["header"]))
-            if header.get("format") != _FORMAT:
-                raise NetworkError(
-                    f"{path.name}: compiled with another format version; delete it to rebuild.",
-                    f"{path.name}：编译格式版本不同，请删除后重新生成。",
-                )
-            arrays = {k: z[k] for k in _ARRAYS}
-            highway = z["highway"].astype(object)
-            name = z["name"].astype(object)
-    except (OSError, KeyError, ValueError) as exc:
-        raise NetworkError(
-            f"{path.name}: not a compiled network file ({exc}).",
-            f"{path.name}：不是有效的已编译路网文件（{exc}）。",
-        ) from None
-    for arr in arrays.values():
+            header = json.loads(z["header"].tobytes().decode("utf-8")) if z["header"].dtype == np.uint8 else {}
+            if not isinstance(header, dict) or header.get("format") != _FORMAT:
+                raise _bad_compiled(path, "written by another format version", "格式版本不同")
+            arrays = {k: z[k] for k in z.files if k != "header"}
+    except Exception as exc:  # np.load / zipfile raise many kinds on damaged files (EOFError, BadZipFile, CRC, zlib)
+        from ._errors import NetworkError
+
+        if isinstance(exc, NetworkError):
+            raise
+        raise _bad_compiled(path, f"{type(exc).__name__}: {exc}", f"{type(exc).__name__}：{exc}") from None
+    expected = set(_ARRAYS) | {f"{k}_{p}" for k in _TEXT for p in ("bytes", "offsets", "codes")}
+    if set(arrays) != expected:
+        raise _bad_compiled(path, "arrays missing or unexpected", "数组缺失或多余")
+    stored = header.pop("sha256", None)
+    if stored != _checksum(arrays, header):
+        raise _bad_compiled(path, "checksum mismatch: the file was damaged or changed", "校验和不符：文件已损坏或被改动")
+    if fingerprint is not None and header.get("fingerprint") != fingerprint:
+        raise _bad_compiled(path, "compiled from another version of the source file", "由另一版本的源文件编译")
+    _check_structure(path, header, arrays)
+    try:
+        text = {k: _unpack_text(arrays[f"{k}_bytes"], arrays[f"{k}_offsets"], arrays[f"{k}_codes"]) for k in _TEXT}
+    except UnicodeDecodeError as exc:
+        raise _bad_compiled(path, f"text is not UTF-8 ({exc})", f"文本不是 UTF-8（{exc}）") from None
+    core = {k: arrays[k] for k in _ARRAYS}
+    for arr in core.values():
         arr.setflags(write=False)
     return Network(
         crs=header["crs"],
-        highway=highway,
-        name=name,
+        highway=text["highway"],
+        name=text["name"],
         mode=header["mode"],
         source=header["source"],
         dropped_nodes=header["dropped_nodes"],
         dropped_edges=header["dropped_edges"],
         meta=header.get("meta", {}),
-        **arrays,
+        **core,
     )
 
 
@@ -492,6 +668,8 @@ def load_network(
     graph_mode = "bike" if mode == "bike" else "walk"
     if not path.exists():
         raise NetworkError(f"Network file not found: {path}", f"找不到路网文件：{path}")
+    if not path.is_file():  # a folder, device or pipe: reading it would fail late, never end or block
+        raise NetworkError(f"{path}: not a regular file; give a saved network file.", f"{path}：不是普通文件；请提供已保存的路网文件。")
     kind = _kind(path)
     if kind == "compiled":
         return read_compiled(path)
@@ -501,22 +679,29 @@ def load_network(
             f"{path.name}：不支持的路网文件格式；请使用 .osm、.osm.bz2、.osm.gz、.osm.pbf、.graphml 或已编译的 .npz。",
         )
     cache_path = None
+    fingerprint = None
     if use_cache:
         st = path.stat()
         key = _cache_key(path.resolve(), st.st_size, st.st_mtime_ns, graph_mode, keep_largest)
         cache_path = Path(cache_dir or default_cache_dir()) / f"{path.name}.{graph_mode}.{key}.npz"
+        try:
+            fingerprint = source_fingerprint(path)
+        except OSError as exc:
+            raise NetworkError(f"Cannot read network file {path}: {exc}", f"无法读取路网文件 {path}：{exc}") from None
         if cache_path.exists():
             try:
-                return read_compiled(cache_path)
-            except NetworkError:
-                logger.warning("ignoring unreadable cache %s", cache_path)
+                return read_compiled(cache_path, fingerprint=fingerprint)
+            except NetworkError as exc:
+                # reported once: the rebuilt network replaces the bad cache below
+                logger.warning("the cached network %s is unusable and is rebuilt from %s: %s",
+                               cache_path, path.name, exc.message("en"))
     from . import osm
 
     raw = osm.read_graphml(path, mode=graph_mode) if kind == "graphml" else osm.read_osm(path, mode=graph_mode)
     net = compile_network(raw, keep_largest=keep_largest)
     if cache_path is not None:
         try:
-            save_network(net, cache_path)
+            save_network(net, cache_path, fingerprint=fingerprint)
         except OSError as exc:  # a read-only cache folder must not stop the work
             logger.warning("could not cache the compiled network at %s: %s", cache_path, exc)
     return net

@@ -130,9 +130,17 @@ def _osm_file(path: str | Path, error: type[InputError] | type[NetworkError]) ->
 
 
 def _unreadable(p: Path, exc: BaseException, error: type[InputError] | type[NetworkError]) -> Exception:
+    if "too long" in str(exc):
+        # libosmium refuses keys, values, roles and user names over OSM's limit (255 characters)
+        return error(
+            f"{p}: an OSM tag key or value is longer than OSM allows (255 characters; the reader stops at "
+            f"1024 bytes): {exc}. Shorten or remove that tag (e.g. with `osmium tags-filter`) and load the file again.",
+            f"{p}：某个 OSM 标签的键或值超过 OSM 允许的长度（255 个字符；读取器上限为 1024 字节）：{exc}。"
+            "请缩短或删除该标签（例如用 `osmium tags-filter`）后重新加载。",
+        )
     return error(
-        f"{p} is not a readable OSM file (XML, .osm.gz, .osm.bz2 or .pbf): {exc}",
-        f"{p} 不是可读取的 OSM 文件（XML、.osm.gz、.osm.bz2 或 .pbf）：{exc}",
+        f"{p} is not a readable OSM file (XML, .osm.gz, .osm.bz2 or .pbf); it may be truncated or damaged: {exc}",
+        f"{p} 不是可读取的 OSM 文件（XML、.osm.gz、.osm.bz2 或 .pbf），可能已截断或损坏：{exc}",
     )
 
 
@@ -275,7 +283,7 @@ def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
             oneways.append(direction != 0)
             highways.append(tags.get("highway", ""))
             names.append(tags.get("name", ""))
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError, OSError, UnicodeError) as exc:  # osmium's C++ errors (length_error -> ValueError)
         raise _unreadable(p, exc, NetworkError) from None
 
     logger.debug("%s: %d highway ways seen, %d kept for %s; rejected: %s", p, seen, len(way_ids), mode, dict(rejected))
@@ -840,7 +848,7 @@ def osm_facilities(path: str | Path, types: Iterable[str] | None = None, *, bbox
                 fid, lon, lat = f"w{obj.id}", float(xy[:, 0].mean()), float(xy[:, 1].mean())
             rows.append({"id": fid, "name": _feature_name(tags), "type": ftype, "osm_tags": _compact_tags(tags),
                          "lon": lon, "lat": lat, "source_file": str(p)})
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError, OSError, UnicodeError) as exc:  # osmium's C++ errors (length_error -> ValueError)
         raise _unreadable(p, exc, InputError) from None
     if bbox is not None and rows:
         n0 = len(rows)
@@ -952,7 +960,7 @@ def osm_buildings(path: str | Path, *, bbox: Bbox | None = None):
                 values.append(bval)
                 levels.append(_levels(tags.get("building:levels")))
                 rings.append(ring)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError, OSError, UnicodeError) as exc:  # osmium's C++ errors (length_error -> ValueError)
         raise _unreadable(p, exc, InputError) from None
     if skipped:
         logger.info("%s: building/landuse ways skipped: %s", p, dict(skipped))

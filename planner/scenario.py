@@ -141,6 +141,7 @@ def run(
     """
     import geopandas as gpd
 
+    from . import _validate as V
     from . import isochrones as iso
     from .coverage_stats import band_edges
 
@@ -164,9 +165,19 @@ def run(
             f"{int(unknown_rows.sum())} facilities have a type that is not defined: {sorted(set(fac.loc[unknown_rows, 'type'].astype(str)))}",
             f"{int(unknown_rows.sum())} 个设施的类型未定义：{sorted(set(fac.loc[unknown_rows, 'type'].astype(str)))}",
         )
+    max_snap_m = V.number(max_snap_m, name="max_snap_m", flag="--max-snap-m", unit_en="(metres)", unit_zh="米",
+                          minimum=0.0, allow_min=False, maximum=V.MAX_DISTANCE_M)
+    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟",
+                       minimum=V.MIN_MINUTES, maximum=V.MAX_MINUTES, allow_none=True)
+    speed_kmh = V.number(speed_kmh, name="speed_kmh", flag="--speed-kmh", unit_en="(km/h)", unit_zh="公里/小时",
+                         minimum=V.MIN_SPEED_KMH, maximum=V.MAX_SPEED_KMH, allow_none=True)
+    gap_cell_m = V.number(gap_cell_m, name="gap_cell_m", unit_en="(metres)", unit_zh="米", minimum=1.0,
+                          maximum=V.MAX_DISTANCE_M)
+    if isochrones not in ("dissolved", "all", "none"):
+        raise InputError(f"isochrones must be 'dissolved', 'all' or 'none', not {isochrones!r}.",
+                         f"isochrones 须为 dissolved、all 或 none，而非 {isochrones!r}。")
+    breaks = V.breaks(breaks)
     goals = {k: goal_for(types, k, minutes=minutes, speed_kmh=speed_kmh) for k in keys}
-    if breaks is not None and not all(0 < float(b) < 1e4 for b in breaks):
-        raise InputError(f"Isochrone breaks must be positive minutes, not {list(breaks)}.", f"等时圈分段须为正的分钟数，而非 {list(breaks)}。")
     if not len(study.demand) or not float(study.demand.population.sum()) > 0:
         raise InputError(
             "There is no demand to measure coverage against: the demand is empty or its population is zero everywhere.",

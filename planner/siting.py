@@ -903,6 +903,12 @@ def propose(
         above what the candidates can reach (the message gives the maximum share and the demand
         no candidate reaches).
     """
+    from . import _validate as V
+
+    max_snap_m = _check_snap(max_snap_m)
+    mip_rel_gap = V.number(mip_rel_gap, name="mip_rel_gap", minimum=0.0, maximum=1.0)
+    capacity = V.number(capacity, name="capacity", flag="--capacity", unit_en="(residents per site)",
+                        unit_zh="每站居民数", minimum=0.0, allow_min=False, allow_none=True)
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[tuple[str, str]] = []
@@ -920,6 +926,9 @@ def propose(
         raise InputError(f"population has {len(pop)} values for {n_d} demand points.", f"人口数 {len(pop)} 与需求点数 {n_d} 不一致。")
     if (pop < 0).any() or not np.isfinite(pop).all():
         raise InputError("Demand weights must be finite and non-negative.", "需求权重须为非负有限数值。")
+    from .demand import check_population
+
+    check_population(pop, demand_ids, source="demand weights")  # sums of 1e308 overflow to inf
     total = float(pop.sum())
     if n_d == 0 or total <= 0:
         raise InfeasibleError("There is no demand to cover (zero demand points or zero total population).",
@@ -942,6 +951,9 @@ def propose(
                          f"目标覆盖率须在 (0, 1] 之间（如 0.95），而非 {target_share}。")
     if method == "exact" and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
         raise InputError(f"The time limit must be positive seconds, not {time_limit_s!r}.", f"时间上限须为正的秒数，而非 {time_limit_s!r}。")
+    if method == "exact":
+        time_limit_s = V.number(time_limit_s, name="time_limit_s", flag="--time-limit", unit_en="(seconds)",
+                                unit_zh="秒", minimum=0.0, allow_min=False, maximum=86400.0)
     if capacity is not None:
         if count is None:
             raise InputError("Capacity applies to maximal coverage: give count with capacity.", "容量约束用于最大覆盖问题：请同时给出新增数量。")
@@ -1146,8 +1158,17 @@ def propose_study(
         chosen is one to move. With ``target_share`` it gives the fewest sites in total.
     **kwargs : passed to :func:`propose` (count, target_share, method, capacity, ...).
     """
+    from . import _validate as V
     from .scenario import goal_for
 
+    max_snap_m = _check_snap(max_snap_m)
+    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟",
+                       minimum=V.MIN_MINUTES, maximum=V.MAX_MINUTES, allow_none=True)
+    speed_kmh = V.number(speed_kmh, name="speed_kmh", flag="--speed-kmh", unit_en="(km/h)", unit_zh="公里/小时",
+                         minimum=V.MIN_SPEED_KMH, maximum=V.MAX_SPEED_KMH, allow_none=True)
+    candidate_spacing_m = V.number(candidate_spacing_m, name="candidate_spacing_m", flag="--candidate-spacing-m",
+                                   unit_en="(metres)", unit_zh="米", minimum=0.0, allow_min=False,
+                                   maximum=V.MAX_DISTANCE_M, allow_none=True)
     ftype = goal_for(study.types, type_key, minutes=minutes, speed_kmh=speed_kmh)
     net = study.network_for(ftype)
     fac = study.facilities
@@ -1278,6 +1299,13 @@ def propose_sites(study, type_key: str, *, count: int | None = None, target_shar
     )
 
 
+def _check_snap(max_snap_m) -> float:
+    from . import _validate as V
+
+    return V.number(max_snap_m, name="max_snap_m", flag="--max-snap-m", unit_en="(metres)", unit_zh="米",
+                    minimum=0.0, allow_min=False, maximum=V.MAX_DISTANCE_M)
+
+
 # ============================================================================ writers
 def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | None = None,
                  extra_summary: dict | None = None, study=None, study_file: str | None = None) -> dict[str, Path]:
@@ -1287,7 +1315,7 @@ def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | N
     """
     import json
 
-    from .export import atomic_path, jsonable, write_geojson, write_text
+    from .export import jsonable, write_csv, write_geojson, write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1295,9 +1323,7 @@ def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | N
     cols = ["rank", "id", "lon", "lat", "marginal_demand", "cumulative_share"]
     if "source" in result.sites and (result.sites["source"] == "existing").any():
         cols.append("source")  # relocation: which chosen sites are existing ones to keep
-    with atomic_path(out / "proposals.csv") as tmp:
-        result.sites[cols].to_csv(tmp, index=False, encoding="utf-8-sig")
-    written["proposals.csv"] = out / "proposals.csv"
+    written["proposals.csv"] = write_csv(result.sites[cols], out / "proposals.csv")
     summary = result.summary()
     if extra_summary:
         summary.update(extra_summary)
