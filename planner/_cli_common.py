@@ -50,6 +50,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--outside-tolerance-m", type=float,
                    help=f"accept points up to this far outside the network's extent (default {OUTSIDE_TOLERANCE_M:g})")
     p.add_argument("--max-snap-m", type=float, help=f"flag points farther than this from any street (default {MAX_SNAP_M:g})")
+    p.add_argument("--allow-large-population", action="store_true", default=None,
+                   help="accept demand rows above 1e7 residents (and files above 1e9); see docs/your_data.md")
     p.add_argument("--skip-invalid", action="store_true", help="load the valid rows and write rejected_rows.csv instead of refusing a file")
     p.add_argument("--types-file", metavar="TOML", help="extra facility types (user-defined), added to the bundled ones")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of messages and table headers (default zh)")
@@ -138,6 +140,7 @@ def spec_from_args(args, *, candidates: str | None = None) -> tuple[StudySpec, P
         goals=goals, types_file=args.types_file or spec.types_file,
         outside_tolerance_m=args.outside_tolerance_m if args.outside_tolerance_m is not None else spec.outside_tolerance_m,
         keep_outside_demand=bool(args.keep_outside_demand) or spec.keep_outside_demand,
+        allow_large_population=bool(args.allow_large_population) or spec.allow_large_population,
     )
     return spec, None
 

@@ -247,6 +247,8 @@ class StudySpec:
     outside_tolerance_m : float
         Points up to this far outside the network's extent are accepted.
     keep_outside_demand : bool
+    allow_large_population : bool
+        Accept demand rows above the plausibility bound (see ``planner.demand.population_limits``).
     label : str, optional
         The title of reports (default: the network source).
     """
@@ -261,6 +263,7 @@ class StudySpec:
     types_file: str | None = None
     outside_tolerance_m: float = OUTSIDE_TOLERANCE_M
     keep_outside_demand: bool = False
+    allow_large_population: bool = False
     label: str | None = None
 
     def __post_init__(self):
@@ -545,7 +548,7 @@ def _read_demand(spec: StudySpec, base: Base, area, base_dir, state) -> Demand:
     system = lf.coords_or(spec.coords)
     t = io.read_demand(_resolve(lf.path, base_dir), coords=system, columns=dict(lf.columns or ()),
                        skip_invalid=lf.skip_invalid, study_area=area, study_area_buffer_m=spec.outside_tolerance_m,
-                       sheet=lf.sheet, layer=lf.layer)
+                       sheet=lf.sheet, layer=lf.layer, allow_large_population=spec.allow_large_population)
     state.layer(lf, "demand", system, t)
     g = t.gdf
     is_poly = g.geom_type.isin(["Polygon", "MultiPolygon"])
@@ -705,7 +708,7 @@ _TOP_KEYS = {"network", "facilities", "demand", "areas", "candidates", "goals", 
 _LAYER_KEYS = {f.name for f in fields(Layer)}
 _NETWORK_KEYS = {"path", "place", "demo", "demo_scale", "demo_seed", "facilities"}
 _GOAL_KEYS = {f.name for f in fields(Goals)}
-_OPTION_KEYS = {"outside_tolerance_m", "keep_outside_demand"}
+_OPTION_KEYS = {"outside_tolerance_m", "keep_outside_demand", "allow_large_population"}
 
 
 def _bad(file: str, en: str, zh: str) -> InputError:
@@ -796,7 +799,8 @@ def spec_from_dict(doc: Mapping, *, file: str = "study") -> StudySpec:
             types_file=doc.get("types_file"), label=doc.get("label"),
             outside_tolerance_m=_number(file, "options", "outside_tolerance_m",
                                         opts.get("outside_tolerance_m", OUTSIDE_TOLERANCE_M), allow_none=False),
-            keep_outside_demand=bool(opts.get("keep_outside_demand", False)), **one,
+            keep_outside_demand=bool(opts.get("keep_outside_demand", False)),
+            allow_large_population=bool(opts.get("allow_large_population", False)), **one,
         )
     except InputError as exc:
         raise _bad(file, exc.message("en"), exc.message("zh")) from None
@@ -906,7 +910,8 @@ def study_toml(spec: StudySpec, *, base_dir: str | Path | None = None, comment: 
     if any(v is not None for v in goals.values()):
         lines += [""] + _table("goals", goals)
     opts = {"outside_tolerance_m": spec.outside_tolerance_m if spec.outside_tolerance_m != OUTSIDE_TOLERANCE_M else None,
-            "keep_outside_demand": True if spec.keep_outside_demand else None}
+            "keep_outside_demand": True if spec.keep_outside_demand else None,
+            "allow_large_population": True if spec.allow_large_population else None}
     if any(v is not None for v in opts.values()):
         lines += [""] + _table("options", opts)
     return "\n".join(lines) + "\n"
@@ -944,8 +949,8 @@ def load_study(study_file: str | Path | StudySpec | None = None, *, network: str
                areas: Layer | str | Path | None = None, candidates: Layer | str | Path | None = None,
                coords: str = "wgs84", goals: Goals | None = None, facilities_from_network: bool | None = None,
                types_file: str | Path | None = None, outside_tolerance_m: float = OUTSIDE_TOLERANCE_M,
-               keep_outside_demand: bool = False, label: str | None = None, cache_dir: str | Path | None = None,
-               progress: Callable[[str], None] | None = None) -> Study:
+               keep_outside_demand: bool = False, allow_large_population: bool = False, label: str | None = None,
+               cache_dir: str | Path | None = None, progress: Callable[[str], None] | None = None) -> Study:
     """Build a study from a study file, a :class:`StudySpec`, or keyword arguments.
 
     Parameters
@@ -991,6 +996,6 @@ def load_study(study_file: str | Path | StudySpec | None = None, *, network: str
             facilities=tuple(as_layer(f) for f in facilities), demand=as_layer(demand), areas=as_layer(areas),
             candidates=as_layer(candidates), coords=coords, goals=goals or Goals(),
             types_file=str(types_file) if types_file is not None else None, outside_tolerance_m=outside_tolerance_m,
-            keep_outside_demand=keep_outside_demand, label=label,
+            keep_outside_demand=keep_outside_demand, allow_large_population=allow_large_population, label=label,
         )
     return build_study(spec, base_dir=base_dir, cache_dir=cache_dir, progress=progress)

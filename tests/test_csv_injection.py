@@ -117,8 +117,8 @@ def test_every_cli_csv_is_safe(tmp_path):
 
 
 def test_app_csv_downloads_are_safe():
-    from planner.scenario import run
     from planner.export import areas_csv_bytes, export_items, statistics_csv_bytes
+    from planner.scenario import run
 
     study = grid_study(seed=2, n=12, n_fac=4, n_dem=100)
     fac = study.facilities.copy()

@@ -308,3 +308,22 @@ def test_catchments_add_up_and_match_a_direct_count(district):
                    & (reached["health_centre_minutes"] <= 10)]
     assert c["band_2"].iloc[0] == pytest.approx(mine["population"].sum())
     assert set(c["id"]) == set(study.facilities.loc[study.facilities["type"] == "health_centre", "id"])
+
+
+def test_allow_large_population_reaches_the_reader_from_every_front_end(tmp_path, district):
+    d = district.demand.iloc[:30]
+    big = tmp_path / "big.csv"
+    pd.DataFrame({"id": d["id"], "lon": d.geometry.x, "lat": d.geometry.y,
+                  "population": [2e7] + [10.0] * (len(d) - 1)}).to_csv(big, index=False)
+    with pytest.raises(InputError, match="allow-large-population"):
+        planner.load_study(demo=True, demo_scale=SCALE, demand=big)
+    study = planner.load_study(demo=True, demo_scale=SCALE, demand=big, allow_large_population=True)
+    assert study.demand.population.max() == 2e7
+    f = tmp_path / "s.toml"
+    f.write_text(f"[network]\ndemo = true\ndemo_scale = {SCALE}\n[demand]\npath = \"big.csv\"\n"
+                 "[options]\nallow_large_population = true\n", encoding="utf-8")
+    assert planner.load_study(f).demand.population.max() == 2e7
+    args = ["coverage", "--demo", "--demo-scale", str(SCALE), "--demand", str(big), "--type", "aed", "--no-map",
+            "--isochrones", "none", "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    assert main(args + ["--allow-large-population"]) == 0
