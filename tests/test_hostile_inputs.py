@@ -9,11 +9,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from planner.coverage_stats import weighted_quantile
 
 from planner import InputError, NetworkError
 from planner import _validate as V
 from planner.cli import main
+from planner.coverage_stats import weighted_quantile
 from planner.demand import HARD_MAX_POPULATION, MAX_ROW_POPULATION, demand_from_points
 from planner.io import read_demand, read_facilities
 from planner.network import (
