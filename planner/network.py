@@ -21,6 +21,9 @@ __all__ = [
     "utm_crs",
     "Snap",
     "snap_points",
+    "geodesic_m",
+    "HIGHWAY_CLASSES",
+    "highway_codes",
 ]
 
 
@@ -89,6 +92,22 @@ class Network:
     mode : 'walk' or 'bike'; source : description.
     dropped_nodes, dropped_edges : parts removed because they were not in the largest
         connected component (reported, never silent).
+    geom_cum_m : float64[k]  distance along each edge's geometry from its u node to every
+        geometry point, in the same metres as ``length_m`` (the last point of edge i is at
+        ``length_m[i]``). Snapping uses it to turn a position on the projected geometry into a
+        ground distance along the street.
+    highway_code : int16[m]  index of each edge's highway class in :data:`HIGHWAY_CLASSES`.
+    meta : dict  JSON-ready extras kept in the compiled file: ``meta["lengths"]`` is
+        ``"wgs84"`` when lengths are ground metres on the WGS-84 ellipsoid (networks compiled
+        from lon/lat), absent for synthetic networks whose ``crs`` metres are taken as ground
+        metres; ``meta["audit"]`` holds the :class:`NetworkAudit` as a dict.
+
+    Notes
+    -----
+    Lengths and snapping legs are ground metres: ``x``/``y`` and ``geom_xy`` in the projected
+    ``crs`` are only used for geometry and spatial indexing. A UTM grid metre differs from a
+    ground metre by the projection's scale factor (0.9996 on the central meridian, about
+    -0.011 % in Shanghai and +0.075 % at the edge of zone 49N in Shenzhen).
     """
 
     crs: str
@@ -110,6 +129,54 @@ class Network:
     dropped_nodes: int = 0
     dropped_edges: int = 0
     meta: dict = field(default_factory=dict)
+    geom_cum_m: np.ndarray | None = None
+    highway_code: np.ndarray | None = None
+
+    def __post_init__(self):
+        # synthetic networks (network_from_xy) give neither: grid metres along the geometry, and
+        # codes from the highway strings
+        if self.geom_cum_m is None:
+            object.__setattr__(self, "geom_cum_m", _planar_cum(self.geom_xy, self.geom_offsets))
+        if self.highway_code is None:
+            object.__setattr__(self, "highway_code", highway_codes(self.highway))
+        for arr in (self.geom_cum_m, self.highway_code):
+            arr.setflags(write=False)
+
+    @property
+    def geodesic(self) -> bool:
+        """True when lengths are ground metres on the WGS-84 ellipsoid (compiled from lon/lat)."""
+        return self.meta.get("lengths") == "wgs84"
+
+    @cached_property
+    def _grid_cum(self) -> np.ndarray:
+        """Grid metres along each edge's projected geometry, per geometry point."""
+        return _planar_cum(self.geom_xy, self.geom_offsets)
+
+    def _along_key(self, to_ground: bool) -> tuple[np.ndarray, np.ndarray]:
+        """A sorted search key over all geometry points (source-unit positions offset per edge)."""
+        name = "_key_grid" if to_ground else "_key_ground"
+        cached = self.__dict__.get(name)
+        if cached is None:
+            src = self._grid_cum if to_ground else self.geom_cum_m
+            off = self.geom_offsets
+            last = src[off[1:] - 1]
+            base = np.concatenate([[0.0], np.cumsum(last + 1.0)[:-1]])
+            cached = (src + np.repeat(base, np.diff(off)), base)
+            self.__dict__[name] = cached
+        return cached
+
+    def ground_along(self, edge: np.ndarray, along_grid_m: np.ndarray) -> np.ndarray:
+        """Grid metres along edges' projected geometry -> metres along the street (``length_m`` units).
+
+        Each position is interpolated on the geometry segment it falls in, so the ground length
+        of a partial edge is exact to the segment's (straight-line) geometry.
+        """
+        return _remap_along(self, np.asarray(edge, np.int64), np.asarray(along_grid_m, float), to_ground=True)
+
+    def grid_along(self, edge: np.ndarray, along_m: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`ground_along`: street metres -> grid metres along the projected geometry
+        (for ``shapely.line_interpolate_point`` on :attr:`edge_geoms`)."""
+        return _remap_along(self, np.asarray(edge, np.int64), np.asarray(along_m, float), to_ground=False)
 
     @property
     def n_nodes(self) -> int:
@@ -230,6 +297,76 @@ def utm_crs(lon: float, lat: float) -> str:
     return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
 
 
+#: Highway classes with a fixed code (``Network.highway_code``); any other value is "other", no
+#: tag is "". Fixed codes keep compiled files comparable; the strings stay in ``Network.highway``.
+HIGHWAY_CLASSES: tuple[str, ...] = (
+    "", "other", "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified", "residential",
+    "living_street", "service", "road", "track", "pedestrian", "footway", "path", "steps",
+    "cycleway", "bridleway", "corridor", "elevator", "busway",
+)
+_CLASS_INDEX = {c: i for i, c in enumerate(HIGHWAY_CLASSES)}
+
+
+def highway_codes(highway) -> np.ndarray:
+    """Codes into :data:`HIGHWAY_CLASSES` for an array of highway strings (``1``, "other", for the rest)."""
+    values = np.asarray(highway, dtype=object)
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int16)
+    uniq, inv = np.unique(values.astype(str), return_inverse=True)
+    table = np.asarray([_CLASS_INDEX.get(u, 1) for u in uniq], dtype=np.int16)
+    return table[inv.ravel()]
+
+
+def _planar_cum(geom_xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Straight-line metres from each edge's first geometry point to each of its points (grid metres)."""
+    xy = np.asarray(geom_xy, float)
+    if len(xy) == 0:
+        return np.zeros(0)
+    seg = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))
+    return _cum_per_edge(seg, np.asarray(offsets, np.int64))
+
+
+def _cum_per_edge(seg: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per-point cumulative length within each edge from the lengths of all consecutive point pairs
+    of the flattened geometry (the pairs joining one edge to the next are ignored)."""
+    k = int(offsets[-1])
+    counts = np.diff(offsets)
+    edge_of = np.repeat(np.arange(len(counts)), counts)
+    same = edge_of[1:] == edge_of[:-1]
+    csum = np.concatenate([[0.0], np.cumsum(np.where(same, seg, 0.0))])
+    return csum[:k] - np.repeat(csum[offsets[:-1]], counts)
+
+
+def geodesic_m(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Ground distance in metres on the WGS-84 ellipsoid (``pyproj.Geod.inv``, vectorised)."""
+    from pyproj import Geod
+
+    a = [np.ascontiguousarray(v, dtype=np.float64) for v in (lon1, lat1, lon2, lat2)]
+    if a[0].size == 0:
+        return np.zeros(a[0].shape)
+    _, _, d = Geod(ellps="WGS84").inv(*a)
+    return np.asarray(d, dtype=np.float64)
+
+
+def _remap_along(net: Network, edge: np.ndarray, along: np.ndarray, *, to_ground: bool) -> np.ndarray:
+    """Map positions along edges between grid metres and ``length_m`` metres, segment by segment."""
+    if not net.geodesic:  # one kind of metre: nothing to convert
+        return along.copy()
+    src, dst = (net._grid_cum, net.geom_cum_m) if to_ground else (net.geom_cum_m, net._grid_cum)
+    off = net.geom_offsets
+    start = off[edge]
+    nseg = off[edge + 1] - start - 1
+    # binary search inside each edge's own points: per-edge offsets make one global sorted key
+    key, base = net._along_key(to_ground)
+    j = np.searchsorted(key, base[edge] + along, side="right") - 1
+    j = np.clip(j, start, start + np.maximum(nseg, 1) - 1)
+    s0, s1 = src[j], src[j + 1]
+    span = s1 - s0
+    frac = np.clip(np.divide(along - s0, span, out=np.zeros_like(along), where=span > 0), 0.0, 1.0)
+    return dst[j] + frac * (dst[j + 1] - dst[j])
+
+
 # ---------------------------------------------------------------------- compile
 def _morton(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Z-order codes of points (16 bits per axis over their bounding box)."""
@@ -326,13 +463,13 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
     gx, gy = to.transform(np.asarray(raw.geom_lon, float)[pos], np.asarray(raw.geom_lat, float)[pos])
     geom_xy = np.column_stack([gx, gy])
     new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    seg = np.hypot(np.diff(gx), np.diff(gy))
-    # zero out the "segments" that join one edge's last point to the next edge's first
-    seg_edge = np.repeat(np.arange(len(kept_edges)), counts)[:-1]
-    same = seg_edge == np.repeat(np.arange(len(kept_edges)), counts)[1:]
-    seg = np.where(same, seg, 0.0)
-    csum = np.concatenate([[0.0], np.cumsum(seg)])
-    length = csum[new_offsets[1:] - 1] - csum[new_offsets[:-1]]
+    # ground lengths: every consecutive point pair on the WGS-84 ellipsoid in one vectorised call
+    # (grid metres would be off by the UTM scale factor); the pairs joining two edges are ignored
+    glon = np.asarray(raw.geom_lon, float)[pos]
+    glat = np.asarray(raw.geom_lat, float)[pos]
+    seg = geodesic_m(glon[:-1], glat[:-1], glon[1:], glat[1:])
+    geom_cum = _cum_per_edge(seg, new_offsets)
+    length = geom_cum[new_offsets[1:] - 1]
 
     net = Network(
         crs=crs,
@@ -353,6 +490,8 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
         source=raw.source,
         dropped_nodes=dropped_nodes,
         dropped_edges=dropped_edges,
+        meta={"lengths": "wgs84"},
+        geom_cum_m=geom_cum,
     )
     for arr in (net.node_id, net.x, net.y, net.lon, net.lat, net.edge_u, net.edge_v, net.length_m, net.geom_xy):
         arr.setflags(write=False)
@@ -360,8 +499,9 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
 
 
 # ---------------------------------------------------------------------- save / load compiled
-_FORMAT = 2  # 2: nodes in Morton order
-_ARRAYS = ("node_id", "x", "y", "lon", "lat", "edge_u", "edge_v", "length_m", "geom_xy", "geom_offsets", "oneway")
+_FORMAT = 3  # 2: nodes in Morton order; 3: WGS-84 ground lengths, geom_cum_m, highway_code, audit
+_ARRAYS = ("node_id", "x", "y", "lon", "lat", "edge_u", "edge_v", "length_m", "geom_xy", "geom_offsets", "oneway",
+           "geom_cum_m", "highway_code")
 
 
 def save_network(net: Network, path: str | Path) -> Path:
@@ -622,7 +762,8 @@ def snap_points(net: Network, x, y, *, max_snap_m: float = 300.0) -> Snap:
     """Snap points (metric coordinates in ``net.crs``) to their nearest edge.
 
     The along-edge position counts: a facility in the middle of a 400 m block is 200 m from
-    either corner, not at one of them.
+    either corner, not at one of them. On a network with ground lengths (``net.geodesic``)
+    ``along_m`` and ``dist_m`` are ground metres on the WGS-84 ellipsoid, like ``length_m``.
     """
     import shapely
 
@@ -640,7 +781,19 @@ def snap_points(net: Network, x, y, *, max_snap_m: float = 300.0) -> Snap:
     d[pi] = dist
     if np.any(edge < 0):  # only for empty geometries (NaN coordinates): callers validate first
         raise ValueError("cannot snap points with missing coordinates")
-    along = shapely.line_locate_point(net.edge_geoms[edge], pts)
+    geoms = net.edge_geoms[edge]
+    along_grid = shapely.line_locate_point(geoms, pts)
+    if net.geodesic:
+        # the nearest street point is found on the conformal projection (angles kept, so the
+        # perpendicular foot is the same to within millimetres); both legs are then measured on
+        # the ground: along the street by segment, off the street on the ellipsoid
+        along = net.ground_along(edge, along_grid)
+        foot = shapely.line_interpolate_point(geoms, along_grid)
+        flon, flat = net.to_lonlat(shapely.get_x(foot), shapely.get_y(foot))
+        plon, plat = net.to_lonlat(x, y)
+        d = geodesic_m(plon, plat, flon, flat)
+    else:
+        along = along_grid
     along = np.clip(along, 0.0, net.length_m[edge])
     return Snap(edge, along, d, d > max_snap_m, float(max_snap_m))
 

@@ -1,0 +1,141 @@
+"""Ground distances: walking minutes against an independent geodesic oracle, near Shanghai and near the
+edge of UTM zone 49N (Shenzhen), where grid metres are 0.07 % longer than ground metres."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod, Transformer
+
+from planner.network import RawGraph, compile_network, geodesic_m, snap_points
+from planner.travel import nearest
+from tests.test_travel import oracle
+
+GEOD = Geod(ellps="WGS84")
+M_PER_MIN = 4.5 * 1000 / 60
+
+
+def lonlat_grid(lon0: float, lat0: float, *, n: int = 12, step_m: float = 150.0, seed: int = 0) -> RawGraph:
+    """A street grid in WGS-84 whose edges have a kinked three-point geometry."""
+    rng = np.random.default_rng(seed)
+    dlat = step_m / 111_000.0
+    dlon = step_m / (111_000.0 * np.cos(np.radians(lat0)))
+    ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    lon = lon0 + ii.ravel() * dlon + rng.uniform(-0.1, 0.1, n * n) * dlon
+    lat = lat0 + jj.ravel() * dlat + rng.uniform(-0.1, 0.1, n * n) * dlat
+    idx = np.arange(n * n).reshape(n, n)
+    u = np.concatenate([idx[:-1, :].ravel(), idx[:, :-1].ravel()])
+    v = np.concatenate([idx[1:, :].ravel(), idx[:, 1:].ravel()])
+    mid_lon = (lon[u] + lon[v]) / 2 + rng.uniform(-0.15, 0.15, len(u)) * dlon
+    mid_lat = (lat[u] + lat[v]) / 2 + rng.uniform(-0.15, 0.15, len(u)) * dlat
+    glon = np.column_stack([lon[u], mid_lon, lon[v]]).ravel()
+    glat = np.column_stack([lat[u], mid_lat, lat[v]]).ravel()
+    m = len(u)
+    return RawGraph(
+        node_id=np.arange(n * n, dtype=np.int64), lon=lon, lat=lat, edge_u=u, edge_v=v,
+        geom_lon=glon, geom_lat=glat, geom_offsets=np.arange(0, 3 * m + 1, 3, dtype=np.int64),
+        oneway=np.zeros(m, bool), highway=np.full(m, "residential", dtype=object), name=np.full(m, "", dtype=object),
+        way_id=np.arange(m, dtype=np.int64), source="grid", mode="walk",
+    )
+
+
+def edge_lonlat(raw: RawGraph, net, e: int) -> np.ndarray:
+    """The edge's WGS-84 geometry, from u to v, taken from the raw graph (not from the engine)."""
+    i0, i1 = net.geom_offsets[e], net.geom_offsets[e + 1]
+    xy = net.geom_xy[i0:i1]
+    lon, lat = Transformer.from_crs(net.crs, 4326, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    # snap back to the raw graph's exact vertices (the projection round trip is sub-micrometre)
+    pts = np.column_stack([raw.geom_lon, raw.geom_lat])
+    hit = np.argmin(np.abs(pts[:, None, 0] - lon[None, :]) + np.abs(pts[:, None, 1] - lat[None, :]), axis=0)
+    return pts[hit]
+
+
+def geodesic_snap(raw, net, lon, lat, edges):
+    """Independent legs for points on given edges: the nearest point found in an azimuthal equidistant
+    projection centred on the point (distances from the centre are exact geodesics), the along-edge
+    part as a geodesic polyline length."""
+    along = np.empty(len(lon))
+    off = np.empty(len(lon))
+    for k, (plon, plat, e) in enumerate(zip(lon, lat, edges)):
+        line = edge_lonlat(raw, net, int(e))
+        to = Transformer.from_crs(4326, f"+proj=aeqd +lat_0={plat} +lon_0={plon} +ellps=WGS84", always_xy=True)
+        x, y = to.transform(line[:, 0], line[:, 1])
+        ls = shapely.LineString(np.column_stack([x, y]))
+        s = ls.project(shapely.Point(0, 0))
+        foot = ls.interpolate(s)
+        off[k] = float(np.hypot(foot.x, foot.y))
+        cum = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(x), np.diff(y)))])
+        j = min(int(np.searchsorted(cum, s, side="right")) - 1, len(x) - 2)
+        flon, flat = to.transform(foot.x, foot.y, direction="INVERSE")
+        part_lon = np.concatenate([line[: j + 1, 0], [flon]])
+        part_lat = np.concatenate([line[: j + 1, 1], [flat]])
+        along[k] = GEOD.line_length(part_lon, part_lat)
+    return along, off
+
+
+class _Snap(SimpleNamespace):
+    def __len__(self):
+        return len(self.edge)
+
+
+@pytest.mark.parametrize(
+    ("lon0", "lat0", "crs"),
+    [(121.47, 31.22, "EPSG:32651"), (113.95, 22.53, "EPSG:32649")],
+    ids=["shanghai", "shenzhen-zone-edge"],
+)
+def test_minutes_match_geodesic_oracle(lon0, lat0, crs):
+    raw = lonlat_grid(lon0, lat0)
+    net = compile_network(raw)
+    assert net.crs == crs and net.geodesic
+    # lengths: every edge is its geodesic polyline length
+    for e in range(0, net.n_edges, 7):
+        line = edge_lonlat(raw, net, e)
+        assert net.length_m[e] == pytest.approx(GEOD.line_length(line[:, 0], line[:, 1]), rel=1e-9)
+
+    rng = np.random.default_rng(5)
+    span_lon = raw.lon.max() - raw.lon.min()
+    span_lat = raw.lat.max() - raw.lat.min()
+    flon = raw.lon.min() + rng.uniform(0.1, 0.9, 5) * span_lon
+    flat = raw.lat.min() + rng.uniform(0.1, 0.9, 5) * span_lat
+    dlon = raw.lon.min() + rng.uniform(0, 1, 120) * span_lon
+    dlat = raw.lat.min() + rng.uniform(0, 1, 120) * span_lat
+    src = snap_points(net, *net.to_metric(flon, flat), max_snap_m=1e6)
+    pts = snap_points(net, *net.to_metric(dlon, dlat), max_snap_m=1e6)
+    d, _, _ = nearest(net, src, pts)
+
+    # the oracle: networkx Dijkstra on geodesic edge lengths with independently measured legs
+    s_al, s_off = geodesic_snap(raw, net, flon, flat, src.edge)
+    p_al, p_off = geodesic_snap(raw, net, dlon, dlat, pts.edge)
+    lengths = np.asarray([GEOD.line_length(*edge_lonlat(raw, net, e).T) for e in range(net.n_edges)])
+    onet = SimpleNamespace(n_edges=net.n_edges, edge_u=net.edge_u, edge_v=net.edge_v, length_m=lengths)
+    osrc = _Snap(edge=src.edge, along_m=s_al, dist_m=s_off, too_far=np.zeros(len(flon), bool))
+    opts = _Snap(edge=pts.edge, along_m=p_al, dist_m=p_off, too_far=np.zeros(len(dlon), bool))
+    expect = oracle(onet, osrc, opts)
+    np.testing.assert_allclose(d / M_PER_MIN, expect / M_PER_MIN, rtol=1e-4)
+    np.testing.assert_allclose(pts.dist_m, p_off, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(pts.along_m, p_al, rtol=1e-4, atol=1e-3)
+    # grid metres would not pass: the test can tell the two apart at both places
+    grid = np.hypot(np.diff(net.geom_xy[:, 0]), np.diff(net.geom_xy[:, 1]))[:2].sum()
+    assert abs(grid / net.length_m[0] - 1) > 1e-4
+
+
+def test_geodesic_m_known_values():
+    # one degree of latitude at the equator on WGS-84: 110,574.4 m; of longitude: 111,319.5 m
+    assert geodesic_m(0.0, 0.0, 0.0, 1.0) == pytest.approx(110_574.389, abs=0.01)
+    assert geodesic_m(0.0, 0.0, 1.0, 0.0) == pytest.approx(111_319.491, abs=0.01)
+    assert geodesic_m(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0)).shape == (0,)
+
+
+def test_compiled_cache_keeps_ground_lengths(tmp_path):
+    from planner.network import read_compiled, save_network
+
+    net = compile_network(lonlat_grid(121.47, 31.22))
+    back = read_compiled(save_network(net, tmp_path / "n.npz"))
+    assert back.geodesic
+    np.testing.assert_array_equal(back.geom_cum_m, net.geom_cum_m)
+    np.testing.assert_array_equal(back.highway_code, net.highway_code)
+    x, y = net.to_metric([121.475], [31.225])
+    a, b = snap_points(net, x, y), snap_points(back, x, y)
+    assert a.along_m[0] == b.along_m[0] and a.dist_m[0] == b.dist_m[0]
