@@ -165,6 +165,21 @@ class Network:
             self.__dict__[name] = cached
         return cached
 
+    @cached_property
+    def grid_per_ground_max(self) -> float:
+        """The largest ratio of grid metres to ground metres over the network's edges (>= 1).
+
+        A straight-line search in the projected ``crs`` that must find everything within a ground
+        distance ``d`` uses radius ``d * grid_per_ground_max`` (UTM stretches up to 0.1 % near a
+        zone's edge).
+        """
+        if not self.geodesic or self.n_edges == 0:
+            return 1.0
+        grid = self._grid_cum[self.geom_offsets[1:] - 1]
+        ok = self.length_m > 1.0
+        ratio = float(np.max(grid[ok] / self.length_m[ok])) if ok.any() else 1.0
+        return max(1.0, ratio) * (1.0 + 1e-6)
+
     def ground_along(self, edge: np.ndarray, along_grid_m: np.ndarray) -> np.ndarray:
         """Grid metres along edges' projected geometry -> metres along the street (``length_m`` units).
 

@@ -139,3 +139,35 @@ def test_compiled_cache_keeps_ground_lengths(tmp_path):
     x, y = net.to_metric([121.475], [31.225])
     a, b = snap_points(net, x, y), snap_points(back, x, y)
     assert a.along_m[0] == b.along_m[0] and a.dist_m[0] == b.dist_m[0]
+
+
+def test_whatif_straight_line_prefilter_allows_for_the_grid_stretch():
+    """At the east edge of UTM 49N grid metres are 0.07 % longer than ground metres: a resident 112.45 ground metres down a straight street from a new AED (goal 112.5 m) is
+    112.53 grid metres away. The straight-line pre-filter must still find them."""
+    from planner import siting as S
+    from planner.config import default_types
+
+    lat = 22.53
+    lon = np.array([113.95, 113.952, 113.954])
+    raw = RawGraph(
+        node_id=np.arange(3, dtype=np.int64), lon=lon, lat=np.full(3, lat), edge_u=np.array([0, 1]), edge_v=np.array([1, 2]),
+        geom_lon=np.array([lon[0], lon[1], lon[1], lon[2]]), geom_lat=np.full(4, lat),
+        geom_offsets=np.array([0, 2, 4]), oneway=np.zeros(2, bool), highway=np.full(2, "residential", dtype=object),
+        name=np.full(2, "", dtype=object), way_id=np.arange(2), source="street", mode="walk",
+    )
+    net = compile_network(raw)
+    assert net.grid_per_ground_max > 1.0006
+    ft = default_types()["aed"]
+    limit = S.goal_limit_m(ft)
+    site_lon = 113.9505
+    # a point `limit - 0.05` ground metres east along the street
+    plon, _, _ = GEOD.fwd(site_lon, lat, 90.0, limit - 0.05)
+    far_lon, _, _ = GEOD.fwd(site_lon, lat, 90.0, limit + 0.05)
+    dem = snap_points(net, *net.to_metric([plon, far_lon], [lat, lat]))
+    fac = snap_points(net, *net.to_metric([113.9535], [lat]))  # an existing AED out of reach of both
+    w = S.WhatIf(net, fac, dem, np.array([10.0, 10.0]), ft)
+    assert not w.covered.any()
+    w.add(site_lon, lat)
+    assert w.dist_m[0] == pytest.approx(limit - 0.05, abs=1e-3)
+    assert w.dist_m[1] > limit
+    assert w.covered.tolist() == [True, False]
