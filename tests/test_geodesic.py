@@ -171,3 +171,26 @@ def test_whatif_straight_line_prefilter_allows_for_the_grid_stretch():
     assert w.dist_m[0] == pytest.approx(limit - 0.05, abs=1e-3)
     assert w.dist_m[1] > limit
     assert w.covered.tolist() == [True, False]
+
+
+def test_reach_box_allows_for_the_grid_stretch():
+    """reach() searches a box grown by the limit; in grid metres the box must be grown by the stretch too.
+    A node 3,249.9 ground metres straight down the street from a source is 3,252.2 grid metres away."""
+    from planner.travel import reach
+
+    lat = 22.53
+    lon1, _, _ = GEOD.fwd(113.95, lat, 90.0, 0.5)
+    lon2, _, _ = GEOD.fwd(113.95, lat, 90.0, 3249.9)
+    lon = np.array([113.95, lon1, lon2])
+    raw = RawGraph(
+        node_id=np.arange(3, dtype=np.int64), lon=lon, lat=np.full(3, lat), edge_u=np.array([0, 1]), edge_v=np.array([1, 2]),
+        geom_lon=np.array([lon[0], lon[1], lon[1], lon[2]]), geom_lat=np.full(4, lat),
+        geom_offsets=np.array([0, 2, 4]), oneway=np.zeros(2, bool), highway=np.full(2, "residential", dtype=object),
+        name=np.full(2, "", dtype=object), way_id=np.arange(2), source="street", mode="walk",
+    )
+    net = compile_network(raw)
+    src = snap_points(net, *net.to_metric([113.95], [lat]))
+    r = reach(net, src, limit_m=3250.0)
+    far = int(np.flatnonzero(net.node_id == 2)[0])
+    assert far in r.node.tolist()
+    assert r.dist_m[r.node.tolist().index(far)] == pytest.approx(3249.9, abs=1e-3)
