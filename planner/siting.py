@@ -212,7 +212,7 @@ def candidates_from_nodes(
         if len(nx_) == 0:
             keep[:] = False
         else:
-            d, _ = cKDTree(np.column_stack([nx_, ny_])).query(np.column_stack([x, y]), distance_upper_bound=float(near_m))
+            d, _ = cKDTree(np.column_stack([nx_, ny_])).query(np.column_stack([x, y]), distance_upper_bound=float(near_m) * net.grid_per_ground_max)
             keep = np.isfinite(d)
     idx = np.flatnonzero(keep)
     if len(idx) == 0:

@@ -194,3 +194,23 @@ def test_reach_box_allows_for_the_grid_stretch():
     far = int(np.flatnonzero(net.node_id == 2)[0])
     assert far in r.node.tolist()
     assert r.dist_m[r.node.tolist().index(far)] == pytest.approx(3249.9, abs=1e-3)
+
+
+def test_candidates_near_demand_allow_for_the_grid_stretch():
+    """A node 1,124.5 ground metres from a resident can cover them with a 1,125 m goal, so it stays a
+    candidate although it is 1,125.3 grid metres away at the edge of UTM 49N."""
+    from planner.siting import candidates_from_nodes
+
+    lat = 22.53
+    lon1, _, _ = GEOD.fwd(113.95, lat, 90.0, 1124.5)
+    lon = np.array([113.95, lon1])
+    raw = RawGraph(
+        node_id=np.arange(2, dtype=np.int64), lon=lon, lat=np.full(2, lat), edge_u=np.array([0]), edge_v=np.array([1]),
+        geom_lon=lon.copy(), geom_lat=np.full(2, lat), geom_offsets=np.array([0, 2]), oneway=np.zeros(1, bool),
+        highway=np.full(1, "residential", dtype=object), name=np.full(1, "", dtype=object), way_id=np.arange(1),
+        source="street", mode="walk",
+    )
+    net = compile_network(raw)
+    x, y = net.to_metric([113.95], [lat])
+    c = candidates_from_nodes(net, spacing_m=10.0, near_x=x, near_y=y, near_m=1125.0)
+    assert len(c.x) == 2
