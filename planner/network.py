@@ -24,6 +24,9 @@ __all__ = [
     "geodesic_m",
     "HIGHWAY_CLASSES",
     "highway_codes",
+    "NetworkAudit",
+    "snapped_by_class",
+    "WALK_ONLY_CLASSES",
 ]
 
 
@@ -48,6 +51,9 @@ class RawGraph:
     way_id : int64[m]  source way id (or -1).
     source : str  where it came from (file path, place name).
     mode : str  'walk' or 'bike': which filter built it.
+    audit : dict  what the parser dropped and why: ``dropped_km`` ``{reason: {highway class: km}}``,
+        ``source_km`` ``{class: km}`` of every highway way in the source, ``generator`` (the
+        file's writer, e.g. "OSMnx 2.0.7"), ``rules`` (which walkability rules were applied).
     """
 
     node_id: np.ndarray
@@ -64,6 +70,7 @@ class RawGraph:
     way_id: np.ndarray
     source: str = ""
     mode: str = "walk"
+    audit: dict = field(default_factory=dict)
 
     @property
     def n_nodes(self) -> int:
@@ -72,6 +79,134 @@ class RawGraph:
     @property
     def n_edges(self) -> int:
         return len(self.edge_u)
+
+
+#: Highway classes that only people on foot use: a source without any of them is a driving network.
+WALK_ONLY_CLASSES = ("footway", "path", "pedestrian", "steps")
+
+
+@dataclass(frozen=True)
+class NetworkAudit:
+    """What a loaded network keeps and drops, for a planner to judge the walking times on it.
+
+    Attributes
+    ----------
+    source, mode : the network's source and mode.
+    generator : who wrote the source file ("OSMnx 2.0.7", "Overpass API ...", '' when unknown).
+    kept_km : ``{highway class: km}`` in the compiled network (ground kilometres).
+    dropped_km : ``{reason: {highway class: km}}``: the general OSM filter (e.g. ``foot=no``,
+        ``highway=cycleway``), the walkability rules by id (``elevated_trunk``, ``trunk_tunnel``,
+        ``motorway``, ``motorroad``, ``expressway``, and the ``ramp`` / ``approach`` ways that
+        continue them), and ``not_connected`` (outside the largest connected part).
+    source_km : ``{highway class: km}`` of every highway way in the source, before any filter.
+    rules : which walkability rules were applied (file, digest, mode).
+    driving_network : the source looks like a road network for cars (no footway, path,
+        pedestrian or steps ways): walking times on it are optimistic.
+    warnings : bilingual :class:`~planner._errors.Problem` items for the user.
+    """
+
+    source: str = ""
+    mode: str = "walk"
+    generator: str = ""
+    kept_km: dict = field(default_factory=dict)
+    dropped_km: dict = field(default_factory=dict)
+    source_km: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict)
+    driving_network: bool = False
+    warnings: tuple = ()
+
+    @property
+    def kept_total_km(self) -> float:
+        return round(sum(self.kept_km.values()), 3)
+
+    def dropped_total_km(self, reason: str | None = None) -> float:
+        """Kilometres dropped for one reason, or for all."""
+        groups = [self.dropped_km.get(reason, {})] if reason is not None else list(self.dropped_km.values())
+        return round(sum(v for g in groups for v in g.values()), 3)
+
+    def to_dict(self) -> dict:
+        """JSON-ready (warnings as ``{code, en, zh, file}``)."""
+        return {
+            "source": self.source,
+            "mode": self.mode,
+            "generator": self.generator,
+            "kept_km": dict(self.kept_km),
+            "kept_total_km": self.kept_total_km,
+            "dropped_km": {k: dict(v) for k, v in self.dropped_km.items()},
+            "dropped_total_km": self.dropped_total_km(),
+            "source_km": dict(self.source_km),
+            "rules": dict(self.rules),
+            "driving_network": bool(self.driving_network),
+            "warnings": [{"code": w.code, "en": w.en, "zh": w.zh, "file": w.file} for w in self.warnings],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetworkAudit:
+        from ._errors import Problem
+
+        return cls(
+            source=str(d.get("source", "")),
+            mode=str(d.get("mode", "walk")),
+            generator=str(d.get("generator", "")),
+            kept_km=dict(d.get("kept_km", {})),
+            dropped_km={k: dict(v) for k, v in d.get("dropped_km", {}).items()},
+            source_km=dict(d.get("source_km", {})),
+            rules=dict(d.get("rules", {})),
+            driving_network=bool(d.get("driving_network", False)),
+            warnings=tuple(Problem(w["code"], w["en"], w["zh"], file=w.get("file")) for w in d.get("warnings", ())),
+        )
+
+
+def _driving_warning(source: str, generator: str, source_km: dict, mode: str):
+    """A bilingual warning when the source has no way that only people on foot use."""
+    from ._errors import Problem
+
+    if mode != "walk" or not source_km or any(source_km.get(c, 0) > 0 for c in WALK_ONLY_CLASSES):
+        return None
+    by_osmnx = "osmnx" in generator.lower()
+    writer_en = f"; it was written by {generator}, as osmnx writes a 'drive' network" if by_osmnx else ""
+    writer_zh = f"；该文件由 {generator} 写出，类似 osmnx 导出的「drive」（机动车）路网" if by_osmnx else ""
+    return Problem(
+        "driving_network",
+        f"This looks like a road network for cars, not for walking: it has no footway, path, pedestrian or steps "
+        f"ways{writer_en}. Walking times on it are optimistic: people are routed along and across roads they may not "
+        "be able to use, and footpaths, crossings and entrances are missing. For planning figures use a walking "
+        "network (a full OSM extract, or osmnx network_type='walk').",
+        f"该路网看起来是机动车路网而非步行路网：其中没有人行道（footway）、小路（path）、步行街（pedestrian）或台阶（steps）"
+        f"{writer_zh}。在其上算出的步行时间偏乐观：居民可能被引导沿着或穿过无法步行的道路，而人行道、过街设施和出入口缺失。"
+        "规划数据请使用步行路网（完整的 OSM 数据，或 osmnx 的 network_type='walk'）。",
+        file=source or None,
+    )
+
+
+def _km_by_class(highway, length_m) -> dict:
+    hw = np.asarray(highway, dtype=object).astype(str)
+    if len(hw) == 0:
+        return {}
+    uniq, inv = np.unique(hw, return_inverse=True)
+    km = np.bincount(inv.ravel(), weights=np.asarray(length_m, float), minlength=len(uniq)) / 1000.0
+    return {str(u): round(float(k), 3) for u, k in zip(uniq, km)}
+
+
+def snapped_by_class(net: Network, snap: Snap) -> dict[str, int]:
+    """How many points snapped (within ``max_snap_m``) to streets of each highway class.
+
+    Parameters
+    ----------
+    net : Network
+    snap : Snap  points snapped to ``net``.
+
+    Returns
+    -------
+    dict
+        ``{highway class: count}``, most first; classes outside :data:`HIGHWAY_CLASSES` count as
+        "other", no tag as "".
+    """
+    ok = ~np.asarray(snap.too_far, bool)
+    codes = np.asarray(net.highway_code)[np.asarray(snap.edge)[ok]]
+    counts = np.bincount(codes, minlength=len(HIGHWAY_CLASSES))
+    order = np.argsort(-counts, kind="stable")
+    return {HIGHWAY_CLASSES[i]: int(counts[i]) for i in order if counts[i] > 0}
 
 
 @dataclass(frozen=True, eq=False)
@@ -141,6 +276,14 @@ class Network:
             object.__setattr__(self, "highway_code", highway_codes(self.highway))
         for arr in (self.geom_cum_m, self.highway_code):
             arr.setflags(write=False)
+
+    @property
+    def audit(self) -> NetworkAudit:
+        """What was kept and dropped, by highway class and rule (kept in the compiled file)."""
+        d = self.meta.get("audit")
+        if d is None:  # synthetic networks: only what is there
+            return NetworkAudit(source=self.source, mode=self.mode, kept_km=_km_by_class(self.highway, self.length_m))
+        return NetworkAudit.from_dict(d)
 
     @property
     def geodesic(self) -> bool:
@@ -290,6 +433,8 @@ class Network:
             "length_km": round(float(self.length_m.sum()) / 1000.0, 3),
             "dropped_nodes": int(self.dropped_nodes),
             "dropped_edges": int(self.dropped_edges),
+            "lengths": "wgs84" if self.geodesic else "grid",
+            "warnings": [{"code": w.code, "en": w.en, "zh": w.zh} for w in self.audit.warnings],
         }
 
 
@@ -508,6 +653,25 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
         meta={"lengths": "wgs84"},
         geom_cum_m=geom_cum,
     )
+    dropped_km = {k: dict(v) for k, v in raw.audit.get("dropped_km", {}).items()}
+    if dropped_edges:
+        gone = np.flatnonzero(~edge_keep)
+        goff = offsets[gone]
+        gseg = [geodesic_m(np.asarray(raw.geom_lon[a:b - 1], float), np.asarray(raw.geom_lat[a:b - 1], float),
+                           np.asarray(raw.geom_lon[a + 1:b], float), np.asarray(raw.geom_lat[a + 1:b], float)).sum()
+                for a, b in zip(goff, offsets[gone + 1])]
+        dropped_km["not_connected"] = _km_by_class(np.asarray(raw.highway, dtype=object)[gone], np.asarray(gseg))
+    source_km = dict(raw.audit.get("source_km", {})) or _km_by_class(raw.highway, np.zeros(raw.n_edges))
+    generator = str(raw.audit.get("generator", ""))
+    warn = _driving_warning(raw.source, generator, source_km if raw.audit else {}, raw.mode)
+    audit = NetworkAudit(
+        source=raw.source, mode=raw.mode, generator=generator, kept_km=_km_by_class(net.highway, net.length_m),
+        dropped_km=dropped_km, source_km=source_km, rules=dict(raw.audit.get("rules", {})),
+        driving_network=warn is not None, warnings=(warn,) if warn is not None else (),
+    )
+    if warn is not None:
+        logger.warning("%s", warn.en)
+    net.meta["audit"] = audit.to_dict()
     for arr in (net.node_id, net.x, net.y, net.lon, net.lat, net.edge_u, net.edge_v, net.length_m, net.geom_xy):
         arr.setflags(write=False)
     return net
@@ -627,6 +791,7 @@ def load_network(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     keep_largest: bool = True,
+    rules=None,
 ) -> Network:
     """Load a street network from a file, compiling and caching it.
 
@@ -638,8 +803,16 @@ def load_network(
     mode : {'walk', 'bike'}
         Which OSM filter builds the graph (the elderly profile uses the walking network).
     cache_dir : path, optional
-        Where to keep the compiled arrays (keyed by file path, size, mtime and mode); a reload
-        from cache takes a fraction of a second.
+        Where to keep the compiled arrays (keyed by file path, size, mtime, mode and the
+        walkability rules); a reload from cache takes a fraction of a second.
+    rules : planner.walkability.WalkRules, optional
+        Walkability rules (:func:`planner.walkability.load_walk_rules` reads a user file);
+        default the bundled ``data/walk_rules.toml``. A compiled ``.npz`` is read as it was built.
+
+    Returns
+    -------
+    Network
+        With ``audit`` (kilometres kept and dropped by class and rule, driving-network warning).
     """
     from ._errors import NetworkError
 
@@ -655,10 +828,13 @@ def load_network(
             f"{path.name}: unsupported network file; use .osm, .osm.bz2, .osm.gz, .osm.pbf, .graphml or a compiled .npz.",
             f"{path.name}：不支持的路网文件格式；请使用 .osm、.osm.bz2、.osm.gz、.osm.pbf、.graphml 或已编译的 .npz。",
         )
+    from .walkability import default_walk_rules
+
+    rules = rules if rules is not None else default_walk_rules()
     cache_path = None
     if use_cache:
         st = path.stat()
-        key = _cache_key(path.resolve(), st.st_size, st.st_mtime_ns, graph_mode, keep_largest)
+        key = _cache_key(path.resolve(), st.st_size, st.st_mtime_ns, graph_mode, keep_largest, rules.digest)
         cache_path = Path(cache_dir or default_cache_dir()) / f"{path.name}.{graph_mode}.{key}.npz"
         if cache_path.exists():
             try:
@@ -667,7 +843,10 @@ def load_network(
                 logger.warning("ignoring unreadable cache %s", cache_path)
     from . import osm
 
-    raw = osm.read_graphml(path, mode=graph_mode) if kind == "graphml" else osm.read_osm(path, mode=graph_mode)
+    if kind == "graphml":
+        raw = osm.read_graphml(path, mode=graph_mode, rules=rules)
+    else:
+        raw = osm.read_osm(path, mode=graph_mode, rules=rules)
     net = compile_network(raw, keep_largest=keep_largest)
     if cache_path is not None:
         try:
@@ -699,20 +878,27 @@ def download_network(
     mode: str = "walk",
     cache_dir: str | Path | None = None,
     progress=None,
+    rules=None,
 ) -> Network:
     """Download a network from OpenStreetMap through osmnx, compile it and cache it on disk.
 
     Give one of ``place`` (e.g. ``"长宁区, 上海市, 中国"``), ``polygon`` (shapely, WGS-84) or
     ``bbox`` (``(west, south, east, north)``, degrees). Offline it fails fast with
     :class:`OfflineError`. ``progress`` is an optional callable ``progress(fraction, text)``.
+    ``rules`` are the walkability rules (default the bundled ``data/walk_rules.toml``); osmnx is
+    asked to keep the tags they read (``bridge``, ``tunnel``, ``foot``, ``sidewalk``,
+    ``motorroad``, ``expressway``...).
     """
     from ._errors import InputError, NetworkError
 
     if sum(x is not None for x in (place, polygon, bbox)) != 1:
         raise InputError("Give exactly one of place, polygon or bbox.", "请只给出地名、多边形或范围框中的一个。")
+    from .walkability import default_walk_rules
+
+    rules = rules if rules is not None else default_walk_rules()
     graph_mode = "bike" if mode == "bike" else "walk"
     what = place if place is not None else (polygon.wkt if polygon is not None else repr(tuple(bbox)))
-    cache_path = Path(cache_dir or default_cache_dir()) / f"download.{graph_mode}.{_cache_key(what, graph_mode)}.npz"
+    cache_path = Path(cache_dir or default_cache_dir()) / f"download.{graph_mode}.{_cache_key(what, graph_mode, rules.digest)}.npz"
     if cache_path.exists():
         return read_compiled(cache_path)
     report = progress or (lambda f, t: None)
@@ -723,6 +909,10 @@ def download_network(
     from . import osm
 
     report(0.1, "downloading from OpenStreetMap")
+    # osmnx keeps only the way tags in its settings: add those the walkability rules read, for this
+    # call only (osmnx's settings are module globals)
+    saved = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = list(dict.fromkeys(saved + list(rules.tag_keys)))
     try:
         if place is not None:
             G = ox.graph_from_place(place, network_type=graph_mode, simplify=True, retain_all=False)
@@ -735,8 +925,10 @@ def download_network(
             f"Downloading the network for {what!r} failed: {exc}",
             f"下载「{what}」的路网失败：{exc}",
         ) from None
+    finally:
+        ox.settings.useful_tags_way = saved
     report(0.8, "compiling")
-    net = compile_network(osm.raw_from_networkx(G, source=f"OpenStreetMap via osmnx: {what}", mode=graph_mode))
+    net = compile_network(osm.raw_from_networkx(G, source=f"OpenStreetMap via osmnx: {what}", mode=graph_mode, rules=rules))
     save_network(net, cache_path)
     report(1.0, "done")
     return net

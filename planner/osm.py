@@ -5,8 +5,8 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from ._errors import InputError, NetworkError
 from .network import RawGraph
+from .walkability import WalkRules, default_walk_rules, find_continuations
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ def _way_rejection(tags: Mapping[str, str], mode: str) -> str | None:
     if tags.get("service") == "private":
         return "service=private"
     if mode == "walk":
-        if hw in WALK_EXCLUDED_HIGHWAY or hw.startswith("motor"):
+        # motorways are dropped by the walkability rules (data/walk_rules.toml), which foot=yes or
+        # a sidewalk tag can lift
+        if hw in WALK_EXCLUDED_HIGHWAY:
             return f"highway={hw}"
         if tags.get("foot") == "no":
             return "foot=no"
@@ -158,7 +161,7 @@ def _in_bbox(lon: np.ndarray, lat: np.ndarray, bbox: Bbox) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # read_osm
 # --------------------------------------------------------------------------------------
-def read_osm(path: str | Path, *, mode: str = "walk", bbox: Bbox | None = None) -> RawGraph:
+def read_osm(path: str | Path, *, mode: str = "walk", bbox: Bbox | None = None, rules: WalkRules | None = None) -> RawGraph:
     """Parse the highway ways of an OSM file into a street graph for walking or cycling.
 
     One pass with pyosmium: node locations are cached in C++ and only ways tagged ``highway``
@@ -180,11 +183,16 @@ def read_osm(path: str | Path, *, mode: str = "walk", bbox: Bbox | None = None) 
     bbox : (min_lon, min_lat, max_lon, max_lat), optional
         WGS-84 degrees. Keep only edges with at least one end node inside (edges crossing the
         box are kept whole). Useful for Overpass extracts whose relation members run far out.
+    rules : WalkRules, optional
+        Walkability rules (elevated expressways, road tunnels, motor roads and their ramps);
+        default the bundled ``data/walk_rules.toml`` (:func:`planner.walkability.default_walk_rules`).
 
     Returns
     -------
     RawGraph
         WGS-84 (EPSG:4326) nodes and edges. Edge geometries start exactly at u and end at v.
+        ``audit`` holds the kilometres of highway ways dropped, by reason and highway class,
+        and the file's generator.
 
     Raises
     ------
@@ -205,9 +213,11 @@ def read_osm(path: str | Path, *, mode: str = "walk", bbox: Bbox | None = None) 
     if mode not in MODES:
         raise InputError(f"mode must be one of {MODES}, got {mode!r}", f"mode 须为 {MODES} 之一，实际为 {mode!r}")
     bbox = _check_bbox(bbox)
+    rules = rules if rules is not None else default_walk_rules()
     p, src = _osm_file(path, NetworkError)
-    parsed = _parse_highways(p, src, mode)
-    return _build_raw(parsed, mode=mode, bbox=bbox, source=str(p))
+    parsed = _parse_highways(p, src, mode, rules)
+    raw = _build_raw(parsed, mode=mode, bbox=bbox, source=str(p))
+    return replace(raw, audit=parsed.audit)
 
 
 @dataclass
@@ -220,9 +230,33 @@ class _Parsed:
     oneway: np.ndarray  # bool[w]
     highway: list
     name: list
+    audit: dict = field(default_factory=dict)
 
 
-def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
+def _way_lengths_m(lon: np.ndarray, lat: np.ndarray, way_start: np.ndarray) -> np.ndarray:
+    """Ground length of every way (WGS-84 ellipsoid), skipping pieces next to missing nodes."""
+    from .network import geodesic_m
+
+    if len(lon) < 2:
+        return np.zeros(len(way_start) - 1)
+    seg = geodesic_m(np.nan_to_num(lon[:-1]), np.nan_to_num(lat[:-1]), np.nan_to_num(lon[1:]), np.nan_to_num(lat[1:]))
+    ok = np.isfinite(lon[:-1]) & np.isfinite(lon[1:])
+    way_of = np.repeat(np.arange(len(way_start) - 1), np.diff(way_start))
+    ok &= way_of[:-1] == way_of[1:]
+    csum = np.concatenate([[0.0], np.cumsum(np.where(ok, seg, 0.0))])
+    return csum[way_start[1:] - 1] - csum[way_start[:-1]]
+
+
+def km_by(keys: Sequence[str], classes: Sequence[str], length_m: np.ndarray) -> dict[str, dict[str, float]]:
+    """Kilometres summed by (key, highway class): ``{key: {class: km}}``, rounded to metres."""
+    out: dict[str, dict[str, float]] = {}
+    for k, c, L in zip(keys, classes, np.asarray(length_m, float).tolist()):
+        d = out.setdefault(str(k), {})
+        d[str(c)] = d.get(str(c), 0.0) + L / 1000.0
+    return {k: {c: round(v, 3) for c, v in sorted(d.items())} for k, d in sorted(out.items())}
+
+
+def _parse_highways(p: Path, src: Any, mode: str, rules: WalkRules) -> _Parsed:
     import osmium
 
     refs: list[int] = []
@@ -230,11 +264,12 @@ def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
     lats: list[float] = []
     starts = [0]
     way_ids: list[int] = []
-    oneways: list[bool] = []
+    directions: list[int] = []
     highways: list[str] = []
     names: list[str] = []
-    rejected: Counter[str] = Counter()
-    seen = 0
+    reasons: list[str] = []  # "" kept, else why it was dropped
+    protected: list[bool] = []
+    rule_hit: list[bool] = []
     nan = math.nan
     fp = (
         osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY)
@@ -243,14 +278,20 @@ def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
         .with_filter(osmium.filter.KeyFilter("highway"))
     )
     try:
+        generator = fp.header.get("generator", "") or ""
         for w in fp:
-            seen += 1
             tags = w.tags
             reason = _way_rejection(tags, mode)
-            if reason is not None:
-                rejected[reason] += 1
-                continue
-            direction = _bike_oneway(tags) if mode == "bike" else 0
+            hit = False
+            if reason is None:
+                tag_dict = dict(tags)
+                rid = rules.rejection(tag_dict, mode)
+                if rid is not None:
+                    reason, hit = rid, True
+                prot = rules.protected(tag_dict, mode)
+            else:
+                prot = False
+            direction = _bike_oneway(tags) if mode == "bike" and reason is None else 0
             wr: list[int] = []
             wx: list[float] = []
             wy: list[float] = []
@@ -272,14 +313,43 @@ def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
             lats.extend(wy)
             starts.append(len(refs))
             way_ids.append(w.id)
-            oneways.append(direction != 0)
+            directions.append(direction)
             highways.append(tags.get("highway", ""))
             names.append(tags.get("name", ""))
+            reasons.append(reason or "")
+            protected.append(prot)
+            rule_hit.append(hit)
     except RuntimeError as exc:
         raise _unreadable(p, exc, NetworkError) from None
 
-    logger.debug("%s: %d highway ways seen, %d kept for %s; rejected: %s", p, seen, len(way_ids), mode, dict(rejected))
-    if not way_ids:
+    seen = len(way_ids)
+    refs_a = np.asarray(refs, dtype=np.int64)
+    lon_a = np.asarray(lons, dtype=np.float64)
+    lat_a = np.asarray(lats, dtype=np.float64)
+    start_a = np.asarray(starts, dtype=np.int64)
+    length = _way_lengths_m(lon_a, lat_a, start_a)
+    reason_a = np.asarray(reasons, dtype=object)
+    kept = reason_a == ""
+    cont = find_continuations(
+        rules, refs_a, start_a, highways, names, length,
+        kept=kept, protected=np.asarray(protected, bool), rule_dropped=np.asarray(rule_hit, bool),
+    )
+    for w, why in cont.items():
+        reason_a[w] = why
+    kept = reason_a == ""
+    audit = {
+        "generator": generator,
+        "source_km": km_by(["all"] * seen, highways, length).get("all", {}),
+        "dropped_km": km_by(reason_a[~kept], np.asarray(highways, dtype=object)[~kept], length[~kept]),
+        "rules": {"source": rules.source, "digest": rules.digest, "mode": mode},
+    }
+    rule_ids = set(rules.ids)
+    hw_a = np.asarray(highways, dtype=object)
+    rejected = Counter(
+        f"{r} rule: highway={h}" if r in rule_ids else r for r, h in zip(reason_a[~kept].tolist(), hw_a[~kept].tolist())
+    )
+    logger.debug("%s: %d highway ways seen, %d kept for %s; rejected: %s", p, seen, int(kept.sum()), mode, dict(rejected))
+    if not kept.any():
         if seen == 0:
             en = f"{p}: no highway=* ways at all, so no street network can be built for mode '{mode}'."
             zh = f"{p}：文件中没有任何 highway=* 道路，无法为出行方式「{mode}」构建路网。"
@@ -288,15 +358,20 @@ def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
             en = f"{p}: none of the {seen} highway ways is usable for mode '{mode}' (rejected: {top})."
             zh = f"{p}：{seen} 条 highway 道路均不适用于出行方式「{mode}」（排除原因：{top}）。"
         raise NetworkError(en, zh)
+    # keep the flat arrays of the kept ways only
+    way_of = np.repeat(np.arange(seen), np.diff(start_a))
+    sel = kept[way_of]
+    counts = np.diff(start_a)[kept]
     return _Parsed(
-        refs=np.asarray(refs, dtype=np.int64),
-        lon=np.asarray(lons, dtype=np.float64),
-        lat=np.asarray(lats, dtype=np.float64),
-        way_start=np.asarray(starts, dtype=np.int64),
-        way_id=np.asarray(way_ids, dtype=np.int64),
-        oneway=np.asarray(oneways, dtype=bool),
-        highway=highways,
-        name=names,
+        refs=refs_a[sel],
+        lon=lon_a[sel],
+        lat=lat_a[sel],
+        way_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        way_id=np.asarray(way_ids, dtype=np.int64)[kept],
+        oneway=(np.asarray(directions) != 0)[kept],
+        highway=[h for h, k in zip(highways, kept) if k],
+        name=[nm for nm, k in zip(names, kept) if k],
+        audit=audit,
     )
 
 
@@ -487,7 +562,7 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
-def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGraph:
+def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk", rules: WalkRules | None = None) -> RawGraph:
     """Convert an osmnx-style networkx graph into a :class:`RawGraph`.
 
     Parameters
@@ -505,12 +580,18 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGra
         of those with the same geometry up to direction, to 1e-7 degrees); parallel edges with
         different geometry are kept. ``bike``: edges with ``oneway`` True stay one-way; the two
         directions of a two-way street collapse to one edge as in walk mode.
+    rules : WalkRules, optional
+        Walkability rules applied to the edges' tags (``highway``, ``bridge``, ``tunnel``,
+        ``foot``, ``sidewalk``, ``motorroad``... whatever the graph kept; list values of merged
+        edges match when any element does); default the bundled ``data/walk_rules.toml``.
+        The graph's own network filter is not repeated.
 
     Returns
     -------
     RawGraph
         WGS-84 (EPSG:4326). Geometries are oriented from u to v and their end points set to
         the node coordinates. Isolated nodes of ``G`` are kept (and counted in the log).
+        ``audit`` holds the kilometres the rules dropped, by rule and highway class.
 
     Raises
     ------
@@ -537,6 +618,7 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGra
     xs = np.asarray([float(G.nodes[n]["x"]) for n in nodes])
     ys = np.asarray([float(G.nodes[n]["y"]) for n in nodes])
 
+    rules = rules if rules is not None else default_walk_rules()
     edges = G.edges(keys=True, data=True) if G.is_multigraph() else ((u, v, 0, d) for u, v, d in G.edges(data=True))
     best: dict[tuple, tuple[float, int]] = {}
     rows: list[tuple] = []
@@ -567,7 +649,9 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGra
         else:
             back = tuple(np.round(coords[::-1], 7).ravel().tolist())
             key = (False, min(rounded, back))
-        row = (i, j, coords, one, str(_first(d.get("highway"), "")), str(_first(d.get("name"), "")), _first(d.get("osmid"), -1))
+        rid = rules.rejection(d, mode)
+        row = (i, j, coords, one, str(_first(d.get("highway"), "")), str(_first(d.get("name"), "")), _first(d.get("osmid"), -1),
+               rid or "", rules.protected(d, mode), length)
         if key in best:
             if length < best[key][0]:
                 rows[best[key][1]] = row
@@ -577,6 +661,33 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGra
         rows.append(row)
     if not rows:
         raise NetworkError(f"The graph {source!r} has no edges.", f"路网 {source!r} 没有路段。")
+    # the walkability rules, then the ramps and approaches of what they dropped
+    reason = np.asarray([r[7] for r in rows], dtype=object)
+    hw_all = [r[4] for r in rows]
+    name_all = [r[5] for r in rows]
+    len_all = np.asarray([r[9] for r in rows], dtype=float)
+    hit = reason != ""
+    ends = np.asarray([(node_id[r[0]], node_id[r[1]]) for r in rows], dtype=np.int64).ravel()
+    cont = find_continuations(
+        rules, ends, np.arange(0, 2 * len(rows) + 1, 2), hw_all, name_all, len_all,
+        kept=~hit, protected=np.asarray([r[8] for r in rows], bool), rule_dropped=hit,
+    )
+    for w, why in cont.items():
+        reason[w] = why
+    kept = reason == ""
+    audit = {
+        "generator": str(G.graph.get("created_with", "")) if hasattr(G, "graph") else "",
+        "source_km": km_by(["all"] * len(rows), hw_all, len_all).get("all", {}),
+        "dropped_km": km_by(reason[~kept], np.asarray(hw_all, dtype=object)[~kept], len_all[~kept]),
+        "rules": {"source": rules.source, "digest": rules.digest, "mode": mode},
+    }
+    if not kept.any():
+        top = ", ".join(f"{k} ({v})" for k, v in Counter(reason.tolist()).most_common(5))
+        raise NetworkError(f"None of the {len(rows)} edges of graph {source!r} is usable for mode '{mode}' (dropped: {top}).",
+                           f"路网 {source!r} 的 {len(rows)} 条路段均不适用于出行方式「{mode}」（排除原因：{top}）。")
+    if not kept.all():
+        logger.info("%s: the walkability rules dropped %d of %d edges", source, int((~kept).sum()), len(rows))
+    rows = [r for r, k in zip(rows, kept) if k]
     n_iso = sum(1 for n in nodes if G.degree(n) == 0)
     if n_iso:
         logger.info("%s: %d isolated nodes (no edge) kept as they are", source, n_iso)
@@ -602,10 +713,11 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGra
         way_id=way_id,
         source=source,
         mode=mode,
+        audit=audit,
     )
 
 
-def read_graphml(path: str | Path, *, mode: str = "walk") -> RawGraph:
+def read_graphml(path: str | Path, *, mode: str = "walk", rules: WalkRules | None = None) -> RawGraph:
     """Read an osmnx GraphML file (``osmnx.save_graphml``) into a :class:`RawGraph`.
 
     Parameters
@@ -613,7 +725,9 @@ def read_graphml(path: str | Path, *, mode: str = "walk") -> RawGraph:
     path : str or Path
         GraphML written by osmnx; coordinates WGS-84 lon/lat.
     mode : {"walk", "bike"}
-        See :func:`raw_from_networkx`. The graph itself is not re-filtered.
+        See :func:`raw_from_networkx`. The graph's own filter is not repeated.
+    rules : WalkRules, optional
+        See :func:`raw_from_networkx` (default the bundled walkability rules).
 
     Raises
     ------
@@ -632,7 +746,7 @@ def read_graphml(path: str | Path, *, mode: str = "walk") -> RawGraph:
             f"{p} could not be read as an osmnx GraphML file: {type(exc).__name__}: {exc}",
             f"{p} 无法作为 osmnx GraphML 文件读取：{type(exc).__name__}：{exc}",
         ) from exc
-    return raw_from_networkx(G, source=str(p), mode=mode)
+    return raw_from_networkx(G, source=str(p), mode=mode, rules=rules)
 
 
 # --------------------------------------------------------------------------------------
