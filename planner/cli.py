@@ -162,8 +162,11 @@ def load_study(args, *, progress=print):
                 raise InputError("--facilities-from-osm needs --network with an OSM file.", "--facilities-from-osm 需要配合 OSM 文件（--network）使用。")
             from .osm import osm_facilities
 
-            osm_fac = osm_facilities(args.network, types)
+            # the asked-for types (hospital only when asked for), and what was skipped or merged, always shown
+            osm_fac = osm_facilities(args.network, [types.get_type(t).key for t in args.types] if args.types else None)
             progress(f"{len(osm_fac)} facilities found in {Path(args.network).name}")
+            for w in osm_fac.attrs.get("warnings", ()):
+                progress("warning: " + w.message(args.lang))
             parts.append(osm_fac)
         for path in args.facilities:
             t = io.read_facilities(path, types=types, default_type=args.default_type, **read_opts)

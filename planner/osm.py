@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import InputError, NetworkError
+from ._errors import InputError, NetworkError, Problem
 from .network import RawGraph
 from .walkability import WalkRules, default_walk_rules, find_continuations
 
@@ -784,8 +784,8 @@ class FacilityRule:
 FACILITY_RULES: tuple[FacilityRule, ...] = (
     FacilityRule("aed", tags=(("emergency", ("defibrillator",)),)),
     FacilityRule("health_centre", names=("社区卫生服务中心",), note="even when tagged amenity=hospital"),
-    FacilityRule(HOSPITAL_TYPE, tags=(("amenity", ("hospital",)), ("healthcare", ("hospital",))),
-                 note="returned only if `types` contains 'hospital'; otherwise skipped and counted"),
+    FacilityRule(HOSPITAL_TYPE, tags=(("amenity", ("hospital",)), ("healthcare", ("hospital",)), ("building", ("hospital",))),
+                 note="returned only if `types` contains 'hospital' (`--type hospital`); otherwise skipped and counted"),
     FacilityRule("fever_sentinel", names=("发热",)),
     FacilityRule("service_station", names=("服务站", "卫生站")),
     FacilityRule("village_clinic", names=("卫生室",)),
@@ -802,9 +802,11 @@ FACILITY_RULES: tuple[FacilityRule, ...] = (
 #: A feature is a candidate when it has one of these tags ...
 FACILITY_SELECT_TAGS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("amenity", ("clinic", "hospital", "doctors", "dentist")),
+    ("building", ("hospital",)),
     ("healthcare", ("*",)),
     ("emergency", ("defibrillator",)),
 )
+_NOT_BUILDING_TAGS = tuple(t for t in FACILITY_SELECT_TAGS if t[0] != "building")
 #: ... or its name contains one of these. Bare "服务站" is not enough: 社区服务站 (community
 #: service office) and 志愿者服务站 are not health facilities.
 FACILITY_SELECT_NAMES: tuple[str, ...] = (
@@ -874,100 +876,283 @@ def _compact_tags(tags: Mapping[str, str]) -> str:
     return ";".join(f"{k}={v}" for k, v in sorted(tags.items()))
 
 
-def osm_facilities(path: str | Path, types: Iterable[str] | None = None, *, bbox: Bbox | None = None):
-    """Health facilities and AEDs mapped in an OSM file, as points.
+def _norm_name(name: str) -> str:
+    """Names compared for merging: width-, case- and space-insensitive, without bracketed notes."""
+    import unicodedata
 
-    Nodes and ways (relations are skipped) are candidates when tagged
-    ``amenity=clinic|hospital|doctors|dentist``, ``healthcare=*`` or
+    t = unicodedata.normalize("NFKC", str(name)).lower()
+    t = re.sub(r"[(（][^)）]*[)）]", "", t)
+    return re.sub(r"[\s·・\-_]+", "", t)
+
+
+def _merge_places(rows: list[dict], merge_m: float) -> tuple[list[dict], list[tuple[str, str, float]]]:
+    """One facility per real place: features of one type within ``merge_m`` metres whose names agree
+    (equal after normalising, or one of them unnamed) are one place, and an unnamed
+    ``building=hospital`` footprint within ``merge_m`` of any facility is that facility's building.
+
+    The kept feature is the first of: named before unnamed, node (the mapped point of interest)
+    before way or area, file order. Returns the kept rows (file order) and ``(kept id, merged id,
+    metres)`` for every merged feature.
+    """
+    from scipy.spatial import cKDTree
+
+    from .network import geodesic_m
+
+    n = len(rows)
+    if n < 2 or merge_m <= 0:
+        return rows, []
+    lon = np.asarray([r["lon"] for r in rows])
+    lat = np.asarray([r["lat"] for r in rows])
+    # local metres are enough to find neighbours; the reported distance is geodesic
+    x = (lon - lon.mean()) * 111_320.0 * np.cos(np.radians(lat.mean()))
+    y = (lat - lat.mean()) * 110_574.0
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(merge_m * 1.01, output_type="ndarray")
+    names = [_norm_name(r["name"]) for r in rows]
+    building_only = [r.pop("_building_only", False) and not names[i] for i, r in enumerate(rows)]
+    parent = list(range(n))
+    group_names = [{names[i]} - {""} for i in range(n)]  # at most one real name per place
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    dist = geodesic_m(lon[pairs[:, 0]], lat[pairs[:, 0]], lon[pairs[:, 1]], lat[pairs[:, 1]]) if len(pairs) else np.zeros(0)
+    for (i, j), d in zip(pairs.tolist(), dist.tolist()):
+        if d > merge_m:
+            continue
+        same_type = rows[i]["type"] == rows[j]["type"]
+        names_agree = not names[i] or not names[j] or names[i] == names[j]
+        if (same_type and names_agree) or building_only[i] or building_only[j]:
+            a, b = find(i), find(j)
+            # unnamed features must not chain two differently named places into one
+            if a != b and len(group_names[a] | group_names[b]) <= 1:
+                lo, hi = min(a, b), max(a, b)
+                parent[hi] = lo
+                group_names[lo] = group_names[a] | group_names[b]
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    keep: list[int] = []
+    merged: list[tuple[str, str, float]] = []
+    for members in groups.values():
+        # an unnamed building footprint never stands for a group that has a real facility
+        best = min(members, key=lambda i: (building_only[i], not names[i], not rows[i]["id"].startswith("n"), i))
+        keep.append(best)
+        for i in members:
+            if i != best:
+                d = float(geodesic_m(lon[[best]], lat[[best]], lon[[i]], lat[[i]])[0])
+                merged.append((rows[best]["id"], rows[i]["id"], round(d, 1)))
+    keep.sort()
+    return [rows[i] for i in keep], merged
+
+
+def _skipped_problem(p: Path, skipped: Counter, kept: int) -> Problem:
+    """The bilingual summary of the OSM features that were not taken as facilities, and how to get them."""
+    items = ", ".join(f"{k} ({v})" for k, v in skipped.most_common())
+    hint_en = hint_zh = ""
+    not_req = sorted(k.split()[1] for k in skipped if k.startswith("type ") and k.endswith(" not requested"))
+    if not_req:
+        hint_en = f" To include them, ask for the type(s) {', '.join(not_req)} (e.g. --type {not_req[0]})."
+        hint_zh = f"如需包含，请指定类型 {', '.join(not_req)}（例如 --type {not_req[0]}）。"
+    total = sum(skipped.values())
+    return Problem(
+        "osm_facilities_skipped",
+        f"{total} OSM feature(s) were not taken as facilities ({kept} kept): {items}.{hint_en}",
+        f"{total} 个 OSM 要素未作为设施载入（已载入 {kept} 个）：{items}。{hint_zh}",
+        file=str(p),
+    )
+
+
+def osm_facilities(path: str | Path, types: Iterable[str] | None = None, *, bbox: Bbox | None = None,
+                   merge_m: float = 150.0):
+    """Health facilities and AEDs mapped in an OSM file, as points, one per real place.
+
+    Nodes, ways and multipolygon areas (relations) are candidates when tagged
+    ``amenity=clinic|hospital|doctors|dentist``, ``healthcare=*``, ``building=hospital`` or
     ``emergency=defibrillator``, or when their name contains 社区卫生服务中心, 卫生服务站,
     卫生站, 卫生室, 康复, 护理, 中医, 口腔 or 发热. Pharmacies, shops and schools are not
     facilities. Each candidate gets a type from :data:`FACILITY_RULES` (first match wins; see
     ``docs/osm_tags.md``). Hospitals get the type ``"hospital"`` and are returned only when
-    ``types`` contains it; the number skipped for any reason is logged.
+    ``types`` contains it.
+
+    A hospital mapped both as a node and as an area (or as an area plus its buildings) is one
+    place: see ``merge_m``. What was skipped or merged is returned with the result, not only logged.
 
     Parameters
     ----------
     path : str or Path
         OSM XML / .gz / .bz2 / PBF file.
     types : iterable of str, optional
-        Type keys to return; default every planner facility type (not hospitals).
+        Type keys to return; default every planner facility type except ``hospital``.
     bbox : (min_lon, min_lat, max_lon, max_lat), optional
         WGS-84 degrees; keep only points inside.
+    merge_m : float
+        Features of one type within this many metres (geodesic) whose names agree (equal after
+        normalising width, case, spaces and bracketed notes, or one unnamed) are one facility; an
+        unnamed ``building=hospital`` footprint within it of any facility is that facility's
+        building. 0 turns merging off.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        EPSG:4326 points with columns ``id`` ("n123" node, "w456" way), ``name``, ``type``,
-        ``osm_tags`` (all tags, ``k=v`` joined by ``;``, keys sorted), ``lon``, ``lat``
-        (degrees), ``source_file``. A way's point is the mean of its distinct node locations.
-        Rows are in file order.
+        EPSG:4326 points with columns ``id`` ("n123" node, "w456" way, "r789" multipolygon),
+        ``name``, ``type``, ``osm_tags`` (all tags, ``k=v`` joined by ``;``, keys sorted),
+        ``lon``, ``lat`` (degrees), ``source_file``. A way's point is the mean of its distinct
+        node locations; an area's, the mean of its outer rings' distinct points. Rows are in file
+        order (nodes, then ways, then areas). ``attrs["skipped"]``: ``{reason: count}``;
+        ``attrs["merged"]``: ``(kept id, merged id, metres)`` tuples; ``attrs["warnings"]``: a
+        tuple of bilingual :class:`~planner._errors.Problem` (code ``osm_facilities_skipped``,
+        ``osm_facilities_merged``) for the caller to show.
 
     Raises
     ------
     InputError
         File missing or unreadable, unknown type keys, or a bad bbox.
     """
-    import geopandas as gpd
-    import osmium
 
     from .config import default_types
 
     known = set(default_types()) | {HOSPITAL_TYPE}
-    wanted = set(default_types()) if types is None else {str(t) for t in ([types] if isinstance(types, str) else types)}
+    if types is None:
+        wanted = known - {HOSPITAL_TYPE}
+    else:
+        wanted = {str(t) for t in ([types] if isinstance(types, str) else types)}
     unknown = sorted(wanted - known)
     if unknown:
         raise InputError(
             f"Unknown facility type keys {unknown}; known: {sorted(known)}",
             f"未知的设施类型键 {unknown}；可用：{sorted(known)}",
         )
+    if isinstance(merge_m, bool) or not isinstance(merge_m, (int, float)) or not 0 <= merge_m < 1e5:
+        raise InputError(f"merge_m must be a distance in metres >= 0, not {merge_m!r}.",
+                         f"merge_m 须为不小于 0 的米数，而非 {merge_m!r}。")
     bbox = _check_bbox(bbox)
     p, src = _osm_file(path, InputError)
+    keys = ("amenity", "healthcare", "emergency", "building", "name", "name:zh", "official_name")
+    try:
+        rows, skipped = _read_facility_features(p, src, keys, wanted, areas=True)
+    except RuntimeError as exc:
+        if "out of order" not in str(exc):
+            raise _unreadable(p, exc, InputError) from None
+        # multipolygon assembly needs a sorted file (hand-made and osmnx-written files often are not)
+        logger.info("%s: not sorted by id (%s); multipolygon areas are not read", p, exc)
+        try:
+            rows, skipped = _read_facility_features(p, _osm_file(path, InputError)[1], keys, wanted, areas=False)
+        except RuntimeError as exc2:
+            raise _unreadable(p, exc2, InputError) from None
+        return _finish_facilities(p, rows, skipped, bbox, merge_m, areas_read=False)
+    return _finish_facilities(p, rows, skipped, bbox, merge_m)
+
+
+_UNSORTED = "multipolygon not read (file not sorted by id)"
+
+
+def _read_facility_features(p: Path, src: Any, keys: tuple[str, ...], wanted: set[str], *, areas: bool):
+    import osmium
+
     rows: list[dict] = []
     skipped: Counter[str] = Counter()
-    fp = (
-        osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.KeyFilter("amenity", "healthcare", "emergency", "name", "name:zh", "official_name"))
-    )
-    try:
-        for obj in fp:
-            tags = dict(obj.tags)
-            ftype, reason = facility_type_of(tags)
-            if ftype is None:
-                if reason != "no health tag or name":
-                    skipped[reason] += 1
+    if areas:
+        fp = (
+            osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION)
+            .with_locations()
+            .with_areas(osmium.filter.KeyFilter(*keys))
+            .with_filter(osmium.filter.KeyFilter(*keys))
+        )
+    else:
+        fp = (
+            osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION)
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter(*keys))
+        )
+    for obj in fp:
+        if obj.is_relation():
+            # with areas, multipolygons come back as areas; without, they are counted as not read
+            if not areas and obj.tags.get("type") == "multipolygon" and facility_type_of(dict(obj.tags))[0] in wanted:
+                skipped[_UNSORTED] += 1
+            continue
+        if obj.is_area() and obj.from_way():
+            continue  # closed ways are read as ways
+        tags = dict(obj.tags)
+        ftype, reason = facility_type_of(tags)
+        if ftype is None:
+            if reason != "no health tag or name":
+                skipped[reason] += 1
+            continue
+        if ftype not in wanted:
+            skipped[f"type {ftype} not requested"] += 1
+            continue
+        if obj.is_node():
+            if not obj.location.valid():
+                skipped["node without location"] += 1
                 continue
-            if ftype not in wanted:
-                skipped[f"type {ftype} not requested"] += 1
+            fid, lon, lat = f"n{obj.id}", obj.location.lon, obj.location.lat
+        elif obj.is_area():
+            pts = {(n.location.lon, n.location.lat) for ring in obj.outer_rings() for n in ring if n.location.valid()}
+            if not pts:
+                skipped["area without node locations"] += 1
                 continue
-            if obj.is_node():
-                if not obj.location.valid():
-                    skipped["node without location"] += 1
-                    continue
-                fid, lon, lat = f"n{obj.id}", obj.location.lon, obj.location.lat
-            else:
-                pts = {n.ref: (n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()}
-                if not pts:
-                    skipped["way without node locations"] += 1
-                    continue
-                xy = np.asarray(list(pts.values()))
-                fid, lon, lat = f"w{obj.id}", float(xy[:, 0].mean()), float(xy[:, 1].mean())
-            rows.append({"id": fid, "name": _feature_name(tags), "type": ftype, "osm_tags": _compact_tags(tags),
-                         "lon": lon, "lat": lat, "source_file": str(p)})
-    except RuntimeError as exc:
-        raise _unreadable(p, exc, InputError) from None
+            xy = np.asarray(sorted(pts))
+            fid, lon, lat = f"r{obj.orig_id()}", float(xy[:, 0].mean()), float(xy[:, 1].mean())
+        else:
+            pts = {n.ref: (n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()}
+            if not pts:
+                skipped["way without node locations"] += 1
+                continue
+            xy = np.asarray(list(pts.values()))
+            fid, lon, lat = f"w{obj.id}", float(xy[:, 0].mean()), float(xy[:, 1].mean())
+        building_only = tags.get("building") == "hospital" and not _has_any(tags, _NOT_BUILDING_TAGS)
+        rows.append({"id": fid, "name": _feature_name(tags), "type": ftype, "osm_tags": _compact_tags(tags),
+                     "lon": lon, "lat": lat, "source_file": str(p), "_building_only": building_only})
+    return rows, skipped
+
+
+def _finish_facilities(p: Path, rows: list[dict], skipped: Counter, bbox: Bbox | None, merge_m: float, *,
+                       areas_read: bool = True):
+    import geopandas as gpd
+
     if bbox is not None and rows:
         n0 = len(rows)
         rows = [r for r in rows if bbox[0] <= r["lon"] <= bbox[2] and bbox[1] <= r["lat"] <= bbox[3]]
         if n0 - len(rows):
             skipped["outside bbox"] += n0 - len(rows)
+    rows, merged = _merge_places(rows, float(merge_m))
+    for r in rows:
+        r.pop("_building_only", None)
+    warnings_: list[Problem] = []
     if skipped:
-        logger.info("%s: %d facilities kept; skipped: %s", p, len(rows), dict(skipped))
+        # nothing kept but something skipped is what a user must see; otherwise it is detail
+        (logger.warning if not rows else logger.info)("%s: %d facilities kept; skipped: %s", p, len(rows), dict(skipped))
+        warnings_.append(_skipped_problem(p, skipped, len(rows)))
+    if merged:
+        logger.info("%s: %d features merged into the facility they map twice: %s", p, len(merged), merged[:10])
+        listed = "; ".join(f"{b} -> {a} ({d:g} m)" for a, b, d in merged[:10]) + (" ..." if len(merged) > 10 else "")
+        warnings_.append(Problem(
+            "osm_facilities_merged",
+            f"{len(merged)} OSM feature(s) map a facility that is already there (a node and an area of one hospital, or "
+            f"its buildings) and were merged into it: {listed}.",
+            f"{len(merged)} 个 OSM 要素与已有设施为同一处（同一医院的点和面，或其楼宇），已合并：{listed}。",
+            file=str(p),
+        ))
+    if not areas_read and skipped.get(_UNSORTED):
+        warnings_.append(Problem(
+            "osm_areas_not_read",
+            "The file is not sorted by element id, so facilities mapped as multipolygon relations were not read; "
+            "sort it first (osmium sort in.osm -o sorted.osm) to include them.",
+            "文件未按要素编号排序，因此未读取以多边形关系（multipolygon）绘制的设施；如需包含，请先排序（osmium sort in.osm -o sorted.osm）。",
+            file=str(p),
+        ))
     cols = ["id", "name", "type", "osm_tags", "lon", "lat", "source_file"]
     df = gpd.GeoDataFrame(rows, columns=cols) if rows else gpd.GeoDataFrame({c: [] for c in cols})
     df["lon"] = df["lon"].astype(float)
     df["lat"] = df["lat"].astype(float)
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
+    out = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
+    out.attrs["skipped"] = dict(skipped)
+    out.attrs["merged"] = tuple(merged)
+    out.attrs["warnings"] = tuple(warnings_)
+    return out
 
 
 # --------------------------------------------------------------------------------------
