@@ -52,8 +52,8 @@ class RawGraph:
     source : str  where it came from (file path, place name).
     mode : str  'walk' or 'bike': which filter built it.
     audit : dict  what the parser dropped and why: ``dropped_km`` ``{reason: {highway class: km}}``,
-        ``source_km`` ``{class: km}`` of every highway way in the source, ``generator`` (the
-        file's writer, e.g. "OSMnx 2.0.7"), ``rules`` (which walkability rules were applied).
+        ``generator`` (the file's writer, e.g. "OSMnx 2.0.7"), ``rules`` (which walkability rules
+        were applied).
     """
 
     node_id: np.ndarray
@@ -98,7 +98,8 @@ class NetworkAudit:
         ``highway=cycleway``), the walkability rules by id (``elevated_trunk``, ``trunk_tunnel``,
         ``motorway``, ``motorroad``, ``expressway``, and the ``ramp`` / ``approach`` ways that
         continue them), and ``not_connected`` (outside the largest connected part).
-    source_km : ``{highway class: km}`` of every highway way in the source, before any filter.
+    source_km : ``{highway class: km}`` of every highway way in the source, before any filter
+        (ways repeating another's nodes counted once).
     rules : which walkability rules were applied (file, digest, mode).
     driving_network : the source looks like a road network for cars (no footway, path,
         pedestrian or steps ways): walking times on it are optimistic.
@@ -625,10 +626,10 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
     new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     # ground lengths: every consecutive point pair on the WGS-84 ellipsoid in one vectorised call
     # (grid metres would be off by the UTM scale factor); the pairs joining two edges are ignored
-    glon = np.asarray(raw.geom_lon, float)[pos]
-    glat = np.asarray(raw.geom_lat, float)[pos]
-    seg = geodesic_m(glon[:-1], glat[:-1], glon[1:], glat[1:])
-    geom_cum = _cum_per_edge(seg, new_offsets)
+    rlon = np.asarray(raw.geom_lon, float)
+    rlat = np.asarray(raw.geom_lat, float)
+    raw_cum = _cum_per_edge(geodesic_m(rlon[:-1], rlat[:-1], rlon[1:], rlat[1:]), offsets)
+    geom_cum = raw_cum[pos]  # positions within an edge do not depend on which edges are kept
     length = geom_cum[new_offsets[1:] - 1]
 
     net = Network(
@@ -656,14 +657,15 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
     dropped_km = {k: dict(v) for k, v in raw.audit.get("dropped_km", {}).items()}
     if dropped_edges:
         gone = np.flatnonzero(~edge_keep)
-        goff = offsets[gone]
-        gseg = [geodesic_m(np.asarray(raw.geom_lon[a:b - 1], float), np.asarray(raw.geom_lat[a:b - 1], float),
-                           np.asarray(raw.geom_lon[a + 1:b], float), np.asarray(raw.geom_lat[a + 1:b], float)).sum()
-                for a, b in zip(goff, offsets[gone + 1])]
-        dropped_km["not_connected"] = _km_by_class(np.asarray(raw.highway, dtype=object)[gone], np.asarray(gseg))
-    source_km = dict(raw.audit.get("source_km", {})) or _km_by_class(raw.highway, np.zeros(raw.n_edges))
+        dropped_km["not_connected"] = _km_by_class(np.asarray(raw.highway, dtype=object)[gone], raw_cum[offsets[gone + 1] - 1])
+    # the source: every edge of the parsed graph (duplicate ways counted once) plus what the parser dropped
+    source_km = _km_by_class(raw.highway, raw_cum[offsets[1:] - 1])
+    for by_class in raw.audit.get("dropped_km", {}).values():
+        for c, km in by_class.items():
+            source_km[c] = round(source_km.get(c, 0.0) + km, 3)
+    source_km = dict(sorted(source_km.items()))
     generator = str(raw.audit.get("generator", ""))
-    warn = _driving_warning(raw.source, generator, source_km if raw.audit else {}, raw.mode)
+    warn = _driving_warning(raw.source, generator, source_km if raw.audit else {}, raw.mode)  # parsed sources only
     audit = NetworkAudit(
         source=raw.source, mode=raw.mode, generator=generator, kept_km=_km_by_class(net.highway, net.length_m),
         dropped_km=dropped_km, source_km=source_km, rules=dict(raw.audit.get("rules", {})),

@@ -256,6 +256,22 @@ def km_by(keys: Sequence[str], classes: Sequence[str], length_m: np.ndarray) -> 
     return {k: {c: round(v, 3) for c, v in sorted(d.items())} for k, d in sorted(out.items())}
 
 
+_GENERATOR = re.compile(rb"""<osm\b[^>]*?\bgenerator\s*=\s*["']([^"']*)["']""", re.S)
+
+
+def _generator(p: Path, src: Any, fp: Any) -> str:
+    """The program that wrote the file (XML: read from the first bytes; else the osmium header)."""
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        head = b""
+    if head[:2] != b"\x1f\x8b" and head[:3] != b"BZh" and b"OSMHeader" not in head[:32]:
+        m = _GENERATOR.search(head)
+        return m.group(1).decode("utf-8", "replace") if m else ""
+    return fp.header.get("generator", "") or ""
+
+
 def _parse_highways(p: Path, src: Any, mode: str, rules: WalkRules) -> _Parsed:
     import osmium
 
@@ -278,19 +294,16 @@ def _parse_highways(p: Path, src: Any, mode: str, rules: WalkRules) -> _Parsed:
         .with_filter(osmium.filter.KeyFilter("highway"))
     )
     try:
-        generator = fp.header.get("generator", "") or ""
+        generator = _generator(p, src, fp)
         for w in fp:
             tags = w.tags
             reason = _way_rejection(tags, mode)
             hit = False
+            prot = False
             if reason is None:
-                tag_dict = dict(tags)
-                rid = rules.rejection(tag_dict, mode)
+                rid, prot = rules.classify(tags, mode)
                 if rid is not None:
                     reason, hit = rid, True
-                prot = rules.protected(tag_dict, mode)
-            else:
-                prot = False
             direction = _bike_oneway(tags) if mode == "bike" and reason is None else 0
             wr: list[int] = []
             wx: list[float] = []
@@ -327,26 +340,37 @@ def _parse_highways(p: Path, src: Any, mode: str, rules: WalkRules) -> _Parsed:
     lon_a = np.asarray(lons, dtype=np.float64)
     lat_a = np.asarray(lats, dtype=np.float64)
     start_a = np.asarray(starts, dtype=np.int64)
-    length = _way_lengths_m(lon_a, lat_a, start_a)
     reason_a = np.asarray(reasons, dtype=object)
     kept = reason_a == ""
+    # ground lengths of the ways the audit or the ramp/approach rules need (the kept ones are measured
+    # again, as edges, when the network is compiled)
+    hw_all = np.asarray(highways, dtype=object)
+    nm_all = np.asarray(names, dtype=object)
+    rule_hit = np.asarray(rule_hit, bool)
+    need = ~kept | np.isin(hw_all, list(rules.ramp_highway) + list(rules.approach_highway))
+    if rules.same_name and rule_hit.any():
+        need |= np.isin(nm_all, [x for x in set(nm_all[rule_hit].tolist()) if x])
+    length = np.zeros(seen)
+    if need.any():
+        way_of_pt = np.repeat(np.arange(seen), np.diff(start_a))
+        sel_pt = need[way_of_pt]
+        sub_start = np.concatenate([[0], np.cumsum(np.diff(start_a)[need])]).astype(np.int64)
+        length[need] = _way_lengths_m(lon_a[sel_pt], lat_a[sel_pt], sub_start)
     cont = find_continuations(
         rules, refs_a, start_a, highways, names, length,
-        kept=kept, protected=np.asarray(protected, bool), rule_dropped=np.asarray(rule_hit, bool),
+        kept=kept, protected=np.asarray(protected, bool), rule_dropped=rule_hit,
     )
     for w, why in cont.items():
         reason_a[w] = why
     kept = reason_a == ""
     audit = {
         "generator": generator,
-        "source_km": km_by(["all"] * seen, highways, length).get("all", {}),
-        "dropped_km": km_by(reason_a[~kept], np.asarray(highways, dtype=object)[~kept], length[~kept]),
+        "dropped_km": km_by(reason_a[~kept], hw_all[~kept], length[~kept]),
         "rules": {"source": rules.source, "digest": rules.digest, "mode": mode},
     }
     rule_ids = set(rules.ids)
-    hw_a = np.asarray(highways, dtype=object)
     rejected = Counter(
-        f"{r} rule: highway={h}" if r in rule_ids else r for r, h in zip(reason_a[~kept].tolist(), hw_a[~kept].tolist())
+        f"{r} rule: highway={h}" if r in rule_ids else r for r, h in zip(reason_a[~kept].tolist(), hw_all[~kept].tolist())
     )
     logger.debug("%s: %d highway ways seen, %d kept for %s; rejected: %s", p, seen, int(kept.sum()), mode, dict(rejected))
     if not kept.any():
@@ -649,9 +673,9 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk", rules: Wa
         else:
             back = tuple(np.round(coords[::-1], 7).ravel().tolist())
             key = (False, min(rounded, back))
-        rid = rules.rejection(d, mode)
+        rid, prot = rules.classify(d, mode)
         row = (i, j, coords, one, str(_first(d.get("highway"), "")), str(_first(d.get("name"), "")), _first(d.get("osmid"), -1),
-               rid or "", rules.protected(d, mode), length)
+               rid or "", prot, length)
         if key in best:
             if length < best[key][0]:
                 rows[best[key][1]] = row
@@ -677,7 +701,6 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk", rules: Wa
     kept = reason == ""
     audit = {
         "generator": str(G.graph.get("created_with", "")) if hasattr(G, "graph") else "",
-        "source_km": km_by(["all"] * len(rows), hw_all, len_all).get("all", {}),
         "dropped_km": km_by(reason[~kept], np.asarray(hw_all, dtype=object)[~kept], len_all[~kept]),
         "rules": {"source": rules.source, "digest": rules.digest, "mode": mode},
     }

@@ -8,6 +8,7 @@ import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +132,31 @@ class WalkRules:
 
     def rejection(self, tags: Mapping[str, Any], mode: str) -> str | None:
         """The id of the first rule that drops the way for ``mode``, or None."""
+        return self.classify(tags, mode)[0]
+
+    @cached_property
+    def _quick(self) -> tuple[frozenset, tuple[str, ...]]:
+        """Highway values and tag keys any rule or [unless] condition looks at (a way with none of
+        them is walkable and unprotected without testing each rule)."""
+        values = {h for r in self.rules for h in r.highway}
+        # outside those highway values only the rules without a highway list can apply, and each
+        # of them needs one of its conditions' keys
+        keys = {c.key for r in self.rules if not r.highway for c in r.any}
+        keys |= {c.key for conds in self.unless.values() for c in conds}
+        return frozenset(values), tuple(sorted(keys))
+
+    def classify(self, tags: Mapping[str, Any], mode: str) -> tuple[str | None, bool]:
+        """``(rule id or None, protected)`` in one look at the tags (anything with ``.get``)."""
+        values, keys = self._quick
+        hw = tags.get("highway")
+        if isinstance(hw, str) and hw not in values and not any(k in tags for k in keys):
+            return None, False
         if self.protected(tags, mode):
-            return None
+            return None, True
         for r in self.rules:
             if r.applies(tags):
-                return r.id
-        return None
+                return r.id, False
+        return None, False
 
     def label(self, rule_id: str, lang: str = "en") -> str:
         """The rule's description in English or Chinese (its id when unknown)."""
