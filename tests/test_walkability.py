@@ -74,10 +74,14 @@ def grid_city(tmp_path: Path, *, with_roads: bool = True) -> Path:
     return write_osm(tmp_path / ("city.osm" if with_roads else "ground.osm"), nodes, ways)
 
 
-def minutes(net, fx, fy, px, py):
+def minutes(net, fx, fy, px, py, *, with_oracle: bool = False):
     src = snap_points(net, *net.to_metric(*ll_arrays(fx, fy)), max_snap_m=500)
     pts = snap_points(net, *net.to_metric(*ll_arrays(px, py)), max_snap_m=500)
     d, _, _ = nearest(net, src, pts)
+    if with_oracle:  # networkx Dijkstra on the same edges and legs
+        from tests.test_travel import oracle
+
+        np.testing.assert_allclose(d, oracle(net, src, pts), rtol=1e-12, atol=1e-9)
     return d / (4.5 * 1000 / 60), pts
 
 
@@ -100,7 +104,7 @@ def test_grid_city_minutes_equal_the_ground_only_network(tmp_path):
     px = np.concatenate([rng.uniform(0, 800, 150), under_x])
     py = np.concatenate([rng.uniform(0, 800, 150), 400.0 + rng.uniform(6, 9, 30)])
     m_city, snap = minutes(city, fx, fy, px, py)
-    m_ground, _ = minutes(ground, fx, fy, px, py)
+    m_ground, _ = minutes(ground, fx, fy, px, py, with_oracle=True)
     np.testing.assert_allclose(m_city, m_ground, rtol=1e-12)
     under = snap.edge[150:]
     assert set(city.name[under]) == {"横2路"}  # the ground street y = 400
