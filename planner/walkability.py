@@ -338,38 +338,59 @@ def find_continuations(
         for node in refs[way_start[w]:way_start[w + 1]].tolist():
             d, ns = approach_at.get(node, (0.0, set()))
             approach_at[node] = (0.0, ns | ({nm[w]} if nm[w] else set()))
+    # a worklist, not repeated sweeps: each candidate is looked at when a node at its ends changes
+    # (approaches in order of distance from their bridge or tunnel, as in Dijkstra)
+    import heapq
+
+    at_end: dict[Any, list[int]] = {}
+    for w in np.flatnonzero(cand).tolist():
+        at_end.setdefault(first[w], []).append(w)
+        if last[w] != first[w]:
+            at_end.setdefault(last[w], []).append(w)
     dropped: dict[int, str] = {}
-    todo = [int(w) for w in np.flatnonzero(cand)]
-    changed = True
-    while changed:
-        changed = False
-        for w in todo:
+    ramps: list[int] = []
+    heap: list[tuple[float, int, Any, Any]] = []
+
+    def offer(node) -> None:
+        """A node became blocked or an approach point: look again at the candidates ending there."""
+        for w in at_end.get(node, ()):
             if w in dropped:
                 continue
-            a, b = first[w], last[w]
             if is_ramp[w]:
-                if a in blocked or b in blocked:
-                    dropped[w] = "ramp"
-                    blocked.update(x for x in (a, b) if x not in ground)
-                    changed = True
-                continue
-            best = None
-            for here, there in ((a, b), (b, a)):
-                if here not in approach_at:
-                    continue
-                d, ns = approach_at[here]
-                if not (appr_class[w] or nm[w] in ns):
-                    continue
+                if node in blocked:
+                    ramps.append(w)
+            elif node in approach_at:
+                d, ns = approach_at[node]
                 total = d + float(length_m[w])
-                if total <= rules.approach_max_m and (best is None or total < best[0]):
-                    best = (total, there, ns)
-            if best is not None:
-                dropped[w] = "approach"
-                total, there, ns = best
-                if there not in ground:
-                    approach_at[there] = (total, ns | ({nm[w]} if nm[w] else set()))
-                    blocked.add(there)
-                changed = True
+                if (appr_class[w] or nm[w] in ns) and total <= rules.approach_max_m:
+                    there = last[w] if first[w] == node else first[w]
+                    heapq.heappush(heap, (total, w, there, node))
+
+    for node in set(blocked) | set(approach_at):
+        if node in at_end:
+            offer(node)
+    while ramps or heap:
+        while ramps:
+            w = ramps.pop()
+            if w in dropped:
+                continue
+            dropped[w] = "ramp"
+            for x in (first[w], last[w]):
+                if x not in ground and x not in blocked:
+                    blocked.add(x)
+                    offer(x)
+        if heap:
+            total, w, there, here = heapq.heappop(heap)
+            if w in dropped:
+                continue
+            dropped[w] = "approach"
+            if there not in ground:
+                ns = approach_at[here][1] | ({nm[w]} if nm[w] else set())
+                new_there = there not in approach_at or approach_at[there][0] > total
+                if new_there:
+                    approach_at[there] = (total, ns)
+                blocked.add(there)
+                offer(there)
     if dropped:
         logger.debug("continuations dropped: %d ramps, %d approaches",
                      sum(v == "ramp" for v in dropped.values()), sum(v == "approach" for v in dropped.values()))

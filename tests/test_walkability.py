@@ -284,3 +284,43 @@ def test_coverage_summary_carries_the_network_audit(tmp_path):
     assert res.summary["network"]["walk"]["warnings"][0]["code"] == "driving_network"
     assert res.summary["network"]["walk"]["lengths"] == "wgs84"
     json.dumps(res.summary, ensure_ascii=False)
+
+
+def test_continuations_follow_ramps_and_approaches_and_stop_at_the_ground():
+    """Ways as node chains: 0 a viaduct (bridge), 1-2 its ramp foot in two pieces down to ground node 30,
+    3 a slip lane (trunk_link) at that ground junction, 4 a ground street through 30; 5 a tunnel,
+    6 its trunk approach (200 m), 7 a same-named primary beyond it (350 m from the tunnel: dropped),
+    8 100 m more of it (450 m: beyond the 400 m limit, kept), 9 a 500 m trunk from the tunnel's other end
+    (kept), 10 an ordinary street."""
+    from planner.walkability import find_continuations
+
+    rules = default_walk_rules()
+    ways = [
+        ([1, 2, 3], "trunk", "高架", 300.0, "elevated_trunk"),
+        ([3, 20], "trunk_link", "", 50.0, ""),
+        ([20, 30], "trunk_link", "", 60.0, ""),
+        ([30, 31], "trunk_link", "", 40.0, ""),
+        ([29, 30, 32], "primary", "地面路", 200.0, ""),
+        ([40, 41], "trunk", "隧道", 800.0, "trunk_tunnel"),
+        ([41, 42], "trunk", "隧道", 200.0, ""),
+        ([42, 43], "primary", "隧道", 150.0, ""),
+        ([43, 44], "primary", "隧道", 100.0, ""),
+        ([40, 50], "trunk", "", 500.0, ""),
+        ([44, 45], "residential", "某路", 80.0, ""),
+    ]
+    refs = np.concatenate([w[0] for w in ways])
+    start = np.concatenate([[0], np.cumsum([len(w[0]) for w in ways])])
+    hit = np.array([bool(w[4]) for w in ways])
+    out = find_continuations(
+        rules, refs, start, [w[1] for w in ways], [w[2] for w in ways], np.array([w[3] for w in ways]),
+        kept=~hit, protected=np.zeros(len(ways), bool), rule_dropped=hit,
+    )
+    assert out == {1: "ramp", 2: "ramp", 6: "approach", 7: "approach"}
+    # a sidewalk protects a ramp foot, and the chain stops there
+    prot = np.zeros(len(ways), bool)
+    prot[1] = True
+    out = find_continuations(
+        rules, refs, start, [w[1] for w in ways], [w[2] for w in ways], np.array([w[3] for w in ways]),
+        kept=~hit, protected=prot, rule_dropped=hit,
+    )
+    assert 1 not in out and 2 not in out
