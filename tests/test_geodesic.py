@@ -214,3 +214,33 @@ def test_candidates_near_demand_allow_for_the_grid_stretch():
     x, y = net.to_metric([113.95], [lat])
     c = candidates_from_nodes(net, spacing_m=10.0, near_x=x, near_y=y, near_m=1125.0)
     assert len(c.x) == 2
+
+
+def test_caches_of_the_grid_metre_format_are_rebuilt(tmp_path):
+    """A compiled file of format 2 (grid-metre lengths, no geom_cum_m) is refused by name, and the cache
+    key changed with the format, so load_network never picks an old cache up."""
+    import json
+
+    from planner._errors import NetworkError
+    from planner.network import _FORMAT, _cache_key, read_compiled, save_network
+
+    assert _FORMAT == 3
+    path = save_network(compile_network(lonlat_grid(121.47, 31.22)), tmp_path / "n.npz")
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k not in ("geom_cum_m", "highway_code")}
+    header = json.loads(str(arrays["header"]))
+    header["format"] = 2
+    arrays["header"] = np.asarray(json.dumps(header))
+    old = tmp_path / "old.npz"
+    np.savez(old, **arrays)
+    with pytest.raises(NetworkError, match="another format version; delete it to rebuild"):
+        read_compiled(old)
+    import planner.network as N
+
+    now = _cache_key("same", "walk")
+    N._FORMAT = 2
+    try:
+        before = _cache_key("same", "walk")
+    finally:
+        N._FORMAT = 3
+    assert now != before
