@@ -656,6 +656,18 @@ def stats_panel(res, type_key: str, base_res, scenario, scen_key: str) -> None:
             shown[L("catch_beyond")] = c["beyond_goal"].round(0)
             shown[h["mean_minutes"]] = c["mean_minutes"].round(1)
             st.dataframe(shown, hide_index=True, width="stretch")
+    audit = (base_res.summary.get("network_audit") or {}).get("walk") if base_res is not None else None
+    if audit:
+        with st.expander(L("audit_header", kept=f"{audit.get('kept_total_km', 0):,.1f}",
+                           dropped=f"{audit.get('dropped_total_km', 0):,.1f}")):
+            rows = [{L("audit_rule"): rule, L("audit_class"): cls, L("audit_km"): round(km, 2)}
+                    for rule, by_class in (audit.get("dropped_km") or {}).items() for cls, km in by_class.items()]
+            if rows:
+                st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+            snapped = audit.get("demand_snapped_by_class") or {}
+            if snapped:
+                st.caption(L("audit_snapped", classes=", ".join(f"{k} {v}" for k, v in
+                                                                 sorted(snapped.items(), key=lambda kv: -kv[1]))))
     if base_res is not None:
         st.markdown(f"**{L('all_types')}**")
         rows = []

@@ -27,6 +27,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--place", metavar="NAME", help="download by place name through osmnx (needs internet)")
     g.add_argument("--demo", action="store_true", default=None, help="the bundled synthetic demo district (offline)")
     p.add_argument("--demo-scale", type=float, help="demo size: 1 ≈ 38 km² (default 1)")
+    p.add_argument("--walk-rules", metavar="TOML", help="walkability rules replacing data/walk_rules.toml (docs/osm_tags.md)")
     p.add_argument("--facilities", metavar="PATH", action="append", default=[], help="facility file; repeat for several")
     p.add_argument("--demand", metavar="PATH", help="demand points or polygons with a population column (default: a labelled proxy)")
     p.add_argument("--areas", metavar="PATH", help="subdistrict boundaries (GeoJSON/GPKG) for per-area statistics")
@@ -99,6 +100,8 @@ def spec_from_args(args, *, candidates: str | None = None) -> tuple[StudySpec, P
         net = replace(net, demo_scale=args.demo_scale)
     if args.facilities_from_osm:
         net = replace(net, facilities=True)
+    if args.walk_rules:
+        net = replace(net, walk_rules=args.walk_rules)
     default_coords = args.coords or spec.coords
     columns = parse_columns(args.columns)
     skip = bool(args.skip_invalid)
@@ -150,7 +153,10 @@ def build_from_args(args, *, candidates: str | None = None):
     from .study import build_study
 
     spec, base_dir = spec_from_args(args, candidates=candidates)
-    return build_study(spec, base_dir=base_dir, cache_dir=args.cache_dir, progress=say)
+    study = build_study(spec, base_dir=base_dir, cache_dir=args.cache_dir, progress=say)
+    for note in study.notes:
+        say(("警告：" if args.lang == "zh" else "warning: ") + note.message(args.lang))
+    return study
 
 
 def study_file_text(study) -> str:
@@ -158,3 +164,24 @@ def study_file_text(study) -> str:
     from .study import study_toml
 
     return study_toml(study.spec, comment="The study this run used (goals included); rerun it with --study study.toml.")
+
+
+def network_lines(summary: dict, lang: str) -> list[str]:
+    """What the CLI says about each network it used: kilometres kept and dropped by rule, and the street classes
+    residents snapped to."""
+    out = []
+    for mode, audit in (summary.get("network_audit") or {}).items():  # its warnings are among the study's notes
+        dropped = sorted((audit.get("dropped_km") or {}).items(), key=lambda kv: -sum(kv[1].values()))
+        parts = ", ".join(f"{rule} {sum(km.values()):.1f}" for rule, km in dropped[:5])
+        if lang == "zh":
+            out.append(f"{mode} 路网：保留 {audit.get('kept_total_km', 0):.1f} 公里，剔除 {audit.get('dropped_total_km', 0):.1f} 公里"
+                       + (f"（{parts}）" if parts else ""))
+        else:
+            out.append(f"{mode} network: {audit.get('kept_total_km', 0):.1f} km kept, {audit.get('dropped_total_km', 0):.1f} km dropped"
+                       + (f" ({parts})" if parts else ""))
+        by_class = audit.get("demand_snapped_by_class") or {}
+        total = sum(by_class.values())
+        if total:
+            top = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(by_class.items(), key=lambda kv: -kv[1])[:4])
+            out.append(("  需求点吸附到的道路：" if lang == "zh" else "  demand points snapped to: ") + top)
+    return out

@@ -11,7 +11,7 @@ import sys
 import time
 
 from . import siting_cli
-from ._cli_common import add_common, build_from_args, say, study_file_text
+from ._cli_common import add_common, build_from_args, network_lines, say, study_file_text
 from ._errors import InputError, PlannerError
 
 logger = logging.getLogger(__name__)
@@ -113,6 +113,8 @@ def cmd_coverage(args) -> int:
     written = write_outputs(result, args.out, map_html=html, lang=args.lang, study_file=study_file_text(study))
     if study.rejected is not None and len(study.rejected):
         say(f"{len(study.rejected)} rejected rows written to rejected_rows.csv")
+    for line in network_lines(result.summary, args.lang):
+        say(line)
     for s in result.summary["types"].values():
         label = s["label_zh"] if args.lang == "zh" else s["label_en"]
         say(f"{label}: {s['coverage_share']:.1%} of demand within {s['target_minutes']:g} min "

@@ -24,6 +24,12 @@ __all__ = [
     "utm_crs",
     "Snap",
     "snap_points",
+    "geodesic_m",
+    "HIGHWAY_CLASSES",
+    "highway_codes",
+    "NetworkAudit",
+    "snapped_by_class",
+    "WALK_ONLY_CLASSES",
 ]
 
 
@@ -48,6 +54,9 @@ class RawGraph:
     way_id : int64[m]  source way id (or -1).
     source : str  where it came from (file path, place name).
     mode : str  'walk' or 'bike': which filter built it.
+    audit : dict  what the parser dropped and why: ``dropped_km`` ``{reason: {highway class: km}}``,
+        ``generator`` (the file's writer, e.g. "OSMnx 2.0.7"), ``rules`` (which walkability rules
+        were applied).
     """
 
     node_id: np.ndarray
@@ -64,6 +73,7 @@ class RawGraph:
     way_id: np.ndarray
     source: str = ""
     mode: str = "walk"
+    audit: dict = field(default_factory=dict)
 
     @property
     def n_nodes(self) -> int:
@@ -72,6 +82,135 @@ class RawGraph:
     @property
     def n_edges(self) -> int:
         return len(self.edge_u)
+
+
+#: Highway classes that only people on foot use: a source without any of them is a driving network.
+WALK_ONLY_CLASSES = ("footway", "path", "pedestrian", "steps")
+
+
+@dataclass(frozen=True)
+class NetworkAudit:
+    """What a loaded network keeps and drops, for a planner to judge the walking times on it.
+
+    Attributes
+    ----------
+    source, mode : the network's source and mode.
+    generator : who wrote the source file ("OSMnx 2.0.7", "Overpass API ...", '' when unknown).
+    kept_km : ``{highway class: km}`` in the compiled network (ground kilometres).
+    dropped_km : ``{reason: {highway class: km}}``: the general OSM filter (e.g. ``foot=no``,
+        ``highway=cycleway``), the walkability rules by id (``elevated_trunk``, ``trunk_tunnel``,
+        ``motorway``, ``motorroad``, ``expressway``, and the ``ramp`` / ``approach`` ways that
+        continue them), and ``not_connected`` (outside the largest connected part).
+    source_km : ``{highway class: km}`` of every highway way in the source, before any filter
+        (ways repeating another's nodes counted once).
+    rules : which walkability rules were applied (file, digest, mode).
+    driving_network : the source looks like a road network for cars (no footway, path,
+        pedestrian or steps ways): walking times on it are optimistic.
+    warnings : bilingual :class:`~planner._errors.Problem` items for the user.
+    """
+
+    source: str = ""
+    mode: str = "walk"
+    generator: str = ""
+    kept_km: dict = field(default_factory=dict)
+    dropped_km: dict = field(default_factory=dict)
+    source_km: dict = field(default_factory=dict)
+    rules: dict = field(default_factory=dict)
+    driving_network: bool = False
+    warnings: tuple = ()
+
+    @property
+    def kept_total_km(self) -> float:
+        return round(sum(self.kept_km.values()), 3)
+
+    def dropped_total_km(self, reason: str | None = None) -> float:
+        """Kilometres dropped for one reason, or for all."""
+        groups = [self.dropped_km.get(reason, {})] if reason is not None else list(self.dropped_km.values())
+        return round(sum(v for g in groups for v in g.values()), 3)
+
+    def to_dict(self) -> dict:
+        """JSON-ready (warnings as ``{code, en, zh, file}``)."""
+        return {
+            "source": self.source,
+            "mode": self.mode,
+            "generator": self.generator,
+            "kept_km": dict(self.kept_km),
+            "kept_total_km": self.kept_total_km,
+            "dropped_km": {k: dict(v) for k, v in self.dropped_km.items()},
+            "dropped_total_km": self.dropped_total_km(),
+            "source_km": dict(self.source_km),
+            "rules": dict(self.rules),
+            "driving_network": bool(self.driving_network),
+            "warnings": [{"code": w.code, "en": w.en, "zh": w.zh, "file": w.file} for w in self.warnings],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> NetworkAudit:
+        from ._errors import Problem
+
+        return cls(
+            source=str(d.get("source", "")),
+            mode=str(d.get("mode", "walk")),
+            generator=str(d.get("generator", "")),
+            kept_km=dict(d.get("kept_km", {})),
+            dropped_km={k: dict(v) for k, v in d.get("dropped_km", {}).items()},
+            source_km=dict(d.get("source_km", {})),
+            rules=dict(d.get("rules", {})),
+            driving_network=bool(d.get("driving_network", False)),
+            warnings=tuple(Problem(w["code"], w["en"], w["zh"], file=w.get("file")) for w in d.get("warnings", ())),
+        )
+
+
+def _driving_warning(source: str, generator: str, source_km: dict, mode: str):
+    """A bilingual warning when the source has no way that only people on foot use."""
+    from ._errors import Problem
+
+    if mode != "walk" or not source_km or any(source_km.get(c, 0) > 0 for c in WALK_ONLY_CLASSES):
+        return None
+    by_osmnx = "osmnx" in generator.lower()
+    writer_en = f"; it was written by {generator}, as osmnx writes a 'drive' network" if by_osmnx else ""
+    writer_zh = f"；该文件由 {generator} 写出，类似 osmnx 导出的「drive」（机动车）路网" if by_osmnx else ""
+    return Problem(
+        "driving_network",
+        f"This looks like a road network for cars, not for walking: it has no footway, path, pedestrian or steps "
+        f"ways{writer_en}. Walking times on it are optimistic: people are routed along and across roads they may not "
+        "be able to use, and footpaths, crossings and entrances are missing. For planning figures use a walking "
+        "network (a full OSM extract, or osmnx network_type='walk').",
+        f"该路网看起来是机动车路网而非步行路网：其中没有人行道（footway）、小路（path）、步行街（pedestrian）或台阶（steps）"
+        f"{writer_zh}。在其上算出的步行时间偏乐观：居民可能被引导沿着或穿过无法步行的道路，而人行道、过街设施和出入口缺失。"
+        "规划数据请使用步行路网（完整的 OSM 数据，或 osmnx 的 network_type='walk'）。",
+        file=source or None,
+    )
+
+
+def _km_by_class(highway, length_m) -> dict:
+    hw = np.asarray(highway, dtype=object).astype(str)
+    if len(hw) == 0:
+        return {}
+    uniq, inv = np.unique(hw, return_inverse=True)
+    km = np.bincount(inv.ravel(), weights=np.asarray(length_m, float), minlength=len(uniq)) / 1000.0
+    return {str(u): round(float(k), 3) for u, k in zip(uniq, km)}
+
+
+def snapped_by_class(net: Network, snap: Snap) -> dict[str, int]:
+    """How many points snapped (within ``max_snap_m``) to streets of each highway class.
+
+    Parameters
+    ----------
+    net : Network
+    snap : Snap  points snapped to ``net``.
+
+    Returns
+    -------
+    dict
+        ``{highway class: count}``, most first; classes outside :data:`HIGHWAY_CLASSES` count as
+        "other", no tag as "".
+    """
+    ok = ~np.asarray(snap.too_far, bool)
+    codes = np.asarray(net.highway_code)[np.asarray(snap.edge)[ok]]
+    counts = np.bincount(codes, minlength=len(HIGHWAY_CLASSES))
+    order = np.argsort(-counts, kind="stable")
+    return {HIGHWAY_CLASSES[i]: int(counts[i]) for i in order if counts[i] > 0}
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,6 +231,22 @@ class Network:
     mode : 'walk' or 'bike'; source : description.
     dropped_nodes, dropped_edges : parts removed because they were not in the largest
         connected component (reported, never silent).
+    geom_cum_m : float64[k]  distance along each edge's geometry from its u node to every
+        geometry point, in the same metres as ``length_m`` (the last point of edge i is at
+        ``length_m[i]``). Snapping uses it to turn a position on the projected geometry into a
+        ground distance along the street.
+    highway_code : int16[m]  index of each edge's highway class in :data:`HIGHWAY_CLASSES`.
+    meta : dict  JSON-ready extras kept in the compiled file: ``meta["lengths"]`` is
+        ``"wgs84"`` when lengths are ground metres on the WGS-84 ellipsoid (networks compiled
+        from lon/lat), absent for synthetic networks whose ``crs`` metres are taken as ground
+        metres; ``meta["audit"]`` holds the :class:`NetworkAudit` as a dict.
+
+    Notes
+    -----
+    Lengths and snapping legs are ground metres: ``x``/``y`` and ``geom_xy`` in the projected
+    ``crs`` are only used for geometry and spatial indexing. A UTM grid metre differs from a
+    ground metre by the projection's scale factor (0.9996 on the central meridian, about
+    -0.011 % in Shanghai and +0.075 % at the edge of zone 49N in Shenzhen).
     """
 
     crs: str
@@ -113,6 +268,77 @@ class Network:
     dropped_nodes: int = 0
     dropped_edges: int = 0
     meta: dict = field(default_factory=dict)
+    geom_cum_m: np.ndarray | None = None
+    highway_code: np.ndarray | None = None
+
+    def __post_init__(self):
+        # synthetic networks (network_from_xy) give neither: grid metres along the geometry, and
+        # codes from the highway strings
+        if self.geom_cum_m is None:
+            object.__setattr__(self, "geom_cum_m", _planar_cum(self.geom_xy, self.geom_offsets))
+        if self.highway_code is None:
+            object.__setattr__(self, "highway_code", highway_codes(self.highway))
+        for arr in (self.geom_cum_m, self.highway_code):
+            arr.setflags(write=False)
+
+    @property
+    def audit(self) -> NetworkAudit:
+        """What was kept and dropped, by highway class and rule (kept in the compiled file)."""
+        d = self.meta.get("audit")
+        if d is None:  # synthetic networks: only what is there
+            return NetworkAudit(source=self.source, mode=self.mode, kept_km=_km_by_class(self.highway, self.length_m))
+        return NetworkAudit.from_dict(d)
+
+    @property
+    def geodesic(self) -> bool:
+        """True when lengths are ground metres on the WGS-84 ellipsoid (compiled from lon/lat)."""
+        return self.meta.get("lengths") == "wgs84"
+
+    @cached_property
+    def _grid_cum(self) -> np.ndarray:
+        """Grid metres along each edge's projected geometry, per geometry point."""
+        return _planar_cum(self.geom_xy, self.geom_offsets)
+
+    def _along_key(self, to_ground: bool) -> tuple[np.ndarray, np.ndarray]:
+        """A sorted search key over all geometry points (source-unit positions offset per edge)."""
+        name = "_key_grid" if to_ground else "_key_ground"
+        cached = self.__dict__.get(name)
+        if cached is None:
+            src = self._grid_cum if to_ground else self.geom_cum_m
+            off = self.geom_offsets
+            last = src[off[1:] - 1]
+            base = np.concatenate([[0.0], np.cumsum(last + 1.0)[:-1]])
+            cached = (src + np.repeat(base, np.diff(off)), base)
+            self.__dict__[name] = cached
+        return cached
+
+    @cached_property
+    def grid_per_ground_max(self) -> float:
+        """The largest ratio of grid metres to ground metres over the network's edges (>= 1).
+
+        A straight-line search in the projected ``crs`` that must find everything within a ground
+        distance ``d`` uses radius ``d * grid_per_ground_max`` (UTM stretches up to 0.1 % near a
+        zone's edge).
+        """
+        if not self.geodesic or self.n_edges == 0:
+            return 1.0
+        grid = self._grid_cum[self.geom_offsets[1:] - 1]
+        ok = self.length_m > 1.0
+        ratio = float(np.max(grid[ok] / self.length_m[ok])) if ok.any() else 1.0
+        return max(1.0, ratio) * (1.0 + 1e-6)
+
+    def ground_along(self, edge: np.ndarray, along_grid_m: np.ndarray) -> np.ndarray:
+        """Grid metres along edges' projected geometry -> metres along the street (``length_m`` units).
+
+        Each position is interpolated on the geometry segment it falls in, so the ground length
+        of a partial edge is exact to the segment's (straight-line) geometry.
+        """
+        return _remap_along(self, np.asarray(edge, np.int64), np.asarray(along_grid_m, float), to_ground=True)
+
+    def grid_along(self, edge: np.ndarray, along_m: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`ground_along`: street metres -> grid metres along the projected geometry
+        (for ``shapely.line_interpolate_point`` on :attr:`edge_geoms`)."""
+        return _remap_along(self, np.asarray(edge, np.int64), np.asarray(along_m, float), to_ground=False)
 
     @property
     def n_nodes(self) -> int:
@@ -211,6 +437,8 @@ class Network:
             "length_km": round(float(self.length_m.sum()) / 1000.0, 3),
             "dropped_nodes": int(self.dropped_nodes),
             "dropped_edges": int(self.dropped_edges),
+            "lengths": "wgs84" if self.geodesic else "grid",
+            "warnings": [{"code": w.code, "en": w.en, "zh": w.zh} for w in self.audit.warnings],
         }
 
 
@@ -231,6 +459,76 @@ def utm_crs(lon: float, lat: float) -> str:
     """The UTM zone CRS for a WGS-84 point (EPSG:32651, UTM 51N, for Shanghai)."""
     zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
     return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+#: Highway classes with a fixed code (``Network.highway_code``); any other value is "other", no
+#: tag is "". Fixed codes keep compiled files comparable; the strings stay in ``Network.highway``.
+HIGHWAY_CLASSES: tuple[str, ...] = (
+    "", "other", "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
+    "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified", "residential",
+    "living_street", "service", "road", "track", "pedestrian", "footway", "path", "steps",
+    "cycleway", "bridleway", "corridor", "elevator", "busway",
+)
+_CLASS_INDEX = {c: i for i, c in enumerate(HIGHWAY_CLASSES)}
+
+
+def highway_codes(highway) -> np.ndarray:
+    """Codes into :data:`HIGHWAY_CLASSES` for an array of highway strings (``1``, "other", for the rest)."""
+    values = np.asarray(highway, dtype=object)
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int16)
+    uniq, inv = np.unique(values.astype(str), return_inverse=True)
+    table = np.asarray([_CLASS_INDEX.get(u, 1) for u in uniq], dtype=np.int16)
+    return table[inv.ravel()]
+
+
+def _planar_cum(geom_xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Straight-line metres from each edge's first geometry point to each of its points (grid metres)."""
+    xy = np.asarray(geom_xy, float)
+    if len(xy) == 0:
+        return np.zeros(0)
+    seg = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))
+    return _cum_per_edge(seg, np.asarray(offsets, np.int64))
+
+
+def _cum_per_edge(seg: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per-point cumulative length within each edge from the lengths of all consecutive point pairs
+    of the flattened geometry (the pairs joining one edge to the next are ignored)."""
+    k = int(offsets[-1])
+    counts = np.diff(offsets)
+    edge_of = np.repeat(np.arange(len(counts)), counts)
+    same = edge_of[1:] == edge_of[:-1]
+    csum = np.concatenate([[0.0], np.cumsum(np.where(same, seg, 0.0))])
+    return csum[:k] - np.repeat(csum[offsets[:-1]], counts)
+
+
+def geodesic_m(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Ground distance in metres on the WGS-84 ellipsoid (``pyproj.Geod.inv``, vectorised)."""
+    from pyproj import Geod
+
+    a = [np.ascontiguousarray(v, dtype=np.float64) for v in (lon1, lat1, lon2, lat2)]
+    if a[0].size == 0:
+        return np.zeros(a[0].shape)
+    _, _, d = Geod(ellps="WGS84").inv(*a)
+    return np.asarray(d, dtype=np.float64)
+
+
+def _remap_along(net: Network, edge: np.ndarray, along: np.ndarray, *, to_ground: bool) -> np.ndarray:
+    """Map positions along edges between grid metres and ``length_m`` metres, segment by segment."""
+    if not net.geodesic:  # one kind of metre: nothing to convert
+        return along.copy()
+    src, dst = (net._grid_cum, net.geom_cum_m) if to_ground else (net.geom_cum_m, net._grid_cum)
+    off = net.geom_offsets
+    start = off[edge]
+    nseg = off[edge + 1] - start - 1
+    # binary search inside each edge's own points: per-edge offsets make one global sorted key
+    key, base = net._along_key(to_ground)
+    j = np.searchsorted(key, base[edge] + along, side="right") - 1
+    j = np.clip(j, start, start + np.maximum(nseg, 1) - 1)
+    s0, s1 = src[j], src[j + 1]
+    span = s1 - s0
+    frac = np.clip(np.divide(along - s0, span, out=np.zeros_like(along), where=span > 0), 0.0, 1.0)
+    return dst[j] + frac * (dst[j + 1] - dst[j])
 
 
 # ---------------------------------------------------------------------- compile
@@ -387,13 +685,13 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
     gx, gy = to.transform(np.asarray(raw.geom_lon, float)[pos], np.asarray(raw.geom_lat, float)[pos])
     geom_xy = np.column_stack([gx, gy])
     new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    seg = np.hypot(np.diff(gx), np.diff(gy))
-    # zero out the "segments" that join one edge's last point to the next edge's first
-    seg_edge = np.repeat(np.arange(len(kept_edges)), counts)[:-1]
-    same = seg_edge == np.repeat(np.arange(len(kept_edges)), counts)[1:]
-    seg = np.where(same, seg, 0.0)
-    csum = np.concatenate([[0.0], np.cumsum(seg)])
-    length = csum[new_offsets[1:] - 1] - csum[new_offsets[:-1]]
+    # ground lengths: every consecutive point pair on the WGS-84 ellipsoid in one vectorised call
+    # (grid metres would be off by the UTM scale factor); the pairs joining two edges are ignored
+    rlon = np.asarray(raw.geom_lon, float)
+    rlat = np.asarray(raw.geom_lat, float)
+    raw_cum = _cum_per_edge(geodesic_m(rlon[:-1], rlat[:-1], rlon[1:], rlat[1:]), offsets)
+    geom_cum = raw_cum[pos]  # positions within an edge do not depend on which edges are kept
+    length = geom_cum[new_offsets[1:] - 1]
 
     net = Network(
         crs=crs,
@@ -414,15 +712,39 @@ def compile_network(raw: RawGraph, *, crs: str | None = None, keep_largest: bool
         source=raw.source,
         dropped_nodes=dropped_nodes,
         dropped_edges=dropped_edges,
+        meta={"lengths": "wgs84"},
+        geom_cum_m=geom_cum,
     )
+    dropped_km = {k: dict(v) for k, v in raw.audit.get("dropped_km", {}).items()}
+    if dropped_edges:
+        gone = np.flatnonzero(~edge_keep)
+        dropped_km["not_connected"] = _km_by_class(np.asarray(raw.highway, dtype=object)[gone], raw_cum[offsets[gone + 1] - 1])
+    # the source: every edge of the parsed graph (duplicate ways counted once) plus what the parser dropped
+    source_km = _km_by_class(raw.highway, raw_cum[offsets[1:] - 1])
+    for by_class in raw.audit.get("dropped_km", {}).values():
+        for c, km in by_class.items():
+            source_km[c] = round(source_km.get(c, 0.0) + km, 3)
+    source_km = dict(sorted(source_km.items()))
+    generator = str(raw.audit.get("generator", ""))
+    warn = _driving_warning(raw.source, generator, source_km if raw.audit else {}, raw.mode)  # parsed sources only
+    audit = NetworkAudit(
+        source=raw.source, mode=raw.mode, generator=generator, kept_km=_km_by_class(net.highway, net.length_m),
+        dropped_km=dropped_km, source_km=source_km, rules=dict(raw.audit.get("rules", {})),
+        driving_network=warn is not None, warnings=(warn,) if warn is not None else (),
+    )
+    if warn is not None:
+        logger.warning("%s", warn.en)
+    net.meta["audit"] = audit.to_dict()
     for arr in (net.node_id, net.x, net.y, net.lon, net.lat, net.edge_u, net.edge_v, net.length_m, net.geom_xy):
         arr.setflags(write=False)
     return net
 
 
 # ---------------------------------------------------------------------- save / load compiled
-_FORMAT = 3  # 2: nodes in Morton order; 3: text as unique UTF-8 table + codes, checksum, source fingerprint
-_ARRAYS = ("node_id", "x", "y", "lon", "lat", "edge_u", "edge_v", "length_m", "geom_xy", "geom_offsets", "oneway")
+_FORMAT = 4  # 2: nodes in Morton order; 3: text as unique UTF-8 table + codes, checksum, source fingerprint;
+# 4: WGS-84 ground lengths, geom_cum_m, highway_code, audit
+_ARRAYS = ("node_id", "x", "y", "lon", "lat", "edge_u", "edge_v", "length_m", "geom_xy", "geom_offsets", "oneway",
+           "geom_cum_m", "highway_code")
 _TEXT = ("highway", "name")
 
 
@@ -648,6 +970,7 @@ def load_network(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     keep_largest: bool = True,
+    rules=None,
 ) -> Network:
     """Load a street network from a file, compiling and caching it.
 
@@ -659,8 +982,16 @@ def load_network(
     mode : {'walk', 'bike'}
         Which OSM filter builds the graph (the elderly profile uses the walking network).
     cache_dir : path, optional
-        Where to keep the compiled arrays (keyed by file path, size, mtime and mode); a reload
-        from cache takes a fraction of a second.
+        Where to keep the compiled arrays (keyed by file path, size, mtime, mode and the
+        walkability rules); a reload from cache takes a fraction of a second.
+    rules : planner.walkability.WalkRules, optional
+        Walkability rules (:func:`planner.walkability.load_walk_rules` reads a user file);
+        default the bundled ``data/walk_rules.toml``. A compiled ``.npz`` is read as it was built.
+
+    Returns
+    -------
+    Network
+        With ``audit`` (kilometres kept and dropped by class and rule, driving-network warning).
     """
     from ._errors import NetworkError
 
@@ -678,11 +1009,14 @@ def load_network(
             f"{path.name}: unsupported network file; use .osm, .osm.bz2, .osm.gz, .osm.pbf, .graphml or a compiled .npz.",
             f"{path.name}：不支持的路网文件格式；请使用 .osm、.osm.bz2、.osm.gz、.osm.pbf、.graphml 或已编译的 .npz。",
         )
+    from .walkability import default_walk_rules
+
+    rules = rules if rules is not None else default_walk_rules()
     cache_path = None
     fingerprint = None
     if use_cache:
         st = path.stat()
-        key = _cache_key(path.resolve(), st.st_size, st.st_mtime_ns, graph_mode, keep_largest)
+        key = _cache_key(path.resolve(), st.st_size, st.st_mtime_ns, graph_mode, keep_largest, rules.digest)
         cache_path = Path(cache_dir or default_cache_dir()) / f"{path.name}.{graph_mode}.{key}.npz"
         try:
             fingerprint = source_fingerprint(path)
@@ -697,7 +1031,10 @@ def load_network(
                                cache_path, path.name, exc.message("en"))
     from . import osm
 
-    raw = osm.read_graphml(path, mode=graph_mode) if kind == "graphml" else osm.read_osm(path, mode=graph_mode)
+    if kind == "graphml":
+        raw = osm.read_graphml(path, mode=graph_mode, rules=rules)
+    else:
+        raw = osm.read_osm(path, mode=graph_mode, rules=rules)
     net = compile_network(raw, keep_largest=keep_largest)
     if cache_path is not None:
         try:
@@ -729,20 +1066,27 @@ def download_network(
     mode: str = "walk",
     cache_dir: str | Path | None = None,
     progress=None,
+    rules=None,
 ) -> Network:
     """Download a network from OpenStreetMap through osmnx, compile it and cache it on disk.
 
     Give one of ``place`` (e.g. ``"长宁区, 上海市, 中国"``), ``polygon`` (shapely, WGS-84) or
     ``bbox`` (``(west, south, east, north)``, degrees). Offline it fails fast with
     :class:`OfflineError`. ``progress`` is an optional callable ``progress(fraction, text)``.
+    ``rules`` are the walkability rules (default the bundled ``data/walk_rules.toml``); osmnx is
+    asked to keep the tags they read (``bridge``, ``tunnel``, ``foot``, ``sidewalk``,
+    ``motorroad``, ``expressway``...).
     """
     from ._errors import InputError, NetworkError
 
     if sum(x is not None for x in (place, polygon, bbox)) != 1:
         raise InputError("Give exactly one of place, polygon or bbox.", "请只给出地名、多边形或范围框中的一个。")
+    from .walkability import default_walk_rules
+
+    rules = rules if rules is not None else default_walk_rules()
     graph_mode = "bike" if mode == "bike" else "walk"
     what = place if place is not None else (polygon.wkt if polygon is not None else repr(tuple(bbox)))
-    cache_path = Path(cache_dir or default_cache_dir()) / f"download.{graph_mode}.{_cache_key(what, graph_mode)}.npz"
+    cache_path = Path(cache_dir or default_cache_dir()) / f"download.{graph_mode}.{_cache_key(what, graph_mode, rules.digest)}.npz"
     if cache_path.exists():
         return read_compiled(cache_path)
     report = progress or (lambda f, t: None)
@@ -753,6 +1097,10 @@ def download_network(
     from . import osm
 
     report(0.1, "downloading from OpenStreetMap")
+    # osmnx keeps only the way tags in its settings: add those the walkability rules read, for this
+    # call only (osmnx's settings are module globals)
+    saved = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = list(dict.fromkeys(saved + list(rules.tag_keys)))
     try:
         if place is not None:
             G = ox.graph_from_place(place, network_type=graph_mode, simplify=True, retain_all=False)
@@ -765,8 +1113,10 @@ def download_network(
             f"Downloading the network for {what!r} failed: {exc}",
             f"下载「{what}」的路网失败：{exc}",
         ) from None
+    finally:
+        ox.settings.useful_tags_way = saved
     report(0.8, "compiling")
-    net = compile_network(osm.raw_from_networkx(G, source=f"OpenStreetMap via osmnx: {what}", mode=graph_mode))
+    net = compile_network(osm.raw_from_networkx(G, source=f"OpenStreetMap via osmnx: {what}", mode=graph_mode, rules=rules))
     save_network(net, cache_path)
     report(1.0, "done")
     return net
@@ -807,7 +1157,8 @@ def snap_points(net: Network, x, y, *, max_snap_m: float = 300.0) -> Snap:
     """Snap points (metric coordinates in ``net.crs``) to their nearest edge.
 
     The along-edge position counts: a facility in the middle of a 400 m block is 200 m from
-    either corner, not at one of them.
+    either corner, not at one of them. On a network with ground lengths (``net.geodesic``)
+    ``along_m`` and ``dist_m`` are ground metres on the WGS-84 ellipsoid, like ``length_m``.
     """
     import shapely
 
@@ -825,7 +1176,19 @@ def snap_points(net: Network, x, y, *, max_snap_m: float = 300.0) -> Snap:
     d[pi] = dist
     if np.any(edge < 0):  # only for empty geometries (NaN coordinates): callers validate first
         raise ValueError("cannot snap points with missing coordinates")
-    along = shapely.line_locate_point(net.edge_geoms[edge], pts)
+    geoms = net.edge_geoms[edge]
+    along_grid = shapely.line_locate_point(geoms, pts)
+    if net.geodesic:
+        # the nearest street point is found on the conformal projection (angles kept, so the
+        # perpendicular foot is the same to within millimetres); both legs are then measured on
+        # the ground: along the street by segment, off the street on the ellipsoid
+        along = net.ground_along(edge, along_grid)
+        foot = shapely.line_interpolate_point(geoms, along_grid)
+        flon, flat = net.to_lonlat(shapely.get_x(foot), shapely.get_y(foot))
+        plon, plat = net.to_lonlat(x, y)
+        d = geodesic_m(plon, plat, flon, flat)
+    else:
+        along = along_grid
     along = np.clip(along, 0.0, net.length_m[edge])
     return Snap(edge, along, d, d > max_snap_m, float(max_snap_m))
 

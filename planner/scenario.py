@@ -12,7 +12,7 @@ from ._errors import InputError
 from .config import FacilityType, FacilityTypes
 from .coverage_stats import TypeCoverage, area_table, type_coverage
 from .demand import assign_areas
-from .network import Network, Snap, snap_points
+from .network import Network, Snap, snap_points, snapped_by_class
 from .study import Study
 
 logger = logging.getLogger(__name__)
@@ -29,7 +29,9 @@ class CoverageResult:
     study : the input Study (unchanged).
     goals : {type key: FacilityType with the goal and speed actually used}.
     coverage : {type key: TypeCoverage}.
-    summary : JSON-ready dict (parameters, network counts, per-type statistics).
+    summary : JSON-ready dict (parameters, network counts and warnings, per-type statistics);
+        ``summary["network_audit"][mode]``: the network audit (:class:`~planner.network.NetworkAudit`
+        as a dict) plus ``demand_snapped_by_class`` and ``facilities_snapped_by_class``.
     areas : DataFrame, one row per (area, type), or empty.
     demand_table : DataFrame: id, population, area_id, and per type ``{key}_minutes``,
         ``{key}_facility_id``, ``{key}_covered``; ``snapped_too_far``, ``snap_dist_m``.
@@ -314,6 +316,14 @@ def run(
             "gap_cell_m": gap_cell_m,
         },
         "network": {m: n.summary() for m, n in study.networks.items()},
+        "network_audit": {
+            m: {
+                **n.audit.to_dict(),
+                "demand_snapped_by_class": snapped_by_class(n, dem_snaps[m]) if m in dem_snaps else {},
+                "facilities_snapped_by_class": snapped_by_class(n, fac_snaps[m]) if m in fac_snaps else {},
+            }
+            for m, n in study.networks.items()
+        },
         "demand": {
             "kind": demand.kind,
             "is_proxy": demand.is_proxy,

@@ -212,7 +212,7 @@ def candidates_from_nodes(
         if len(nx_) == 0:
             keep[:] = False
         else:
-            d, _ = cKDTree(np.column_stack([nx_, ny_])).query(np.column_stack([x, y]), distance_upper_bound=float(near_m))
+            d, _ = cKDTree(np.column_stack([nx_, ny_])).query(np.column_stack([x, y]), distance_upper_bound=float(near_m) * net.grid_per_ground_max)
             keep = np.isfinite(d)
     idx = np.flatnonzero(keep)
     if len(idx) == 0:
@@ -1429,7 +1429,7 @@ class WhatIf:
         self.covered = self.dist_m <= self.limit_m
         self._covered_w = float(self.pop[self.covered].sum())
         # on-network position of each demand point (for the straight-line pre-filter)
-        pos = shapely.line_interpolate_point(net.edge_geoms[dem_snap.edge], dem_snap.along_m)
+        pos = shapely.line_interpolate_point(net.edge_geoms[dem_snap.edge], net.grid_along(dem_snap.edge, dem_snap.along_m))
         self._dxy = np.column_stack([shapely.get_x(pos), shapely.get_y(pos)])
         self._dtree = cKDTree(self._dxy)
         self._fxy = self._fac_xy(np.arange(n_f))
@@ -1457,7 +1457,7 @@ class WhatIf:
         if len(idx) == 0:
             return np.zeros((0, 2))
         e = np.asarray(self._f_edge)[idx]
-        p = shapely.line_interpolate_point(self.net.edge_geoms[e], np.asarray(self._f_along)[idx])
+        p = shapely.line_interpolate_point(self.net.edge_geoms[e], self.net.grid_along(e, np.asarray(self._f_along)[idx]))
         return np.column_stack([shapely.get_x(p), shapely.get_y(p)])
 
     def _snap_of(self, idx) -> Snap:
@@ -1517,8 +1517,9 @@ class WhatIf:
                 return self._apply(sid, k, np.arange(len(d)), d, old_d, was, before_w, t0)
             fin = self.dist_m[live]
             limit = max(limit, float(fin.max()) if len(fin) else limit)
-        # any point within `limit` on the network is within `limit + snap leg` in a straight line
-        cand = np.asarray(self._dtree.query_ball_point(self._fxy[k], r=limit), dtype=np.int64)
+        # any point within `limit` on the network is within `limit` in a straight line on the ground,
+        # which is at most `grid_per_ground_max` times longer in the projection's grid metres
+        cand = np.asarray(self._dtree.query_ball_point(self._fxy[k], r=limit * self.net.grid_per_ground_max), dtype=np.int64)
         cand = cand[~self.dem_snap.too_far[cand]] if len(cand) else cand
         old_d = self.dist_m[cand].copy()
         was = self.covered[cand].copy()
@@ -1555,7 +1556,7 @@ class WhatIf:
             ftree = cKDTree(self._fxy[open_idx])
             radius = max(2.0 * self.limit_m, float(old_d.max()) * 1.5 if np.isfinite(old_d).any() else 0.0)
             while len(todo) and radius < self._span:
-                near = ftree.query_ball_point(self._dxy[aff[todo]], r=radius)
+                near = ftree.query_ball_point(self._dxy[aff[todo]], r=radius * self.net.grid_per_ground_max)
                 srcs = np.unique(np.concatenate([np.asarray(v, np.int64) for v in near])) if len(near) else np.zeros(0, np.int64)
                 if len(srcs):
                     src = open_idx[srcs]

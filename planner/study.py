@@ -148,6 +148,9 @@ class NetworkSource:
     ``facilities``: also take the facilities the source carries (the demo district's sites, or the
     health facilities tagged in an OSM file); facility files then replace these for the types they
     contain. Default (``None``): the demo's sites when no facility file is given, else none.
+
+    ``walk_rules``: a TOML file of walkability rules replacing the bundled ``data/walk_rules.toml``
+    (which streets people can walk on; see docs/osm_tags.md).
     """
 
     path: str | None = None
@@ -156,6 +159,7 @@ class NetworkSource:
     demo_scale: float = 1.0
     demo_seed: int = 7
     facilities: bool | None = None
+    walk_rules: str | None = None
 
     def __post_init__(self):
         given = [self.path is not None, self.place is not None, bool(self.demo)]
@@ -409,7 +413,8 @@ def empty_facilities():
 
 
 def open_base(source: NetworkSource, *, facilities: bool = True, bike: bool = False, types: FacilityTypes | None = None,
-              cache_dir: str | Path | None = None, progress: Callable[[str], None] | None = None) -> Base:
+              facility_types: Iterable[str] | None = None, cache_dir: str | Path | None = None,
+              progress: Callable[[str], None] | None = None) -> Base:
     """Load (or build) the street network of a source, with the layers the source itself carries.
 
     Parameters
@@ -420,7 +425,9 @@ def open_base(source: NetworkSource, *, facilities: bool = True, bike: bool = Fa
     bike : bool
         Also load the cycling network (for bike-mode types); the demo has one network for both.
     types : FacilityTypes, optional
-        The types OSM facilities are matched to.
+        The study's facility types.
+    facility_types : iterable of str, optional
+        The type keys to take from an OSM file (default every type but ``hospital``).
     cache_dir : path, optional
         Where compiled networks are cached.
     progress : callable(str), optional
@@ -431,6 +438,11 @@ def open_base(source: NetworkSource, *, facilities: bool = True, bike: bool = Fa
     say = progress or (lambda text: None)
     types = types or default_types()
     notes: list[Problem] = []
+    rules = None
+    if source.walk_rules is not None:
+        from .walkability import load_walk_rules
+
+        rules = load_walk_rules(source.walk_rules)
     if source.demo:
         from .demo import make_district
 
@@ -442,22 +454,23 @@ def open_base(source: NetworkSource, *, facilities: bool = True, bike: bool = Fa
                     {"synthetic": True, "source": "demo", "label_zh": d.label_zh, "label_en": d.label_en})
     if source.place is not None:
         say(f"downloading the network for {source.place}")
-        networks = {"walk": download_network(source.place, mode="walk", cache_dir=cache_dir)}
+        networks = {"walk": download_network(source.place, mode="walk", cache_dir=cache_dir, rules=rules)}
         if bike:
-            networks["bike"] = download_network(source.place, mode="bike", cache_dir=cache_dir)
+            networks["bike"] = download_network(source.place, mode="bike", cache_dir=cache_dir, rules=rules)
         return Base(source, networks, source.place, empty_facilities(), None, None, None, {"source": "place"})
     path = Path(source.path)
     say(f"loading network {path.name}")
-    networks = {"walk": load_network(path, mode="walk", cache_dir=cache_dir)}
+    networks = {"walk": load_network(path, mode="walk", cache_dir=cache_dir, rules=rules)}
     if bike:
-        networks["bike"] = load_network(path, mode="bike", cache_dir=cache_dir)
+        networks["bike"] = load_network(path, mode="bike", cache_dir=cache_dir, rules=rules)
     own, buildings = empty_facilities(), None
     if is_osm_file(path):
         from .osm import osm_buildings, osm_facilities
 
         if facilities:
-            found = osm_facilities(path, types)
+            found = osm_facilities(path, list(facility_types) if facility_types is not None else None)
             say(f"{len(found)} facilities found in {path.name}")
+            notes.extend(found.attrs.get("warnings", ()))  # what was skipped or merged, said without -v
             if len(found):
                 own = found
         try:
@@ -642,7 +655,8 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
     Returns
     -------
     Study
-        With ``rejected`` rows (``skip_invalid`` layers), ``notes`` (warnings) and ``meta['inputs']``
+        With ``rejected`` rows (``skip_invalid`` layers), ``notes`` (warnings for the planner, each
+        bilingual: the caller shows them in its language) and ``meta['inputs']``
         (each file with the coordinate system it was read in and its row count).
 
     Raises
@@ -659,9 +673,14 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
         src = spec.network
         if src.path is not None:
             src = replace(src, path=_resolve(src.path, bdir))
+        if src.walk_rules is not None:
+            src = replace(src, walk_rules=_resolve(src.walk_rules, bdir))
+        wanted = [types.get_type(t).key for t in spec.goals.types] if spec.goals.types else None
         base = open_base(src, facilities=src.takes_facilities(bool(spec.facilities)), bike=_needs_bike(spec, types),
-                         types=types, cache_dir=cache_dir, progress=say)
+                         types=types, facility_types=wanted, cache_dir=cache_dir, progress=say)
     state = _State()
+    for net in base.networks.values():  # e.g. "this is a driving network": said wherever the study is shown
+        state.notes.extend(w for w in net.audit.warnings if w.code not in {n.code for n in state.notes})
     state.notes.extend(base.notes)
     net = base.networks["walk"]
     area = net.extent_lonlat
@@ -695,8 +714,6 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
                     f"{left_out['points']} 个需求点（人口 {left_out['population']:,.0f}）位于边界之外，未计入统计"))
         demand = assign_areas(demand, areas)
     meta["inputs"] = {"default_coords": spec.coords, "network": spec.network.key, **state.inputs}
-    for note in state.notes:
-        say("warning: " + note.message("en"))
     return Study(networks=base.networks, facilities=facilities, demand=demand, areas=areas, types=types,
                  label=spec.label or base.label, meta=meta, spec=spec, candidates=candidates,
                  rejected=pd.concat(state.rejected, ignore_index=True) if state.rejected else None,
@@ -706,7 +723,7 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
 # ============================================================================ study files
 _TOP_KEYS = {"network", "facilities", "demand", "areas", "candidates", "goals", "options", "label", "coords", "types_file"}
 _LAYER_KEYS = {f.name for f in fields(Layer)}
-_NETWORK_KEYS = {"path", "place", "demo", "demo_scale", "demo_seed", "facilities"}
+_NETWORK_KEYS = {"path", "place", "demo", "demo_scale", "demo_seed", "facilities", "walk_rules"}
 _GOAL_KEYS = {f.name for f in fields(Goals)}
 _OPTION_KEYS = {"outside_tolerance_m", "keep_outside_demand", "allow_large_population"}
 
@@ -765,7 +782,7 @@ def spec_from_dict(doc: Mapping, *, file: str = "study") -> StudySpec:
             path=raw_net.get("path"), place=raw_net.get("place"), demo=bool(raw_net.get("demo", False)),
             demo_scale=_number(file, "network", "demo_scale", raw_net.get("demo_scale", 1.0), allow_none=False),
             demo_seed=int(_number(file, "network", "demo_seed", raw_net.get("demo_seed", 7), allow_none=False)),
-            facilities=raw_net.get("facilities"),
+            facilities=raw_net.get("facilities"), walk_rules=raw_net.get("walk_rules"),
         )
     except InputError as exc:
         raise _bad(file, f"[network] {exc.message('en')}", f"[network] {exc.message('zh')}") from None
@@ -897,7 +914,8 @@ def study_toml(spec: StudySpec, *, base_dir: str | Path | None = None, comment: 
     lines += [""] + _table("network", {
         "path": _relative(n.path, bdir) if n.path else None, "place": n.place, "demo": True if n.demo else None,
         "demo_scale": n.demo_scale if n.demo and n.demo_scale != 1.0 else None,
-        "demo_seed": n.demo_seed if n.demo and n.demo_seed != 7 else None, "facilities": n.facilities})
+        "demo_seed": n.demo_seed if n.demo and n.demo_seed != 7 else None, "facilities": n.facilities,
+        "walk_rules": _relative(n.walk_rules, bdir) if n.walk_rules else None})
     for lf in spec.facilities:
         lines += [""] + _table("facilities", _layer_dict(lf, bdir), array=True)
     for role in ("demand", "areas", "candidates"):
@@ -937,6 +955,8 @@ def resolved(spec: StudySpec, base_dir: str | Path | None) -> StudySpec:
     net = spec.network
     if net.path is not None:
         net = replace(net, path=str(Path(_resolve(net.path, bdir)).resolve()))
+    if net.walk_rules is not None:
+        net = replace(net, walk_rules=str(Path(_resolve(net.walk_rules, bdir)).resolve()))
     types_file = str(Path(_resolve(spec.types_file, bdir)).resolve()) if spec.types_file else None
     return replace(spec, network=net, facilities=tuple(fix(lf) for lf in spec.facilities), demand=fix(spec.demand),
                    areas=fix(spec.areas), candidates=fix(spec.candidates), types_file=types_file)

@@ -141,6 +141,21 @@ def test_facilities_from_osm_file(tmp_path):
     assert len(fac) >= 1 and fac["id"].str.match(r"^[nw]\d+$").all()
 
 
+def test_type_hospital_from_osm(tmp_path, capsys):
+    """--type hospital is a known type; the OSM hospitals (node and area of one place merged) are its facilities,
+    and what was skipped or merged is printed without -v."""
+    path = shared_file("osm", "nanjing_xuanwu_overpass_20210612.osm.xml")
+    out = tmp_path / "o"
+    assert main(["coverage", "--network", str(path), "--facilities-from-osm", "--type", "hospital", "--out", str(out),
+                 "--no-map", "--lang", "en", "--cache-dir", str(tmp_path / "cache")]) == 0
+    fac = pd.read_csv(out / "facilities.csv")
+    assert set(fac["type"]) == {"hospital"} and fac["name"].dropna().is_unique
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert set(s["types"]) == {"hospital"} and s["types"]["hospital"]["target_minutes"] == 30
+    printed = capsys.readouterr()
+    assert "merged into it" in printed.out + printed.err and "not taken as facilities" in printed.out + printed.err
+
+
 def test_areas_limit_the_study_to_the_district(tmp_path):
     """A city-wide boundary file keeps the subdistricts the network reaches; demand beyond them leaves the statistics."""
     path = shared_file("shanghai", "osm", "huangpu_people_square_drive_osmnx.osm")
