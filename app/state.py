@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner.store import Site, next_site_id, sites_frame
+from planner.export import sites_frame
+from planner.store import Site, next_site_id
 from planner.study import OUTSIDE_TOLERANCE_M, Goals, Layer, NetworkSource, StudySpec
 
 logger = logging.getLogger(__name__)

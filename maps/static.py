@@ -100,8 +100,9 @@ def _metric_crs(result):
     lat = pd.to_numeric(result.facilities_table["lat"], errors="coerce").median()
     if not (np.isfinite(lon) and np.isfinite(lat)):
         return "EPSG:32651"
-    zone = int((lon + 180) // 6) + 1
-    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+    from planner.coords import utm_crs
+
+    return utm_crs(lon, lat)
 
 
 class _Frame:

@@ -11,6 +11,7 @@ from ._errors import InputError
 
 __all__ = [
     "DATA_DIR",
+    "metres_per_minute",
     "data_path",
     "FacilityType",
     "FacilityTypes",
@@ -54,6 +55,11 @@ def _norm(text: str) -> str:
     return re.sub(r"[\s_\-（）()]+", "", unicodedata.normalize("NFKC", str(text)).lower())
 
 
+def metres_per_minute(speed_kmh: float) -> float:
+    """A speed in km/h as metres per minute (the one place this conversion is written)."""
+    return float(speed_kmh) * 1000.0 / 60.0
+
+
 @dataclass(frozen=True)
 class FacilityType:
     """One kind of facility and its access goal.
@@ -86,9 +92,14 @@ class FacilityType:
         return self.label_en if lang == "en" else self.label_zh
 
     @property
+    def metres_per_minute(self) -> float:
+        """This type's travel speed in metres per minute."""
+        return metres_per_minute(self.speed_kmh)
+
+    @property
     def target_m(self) -> float:
         """Distance reachable within the goal at this type's speed, in metres."""
-        return self.target_minutes * self.speed_kmh * 1000.0 / 60.0
+        return self.target_minutes * self.metres_per_minute
 
     def with_goal(self, *, minutes: float | None = None, speed_kmh: float | None = None) -> FacilityType:
         """A copy with another time goal and/or speed (e.g. the elderly walking profile)."""

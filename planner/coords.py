@@ -277,3 +277,23 @@ def haversine_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     dl = np.radians(lon2 - lon1)
     h = np.sin(dp / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
     return 2.0 * _EARTH_R * np.arcsin(np.sqrt(np.clip(h, 0.0, 1.0)))
+
+
+def utm_crs(lon: float, lat: float) -> str:
+    """The UTM zone CRS of a WGS-84 point (EPSG:32651, UTM 51N, for Shanghai); the one rule for a metric CRS.
+
+    Longitudes wrap at 180° (zone 60 and zone 1 meet there).
+    """
+    zone = int(np.floor((float(lon) + 180.0) / 6.0)) % 60 + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
+def geodesic_m(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Ground distance in metres on the WGS-84 ellipsoid (``pyproj.Geod.inv``, vectorised)."""
+    from pyproj import Geod
+
+    a = [np.ascontiguousarray(v, dtype=np.float64) for v in (lon1, lat1, lon2, lat2)]
+    if a[0].size == 0:
+        return np.zeros(a[0].shape)
+    _, _, d = Geod(ellps="WGS84").inv(*a)
+    return np.asarray(d, dtype=np.float64)

@@ -138,7 +138,7 @@ def type_coverage(
         Carries the goal (minutes) and speed (km/h).
     """
     dist, who, field_ = nearest(net, fac_snap, dem_snap)
-    minutes = dist / (ftype.speed_kmh * 1000.0 / 60.0)
+    minutes = dist / ftype.metres_per_minute
     covered = minutes <= ftype.target_minutes + 1e-9
     stats = _stats(ftype, minutes, population, dem_snap, fac_snap)
     return TypeCoverage(ftype, np.asarray(facility_ids, dtype=object), fac_snap, minutes, who, covered, field_, stats)

@@ -35,7 +35,7 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from ._errors import InputError
-from .network import RawGraph
+from .rawgraph import RawGraph
 
 logger = logging.getLogger(__name__)
 

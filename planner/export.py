@@ -34,6 +34,7 @@ __all__ = [
     "write_xlsx",
     "jsonable",
     "ExportItem",
+    "sites_frame",
     "export_items",
     "geojson_bytes",
     "gpkg_bytes",
@@ -376,13 +377,27 @@ class ExportItem:
     make: Callable[[], bytes] = field(repr=False)
 
 
+def sites_frame(sites: Iterable, marginal: dict | None = None) -> pd.DataFrame:
+    """``id, rank, type, lon, lat, marginal_demand, source`` of proposed sites (:class:`planner.store.Site`) for map
+    layers, tables and exports; ``marginal`` maps a site id to the demand it newly covers."""
+    sites = list(sites)
+    marginal = marginal or {}
+    return pd.DataFrame({
+        "id": [s.id for s in sites],
+        "rank": list(range(1, len(sites) + 1)),
+        "type": [s.type for s in sites],
+        "lon": [float(s.lon) for s in sites],
+        "lat": [float(s.lat) for s in sites],
+        "marginal_demand": [float(marginal.get(s.id, float("nan"))) for s in sites],
+        "source": [s.origin for s in sites],
+    })
+
+
 def _layers(result, proposals: Iterable, type_key: str | None) -> dict:
     """Named GeoDataFrames (EPSG:4326) of what the map shows: facilities, proposals, isochrones, gaps, areas."""
     import geopandas as gpd
 
     ft = result.facilities_table
-    from .store import sites_frame
-
     pf = sites_frame(proposals)
     if len(pf) and len(ft):  # a proposed site belongs to the proposals layer only
         ft = ft[~ft["id"].astype(str).isin(set(pf["id"].astype(str)))]

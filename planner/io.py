@@ -822,11 +822,6 @@ def _coordinates(raw: _Raw, found: dict[str, str], system: str, issues: _Issues)
     return lon, lat
 
 
-def _utm_for(lon: float, lat: float) -> str:
-    zone = int((lon + 180) // 6) + 1
-    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
-
-
 def _study_area_check(raw: _Raw, lon: np.ndarray, lat: np.ndarray, study_area, buffer_m: float,
                       system: str, issues: _Issues, x_src=None, y_src=None) -> list[Problem]:
     """Report points outside ``study_area`` with their distance; return the GCJ-02/BD-09 hint, if any."""
@@ -841,7 +836,7 @@ def _study_area_check(raw: _Raw, lon: np.ndarray, lat: np.ndarray, study_area, b
         raise InputError("study_area must be a non-empty shapely polygon in WGS-84 (EPSG:4326).",
                          "study_area 须为非空的 shapely 多边形（WGS-84，EPSG:4326）。")
     c = area.representative_point()
-    tr = Transformer.from_crs("EPSG:4326", _utm_for(c.x, c.y), always_xy=True)
+    tr = Transformer.from_crs("EPSG:4326", _coords.utm_crs(c.x, c.y), always_xy=True)
     area_m = shapely.transform(area, lambda a: np.column_stack(tr.transform(a[:, 0], a[:, 1])))
     area_0 = area_m
     if buffer_m:

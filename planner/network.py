@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .coords import geodesic_m, utm_crs
+from .rawgraph import RawGraph
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -31,57 +34,6 @@ __all__ = [
     "snapped_by_class",
     "WALK_ONLY_CLASSES",
 ]
-
-
-@dataclass(frozen=True, eq=False)
-class RawGraph:
-    """A street graph as parsed, before compiling: WGS-84 nodes and edges with geometry.
-
-    Every parser (OSM XML/PBF, GraphML, osmnx, the synthetic demo) produces this; ``compile``
-    turns it into a :class:`Network`.
-
-    Attributes
-    ----------
-    node_id : int64[n]  source identifiers (OSM node ids, or synthetic).
-    lon, lat : float64[n]  WGS-84 degrees.
-    edge_u, edge_v : int64[m]  indices into the node arrays (not ids).
-    geom_lon, geom_lat : float64[k]  edge geometries, flattened; edge i runs over
-        ``geom_offsets[i]:geom_offsets[i+1]``, first point at u, last at v (>= 2 points).
-    geom_offsets : int64[m+1]
-    oneway : bool[m]  True when the edge may only be travelled u -> v (bike mode; walk: all False).
-    highway : object[m]  OSM highway class (str), '' if unknown.
-    name : object[m]  street name or ''.
-    way_id : int64[m]  source way id (or -1).
-    source : str  where it came from (file path, place name).
-    mode : str  'walk' or 'bike': which filter built it.
-    audit : dict  what the parser dropped and why: ``dropped_km`` ``{reason: {highway class: km}}``,
-        ``generator`` (the file's writer, e.g. "OSMnx 2.0.7"), ``rules`` (which walkability rules
-        were applied).
-    """
-
-    node_id: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
-    edge_u: np.ndarray
-    edge_v: np.ndarray
-    geom_lon: np.ndarray
-    geom_lat: np.ndarray
-    geom_offsets: np.ndarray
-    oneway: np.ndarray
-    highway: np.ndarray
-    name: np.ndarray
-    way_id: np.ndarray
-    source: str = ""
-    mode: str = "walk"
-    audit: dict = field(default_factory=dict)
-
-    @property
-    def n_nodes(self) -> int:
-        return len(self.node_id)
-
-    @property
-    def n_edges(self) -> int:
-        return len(self.edge_u)
 
 
 #: Highway classes that only people on foot use: a source without any of them is a driving network.
@@ -455,12 +407,6 @@ def _transformer(src: str, dst: str):
     return _TRANSFORMERS[key]
 
 
-def utm_crs(lon: float, lat: float) -> str:
-    """The UTM zone CRS for a WGS-84 point (EPSG:32651, UTM 51N, for Shanghai)."""
-    zone = int(np.floor((lon + 180.0) / 6.0)) % 60 + 1
-    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
-
-
 #: Highway classes with a fixed code (``Network.highway_code``); any other value is "other", no
 #: tag is "". Fixed codes keep compiled files comparable; the strings stay in ``Network.highway``.
 HIGHWAY_CLASSES: tuple[str, ...] = (
@@ -500,17 +446,6 @@ def _cum_per_edge(seg: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     same = edge_of[1:] == edge_of[:-1]
     csum = np.concatenate([[0.0], np.cumsum(np.where(same, seg, 0.0))])
     return csum[:k] - np.repeat(csum[offsets[:-1]], counts)
-
-
-def geodesic_m(lon1, lat1, lon2, lat2) -> np.ndarray:
-    """Ground distance in metres on the WGS-84 ellipsoid (``pyproj.Geod.inv``, vectorised)."""
-    from pyproj import Geod
-
-    a = [np.ascontiguousarray(v, dtype=np.float64) for v in (lon1, lat1, lon2, lat2)]
-    if a[0].size == 0:
-        return np.zeros(a[0].shape)
-    _, _, d = Geod(ellps="WGS84").inv(*a)
-    return np.asarray(d, dtype=np.float64)
 
 
 def _remap_along(net: Network, edge: np.ndarray, along: np.ndarray, *, to_ground: bool) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ._errors import InputError, NetworkError, Problem
-from .network import RawGraph
+from .rawgraph import RawGraph
 from .walkability import WalkRules, default_walk_rules, find_continuations
 
 logger = logging.getLogger(__name__)
@@ -243,7 +243,7 @@ class _Parsed:
 
 def _way_lengths_m(lon: np.ndarray, lat: np.ndarray, way_start: np.ndarray) -> np.ndarray:
     """Ground length of every way (WGS-84 ellipsoid), skipping pieces next to missing nodes."""
-    from .network import geodesic_m
+    from .coords import geodesic_m
 
     if len(lon) < 2:
         return np.zeros(len(way_start) - 1)
@@ -927,7 +927,7 @@ def _merge_places(rows: list[dict], merge_m: float) -> tuple[list[dict], list[tu
     """
     from scipy.spatial import cKDTree
 
-    from .network import geodesic_m
+    from .coords import geodesic_m
 
     n = len(rows)
     if n < 2 or merge_m <= 0:

@@ -70,7 +70,7 @@ def goal_limit_m(ftype: FacilityType) -> float:
 
     Coverage counts ``minutes <= target_minutes + 1e-9``; this is the same bound in metres.
     """
-    return (ftype.target_minutes + 1e-9) * ftype.speed_kmh * 1000.0 / 60.0
+    return (ftype.target_minutes + 1e-9) * ftype.metres_per_minute
 
 
 # ============================================================================ candidates
@@ -1412,7 +1412,7 @@ class WhatIf:
         self.minutes_exact = bool(minutes_exact)
         self.max_snap_m = float(max_snap_m)
         self.limit_m = goal_limit_m(ftype)
-        self._mpm = ftype.speed_kmh * 1000.0 / 60.0
+        self._mpm = ftype.metres_per_minute
         n_f = len(fac_snap)
         self.demand_ids = np.asarray(demand_ids if demand_ids is not None else np.arange(len(dem_snap)), dtype=object)
         ids = np.asarray(facility_ids if facility_ids is not None else [f"f{i}" for i in range(n_f)], dtype=object)

@@ -36,7 +36,6 @@ __all__ = [
     "StoreError",
     "default_store_path",
     "next_site_id",
-    "sites_frame",
     "ORIGINS",
     "MAX_NAME_CHARS",
 ]
@@ -96,24 +95,6 @@ def next_site_id(sites: Iterable[Site], prefix: str = "P") -> str:
     while f"{prefix}{n}" in used:
         n += 1
     return f"{prefix}{n}"
-
-
-def sites_frame(sites: Iterable[Site], marginal: dict | None = None):
-    """``id, rank, type, lon, lat, marginal_demand, source`` of proposed sites (map layers, tables, exports);
-    ``marginal`` maps a site id to the demand it newly covers."""
-    import pandas as pd
-
-    sites = list(sites)
-    marginal = marginal or {}
-    return pd.DataFrame({
-        "id": [s.id for s in sites],
-        "rank": list(range(1, len(sites) + 1)),
-        "type": [s.type for s in sites],
-        "lon": [float(s.lon) for s in sites],
-        "lat": [float(s.lat) for s in sites],
-        "marginal_demand": [float(marginal.get(s.id, float("nan"))) for s in sites],
-        "source": [s.origin for s in sites],
-    })
 
 
 @dataclass(frozen=True)
