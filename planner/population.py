@@ -1,0 +1,381 @@
+"""Population as planners hold it: gridded rasters (WorldPop, GHS-POP, LandScan) and census tables per 街道/镇, turned into demand."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ._errors import InputError, Problem
+from .demand import Demand, _segments
+from .network import Network
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["demand_from_raster", "RASTER_SUFFIXES", "PLACEMENTS"]
+
+#: File suffixes read as population rasters.
+RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
+#: Where a raster cell's population goes: its centre, or the streets inside it.
+PLACEMENTS = ("centre", "streets")
+
+
+# --------------------------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------------------------
+def _refuse(file: str, code: str, en: str, zh: str, *, row: int | None = None, column: str | None = None) -> InputError:
+    return InputError(f"{file}: the file cannot be used.", f"{file}：文件无法使用。",
+                      problems=[Problem(code, en, zh, file=file, row=row, column=column)])
+
+
+def _study_area_lonlat(study_area, net: Network):
+    """The study area as one WGS-84 shapely geometry (the network's extent when None)."""
+    import geopandas as gpd
+    import shapely
+
+    if study_area is None:
+        return net.extent_lonlat
+    area = study_area
+    if isinstance(area, gpd.GeoDataFrame | gpd.GeoSeries):
+        area = area.to_crs(4326).union_all() if area.crs is not None else area.union_all()
+    if not isinstance(area, shapely.Geometry) or area.is_empty:
+        raise InputError("study_area must be a non-empty shapely polygon in WGS-84 (EPSG:4326) or a GeoDataFrame.",
+                         "study_area 须为非空的 shapely 多边形（WGS-84，EPSG:4326）或 GeoDataFrame。")
+    return area
+
+
+def _to_metric(geom, net: Network):
+    import shapely
+
+    return shapely.transform(geom, lambda a: np.column_stack(net.to_metric(a[:, 0], a[:, 1])))
+
+
+def _street_samples(net: Network, step_m: float):
+    """Points every ``step_m`` along every street (metric ``net.crs``) with the length each stands for."""
+    x0, y0, x1, y1, length = _segments(net)
+    n_pts = np.maximum(np.ceil(length / step_m).astype(np.int64), 1)
+    seg = np.repeat(np.arange(len(length)), n_pts)
+    k = np.arange(len(seg)) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
+    t = (k + 0.5) / n_pts[seg]
+    px = x0[seg] + t * (x1[seg] - x0[seg])
+    py = y0[seg] + t * (y1[seg] - y0[seg])
+    return px, py, length[seg] / n_pts[seg]
+
+
+# --------------------------------------------------------------------------------------------
+# rasters
+# --------------------------------------------------------------------------------------------
+def _open_raster(path: Path, name: str):
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    if not path.exists():
+        raise _refuse(name, "not_found", f"file not found: {path}", f"找不到文件：{path}")
+    if path.is_dir():
+        raise _refuse(name, "wrong_file_type", "this is a folder, not a raster file.", "这是文件夹，不是栅格文件。")
+    try:
+        return rasterio.open(path)
+    except RasterioIOError as exc:
+        raise _refuse(
+            name, "not_a_raster",
+            f"this is not a raster file GDAL can read ({exc}). Population grids (WorldPop, GHS-POP, LandScan) "
+            "come as GeoTIFF (.tif); unzip the download and give the .tif inside.",
+            f"该文件不是 GDAL 能读取的栅格（{exc}）。人口格网（WorldPop、GHS-POP、LandScan）为 GeoTIFF（.tif）格式；"
+            "请先解压下载的文件，再指定其中的 .tif。",
+        ) from None
+
+
+def _check_raster(src, name: str, band: int | None) -> int:
+    """Validate band count, CRS and georeferencing; return the band to read (1-based)."""
+    if src.count == 0:
+        raise _refuse(name, "raster_no_band", "the raster has no band.", "该栅格没有波段。")
+    if band is None:
+        if src.count != 1:
+            raise _refuse(
+                name, "raster_band_count",
+                f"the raster has {src.count} bands; a population grid has one (persons per cell). An RGB image or a "
+                "multi-year stack cannot be used as it is: pass band=k (1-based) to choose the population band.",
+                f"该栅格有 {src.count} 个波段；人口格网只有一个波段（每格人数）。RGB 图像或多年份叠加文件不能直接使用："
+                "请用 band=k（从 1 起）指定人口波段。",
+            )
+        band = 1
+    if not isinstance(band, int | np.integer) or not 1 <= int(band) <= src.count:
+        raise _refuse(name, "raster_band_count", f"band={band} does not exist: the raster has {src.count} band(s), numbered from 1.",
+                      f"band={band} 不存在：该栅格共有 {src.count} 个波段，编号从 1 开始。")
+    if src.crs is None:
+        raise _refuse(
+            name, "raster_no_crs",
+            "the raster has no coordinate reference system, so its cells cannot be placed. WorldPop and LandScan "
+            "grids are EPSG:4326, GHS-POP is ESRI:54009 (Mollweide); download the original file again, or, if you "
+            "know the system, set it with `gdal_edit.py -a_srs EPSG:4326 file.tif`.",
+            "该栅格没有坐标参考系，无法确定各格网的位置。WorldPop 与 LandScan 为 EPSG:4326，GHS-POP 为 ESRI:54009（Mollweide）；"
+            "请重新下载原始文件，或在确知坐标系时用 `gdal_edit.py -a_srs EPSG:4326 file.tif` 设置。",
+        )
+    t = src.transform
+    if t.is_identity:
+        raise _refuse(name, "raster_no_transform",
+                      "the raster has a coordinate system but no georeferencing (cell size and origin); it is an image, "
+                      "not a population grid. Download the original GeoTIFF.",
+                      "该栅格有坐标系但没有地理配准（格网大小与原点），只是一张图片，不是人口格网。请下载原始 GeoTIFF。")
+    if t.b != 0 or t.d != 0:
+        raise _refuse(name, "raster_rotated", "the raster grid is rotated; warp it to a north-up grid first "
+                      "(`gdalwarp in.tif out.tif`).", "该栅格网格是旋转的；请先重采样为正北朝上的网格（`gdalwarp in.tif out.tif`）。")
+    return int(band)
+
+
+def demand_from_raster(path: str | Path, *, net: Network, study_area=None, outside_tolerance_m: float = 1000.0,
+                       band: int | None = None, placement: str = "centre", step_m: float = 50.0,
+                       strip_rows: int = 1024) -> tuple[Demand, dict]:
+    """Demand from a gridded population raster (GeoTIFF): each populated cell becomes demand.
+
+    Only the window of the raster that covers the study area (plus ``outside_tolerance_m``) is
+    read, in strips of ``strip_rows`` rows, so a country-sized WorldPop or LandScan file never
+    loads whole. Cells are tested by their centre: a populated cell whose centre lies farther
+    than ``outside_tolerance_m`` from the study area leaves the statistics and is counted in the
+    report (cells and population), as points outside the study area are. Cells marked nodata
+    (the file's nodata value or mask), undeclared NaN cells and negative cells carry no
+    population; each kind is counted and NaN/negative cells are warned about.
+
+    Parameters
+    ----------
+    path : str or Path
+        A raster GDAL reads (GeoTIFF), in any CRS, whose cell values are **persons per cell**
+        (WorldPop "ppp"/"constrained" counts, GHS-POP, LandScan), not persons per km².
+    net : Network
+        The study's walking network (metric CRS; its extent is the default study area).
+    study_area : shapely geometry (WGS-84) or GeoDataFrame, optional
+        The area served, e.g. the union of the subdistrict boundaries; default ``net.extent_lonlat``.
+    outside_tolerance_m : float
+        Cells whose centre lies within this distance (metres) outside the study area are kept,
+        the same tolerance as for points (CLI ``--outside-tolerance-m``).
+    band : int, optional
+        1-based band to read. Required when the file has more than one band.
+    placement : {"centre", "streets"}
+        ``"centre"``: one demand point per cell at its centre. ``"streets"``: the cell's
+        population is spread over points every ``step_m`` along the streets inside the cell,
+        by street length (cells with no street keep their centre). Totals are the same.
+    step_m : float
+        Spacing of street points for ``placement="streets"``, metres.
+    strip_rows : int
+        Rows read at a time (memory bound: ``strip_rows`` x window width cells).
+
+    Returns
+    -------
+    (Demand, dict)
+        Demand of kind ``"raster"`` (``is_proxy=False``): EPSG:4326 points with ``id``
+        (``"r{row}_c{col}"``, the cell in the file), ``population`` (persons, float),
+        ``area_id`` (None), ``cell_row``, ``cell_col`` and ``method`` (``"cell_centre"`` or
+        ``"streets"``). The sum of ``population`` equals the sum of the kept cells.
+        The report holds ``file``, ``crs``, ``band``, ``raster_shape``, ``window``
+        (col_off, row_off, width, height), ``cell_size``, ``placement``, ``cells_read``,
+        ``cells_kept``, ``population_kept``, ``cells_outside``, ``population_outside``,
+        ``cells_nodata``, ``cells_nan``, ``cells_negative``, ``population_negative``,
+        ``covers_study_area`` (bool) and ``warnings`` (tuple of Problem).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, more than one band and no ``band=``, no CRS, no
+        georeferencing, a rotated grid, no overlap with the study area, or no populated cell in it.
+    """
+    import geopandas as gpd
+    import shapely
+    from pyproj import CRS, Transformer
+    from rasterio.enums import MaskFlags
+    from rasterio.features import rasterize
+    from rasterio.windows import Window, from_bounds
+
+    if placement not in PLACEMENTS:
+        raise InputError(f"placement must be one of {PLACEMENTS}, not {placement!r}.", f"placement 须为 {PLACEMENTS} 之一，而不是 {placement!r}。")
+    if not outside_tolerance_m >= 0:
+        raise InputError(f"outside_tolerance_m must be >= 0 metres, got {outside_tolerance_m}.",
+                         f"outside_tolerance_m 须不小于 0 米，实际为 {outside_tolerance_m}。")
+    path = Path(path)
+    name = path.name
+    area = _study_area_lonlat(study_area, net)
+    area_m = _to_metric(area, net)
+    keep_m = area_m.buffer(outside_tolerance_m) if outside_tolerance_m > 0 else area_m
+    with _open_raster(path, name) as src:
+        band = _check_raster(src, name, band)
+        rcrs = CRS.from_wkt(src.crs.to_wkt())
+        to_r = Transformer.from_crs(net.crs, rcrs, always_xy=True)
+        cell = max(abs(src.transform.a), abs(src.transform.e))
+        # the kept area in the raster's CRS, densified so curved edges stay right after reprojection
+        seg = max(10.0, min(250.0, np.sqrt(keep_m.area) / 50.0))
+        keep_r = shapely.transform(shapely.segmentize(keep_m, seg), lambda a: np.column_stack(to_r.transform(a[:, 0], a[:, 1])))
+        area_r = shapely.transform(shapely.segmentize(area_m, seg), lambda a: np.column_stack(to_r.transform(a[:, 0], a[:, 1])))
+        if not (keep_r.is_valid and np.isfinite(keep_r.bounds).all()):
+            keep_r = shapely.make_valid(keep_r)
+        full = Window(0, 0, src.width, src.height)
+        rb = src.bounds
+        raster_box = shapely.box(min(rb.left, rb.right), min(rb.bottom, rb.top), max(rb.left, rb.right), max(rb.bottom, rb.top))
+        if not raster_box.intersects(keep_r):
+            lo, la = Transformer.from_crs(rcrs, 4326, always_xy=True).transform(
+                [raster_box.bounds[0], raster_box.bounds[2]], [raster_box.bounds[1], raster_box.bounds[3]])
+            ab = area.bounds
+            raise _refuse(
+                name, "raster_outside_study_area",
+                f"the raster does not cover the study area: it spans lon {lo[0]:.3f} to {lo[1]:.3f}, lat {la[0]:.3f} to "
+                f"{la[1]:.3f}; the study area spans lon {ab[0]:.3f} to {ab[2]:.3f}, lat {ab[1]:.3f} to {ab[3]:.3f}. "
+                "Download the tile or country that holds the study area.",
+                f"该栅格未覆盖研究范围：栅格范围为经度 {lo[0]:.3f}–{lo[1]:.3f}、纬度 {la[0]:.3f}–{la[1]:.3f}；研究范围为经度 "
+                f"{ab[0]:.3f}–{ab[2]:.3f}、纬度 {ab[1]:.3f}–{ab[3]:.3f}。请下载覆盖研究范围的分幅或国家文件。",
+            )
+        covers = bool(raster_box.buffer(cell * 1e-6).contains(area_r))
+        win = from_bounds(*keep_r.bounds, transform=src.transform)
+        ca, ra = int(np.floor(win.col_off)), int(np.floor(win.row_off))
+        cb, rb_ = int(np.ceil(win.col_off + win.width)), int(np.ceil(win.row_off + win.height))
+        win = Window(ca - 1, ra - 1, cb - ca + 2, rb_ - ra + 2).intersection(full)
+        c0, r0, width, height = int(win.col_off), int(win.row_off), int(win.width), int(win.height)
+        flags = src.mask_flag_enums[band - 1]
+        use_mask = not ({MaskFlags.all_valid} == set(flags) or (MaskFlags.nodata in flags and len(flags) == 1))
+        nodata = src.nodata
+        is_float = np.issubdtype(np.dtype(src.dtypes[band - 1]), np.floating)
+        rows_l: list[np.ndarray] = []
+        cols_l: list[np.ndarray] = []
+        vals_l: list[np.ndarray] = []
+        n = {"nodata": 0, "nan": 0, "negative": 0, "outside": 0}
+        pop_out = 0.0
+        pop_neg = 0.0
+        for s in range(0, height, max(1, int(strip_rows))):
+            h = min(int(strip_rows), height - s)
+            w_strip = Window(c0, r0 + s, width, h)
+            arr = src.read(band, window=w_strip)
+            if use_mask:
+                missing = src.read_masks(band, window=w_strip) == 0
+            elif nodata is not None:
+                missing = np.isnan(arr) if (is_float and np.isnan(nodata)) else arr == nodata
+            else:
+                missing = np.zeros(arr.shape, bool)
+            inside = rasterize([(keep_r, 1)], out_shape=(h, width), transform=src.window_transform(w_strip),
+                               fill=0, dtype="uint8", all_touched=False).view(bool)
+            nan = np.isnan(arr) & ~missing if is_float else np.zeros(arr.shape, bool)
+            good = ~missing & ~nan
+            neg = good & (arr < 0)
+            pos = good & (arr > 0)
+            n["nodata"] += int((missing & inside).sum())
+            n["nan"] += int((nan & inside).sum())
+            n["negative"] += int((neg & inside).sum())
+            pop_neg += float(arr[neg & inside].sum(dtype=np.float64))
+            out = pos & ~inside
+            n["outside"] += int(out.sum())
+            pop_out += float(arr[out].sum(dtype=np.float64))
+            rr, cc = np.nonzero(pos & inside)
+            rows_l.append((rr + r0 + s).astype(np.int64))
+            cols_l.append((cc + c0).astype(np.int64))
+            vals_l.append(arr[rr, cc].astype(np.float64))
+        rows = np.concatenate(rows_l) if rows_l else np.zeros(0, np.int64)
+        cols = np.concatenate(cols_l) if cols_l else np.zeros(0, np.int64)
+        vals = np.concatenate(vals_l) if vals_l else np.zeros(0)
+        transform = src.transform
+        shape = (src.height, src.width)
+        crs_text = src.crs.to_string()
+    if len(vals) == 0:
+        raise _refuse(
+            name, "raster_no_population",
+            f"no cell inside the study area (with {outside_tolerance_m:.0f} m tolerance) holds population: of "
+            f"{width * height:,} cells read, {n['nodata']:,} are nodata, {n['nan']:,} NaN, {n['negative']:,} negative "
+            "and the rest 0. Check that the file is a population grid for this place and that its coordinate "
+            "system is right.",
+            f"研究范围（含 {outside_tolerance_m:.0f} 米容差）内没有任何格网有人口：读取的 {width * height:,} 个格网中，"
+            f"{n['nodata']:,} 个为无数据，{n['nan']:,} 个为 NaN，{n['negative']:,} 个为负数，其余为 0。"
+            "请确认该文件是此地的人口格网且坐标系正确。",
+        )
+    xs = transform.c + (cols + 0.5) * transform.a
+    ys = transform.f + (rows + 0.5) * transform.e
+    if rcrs.to_epsg() == 4326:
+        lon, lat = xs, ys
+    else:
+        lon, lat = Transformer.from_crs(rcrs, 4326, always_xy=True).transform(xs, ys)
+        lon, lat = np.asarray(lon, float), np.asarray(lat, float)
+    method = np.full(len(vals), "cell_centre", dtype=object)
+    pop, prow, pcol = vals, rows, cols
+    if placement == "streets":
+        lon, lat, pop, prow, pcol, method = _spread_cells_on_streets(net, to_r, transform, shape, rows, cols, vals,
+                                                                     lon, lat, step_m)
+    ids = "r" + prow.astype(str).astype(object) + "_c" + pcol.astype(str).astype(object)
+    if placement == "streets":  # several points per cell: number them within the cell
+        import pandas as pd
+
+        sub = pd.Series(prow * shape[1] + pcol).groupby(prow * shape[1] + pcol).cumcount().to_numpy()
+        ids = ids + "_" + sub.astype(str).astype(object)
+    gdf = gpd.GeoDataFrame(
+        {"id": ids, "population": pop, "area_id": None, "cell_row": prow, "cell_col": pcol, "method": method},
+        geometry=gpd.points_from_xy(lon, lat), crs=4326,
+    )
+    warnings: list[Problem] = []
+    if n["outside"]:
+        warnings.append(Problem(
+            "raster_outside", f"{n['outside']:,} populated cells ({pop_out:,.0f} persons) lie more than "
+            f"{outside_tolerance_m:.0f} m outside the study area and are left out of the statistics.",
+            f"{n['outside']:,} 个有人口的格网（{pop_out:,.0f} 人）位于研究范围外 {outside_tolerance_m:.0f} 米以上，不计入统计。",
+            file=name))
+    if n["nan"]:
+        warnings.append(Problem(
+            "raster_nan", f"{n['nan']:,} cells inside the study area are NaN but the file declares no such nodata; "
+            "they are counted as no data (0 persons). Check the download or set the nodata value.",
+            f"研究范围内有 {n['nan']:,} 个格网为 NaN，而文件未声明该无数据值；按无数据（0 人）处理。请检查下载文件或设置无数据值。",
+            file=name))
+    if n["negative"]:
+        warnings.append(Problem(
+            "raster_negative", f"{n['negative']:,} cells inside the study area hold negative values (sum "
+            f"{pop_neg:,.0f}); they are counted as no data (0 persons). An undeclared nodata value such as -99999 is "
+            "the usual cause: set it with `gdal_edit.py -a_nodata -99999 file.tif`.",
+            f"研究范围内有 {n['negative']:,} 个格网为负值（合计 {pop_neg:,.0f}），按无数据（0 人）处理。常见原因是未声明的无数据值"
+            "（如 -99999）：可用 `gdal_edit.py -a_nodata -99999 file.tif` 设置。", file=name))
+    if not covers:
+        warnings.append(Problem(
+            "raster_partial", "the raster covers only part of the study area: residents beyond its edge are missing "
+            "from the demand. Use a tile that covers the whole area, or merge tiles first.",
+            "该栅格只覆盖研究范围的一部分：其边界以外的居民不在需求中。请使用覆盖整个范围的分幅，或先合并分幅。", file=name))
+    for w in warnings:
+        logger.warning(w.message())
+    total = float(vals.sum())
+    report = {
+        "file": name, "crs": crs_text, "band": band, "raster_shape": shape, "window": (c0, r0, width, height),
+        "cell_size": (abs(transform.a), abs(transform.e)), "placement": placement, "cells_read": width * height,
+        "cells_kept": int(len(vals)), "population_kept": total, "cells_outside": n["outside"],
+        "population_outside": pop_out, "cells_nodata": n["nodata"], "cells_nan": n["nan"],
+        "cells_negative": n["negative"], "population_negative": pop_neg, "covers_study_area": covers,
+        "outside_tolerance_m": float(outside_tolerance_m), "warnings": tuple(warnings),
+    }
+    how_en = "at each cell's centre" if placement == "centre" else f"spread over the streets inside each cell ({step_m:g} m steps)"
+    how_zh = "置于各格网中心" if placement == "centre" else f"按各格网内道路长度分布（每 {step_m:g} 米一点）"
+    note_en = f"Demand from the population raster {name}: {len(vals):,} populated cells, {total:,.0f} persons, {how_en}."
+    note_zh = f"需求来自人口栅格 {name}：{len(vals):,} 个有人口格网，共 {total:,.0f} 人，{how_zh}。"
+    logger.info("%s: %d cells kept (%.0f persons), %d outside, window %s of %s", name, len(vals), total, n["outside"],
+                report["window"], shape)
+    return Demand(gdf, "raster", False, note_en, note_zh), report
+
+
+def _spread_cells_on_streets(net: Network, to_r, transform, shape, rows, cols, vals, lon, lat, step_m):
+    """Spread each kept cell's population over the street points inside it (by length); centre otherwise."""
+    px, py, pw = _street_samples(net, step_m)
+    rx, ry = to_r.transform(px, py)
+    # north-up grid (checked on open): column and row from the origin and cell size
+    fc = (np.asarray(rx) - transform.c) / transform.a
+    fr = (np.asarray(ry) - transform.f) / transform.e
+    pr = np.floor(fr).astype(np.int64)
+    pc = np.floor(fc).astype(np.int64)
+    ok = (pr >= 0) & (pr < shape[0]) & (pc >= 0) & (pc < shape[1])
+    key_cells = rows * shape[1] + cols
+    order = np.argsort(key_cells)
+    sorted_keys = key_cells[order]
+    key_pts = pr[ok] * shape[1] + pc[ok]
+    pos = np.searchsorted(sorted_keys, key_pts)
+    pos = np.clip(pos, 0, max(len(sorted_keys) - 1, 0))
+    hit = sorted_keys[pos] == key_pts
+    cell_of = order[pos[hit]]  # index into the kept cells
+    sx, sy, sw = px[ok][hit], py[ok][hit], pw[ok][hit]
+    wsum = np.bincount(cell_of, weights=sw, minlength=len(vals))
+    share = sw / wsum[cell_of]
+    spop = vals[cell_of] * share
+    slon, slat = net.to_lonlat(sx, sy)
+    bare = wsum <= 0
+    lon_o = np.concatenate([np.asarray(slon), lon[bare]])
+    lat_o = np.concatenate([np.asarray(slat), lat[bare]])
+    pop_o = np.concatenate([spop, vals[bare]])
+    row_o = np.concatenate([rows[cell_of], rows[bare]])
+    col_o = np.concatenate([cols[cell_of], cols[bare]])
+    method = np.concatenate([np.full(len(spop), "streets", dtype=object), np.full(int(bare.sum()), "cell_centre", dtype=object)])
+    return lon_o, lat_o, pop_o, row_o, col_o, method
