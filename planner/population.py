@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ from .network import Network
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["demand_from_raster", "RASTER_SUFFIXES", "PLACEMENTS"]
+__all__ = ["demand_from_raster", "demand_from_census", "RASTER_SUFFIXES", "PLACEMENTS"]
 
 #: File suffixes read as population rasters.
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
@@ -379,3 +381,425 @@ def _spread_cells_on_streets(net: Network, to_r, transform, shape, rows, cols, v
     col_o = np.concatenate([cols[cell_of], cols[bare]])
     method = np.concatenate([np.full(len(spop), "streets", dtype=object), np.full(int(bare.sum()), "cell_centre", dtype=object)])
     return lon_o, lat_o, pop_o, row_o, col_o, method
+
+
+# --------------------------------------------------------------------------------------------
+# census tables
+# --------------------------------------------------------------------------------------------
+_TOTAL_ROWS = {"合计", "总计", "小计", "全区", "全市", "全县", "总数", "总人口", "total", "sum", "all", "subtotal"}
+# longest first: "街道办事处" before "街道"
+_AREA_SUFFIXES = ("街道办事处", "地区办事处", "镇人民政府", "乡人民政府", "办事处", "街道", "地区", "新镇", "镇", "乡", "街")
+_SUFFIX_RE = re.compile("(" + "|".join(_AREA_SUFFIXES) + ")$")
+_DISTRICT_PREFIX_RE = re.compile(r"^(上海市|上海)?[^区县市]{1,4}?(新区|区|县)")
+_DISTRICT_HINTS = ("district", "区", "区县", "所属区", "区名")
+
+
+def _nfkc(s) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(s))).strip()
+
+
+def _code_key(s) -> str:
+    """Area code as comparable text: NFKC, no '.0', and the 12-digit NBS form reduced to its 9-digit town code."""
+    t = _nfkc(s)
+    t = re.sub(r"\.0+$", "", t)
+    if re.fullmatch(r"\d{12}", t) and t.endswith("000"):
+        t = t[:9]
+    return t
+
+
+def _name_keys(s) -> tuple[str, str, str]:
+    """(full, without the 街道/镇/乡 suffix, without the district prefix and suffix) for name matching."""
+    full = _nfkc(s)
+    bare = _strip_suffixes(full)
+    nodist = _DISTRICT_PREFIX_RE.sub("", full)
+    nodist = _strip_suffixes(nodist) if nodist else bare
+    return full, bare, nodist
+
+
+def _strip_suffixes(name: str) -> str:
+    """Drop 街道/镇/乡-like suffixes, repeatedly (真如镇街道 -> 真如), never down to nothing."""
+    while True:
+        shorter = _SUFFIX_RE.sub("", name)
+        if shorter == name or not shorter:
+            return name
+        name = shorter
+
+
+def _district_key(s) -> str:
+    t = _nfkc(s)
+    t = re.sub(r"^(上海市|上海)", "", t)
+    return re.sub(r"(新区|区|县)$", "", t) or t
+
+
+def _read_census(path, sheet):
+    import pandas as pd
+
+    from .io import read_table
+
+    if isinstance(path, pd.DataFrame):
+        table = path.copy()
+        name = table.attrs.get("source_file", "population table")
+        rows = table.attrs.get("source_row")
+        rows = np.asarray(rows if rows is not None and len(rows) == len(table) else np.arange(2, len(table) + 2))
+        return table.astype(str).replace({"nan": "", "None": ""}), name, rows
+    table = read_table(path, sheet=sheet)
+    if len(table) == 0:
+        name = Path(path).name
+        raise _refuse(name, "empty_file", "the table has a header but no rows.", "该表只有表头，没有数据行。")
+    rows = np.asarray(table.attrs["source_row"])
+    name = table.attrs["source_file"]
+    if "geometry" in table.columns:
+        table = table.drop(columns="geometry")
+    return table.astype(str), name, rows
+
+
+def _pick_column(cols, explicit, what_en, what_zh, file):
+    if explicit is not None:
+        if explicit not in cols:
+            raise _refuse(file, "missing_column", f"there is no {what_en} column '{explicit}'. Columns found: {list(cols)}.",
+                          f"没有{what_zh}列「{explicit}」。现有列：{list(cols)}。", column=explicit)
+        return explicit
+    return None
+
+
+def _match_codes(values, areas, area_code_col):
+    keys = areas[area_code_col].map(_code_key)
+    lookup: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        lookup.setdefault(k, []).append(i)
+    return [lookup.get(_code_key(v), []) for v in values]
+
+
+def _match_names(values, districts, areas):
+    """Per row, the candidate area positions by name (tiers: exact, no suffix, no district prefix)."""
+    tiers: list[dict[str, list[int]]] = [{}, {}, {}]
+    for i, nm in enumerate(areas["name"]):
+        for t, k in enumerate(_name_keys(nm)):
+            tiers[t].setdefault(k, []).append(i)
+    area_d = areas["district"].map(_district_key).tolist() if "district" in areas.columns else None
+    out = []
+    for j, v in enumerate(values):
+        keys = _name_keys(v)
+        cand: list[int] = []
+        for t in range(3):
+            cand = tiers[t].get(keys[t], [])
+            if cand and districts is not None and area_d is not None:
+                d = _district_key(districts[j])
+                narrowed = [i for i in cand if area_d[i] == d]
+                cand = narrowed if d else cand
+            if cand:
+                break
+        out.append(cand)
+    return out
+
+
+def _building_weights(buildings, net: Network):
+    """Residential floor area (m², footprint x levels, 3 levels when unknown) at building centroids, metric."""
+    import shapely
+
+    if buildings is None or not len(buildings):
+        return None
+    b = buildings.to_crs(net.crs)
+    if "residential" in b.columns:
+        b = b[b["residential"].astype(bool)]
+    if not len(b):
+        return None
+    levels = b["levels"].astype(float).fillna(3.0).clip(lower=1.0).to_numpy() if "levels" in b.columns else 3.0
+    geoms = b.geometry.values
+    w = shapely.area(geoms) * levels
+    c = shapely.centroid(geoms)
+    ok = w > 0
+    return shapely.get_x(c)[ok], shapely.get_y(c)[ok], w[ok]
+
+
+def _points_in_areas(x, y, area_geoms_m):
+    """(point index, area position) for every point inside an area (overlapping areas give several rows)."""
+    import shapely
+
+    if len(x) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    tree = shapely.STRtree(area_geoms_m)
+    p_idx, a_idx = tree.query(shapely.points(x, y), predicate="within")
+    return p_idx.astype(np.int64), a_idx.astype(np.int64)
+
+
+def demand_from_census(path, areas, *, net: Network, code_column: str | None = None, name_column: str | None = None,
+                       population_column: str | None = None, district_column: str | None = None, buildings=None,
+                       sheet: str | int | None = None, step_m: float = 50.0,
+                       min_cover_share: float = 0.9) -> tuple[Demand, dict]:
+    """Demand from a census table of residents per area (街道/镇), spread inside each area.
+
+    The table has a population column and an area code or name column, and no coordinates (as
+    in the 第七次全国人口普查 bulletins by 街道/镇). Rows are joined to the boundaries by code
+    when the table has a code column (12-digit NBS codes also match their 9-digit town form),
+    else by name: exact, then without the 街道/镇/乡 suffix, then without a district prefix
+    (长宁区华阳路街道), full-width characters and spaces ignored; a district column narrows
+    names that occur in several districts. Rows that match no area, match several, repeat an
+    area, look like a total row, or hold a bad number are refused together, each with its row.
+
+    Each area's residents are spread inside it: over residential buildings (floor area) when
+    ``buildings`` holds residential footprints in that area, else over the streets (length,
+    points every ``step_m``), else on the area's representative point. The method is named per
+    point (``method``) and in ``Demand.kind``. Each area's total is kept exactly (the rounding
+    residual goes to its heaviest point). Areas that do not reach the street network leave the
+    statistics and are reported with their residents.
+
+    Parameters
+    ----------
+    path : str, Path or pandas.DataFrame
+        CSV or XLSX (``sheet=``), or a table already read with :func:`planner.io.read_table`.
+    areas : geopandas.GeoDataFrame or str or Path
+        Boundaries from :func:`planner.io.read_boundaries` (``area_id``: the code, or the name
+        when the file has no code; ``name``; optional ``district``), or their file.
+    net : Network
+        The study's walking network.
+    code_column, name_column, population_column, district_column : str, optional
+        Table columns; detected when omitted (population: 常住人口, 人口, population...; a
+        header with 万 such as 常住人口（万人） is read in units of 10,000 persons).
+    buildings : geopandas.GeoDataFrame, optional
+        Footprints from :func:`planner.osm.osm_buildings` (``residential``, ``levels``).
+    sheet : str or int, optional
+        XLSX sheet.
+    step_m : float
+        Spacing of street points, metres.
+    min_cover_share : float
+        Warn when less than this share of an area lies inside the street network's extent.
+
+    Returns
+    -------
+    (Demand, dict)
+        Demand of kind ``census:buildings``, ``census:streets`` or ``census:mixed``: EPSG:4326
+        points with ``id``, ``population`` (persons), ``area_id``, ``area_name`` and ``method``
+        (``buildings``, ``streets`` or ``representative_point``). The report holds ``file``,
+        ``join`` (``code`` or ``name``), ``key_column``, ``population_column``, ``unit``
+        (persons per table unit), ``rows``, ``population_table`` (table total, persons),
+        ``population_kept``, ``areas_outside`` and ``population_outside`` (areas beyond the
+        network), ``areas_without_row``, ``methods`` ({area_id: method}), ``per_area`` (a
+        pandas Series of persons kept per area_id) and ``warnings`` (tuple of Problem).
+
+    Raises
+    ------
+    InputError
+        No population column, no column that matches the areas, or bad rows (all listed).
+    """
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from .io import _to_number, detect_columns, read_boundaries
+
+    if isinstance(areas, str | Path):
+        areas = read_boundaries(areas)
+    if "area_id" not in areas.columns or "name" not in areas.columns:
+        raise InputError("areas needs 'area_id' and 'name' columns: read the boundaries with planner.io.read_boundaries.",
+                         "areas 须含 'area_id' 与 'name' 列：请用 planner.io.read_boundaries 读取边界。")
+    if areas.crs is None:
+        raise InputError("areas has no CRS; read the boundaries with planner.io.read_boundaries.",
+                         "areas 没有坐标参考系；请用 planner.io.read_boundaries 读取边界。")
+    areas = areas.to_crs(4326).reset_index(drop=True)
+    table, fname, rows = _read_census(path, sheet)
+    cols = list(table.columns)
+
+    # ---- columns
+    pcol = _pick_column(cols, population_column, "population", "人口", fname)
+    if pcol is None:
+        pcol = detect_columns(cols, ("population",)).get("population")
+    if pcol is None:
+        raise _refuse(fname, "missing_column",
+                      f"no population column found. Columns found: {cols}. Name it 常住人口 / 人口 / population, or pass "
+                      "population_column=...", f"找不到人口列。现有列：{cols}。请将其命名为 常住人口 / 人口 / population，"
+                      "或用 population_column=... 指定。")
+    unit = 10000.0 if "万" in str(pcol) else 1.0
+    dcol = _pick_column(cols, district_column, "district", "区", fname)
+    if dcol is None and district_column is None:
+        dcol = next((c for c in cols if c != pcol and _nfkc(c).lower() in _DISTRICT_HINTS), None)
+    ccol = _pick_column(cols, code_column, "code", "代码", fname)
+    ncol = _pick_column(cols, name_column, "name", "名称", fname)
+    others = [c for c in cols if c not in (pcol, dcol)]
+    if ccol is None and ncol is None:
+        # the column whose values match most area codes, else most area names
+        best_code = max(((sum(bool(m) for m in _match_codes(table[c], areas, "area_id")), c) for c in others),
+                        default=(0, None))
+        best_name = max(((sum(bool(m) for m in _match_names(table[c], None, areas)), c) for c in others),
+                        default=(0, None))
+        if best_code[0] and best_code[0] >= best_name[0] * 0.5:
+            ccol = best_code[1]
+        elif best_name[0]:
+            ncol = best_name[1]
+    if ccol is None and ncol is None:
+        sample = "、".join(areas["name"].head(5).astype(str))
+        raise _refuse(fname, "no_area_column",
+                      f"no column matches the area codes or names of the boundaries (e.g. {sample}). Columns found: "
+                      f"{cols}. Pass code_column=... or name_column=..., and check that the boundaries are the right ones.",
+                      f"没有任何列能与边界的区域代码或名称对应（例如：{sample}）。现有列：{cols}。请用 code_column=... 或 "
+                      "name_column=... 指定，并确认边界文件无误。")
+    join = "code" if ccol is not None else "name"
+    key_col = ccol if ccol is not None else ncol
+    keys = table[key_col]
+    cands = (_match_codes(keys, areas, "area_id") if join == "code"
+             else _match_names(keys, table[dcol] if dcol else None, areas))
+
+    # ---- rows
+    pop, p_empty, p_bad = _to_number(table[pcol], thousands=True)
+    pop = pop * unit
+    problems: list[Problem] = []
+    examples = "、".join(areas["area_id" if join == "code" else "name"].head(6).astype(str))
+    matched = np.full(len(table), -1, np.int64)
+    for pos in range(len(table)):
+        r = int(rows[pos])
+        v = str(keys.iat[pos])
+        c = cands[pos]
+        if _nfkc(v).lower() in _TOTAL_ROWS or (join == "name" and not c and re.fullmatch(r".{1,6}(区|县|市)", _nfkc(v))):
+            problems.append(Problem("total_row", f"'{v}' looks like a total row, not an area; delete the row (the planner "
+                                    "adds the areas up itself).", f"「{v}」像是合计行而非区域；请删除该行（程序会自行汇总各区域）。",
+                                    file=fname, row=r, column=key_col))
+        elif not c:
+            how_en = "code" if join == "code" else "name (also tried without 街道/镇/乡 and the district prefix)"
+            how_zh = "代码" if join == "code" else "名称（已尝试去掉“街道/镇/乡”后缀及区名前缀）"
+            problems.append(Problem("unmatched_area", f"the {how_en} '{v}' matches no area in the boundaries (e.g. "
+                                    f"{examples}). Fix the spelling or code, or use boundaries that hold this area.",
+                                    f"{how_zh}「{v}」与边界中的任何区域都不对应（例如：{examples}）。请修正拼写或代码，或使用包含该区域的边界。",
+                                    file=fname, row=r, column=key_col))
+        elif len(c) > 1:
+            opts = "; ".join(f"{areas['area_id'].iat[i]} {areas['name'].iat[i]}"
+                             + (f" ({areas['district'].iat[i]})" if "district" in areas.columns else "") for i in c)
+            problems.append(Problem("ambiguous_area", f"'{v}' matches {len(c)} areas ({opts}); add a district column "
+                                    "(区) or use area codes.", f"「{v}」对应 {len(c)} 个区域（{opts}）；请增加“区”列或改用区划代码。",
+                                    file=fname, row=r, column=key_col))
+        else:
+            matched[pos] = c[0]
+        if p_empty[pos] or p_bad[pos] or (np.isfinite(pop[pos]) and pop[pos] < 0):
+            problems.append(Problem("bad_population", f"population '{table[pcol].iat[pos]}' must be a number >= 0.",
+                                    f"人口「{table[pcol].iat[pos]}」须为不小于 0 的数字。", file=fname, row=r, column=pcol))
+    seen: dict[int, int] = {}
+    for pos in np.flatnonzero(matched >= 0):
+        i = int(matched[pos])
+        if i in seen:
+            problems.append(Problem("duplicate_area", f"area {areas['area_id'].iat[i]} {areas['name'].iat[i]} already "
+                                    f"appears in row {seen[i]}; keep one row per area.",
+                                    f"区域 {areas['area_id'].iat[i]} {areas['name'].iat[i]} 已在第 {seen[i]} 行出现；每个区域只保留一行。",
+                                    file=fname, row=int(rows[pos]), column=key_col))
+        else:
+            seen[i] = int(rows[pos])
+    if problems:
+        raise InputError(f"{fname}: the population table does not fit the boundaries ({len(problems)} problem(s)).",
+                         f"{fname}：人口表与边界不匹配（共 {len(problems)} 处问题）。", problems=problems)
+    area_pop = np.zeros(len(areas))
+    has_row = np.zeros(len(areas), bool)
+    area_pop[matched] = pop
+    has_row[matched] = True
+
+    # ---- areas against the network
+    extent_m = _to_metric(net.extent_lonlat, net)
+    geoms_m = np.array([_to_metric(g, net) for g in areas.geometry.values], dtype=object)
+    area_m2 = shapely.area(geoms_m)
+    cover = np.where(area_m2 > 0, shapely.area(shapely.intersection(geoms_m, extent_m)) / np.where(area_m2 > 0, area_m2, 1), 0.0)
+    reach = shapely.intersects(geoms_m, extent_m)
+    inside = has_row & reach
+    outside = has_row & ~reach
+    warnings: list[Problem] = []
+    if outside.any():
+        ids = areas["name"][outside].astype(str).tolist()
+        warnings.append(Problem("areas_outside_network",
+                                f"{int(outside.sum())} area(s) with {area_pop[outside].sum():,.0f} residents lie outside the "
+                                f"street network and are left out: {'、'.join(ids[:10])}{' …' if len(ids) > 10 else ''}.",
+                                f"{int(outside.sum())} 个区域（共 {area_pop[outside].sum():,.0f} 人）位于路网之外，不计入统计："
+                                f"{'、'.join(ids[:10])}{' …' if len(ids) > 10 else ''}。", file=fname))
+    partial = inside & (cover < min_cover_share)
+    for i in np.flatnonzero(partial):
+        warnings.append(Problem("area_partly_covered",
+                                f"only {cover[i]:.0%} of {areas['name'].iat[i]} lies inside the street network; its "
+                                f"{area_pop[i]:,.0f} residents are placed on the streets that are there. Load a network "
+                                "that covers the whole area for a fair picture.",
+                                f"{areas['name'].iat[i]} 只有 {cover[i]:.0%} 位于路网范围内；其 {area_pop[i]:,.0f} 名居民被放在现有道路上。"
+                                "请载入覆盖整个区域的路网以获得准确结果。", file=fname))
+    without = ~has_row & reach
+    if without.any():
+        ids = areas["name"][without].astype(str).tolist()
+        warnings.append(Problem("areas_without_row",
+                                f"{int(without.sum())} area(s) inside the street network have no row in the table, so "
+                                f"nobody is counted there: {'、'.join(ids[:10])}{' …' if len(ids) > 10 else ''}.",
+                                f"路网范围内有 {int(without.sum())} 个区域在表中没有对应行，因此不计人口：{'、'.join(ids[:10])}"
+                                f"{' …' if len(ids) > 10 else ''}。", file=fname))
+
+    # ---- weights: buildings where an area has residential ones, else streets
+    sel = np.flatnonzero(inside)
+    bx = _building_weights(buildings, net)
+    method = np.full(len(areas), "", dtype=object)
+    px_l, py_l, w_l, a_l = [], [], [], []
+    with_b = np.zeros(len(areas), bool)
+    if bx is not None:
+        p, a = _points_in_areas(bx[0], bx[1], geoms_m[sel])
+        a = sel[a]
+        with_b[np.unique(a)] = True
+        px_l.append(bx[0][p])
+        py_l.append(bx[1][p])
+        w_l.append(bx[2][p])
+        a_l.append(a)
+    need = sel[~with_b[sel]]
+    if len(need):
+        sx, sy, sw = _street_samples(net, step_m)
+        p, a = _points_in_areas(sx, sy, geoms_m[need])
+        a = need[a]
+        px_l.append(sx[p])
+        py_l.append(sy[p])
+        w_l.append(sw[p])
+        a_l.append(a)
+    px = np.concatenate(px_l) if px_l else np.zeros(0)
+    py = np.concatenate(py_l) if py_l else np.zeros(0)
+    pw = np.concatenate(w_l) if w_l else np.zeros(0)
+    pa = np.concatenate(a_l) if a_l else np.zeros(0, np.int64)
+    wsum = np.bincount(pa, weights=pw, minlength=len(areas))
+    has_w = wsum > 0
+    method[sel] = np.where(with_b[sel], "buildings", np.where(has_w[sel], "streets", "representative_point"))
+    ppop = pw / np.where(wsum[pa] > 0, wsum[pa], 1.0) * area_pop[pa]
+    # the rounding residual of each area goes to its heaviest point, so each area's sum is its figure
+    if len(pa):
+        order = np.lexsort((-pw, pa))
+        first = order[np.r_[True, pa[order][1:] != pa[order][:-1]]]
+        resid = area_pop - np.bincount(pa, weights=ppop, minlength=len(areas))
+        ppop[first] += resid[pa[first]]
+    pt_method = method[pa]
+    bare = sel[~has_w[sel]]
+    if len(bare):
+        rp = shapely.point_on_surface(geoms_m[bare])
+        px = np.concatenate([px, shapely.get_x(rp)])
+        py = np.concatenate([py, shapely.get_y(rp)])
+        ppop = np.concatenate([ppop, area_pop[bare]])
+        pa = np.concatenate([pa, bare])
+        pt_method = np.concatenate([pt_method, np.full(len(bare), "representative_point", dtype=object)])
+        for i in bare:
+            warnings.append(Problem("no_streets_in_area", f"{areas['name'].iat[i]} holds no street of the network; its "
+                                    f"{area_pop[i]:,.0f} residents sit on one point inside it.",
+                                    f"{areas['name'].iat[i]} 内没有路网道路；其 {area_pop[i]:,.0f} 名居民放在区域内的一个点上。",
+                                    file=fname))
+    lon, lat = net.to_lonlat(px, py)
+    aid = areas["area_id"].astype(str).to_numpy()[pa]
+    sub = pd.Series(pa).groupby(pa).cumcount().to_numpy()
+    gdf = gpd.GeoDataFrame(
+        {"id": pd.Series(aid, dtype=object) + "_" + sub.astype(str).astype(object), "population": ppop,
+         "area_id": aid, "area_name": areas["name"].astype(str).to_numpy()[pa], "method": pt_method},
+        geometry=gpd.points_from_xy(lon, lat), crs=4326,
+    )
+    used = set(method[sel])
+    kind = "census:buildings" if used == {"buildings"} else "census:streets" if used <= {"streets", "representative_point"} else "census:mixed"
+    n_b, n_s = int((method[sel] == "buildings").sum()), int((method[sel] == "streets").sum())
+    n_r = int((method[sel] == "representative_point").sum())
+    kept = float(area_pop[sel].sum())
+    note_en = (f"Demand from the census table {fname}: {kept:,.0f} residents of {len(sel)} areas, spread over residential "
+               f"buildings in {n_b}, street length in {n_s}" + (f", a single point in {n_r}" if n_r else "") + " of them.")
+    note_zh = (f"需求来自人口普查表 {fname}：{len(sel)} 个区域共 {kept:,.0f} 人；其中 {n_b} 个区域按住宅建筑面积分布，"
+               f"{n_s} 个按道路长度分布" + (f"，{n_r} 个置于单点" if n_r else "") + "。")
+    for w in warnings:
+        logger.warning(w.message())
+    report = {
+        "file": fname, "join": join, "key_column": key_col, "population_column": pcol, "district_column": dcol,
+        "unit": unit, "rows": len(table), "population_table": float(np.nansum(pop)), "population_kept": kept,
+        "areas_matched": int(has_row.sum()), "areas_outside": areas["area_id"][outside].astype(str).tolist(),
+        "population_outside": float(area_pop[outside].sum()),
+        "areas_without_row": areas["area_id"][without].astype(str).tolist(),
+        "methods": dict(zip(areas["area_id"].astype(str).to_numpy()[sel], method[sel], strict=True)),
+        "per_area": gdf.groupby("area_id")["population"].sum(), "warnings": tuple(warnings),
+    }
+    logger.info("%s: %d rows joined by %s (%s), %.0f persons kept in %d areas", fname, len(table), join, key_col, kept, len(sel))
+    return Demand(gdf, kind, False, note_en, note_zh), report
