@@ -14,7 +14,7 @@ from .network import Network
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["demand_from_raster", "demand_from_census", "RASTER_SUFFIXES", "PLACEMENTS"]
+__all__ = ["demand_from_raster", "demand_from_census", "demand_file_kind", "RASTER_SUFFIXES", "PLACEMENTS"]
 
 #: File suffixes read as population rasters.
 RASTER_SUFFIXES = (".tif", ".tiff", ".gtiff")
@@ -839,3 +839,30 @@ def demand_from_census(path, areas, *, net: Network, code_column: str | None = N
     }
     logger.info("%s: %d rows joined by %s (%s), %.0f persons kept in %d areas", fname, len(table), join, key_col, kept, len(sel))
     return Demand(gdf, kind, False, note_en, note_zh), report
+
+
+# --------------------------------------------------------------------------------------------
+# which reader
+# --------------------------------------------------------------------------------------------
+def demand_file_kind(path: str | Path, *, sheet: str | int | None = None, layer: str | int | None = None) -> str:
+    """Which reader a demand file needs: ``"raster"``, ``"census"`` or ``"table"``.
+
+    ``"raster"``: the suffix is ``.tif``/``.tiff`` (read with :func:`demand_from_raster`).
+    ``"census"``: a CSV/XLSX with a population column, no coordinates (no lon/lat or location
+    column) and at least one other column to name the area (read with
+    :func:`demand_from_census`, which needs boundaries). ``"table"``: everything else, i.e.
+    points or polygons with a population (read with :func:`planner.io.read_demand`, whose
+    errors then say what is missing).
+    """
+    from .io import detect_columns, read_table
+
+    p = Path(path)
+    if p.suffix.lower() in RASTER_SUFFIXES:
+        return "raster"
+    table = read_table(p, sheet=sheet, layer=layer)
+    if "geometry" in table.columns:
+        return "table"
+    found = detect_columns(list(table.columns), ("lon", "lat", "location", "population"))
+    has_coords = "location" in found or {"lon", "lat"} <= set(found)
+    others = [c for c in table.columns if c != found.get("population")]
+    return "census" if "population" in found and not has_coords and others else "table"

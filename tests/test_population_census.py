@@ -179,3 +179,19 @@ def test_real_subdistricts_on_the_huangpu_network(tmp_path):
     assert rep["population_outside"] == pytest.approx(pop[~kept].sum(), rel=1e-12)
     _per_area_exact(dem, rep, dict(zip(areas["area_id"][kept], pop[kept], strict=True)))
     assert any(w.code == "area_partly_covered" for w in rep["warnings"])
+
+
+def test_demand_file_kind(tmp_path, net, areas):
+    from planner.population import demand_file_kind
+
+    census = write_csv(tmp_path, pd.DataFrame({"街道": NAMES, "常住人口": POP[:4]}), name="c.csv")
+    points = write_csv(tmp_path, pd.DataFrame({"经度": [121.4], "纬度": [31.2], "人口": [5]}), name="p.csv")
+    loc = write_csv(tmp_path, pd.DataFrame({"location": ["121.4,31.2"], "population": [5]}), name="l.csv")
+    nopop = write_csv(tmp_path, pd.DataFrame({"街道": NAMES}), name="n.csv")
+    gj = tmp_path / "poly.geojson"
+    areas.assign(population=1.0).to_file(gj)
+    assert demand_file_kind(census) == "census"
+    assert demand_file_kind(points) == "table" and demand_file_kind(loc) == "table"
+    assert demand_file_kind(nopop) == "table"  # read_demand then says the population column is missing
+    assert demand_file_kind(gj) == "table"
+    assert demand_file_kind(tmp_path / "pop.TIF") == "raster"  # by suffix; the reader checks the content
