@@ -652,10 +652,16 @@ def demand_from_census(path, areas, *, net: Network, code_column: str | None = N
     ccol = _pick_column(cols, code_column, "code", "代码", fname)
     ncol = _pick_column(cols, name_column, "name", "名称", fname)
     others = [c for c in cols if c not in (pcol, dcol)]
+    has_codes = not (areas["area_id"].astype(str) == areas["name"].astype(str)).all()  # read_boundaries without a code column
+    if ccol is not None and not has_codes:
+        raise _refuse(fname, "no_area_codes", f"code_column='{ccol}' was given but the boundaries have no code column "
+                      "(their area_id is the name); join by name_column=... or read the boundaries with code_column=...",
+                      f"指定了 code_column='{ccol}'，但边界没有代码列（area_id 即名称）；请改用 name_column=...，"
+                      "或在读取边界时指定 code_column=...。", column=ccol)
     if ccol is None and ncol is None:
         # the column whose values match most area codes, else most area names
         best_code = max(((sum(bool(m) for m in _match_codes(table[c], areas, "area_id")), c) for c in others),
-                        default=(0, None))
+                        default=(0, None)) if has_codes else (0, None)
         best_name = max(((sum(bool(m) for m in _match_names(table[c], None, areas)), c) for c in others),
                         default=(0, None))
         if best_code[0] and best_code[0] >= best_name[0] * 0.5:

@@ -195,3 +195,16 @@ def test_demand_file_kind(tmp_path, net, areas):
     assert demand_file_kind(nopop) == "table"  # read_demand then says the population column is missing
     assert demand_file_kind(gj) == "table"
     assert demand_file_kind(tmp_path / "pop.TIF") == "raster"  # by suffix; the reader checks the content
+
+
+def test_boundaries_without_codes_join_by_tolerant_name(tmp_path, net, areas):
+    # read_boundaries of a file with no code column gives area_id = name: the exact-name 'code' join must not win
+    a = areas.assign(area_id=areas["name"])
+    t = pd.DataFrame({"街道": ["华阳路", "江苏路街道"], "常住人口": [10, 20]})
+    dem, rep = demand_from_census(write_csv(tmp_path, t), a, net=net)
+    assert rep["join"] == "name"
+    _per_area_exact(dem, rep, {"华阳路街道": 10.0, "江苏路街道": 20.0})
+    t["代码"] = ["310105001", "310105002"]
+    with pytest.raises(InputError) as e:
+        demand_from_census(write_csv(tmp_path, t), a, net=net, code_column="代码")
+    assert "no code column" in e.value.message("en") and "没有代码列" in e.value.message("zh")
