@@ -188,6 +188,7 @@ def demand_from_raster(path: str | Path, *, net: Network, study_area=None, outsi
     from rasterio.enums import MaskFlags
     from rasterio.features import rasterize
     from rasterio.windows import Window, from_bounds
+    from rasterio.windows import bounds as window_bounds
 
     if placement not in PLACEMENTS:
         raise InputError(f"placement must be one of {PLACEMENTS}, not {placement!r}.", f"placement 须为 {PLACEMENTS} 之一，而不是 {placement!r}。")
@@ -241,30 +242,48 @@ def demand_from_raster(path: str | Path, *, net: Network, study_area=None, outsi
         n = {"nodata": 0, "nan": 0, "negative": 0, "outside": 0}
         pop_out = 0.0
         pop_neg = 0.0
+        shapely.prepare(keep_r)
         for s in range(0, height, max(1, int(strip_rows))):
             h = min(int(strip_rows), height - s)
             w_strip = Window(c0, r0 + s, width, h)
             arr = src.read(band, window=w_strip)
+            missing = None  # masks stay None when nothing can be set, to skip whole-strip passes
             if use_mask:
                 missing = src.read_masks(band, window=w_strip) == 0
             elif nodata is not None:
                 missing = np.isnan(arr) if (is_float and np.isnan(nodata)) else arr == nodata
+            # a strip wholly inside the kept area needs no per-cell test
+            if keep_r.contains(shapely.box(*window_bounds(w_strip, src.transform))):
+                inside = None
             else:
-                missing = np.zeros(arr.shape, bool)
-            inside = rasterize([(keep_r, 1)], out_shape=(h, width), transform=src.window_transform(w_strip),
-                               fill=0, dtype="uint8", all_touched=False).view(bool)
-            nan = np.isnan(arr) & ~missing if is_float else np.zeros(arr.shape, bool)
-            good = ~missing & ~nan
-            neg = good & (arr < 0)
-            pos = good & (arr > 0)
-            n["nodata"] += int((missing & inside).sum())
-            n["nan"] += int((nan & inside).sum())
-            n["negative"] += int((neg & inside).sum())
-            pop_neg += float(arr[neg & inside].sum(dtype=np.float64))
-            out = pos & ~inside
-            n["outside"] += int(out.sum())
-            pop_out += float(arr[out].sum(dtype=np.float64))
-            rr, cc = np.nonzero(pos & inside)
+                inside = rasterize([(keep_r, 1)], out_shape=(h, width), transform=src.window_transform(w_strip),
+                                   fill=0, dtype="uint8", all_touched=False).view(bool)
+            nan = None
+            if is_float:
+                nan = np.isnan(arr)
+                if missing is not None:
+                    nan &= ~missing
+            neg = arr < 0
+            pos = arr > 0  # NaN compares False
+            if missing is not None:
+                neg &= ~missing
+                pos &= ~missing
+
+            def within(m, inside=inside):
+                return m if inside is None else m & inside
+
+            if missing is not None:
+                n["nodata"] += int(np.count_nonzero(within(missing)))
+            if nan is not None:
+                n["nan"] += int(np.count_nonzero(within(nan)))
+            neg_in = within(neg)
+            n["negative"] += int(np.count_nonzero(neg_in))
+            pop_neg += float(arr[neg_in].sum(dtype=np.float64))
+            if inside is not None:
+                out = pos & ~inside
+                n["outside"] += int(np.count_nonzero(out))
+                pop_out += float(arr[out].sum(dtype=np.float64))
+            rr, cc = np.nonzero(within(pos))
             rows_l.append((rr + r0 + s).astype(np.int64))
             cols_l.append((cc + c0).astype(np.int64))
             vals_l.append(arr[rr, cc].astype(np.float64))
