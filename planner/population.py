@@ -170,7 +170,7 @@ def demand_from_raster(path: str | Path, *, net: Network, study_area=None, outsi
         ``area_id`` (None), ``cell_row``, ``cell_col`` and ``method`` (``"cell_centre"`` or
         ``"streets"``). The sum of ``population`` equals the sum of the kept cells.
         The report holds ``file``, ``crs``, ``band``, ``raster_shape``, ``window``
-        (col_off, row_off, width, height), ``cell_size``, ``placement``, ``cells_read``,
+        (col_off, row_off, width, height), ``cell_size`` (CRS units), ``cell_m`` (metres), ``placement``, ``cells_read``,
         ``cells_kept``, ``population_kept``, ``cells_outside``, ``population_outside``,
         ``cells_nodata``, ``cells_nan``, ``cells_negative``, ``population_negative``,
         ``covers_study_area`` (bool) and ``warnings`` (tuple of Problem).
@@ -349,12 +349,24 @@ def demand_from_raster(path: str | Path, *, net: Network, study_area=None, outsi
             "raster_partial", "the raster covers only part of the study area: residents beyond its edge are missing "
             "from the demand. Use a tile that covers the whole area, or merge tiles first.",
             "该栅格只覆盖研究范围的一部分：其边界以外的居民不在需求中。请使用覆盖整个范围的分幅，或先合并分幅。", file=name))
+    # cell size on the ground, at the window's centre
+    from_r = Transformer.from_crs(rcrs, net.crs, always_xy=True)
+    xc = transform.c + (c0 + width / 2) * transform.a
+    yc = transform.f + (r0 + height / 2) * transform.e
+    (ax, bx), (ay, by) = from_r.transform([xc, xc + transform.a], [yc, yc + transform.e])
+    cell_m = float(max(abs(bx - ax), abs(by - ay)))
+    if placement == "centre" and cell_m > 300.0:
+        warnings.append(Problem(
+            "raster_coarse", f"the cells are about {cell_m:.0f} m wide, a large part of a 15-minute walk: each cell's "
+            "residents sit on its centre. placement='streets' spreads them over the streets inside each cell.",
+            f"格网边长约 {cell_m:.0f} 米，占 15 分钟步行范围的很大一部分：每格人口都放在格网中心。"
+            "使用 placement='streets' 可将其分布到格网内的道路上。", file=name))
     for w in warnings:
         logger.warning(w.message())
     total = float(vals.sum())
     report = {
         "file": name, "crs": crs_text, "band": band, "raster_shape": shape, "window": (c0, r0, width, height),
-        "cell_size": (abs(transform.a), abs(transform.e)), "placement": placement, "cells_read": width * height,
+        "cell_size": (abs(transform.a), abs(transform.e)), "cell_m": cell_m, "placement": placement, "cells_read": width * height,
         "cells_kept": int(len(vals)), "population_kept": total, "cells_outside": n["outside"],
         "population_outside": pop_out, "cells_nodata": n["nodata"], "cells_nan": n["nan"],
         "cells_negative": n["negative"], "population_negative": pop_neg, "covers_study_area": covers,

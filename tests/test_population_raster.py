@@ -223,3 +223,19 @@ def test_partial_cover_warned(tmp_path, net):
     path = write_tif(tmp_path / "half.tif", np.ones((60, 25), "float32"), transform=from_origin(X0 - 1000, Y0 + 3900, 100, 100))
     dem, rep = demand_from_raster(path, net=net)
     assert not rep["covers_study_area"] and any(w.code == "raster_partial" for w in rep["warnings"])
+
+
+def test_coarse_cells_warned_and_sized_in_metres(tmp_path, net):
+    lon0, lat0, lon1, lat1 = net.bounds_lonlat
+    res = 30 / 3600  # LandScan's 30 arc-seconds, ~0.8 km east-west at Shanghai's latitude
+    t = from_origin(lon0 - 0.05, lat1 + 0.05, res, res)
+    path = write_tif(tmp_path / "landscan_like.tif", np.full((40, 40), 800, "int32"), crs="EPSG:4326", transform=t,
+                     nodata=-2147483647)
+    dem, rep = demand_from_raster(path, net=net)
+    assert 700 < rep["cell_m"] < 1000
+    w = next(w for w in rep["warnings"] if w.code == "raster_coarse")
+    assert "placement='streets'" in w.en and "格网中心" in w.zh
+    _, rep2 = demand_from_raster(path, net=net, placement="streets")
+    assert not any(w.code == "raster_coarse" for w in rep2["warnings"])
+    _, rep3 = demand_from_raster(tmp_path / "landscan_like.tif", net=net, outside_tolerance_m=0)
+    assert rep3["cells_kept"] <= rep["cells_kept"]
