@@ -160,7 +160,8 @@ def demand_from_raster(path: str | Path, *, net: Network, study_area=None, outsi
     step_m : float
         Spacing of street points for ``placement="streets"``, metres.
     strip_rows : int
-        Rows read at a time (memory bound: ``strip_rows`` x window width cells).
+        Rows read at a time; fewer when the window is wider than 15,625 cells, so a strip never
+        holds more than about 16 million cells.
 
     Returns
     -------
@@ -243,8 +244,9 @@ def demand_from_raster(path: str | Path, *, net: Network, study_area=None, outsi
         pop_out = 0.0
         pop_neg = 0.0
         shapely.prepare(keep_r)
-        for s in range(0, height, max(1, int(strip_rows))):
-            h = min(int(strip_rows), height - s)
+        step = max(1, min(int(strip_rows), 16_000_000 // max(width, 1)))  # at most ~16M cells (64 MB float32) a strip
+        for s in range(0, height, step):
+            h = min(step, height - s)
             w_strip = Window(c0, r0 + s, width, h)
             arr = src.read(band, window=w_strip)
             missing = None  # masks stay None when nothing can be set, to skip whole-strip passes
