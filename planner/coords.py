@@ -331,7 +331,7 @@ def coordinate_fit(lon, lat, net, *, max_points: int = 5000, seed: int = 0) -> d
     return out
 
 
-def detect_coordinate_shift(lon, lat, net, *, declared: str = "wgs84", file: str | None = None,
+def detect_coordinate_shift(lon, lat, net, *, declared: str = "wgs84", file: str | None = None, converted: bool = False,
                             min_ratio: float = 3.0, min_gain_m: float = 15.0, min_points: int = 3) -> Problem | None:
     """Warn when a file's points fit the streets clearly better in another coordinate system.
 
@@ -351,6 +351,10 @@ def detect_coordinate_shift(lon, lat, net, *, declared: str = "wgs84", file: str
         ``EPSG:nnnn`` projected system is not checked (returns None).
     file : str, optional
         File name for the message.
+    converted : bool
+        True when ``lon, lat`` are already the WGS-84 result of reading the file as ``declared``
+        (e.g. ``read_facilities(...).gdf`` columns): the file's own numbers are recovered first
+        with the exact forward conversion.
     min_ratio : float
         The declared system's median snap distance must be at least this many times the best one.
     min_gain_m : float
@@ -369,6 +373,10 @@ def detect_coordinate_shift(lon, lat, net, *, declared: str = "wgs84", file: str
     if declared not in SYSTEMS:
         return None
     lon_a, lat_a = _arrays(lon, lat)
+    if converted and declared == "gcj02":
+        lon_a, lat_a = wgs84_to_gcj02(lon_a, lat_a)
+    elif converted and declared == "bd09":
+        lon_a, lat_a = wgs84_to_bd09(lon_a, lat_a)
     usable = int((np.isfinite(lon_a) & np.isfinite(lat_a)).sum())
     if usable < min_points:
         logger.info("coordinate check skipped for %s: %d usable point(s)", file or "points", usable)

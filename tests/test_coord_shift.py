@@ -124,3 +124,24 @@ def test_synthetic_grid_shift_detected_and_inputs_unchanged():
     p = detect_coordinate_shift(glon, glat, net)
     assert p is not None and "gcj02" in p.en
     np.testing.assert_array_equal(glon, before)
+
+
+def test_converted_coordinates_from_read_facilities(tmp_path):
+    # the builder holds WGS-84 results of read_facilities(coords=...): the check recovers the file's numbers
+    import pandas as pd
+
+    from planner.io import read_facilities
+
+    net = _net(*EXTRACTS[0])
+    lon, lat = _street_points(net, n=40)
+    path = tmp_path / "aed.csv"
+    pd.DataFrame({"id": range(40), "type": "aed", "lon": lon, "lat": lat}).to_csv(path, index=False)  # truly WGS-84
+    wrong = read_facilities(path, coords="gcj02").gdf  # declared Amap by mistake
+    p = detect_coordinate_shift(wrong["lon"], wrong["lat"], net, declared="gcj02", converted=True, file="aed.csv")
+    assert p is not None and "coords='wgs84'" in p.en
+    right = read_facilities(path, coords="wgs84").gdf
+    assert detect_coordinate_shift(right["lon"], right["lat"], net, declared="wgs84", converted=True) is None
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    pd.DataFrame({"id": range(40), "type": "aed", "lon": glon, "lat": glat}).to_csv(path, index=False)
+    ok = read_facilities(path, coords="gcj02").gdf  # an Amap file, declared so
+    assert detect_coordinate_shift(ok["lon"], ok["lat"], net, declared="gcj02", converted=True) is None
