@@ -208,3 +208,23 @@ def test_boundaries_without_codes_join_by_tolerant_name(tmp_path, net, areas):
     with pytest.raises(InputError) as e:
         demand_from_census(write_csv(tmp_path, t), a, net=net, code_column="代码")
     assert "no code column" in e.value.message("en") and "没有代码列" in e.value.message("zh")
+
+
+def test_real_osm_buildings_nanjing(tmp_path):
+    from planner.osm import osm_buildings
+
+    osm = shared_file("osm", "nanjing_xuanwu_overpass_20210612.osm.xml")
+    bbox = (118.763, 32.036, 118.796, 32.052)
+    net = compile_network(read_osm(osm, bbox=bbox))
+    b = osm_buildings(osm, bbox=bbox)
+    mid = (bbox[0] + bbox[2]) / 2
+    a = gpd.GeoDataFrame({"area_id": ["320102001", "320102002"], "name": ["玄武门街道", "新街口街道"]},
+                         geometry=[shapely.box(bbox[0], bbox[1], mid, bbox[3]), shapely.box(mid, bbox[1], bbox[2], bbox[3])],
+                         crs=4326)
+    t = pd.DataFrame({"街道": ["玄武门", "新街口街道"], "常住人口": [41234, 38765]})
+    dem, rep = demand_from_census(write_csv(tmp_path, t), a, net=net, buildings=b)
+    _per_area_exact(dem, rep, {"320102001": 41234.0, "320102002": 38765.0})
+    assert "buildings" in rep["methods"].values()
+    res = b[b["residential"]]
+    inside = dem.gdf[dem.gdf["method"] == "buildings"]
+    assert 0 < len(inside) <= len(res)  # one point per residential building at most
