@@ -29,7 +29,12 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--demo-scale", type=float, help="demo size: 1 ≈ 38 km² (default 1)")
     p.add_argument("--walk-rules", metavar="TOML", help="walkability rules replacing data/walk_rules.toml (docs/osm_tags.md)")
     p.add_argument("--facilities", metavar="PATH", action="append", default=[], help="facility file; repeat for several")
-    p.add_argument("--demand", metavar="PATH", help="demand points or polygons with a population column (default: a labelled proxy)")
+    p.add_argument("--demand", metavar="PATH",
+                   help="residents: points or polygons with a population column, a population raster (GeoTIFF: WorldPop, "
+                        "GHS-POP, LandScan) or a census table of residents per area with --areas (default: a labelled proxy)")
+    p.add_argument("--demand-band", type=int, metavar="N", help="population raster: the band to read (default the only one)")
+    p.add_argument("--demand-placement", choices=("centre", "streets"),
+                   help="population raster: residents at each cell's centre (default) or spread over its streets")
     p.add_argument("--areas", metavar="PATH", help="subdistrict boundaries (GeoJSON/GPKG) for per-area statistics")
     p.add_argument("--area-name-column", metavar="COL", help="the name column of --areas (detected by default)")
     p.add_argument("--keep-outside-demand", action="store_true", default=None,
@@ -123,6 +128,9 @@ def spec_from_args(args, *, candidates: str | None = None) -> tuple[StudySpec, P
         if args.default_type:
             facilities = tuple(replace(lf, type=args.default_type) for lf in facilities)
     demand = layer(args.demand, args.demand_coords) if args.demand else recoord(spec.demand, args.demand_coords)
+    if demand is not None and (args.demand_band is not None or args.demand_placement):
+        demand = replace(demand, band=args.demand_band if args.demand_band is not None else demand.band,
+                         placement=args.demand_placement or demand.placement)
     if args.areas:
         areas = Layer(args.areas, coords=args.areas_coords or args.coords, name_column=args.area_name_column, layer=args.layer)
     else:

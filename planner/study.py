@@ -115,6 +115,9 @@ class Layer:
         Load the valid rows and report the others instead of refusing the file.
     name : str, optional
         The name shown in messages (an upload's original name); default the file name.
+    band, placement : optional
+        Population rasters: the band to read (default the only one) and where each cell's residents
+        go: ``centre`` (default) or ``streets`` (spread over the streets inside the cell).
     """
 
     path: str
@@ -127,9 +130,17 @@ class Layer:
     code_column: str | None = None
     skip_invalid: bool = False
     name: str | None = None
+    band: int | None = None
+    placement: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "path", str(self.path))
+        if self.band is not None and (isinstance(self.band, bool) or not isinstance(self.band, int) or self.band < 1):
+            raise InputError(f"band must be a raster band number (1, 2, ...), not {self.band!r}.",
+                             f"band 须为栅格波段号（1、2……），而非 {self.band!r}。")
+        if self.placement not in (None, "centre", "streets"):
+            raise InputError(f"placement must be centre or streets, not {self.placement!r}.",
+                             f"placement 须为 centre 或 streets，而非 {self.placement!r}。")
         object.__setattr__(self, "columns", _frozen_columns(self.columns))
 
     @property
@@ -550,21 +561,43 @@ def _read_facilities(spec: StudySpec, base: Base, types: FacilityTypes, area, ba
     return merge_facilities(own, files)
 
 
-def _read_demand(spec: StudySpec, base: Base, area, base_dir, state) -> Demand:
+def _read_demand(spec: StudySpec, base: Base, area, areas_raw, base_dir, state) -> Demand:
     from . import io
     from .demand import demand_from_points, demand_from_polygons, proxy_demand
+    from .population import demand_file_kind, demand_from_census, demand_from_raster
 
     lf = spec.demand
     net = base.networks["walk"]
     if lf is None:
         return base.demand if base.demand is not None else proxy_demand(net, buildings=base.buildings)
     system = lf.coords_or(spec.coords)
+    path = _resolve(lf.path, base_dir)
+    kind = demand_file_kind(path, sheet=lf.sheet, layer=lf.layer)
+    if kind == "raster":  # gridded population (WorldPop, GHS-POP, LandScan): the file's own CRS
+        demand, report = demand_from_raster(path, net=net, study_area=areas_raw if areas_raw is not None else area,
+                                            outside_tolerance_m=spec.outside_tolerance_m, band=lf.band,
+                                            placement=lf.placement or "centre")
+        state.report(lf, "demand", "raster", report, ("population_kept", "cells_kept", "cells_outside",
+                                                      "population_outside", "cell_m", "placement"))
+        return demand
+    if kind == "census":  # residents per 街道/镇, no coordinates: spread inside each area
+        if areas_raw is None:
+            raise InputError(f"{lf.label} is a table of residents per area with no coordinates: give the areas' "
+                             "boundaries too (--areas, or [areas] in the study file).",
+                             f"{lf.label} 是按区域统计、没有坐标的人口表：请同时提供区域边界（--areas，或研究文件中的 [areas]）。")
+        cols = dict(lf.columns or ())
+        demand, report = demand_from_census(path, areas_raw, net=net, code_column=lf.code_column, name_column=lf.name_column,
+                                            population_column=cols.get("population"), buildings=base.buildings,
+                                            sheet=lf.sheet)
+        state.report(lf, "demand", "census", report, ("population_kept", "rows", "join", "areas_matched",
+                                                      "population_outside"))
+        return demand
     t = io.read_demand(_resolve(lf.path, base_dir), coords=system, columns=dict(lf.columns or ()),
                        skip_invalid=lf.skip_invalid, study_area=area, study_area_buffer_m=spec.outside_tolerance_m,
                        sheet=lf.sheet, layer=lf.layer, allow_large_population=spec.allow_large_population)
-    state.layer(lf, "demand", system, t)
     g = t.gdf
     is_poly = g.geom_type.isin(["Polygon", "MultiPolygon"])
+    state.layer(lf, "demand", system, t, net=None if is_poly.any() else net)
     if is_poly.any() and not is_poly.all():
         raise InputError(
             f"{lf.label} mixes points ({int((~is_poly).sum())}) and polygons ({int(is_poly.sum())}); "
@@ -583,12 +616,13 @@ def _read_areas(spec: StudySpec, base: Base, area, base_dir, state):
 
     lf = spec.areas
     if lf is None:
-        return base.areas
+        return base.areas, base.areas
     system = lf.coords_or(spec.coords)
     areas = io.read_boundaries(_resolve(lf.path, base_dir), name_column=lf.name_column, code_column=lf.code_column,
                                layer=lf.layer, coords=system)
     state.notes.extend(areas.attrs.get("warnings", ()))
     n_all = len(areas)
+    uncut = areas
     areas, left_out = areas_in_extent(areas, area, lf.label)
     if left_out:
         state.notes.append(Problem(
@@ -596,7 +630,7 @@ def _read_areas(spec: StudySpec, base: Base, area, base_dir, state):
             f"{left_out} of {n_all} areas lie outside the street network and are left out",
             f"{n_all} 个区域中有 {left_out} 个位于路网范围之外，未计入", file=lf.label))
     state.inputs["areas"] = {"file": lf.label, "coords": system, "rows": int(len(areas)), "left_out": int(left_out)}
-    return areas
+    return areas, uncut
 
 
 def _read_candidates(spec: StudySpec, types: FacilityTypes, area, base_dir, state):
@@ -621,9 +655,21 @@ class _State:
         self.inputs: dict[str, Any] = {}
         self.rejected: list[pd.DataFrame] = []
         self.notes: list[Problem] = []
+        self.net = None
 
-    def layer(self, lf: Layer, role: str, system: str, table) -> None:
+    def layer(self, lf: Layer, role: str, system: str, table, *, net=False) -> None:
+        """A point layer read: its summary entry, rejected rows and warnings, and whether its points fit the streets
+        better in another coordinate system (a GCJ-02 file read as WGS-84 stays inside the study area)."""
+        from .coords import detect_coordinate_shift
+
+        net = self.net if net is False else net
         entry = {"file": lf.label, "coords": system, "rows": int(len(table.gdf))}
+        if net is not None and len(table.gdf) and system in ("wgs84", "gcj02", "bd09"):
+            shift = detect_coordinate_shift(table.gdf["lon"], table.gdf["lat"], net, declared=system, converted=True,
+                                            file=lf.label)
+            if shift is not None:
+                self.notes.append(shift)
+                entry["coords_hint"] = shift.code
         if len(table.rejected):
             n = int(table.rejected["row"].nunique())
             entry["rejected_rows"] = n
@@ -634,6 +680,14 @@ class _State:
             self.inputs.setdefault("facilities", []).append(entry)
         else:
             self.inputs[role] = entry
+
+    def report(self, lf: Layer, role: str, kind: str, report: dict, keys: tuple[str, ...]) -> None:
+        """A population raster or census table read: what the summary records, and its warnings."""
+        entry = {"file": lf.label, "kind": kind, **{k: report[k] for k in keys if k in report}}
+        if kind == "raster":
+            entry["crs"] = report.get("crs")
+        self.inputs[role] = entry
+        self.notes.extend(report.get("warnings", ()))
 
 
 def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Path | None = None,
@@ -684,9 +738,10 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
     state.notes.extend(base.notes)
     net = base.networks["walk"]
     area = net.extent_lonlat
+    state.net = net
     facilities = _read_facilities(spec, base, types, area, bdir, state)
-    areas = _read_areas(spec, base, area, bdir, state)
-    demand = _read_demand(spec, base, area, bdir, state)
+    areas, areas_raw = _read_areas(spec, base, area, bdir, state)
+    demand = _read_demand(spec, base, area, areas_raw, bdir, state)
     candidates = _read_candidates(spec, types, area, bdir, state)
     meta: dict[str, Any] = dict(base.meta)
     if meta.get("synthetic") and (spec.areas is not None or spec.facilities) and spec.demand is None:
@@ -753,6 +808,9 @@ def _layer_from(file: str, where: str, raw: Mapping) -> Layer:
         elif k == "skip_invalid":
             if not isinstance(v, bool):
                 raise _bad(file, f"[{where}] skip_invalid must be true or false.", f"[{where}] skip_invalid 须为 true 或 false。")
+        elif k == "band":
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise _bad(file, f"[{where}] band must be a whole number.", f"[{where}] band 须为整数。")
         elif not isinstance(v, str):
             raise _bad(file, f"[{where}] {k} must be text in quotes, not {v!r}.", f"[{where}] {k} 须为带引号的文本，而非 {v!r}。")
     try:

@@ -327,3 +327,79 @@ def test_allow_large_population_reaches_the_reader_from_every_front_end(tmp_path
             "--isochrones", "none", "--out", str(tmp_path / "o")]
     assert main(args) == 2
     assert main(args + ["--allow-large-population"]) == 0
+
+
+# ---------------------------------------------------------------------------------------- population sources
+def _demo_raster(tmp_path, study):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    net = study.networks["walk"]
+    x0, x1, y0, y1 = float(net.x.min()), float(net.x.max()), float(net.y.min()), float(net.y.max())
+    rng = np.random.default_rng(1)
+    w, h = int((x1 - x0) // 100) + 4, int((y1 - y0) // 100) + 4
+    data = rng.gamma(2.0, 20.0, (h, w)).astype("float32")
+    data[rng.random(data.shape) < 0.4] = 0
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=1, dtype="float32", crs=net.crs,
+                       transform=from_origin(x0 - 200, y1 + 200, 100, 100)) as dst:
+        dst.write(data[None])
+    return path, data
+
+
+def test_population_raster_and_census_table_through_every_front_end(tmp_path, district):
+    pytest.importorskip("rasterio")
+    base = planner.load_study(demo=True, demo_scale=SCALE)
+    tif, data = _demo_raster(tmp_path, base)
+    study = planner.load_study(demo=True, demo_scale=SCALE, demand=tif)
+    inp = study.meta["inputs"]["demand"]
+    assert inp["kind"] == "raster" and inp["population_kept"] == pytest.approx(study.demand.population.sum(), rel=1e-12)
+    assert inp["population_kept"] + inp["population_outside"] == pytest.approx(float(data[data > 0].sum()), rel=1e-6)
+    out = tmp_path / "r"
+    assert main(["coverage", "--demo", "--demo-scale", str(SCALE), "--demand", str(tif), "--demand-placement", "streets",
+                 "--type", "aed", "--no-map", "--isochrones", "none", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["inputs"]["demand"]["placement"] == "streets"
+    assert s["demand"]["total"] == pytest.approx(inp["population_kept"], rel=1e-9)  # streets keep each cell's total
+
+    # census: residents per subdistrict, no coordinates, joined to the boundaries by name
+    areas = base.areas[["area_id", "name", "geometry"]]
+    areas.to_file(tmp_path / "areas.geojson", driver="GeoJSON")
+    census = pd.DataFrame({"街道": areas["name"], "常住人口": [10000 + 1000 * i for i in range(len(areas))]})
+    census.to_csv(tmp_path / "census.csv", index=False, encoding="gbk")
+    study = planner.load_study(demo=True, demo_scale=SCALE, demand=tmp_path / "census.csv", areas=tmp_path / "areas.geojson")
+    per = study.demand.gdf.groupby("area_id")["population"].sum()
+    want = dict(zip(areas["area_id"], census["常住人口"].astype(float)))
+    assert {k: per[k] for k in want} == pytest.approx(want, rel=1e-12)
+    out = tmp_path / "c"
+    assert main(["coverage", "--demo", "--demo-scale", str(SCALE), "--demand", str(tmp_path / "census.csv"), "--areas",
+                 str(tmp_path / "areas.geojson"), "--type", "health_centre", "--no-map", "--isochrones", "none",
+                 "--out", str(out)]) == 0
+    a = pd.read_csv(out / "areas.csv")
+    assert a.set_index("area_id")["demand_total"].to_dict() == pytest.approx(want, rel=1e-9)
+    from planner.demo import write_demo
+
+    osm = write_demo(tmp_path / "files", scale=0.2)["osm"]  # a network file: no areas of its own
+    with pytest.raises(InputError, match="give the areas"):
+        planner.load_study(network=osm, demand=tmp_path / "census.csv")
+
+
+def test_a_gcj02_file_read_as_wgs84_is_flagged_by_the_builder(tmp_path):
+    """On a real street network, an Amap export read as WGS-84 sits clearly off the streets: the builder says so
+    (every front end shows the study's notes), naming the better system; read as GCJ-02 it is quiet."""
+    from tests.conftest import shared_file
+
+    osm = shared_file("osm", "nanjing_xuanwu_overpass_20210612.osm.xml")
+    net = planner.load_study(network=osm, cache_dir=tmp_path / "cache").networks["walk"]
+    rng = np.random.default_rng(4)
+    pick = rng.choice(len(net.lon), 40, replace=False)
+    lon, lat = wgs84_to_gcj02(net.lon[pick] + rng.normal(0, 1e-5, 40), net.lat[pick] + rng.normal(0, 1e-5, 40))
+    path = tmp_path / "amap.csv"
+    pd.DataFrame({"名称": [f"站{i}" for i in range(40)], "经度": lon, "纬度": lat}).to_csv(path, index=False, encoding="gbk")
+    wrong = planner.load_study(network=osm, facilities=[Layer(path, type="service_station")], cache_dir=tmp_path / "cache")
+    hint = [n for n in wrong.notes if n.code == "coords_shift" and n.file == "amap.csv"]
+    assert len(hint) == 1 and "GCJ-02" in hint[0].message("en") and "GCJ-02" in hint[0].message("zh")
+    assert wrong.meta["inputs"]["facilities"][0]["coords_hint"] == "coords_shift"
+    right = planner.load_study(network=osm, facilities=[Layer(path, coords="gcj02", type="service_station")],
+                               cache_dir=tmp_path / "cache")
+    assert not [n for n in right.notes if n.code == "coords_shift"]
