@@ -24,7 +24,7 @@ DEFAULT_MAX_UPLOAD_MB = 200.0
 UPLOAD_SUFFIXES: dict[str, tuple[str, ...]] = {
     "network": (".osm", ".osm.xml", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".graphml"),
     "facilities": (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".geojson", ".json", ".gpkg", ".zip"),
-    "demand": (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".geojson", ".json", ".gpkg", ".zip"),
+    "demand": (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".geojson", ".json", ".gpkg", ".zip", ".tif", ".tiff"),
     "areas": (".geojson", ".json", ".gpkg", ".zip"),
 }
 UPLOAD_SUFFIXES["boundaries"] = UPLOAD_SUFFIXES["areas"]  # the older name of the same kind

@@ -42,7 +42,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "demand_source": ("需求（人口）", "Demand (population)"),
     "demand_default": ("默认（示范数据或代理需求）", "Default (demo residents or the proxy)"),
     "demand_file": ("上传需求文件", "Upload a demand file"),
-    "demand_upload": ("需求文件（点或多边形，含人口列）", "Demand file (points or polygons with a population column)"),
+    "demand_upload": ("需求文件：含人口列的点或多边形、人口栅格（GeoTIFF）或按街道/镇的人口表（需先载入边界）",
+                      "Demand: points or polygons with a population column, a population raster (GeoTIFF), or residents "
+                      "per subdistrict (load the boundaries first)"),
     "areas_upload": ("街道/镇边界文件（GeoJSON/GPKG/zip）", "Subdistrict boundaries (GeoJSON/GPKG/zip)"),
     "loaded_files": ("已载入：{files}", "Loaded: {files}"),
     "reset_layers": ("清除上传的图层", "Clear uploaded layers"),
