@@ -773,7 +773,8 @@ def draw_map(spec: dict, study, base_key: str) -> None:
         center, zoom = view if view is not None else (sent[1], sent[2])
         sent = (base_key, center, zoom, content)
     st.session_state["map_view_sent"] = sent
-    show_map(build_map(spec), height=MAP_HEIGHT, key="map", center=sent[1], zoom=sent[2],
+    # the map's HTML opens on the same view streamlit-folium then keeps: no frame shows another place first
+    show_map(build_map({**spec, "view": (sent[1], sent[2])}), height=MAP_HEIGHT, key="map", center=sent[1], zoom=sent[2],
              returned_objects=("last_clicked", "zoom", "center"))
 
 

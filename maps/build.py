@@ -43,6 +43,7 @@ def coverage_map(
     basemap: str = "none",
     title: str | None = None,
     share_goal: float = 1.0,
+    view=None,
 ) -> folium.Map:
     """The planner's map: facilities, isochrones, gaps, subdistricts and proposals.
 
@@ -66,6 +67,9 @@ def coverage_map(
         Page title and legend heading (escaped).
     share_goal : float
         Coverage share at the neutral colour of the subdistrict layer.
+    view : ((lat, lon), zoom), optional
+        The view the map opens on (the app passes the view it keeps); default: fitted to the layers,
+        never a fixed place.
 
     Returns
     -------
@@ -73,7 +77,8 @@ def coverage_map(
         Self-contained once rendered with :func:`maps.assets.to_html` or :func:`save_map`.
     """
     shift = needs_gcj02(basemap)
-    m = offline_map(SHANGHAI, 12, basemap=basemap, title=_esc(title) if title else None,
+    center, zoom = view if view is not None else (SHANGHAI, 12)
+    m = offline_map(tuple(center), int(zoom), basemap=basemap, title=_esc(title) if title else None,
                     control_scale=True)
     kw = {"lang": lang, "shift_gcj02": shift}
     if areas is not None and len(areas):
@@ -101,7 +106,9 @@ def coverage_map(
     folium.LayerControl(collapsed=False).add_to(m)
 
     bounds = m.get_bounds()
-    if bounds and None not in bounds[0] + bounds[1]:
+    if view is None and bounds and None not in bounds[0] + bounds[1]:
+        # open on the data itself: centred on it before Leaflet fits it, so no frame ever shows a fixed place
+        m.location = [(bounds[0][0] + bounds[1][0]) / 2.0, (bounds[0][1] + bounds[1][1]) / 2.0]
         m.fit_bounds(bounds, padding=(10, 10))
     return m
 
