@@ -20,6 +20,7 @@ from .layers import (
     isochrones_layer,
     legend,
     proposals_layer,
+    surface_layer,
 )
 
 __all__ = ["coverage_map", "save_map", "SHANGHAI"]
@@ -35,6 +36,7 @@ def coverage_map(
     facilities,
     isochrones=None,
     gaps=None,
+    surfaces=None,
     areas=None,
     proposals=None,
     types,
@@ -51,6 +53,10 @@ def coverage_map(
         ``id, name, type, lon, lat`` (WGS-84); see :func:`maps.layers.facilities_layer`.
     isochrones, gaps, areas : GeoDataFrame, optional
         See the matching layer builders.
+    surfaces : sequence of planner.surface.MinutesSurface, optional
+        Minutes to the nearest facility drawn as images (:func:`maps.layers.surface_layer`), the
+        first one shown. They show every place of a study of any size, so when they are given the
+        gap cells (kept in the exports) are not drawn.
     proposals : DataFrame, optional
         ``id, rank, lon, lat, marginal_demand``.
     types : planner.config.FacilityTypes
@@ -75,7 +81,10 @@ def coverage_map(
     if areas is not None and len(areas):
         areas_layer(areas, goal=share_goal, **kw).add_to(m)
     gap_scale = None
-    if gaps is not None and len(gaps):
+    surfaces = list(surfaces.values() if isinstance(surfaces, dict) else surfaces or [])
+    for i, srf in enumerate(surfaces):
+        surface_layer(srf, types, show=i == 0, **kw).add_to(m)
+    if gaps is not None and len(gaps) and not surfaces:
         import pandas as pd
 
         # a scale tied to the goal (4x it), so a colour means the same minutes before and after a change
@@ -91,7 +100,8 @@ def coverage_map(
 
     shown = _types_shown(facilities, types)
     legend(shown, lang=lang, title=title, gap_scale=gap_scale,
-           share_goal=share_goal if areas is not None and len(areas) else None).add_to(m)
+           share_goal=share_goal if areas is not None and len(areas) else None,
+           surface_goal=surfaces[0].goal_minutes if surfaces else None).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
 
     bounds = m.get_bounds()
