@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(cov)
     cov.add_argument("--isochrones", choices=("dissolved", "all", "none"), default="dissolved",
                      help="dissolved per type (default); all adds per-facility and nearest-facility polygons")
+    cov.add_argument("--isochrone-types", metavar="TYPES", default="first",
+                     help="types to draw isochrones and the minutes surface for: comma-separated keys or labels, "
+                          "or 'all' (default: the first evaluated type; the statistics always cover every type)")
     cov.add_argument("--breaks", help="isochrone breaks in minutes, e.g. 5,10,15 (default: thirds of the goal)")
     cov.add_argument("--no-map", action="store_true", help="do not write map.html")
     cov.add_argument("--basemap", default="none", help="map.html basemap: none | osm | carto | amap (tiles need internet)")
@@ -237,6 +240,13 @@ def parse_breaks(text: str | None) -> list[float] | None:
     return out
 
 
+def display_types(text: str | None) -> dict:
+    """``--isochrone-types``: ``run()`` options for the types drawn (isochrones and minutes surface)."""
+    text = (text or "first").strip()
+    which = text if text in ("all", "first") else [t.strip() for t in text.split(",") if t.strip()]
+    return {"isochrone_types": which, "surface_types": which}
+
+
 def parse_columns(text: str | None) -> dict[str, str] | None:
     """``"lon=经度,lat=纬度"`` -> ``{"lon": "经度", "lat": "纬度"}``."""
     if not text:
@@ -278,7 +288,7 @@ def cmd_coverage(args) -> int:
         say(f"[{f:4.0%}] {text}")
 
     result = run(study, type_keys=args.types, minutes=args.minutes, speed_kmh=speed, max_snap_m=args.max_snap_m,
-                 isochrones=args.isochrones, breaks=breaks, progress=progress)
+                 isochrones=args.isochrones, breaks=breaks, progress=progress, **display_types(args.isochrone_types))
     result.summary["timings_s"]["load_inputs"] = round(t_load, 4)
     html = None
     if not args.no_map:
@@ -289,6 +299,7 @@ def cmd_coverage(args) -> int:
             facilities=result.facilities_table,
             isochrones=result.isochrones,
             gaps=result.gaps,
+            surfaces=result.surfaces,
             areas=area_layer_frame(result),
             types=study.types,
             lang=args.lang,
