@@ -210,9 +210,48 @@ def _no_formulas(ws) -> None:
                 cell.data_type = "s"
 
 
+def geojson_text(gdf) -> str:
+    """The FeatureCollection text of ``gdf`` (EPSG:4326), as ``GeoDataFrame.to_json(na="null", drop_id=True)`` writes it.
+
+    Geometries go through shapely's vectorised GeoJSON writer and the properties through one
+    JSON encoder call for the whole collection: at Pudong's size (260k gap cells) this takes a few
+    seconds where ``to_json``, which builds Python objects per coordinate, took half a minute.
+    Same content (NaN as null, inf as ``Infinity`` like ``json.dumps``); the geometry text is compact.
+    """
+    import shapely
+
+    gdf = gdf.to_crs(4326)
+    props = gdf.drop(columns=gdf.geometry.name)
+    props = props.astype(object).where(props.notna(), None)
+    cols = [str(c) for c in props.columns]
+    arr = np.asarray(gdf.geometry.values, dtype=object)
+    arr = np.where(shapely.is_empty(arr), None, arr)  # geopandas writes empty geometries as null
+    geoms = ["null" if g is None else g for g in shapely.to_geojson(arr).tolist()]
+    # one encoder call for the whole collection, with a marker where each geometry goes
+    marker = "\x00geometry\x00"
+    text = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": dict(zip(cols, row)), "geometry": marker} for row in props.to_numpy().tolist()]})
+    parts = text.split(json.dumps(marker))
+    if len(parts) != len(geoms) + 1:  # the marker also occurs in a property: encode feature by feature
+        return _interleave_fallback(props, cols, geoms)
+    out = [parts[0]]
+    for g, tail in zip(geoms, parts[1:]):
+        out.append(g)
+        out.append(tail)
+    return "".join(out)
+
+
+def _interleave_fallback(props, cols, geoms) -> str:
+    features = [
+        '{"type": "Feature", "properties": ' + json.dumps(dict(zip(cols, row))) + ', "geometry": ' + g + "}"
+        for row, g in zip(props.to_numpy().tolist(), geoms)
+    ]
+    return '{"type": "FeatureCollection", "features": [' + ", ".join(features) + "]}"
+
+
 def write_geojson(gdf, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
-        tmp.write_text(gdf.to_crs(4326).to_json(na="null", drop_id=True), encoding="utf-8")
+        tmp.write_text(geojson_text(gdf), encoding="utf-8")
     return Path(path)
 
 

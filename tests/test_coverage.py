@@ -166,3 +166,25 @@ def test_workbook_stores_formula_like_names_as_text(tmp_path):
     cells = [c for row in ws.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     assert '=HYPERLINK("http://evil.example","click")' in [c.value for c in cells]
+
+
+def test_geojson_writer_matches_geopandas():
+    import json
+
+    import geopandas as gpd
+
+    from planner.export import geojson_text
+
+    polys = [shapely.box(0, 0, 100, 100), shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)]),
+             shapely.Polygon(), None]
+    gdf = gpd.GeoDataFrame(
+        {"type": ["社区卫生服务中心", "aed", "a\x00geometry\x00b", "x"], "population": [1.5, np.nan, 3.0, 0.0],
+         "minutes": [np.inf, 2.0, np.nan, 1e-300], "n": [1, 2, 3, 4], "flag": [True, False, True, False],
+         "facility_id": ["F1", None, "", "=1+2"]},
+        geometry=polys, crs=32651,
+    )
+    expected = json.loads(gdf.to_crs(4326).to_json(na="null", drop_id=True))
+    assert json.loads(geojson_text(gdf)) == expected
+    # without the marker in a property, the one-call path
+    assert json.loads(geojson_text(gdf.iloc[[0, 1, 3]])) == json.loads(gdf.iloc[[0, 1, 3]].to_crs(4326).to_json(na="null", drop_id=True))
+    assert json.loads(geojson_text(gdf.iloc[:0])) == {"type": "FeatureCollection", "features": []}
