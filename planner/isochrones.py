@@ -213,28 +213,37 @@ def _disk(radius_px: float) -> np.ndarray:
     return (r[:, None] ** 2 + r[None, :] ** 2) <= radius_px ** 2 + 1e-9
 
 
-def _contour_polygon(inside: np.ndarray, x0: float, y0: float, pixel_m: float):
-    """The region of ``True`` pixels (row 0 at ``y0``, pixel centres ``pixel_m`` apart) as a
-    (Multi)Polygon: the 0.5 contour of the mask, so edges run midway between pixel centres."""
+def _contour_polygons(level: np.ndarray, x0: float, y0: float, pixel_m: float) -> list:
+    """Regions ``level >= k`` for k = 1 .. level.max(), as (Multi)Polygons, largest k last.
+
+    ``level`` counts, per pixel (row 0 at ``y0``, pixel centres ``pixel_m`` apart), the breaks
+    that reach it. Each region is the ``k - 0.5`` contour of that one field, so the regions are
+    nested and each edge runs between the pixel centres on either side (midway for a step of one
+    level). One contour generator serves every break.
+    """
     import contourpy
 
-    rows, cols = inside.shape
+    rows, cols = level.shape
+    n = int(level.max()) if level.size else 0
     z = np.zeros((rows + 2, cols + 2))  # a frame of outside pixels closes every ring
-    z[1:-1, 1:-1] = inside
+    z[1:-1, 1:-1] = level
     xs = x0 + (np.arange(cols + 2) - 1) * pixel_m
     ys = y0 + (np.arange(rows + 2) - 1) * pixel_m
     gen = contourpy.contour_generator(xs, ys, z, fill_type=contourpy.FillType.OuterOffset, corner_mask=False)
-    points, offsets = gen.filled(0.5, 2.0)
-    if not points:
-        return shapely.Polygon()
-    ring_counts = [np.diff(o) for o in offsets]
-    coords = np.concatenate(points)
-    n_rings = np.array([len(rc) for rc in ring_counts])
-    ring_len = np.concatenate(ring_counts)
-    ring_idx = np.repeat(np.arange(len(ring_len)), ring_len)
-    rings = shapely.linearrings(coords, indices=ring_idx)
-    polys = shapely.polygons(rings, indices=np.repeat(np.arange(len(n_rings)), n_rings))
-    return shapely.multipolygons(polys) if len(polys) > 1 else polys[0]
+    out = []
+    for k in range(1, n + 1):
+        points, offsets = gen.filled(k - 0.5, n + 1.0)
+        if not points:
+            out.append(shapely.Polygon())
+            continue
+        ring_counts = [np.diff(o) for o in offsets]
+        coords = np.concatenate(points)
+        n_rings = np.array([len(rc) for rc in ring_counts])
+        ring_len = np.concatenate(ring_counts)
+        rings = shapely.linearrings(coords, indices=np.repeat(np.arange(len(ring_len)), ring_len))
+        polys = shapely.polygons(rings, indices=np.repeat(np.arange(len(n_rings)), n_rings))
+        out.append(shapely.multipolygons(polys) if len(polys) > 1 else polys[0])
+    return out
 
 
 def raster_isochrones(
@@ -245,9 +254,9 @@ def raster_isochrones(
 
     Street positions (sampled at half a pixel, with their exact network distance) are binned on a
     square grid; a pixel lies in the polygon of a break when a street pixel reached within the
-    break is within ``radius_m`` of it (a disc of whole pixels), and the polygon is the 0.5
-    contour of that mask. All breaks come from one field (the least street time within the disc),
-    so the polygons are nested by construction. Boundaries are within about one pixel of the
+    break is within ``radius_m`` of it (a disc of whole pixels), and the polygon is the contour
+    around those pixels. All breaks come from one field (how many breaks reach each pixel), so
+    the polygons are nested by construction. Boundaries are within about one pixel of the
     exact buffered streets; the pixel is ``radius_m / 4.5`` unless the reached area would need
     more than ``max_pixels`` pixels.
     """
@@ -285,7 +294,13 @@ def raster_isochrones(
     near = ndimage.minimum_filter(street.reshape(rows, cols), footprint=_disk(disc), mode="constant", cval=np.inf)
     logger.info("raster isochrones: %d x %d pixels of %.1f m, disc %.1f px", cols, rows, p, disc)
     # pixel centres: x0 + (c + 0.5) p
-    return [(b, _contour_polygon(near <= b * mpm, x0 + 0.5 * p, y0 + 0.5 * p, p)) for b in brk]
+    # breaks reaching each pixel: the region of break i (ascending) is level >= len(brk) - i
+    level = np.zeros(near.shape, dtype=np.uint8)
+    for b in brk:
+        level += near <= np.float32(b * mpm)
+    regions = _contour_polygons(level, x0 + 0.5 * p, y0 + 0.5 * p, p)
+    regions += [shapely.Polygon()] * (len(brk) - len(regions))  # breaks that reach nothing
+    return [(b, regions[len(brk) - 1 - i]) for i, b in enumerate(brk)]
 
 
 def facility_isochrones(
