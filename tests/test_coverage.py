@@ -188,3 +188,24 @@ def test_geojson_writer_matches_geopandas():
     # without the marker in a property, the one-call path
     assert json.loads(geojson_text(gdf.iloc[[0, 1, 3]])) == json.loads(gdf.iloc[[0, 1, 3]].to_crs(4326).to_json(na="null", drop_id=True))
     assert json.loads(geojson_text(gdf.iloc[:0])) == {"type": "FeatureCollection", "features": []}
+
+
+def test_area_table_groups_rows_like_a_mask_per_area():
+    from planner.coverage import area_table, weighted_quantile
+
+    study = grid_study(1)
+    res = run(study, type_keys=["health_centre"], isochrones="none")
+    cov = res.coverage["health_centre"]
+    pop = res.demand_table["population"].to_numpy()
+    rng = np.random.default_rng(0)
+    demand_area = rng.choice(np.array(["A", "B", "C", None], dtype=object), len(pop))
+    fac_area = np.array(["A"] * len(cov.facility_ids), dtype=object)
+    for areas in (pd.DataFrame({"area_id": ["A", "B", "C"], "name": ["a", "b", "c"]}),
+                  pd.DataFrame({"area_id": ["A", "B", "A"], "name": ["a", "b", "a again"]})):  # duplicate ids: the slow path
+        t = area_table(cov, pop, demand_area, fac_area, areas)
+        for row in t.itertuples():
+            m = demand_area == row.area_id
+            assert row.demand_total == pytest.approx(pop[m].sum())
+            assert row.demand_covered == pytest.approx(pop[m & cov.covered].sum())
+            assert row.p90_minutes == pytest.approx(weighted_quantile(cov.minutes[m], pop[m], 0.9), nan_ok=True)
+        assert t["facilities"].tolist() == [len(fac_area) if a == "A" else 0 for a in areas["area_id"]]
