@@ -18,7 +18,7 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["atomic_path", "write_text", "write_outputs", "tables_for_export", "write_xlsx", "jsonable"]
+__all__ = ["atomic_path", "write_text", "write_csv", "csv_text", "write_outputs", "tables_for_export", "write_xlsx", "jsonable"]
 
 
 @contextmanager
@@ -210,6 +210,66 @@ def _no_formulas(ws) -> None:
                 cell.data_type = "s"
 
 
+_CSV_SPECIAL = r'[,"\n]'  # what makes the csv module quote a field (QUOTE_MINIMAL, "\n" line ends)
+
+
+def _csv_quote(values: list) -> list:
+    return ['"' + v.replace('"', '""') + '"' for v in values]
+
+
+def _csv_column(col: pd.Series) -> list | None:
+    """A column as the strings ``DataFrame.to_csv`` writes for it, or None for a dtype not handled here."""
+    kind = col.dtype.kind if isinstance(col.dtype, np.dtype) else None
+    if kind == "f" and col.dtype.itemsize == 8:  # float32 prints shorter in numpy than as a Python float
+        v = col.to_numpy()
+        out = list(map(repr, v.tolist()))  # Python's repr is the shortest round-trip form, like numpy's
+        for i in np.flatnonzero(np.isnan(v)).tolist():
+            out[i] = ""
+        return out
+    if kind == "b":
+        return np.where(col.to_numpy(), "True", "False").tolist()
+    if kind is not None and kind in "iu":
+        return list(map(str, col.to_numpy().tolist()))
+    if pd.api.types.is_string_dtype(col.dtype):
+        na = col.isna().to_numpy()
+        vals = col.to_numpy(dtype=object)
+        if col.dtype == object and not all(isinstance(x, str) for x in vals[~na].tolist()):
+            return None
+        out = vals.tolist()
+        for i in np.flatnonzero(na).tolist():
+            out[i] = ""
+        special = col.str.contains(_CSV_SPECIAL, regex=True, na=False).to_numpy(dtype=bool)
+        idx = np.flatnonzero(special).tolist()
+        for i, q in zip(idx, _csv_quote([out[i] for i in idx])):
+            out[i] = q
+        return out
+    return None
+
+
+def csv_text(df: pd.DataFrame) -> str:
+    """``df.to_csv(index=False)`` for float, int, bool and text columns, several times faster.
+
+    pandas formats each float through numpy's repr (about 7 s for demand.csv at Pudong's size,
+    280k rows by 40 columns); Python's float repr gives the same text. Any other dtype falls
+    back to pandas. Tested byte for byte against ``to_csv``.
+    """
+    cols = [_csv_column(df[c]) for c in df.columns] if df.columns.is_unique else [None]
+    if any(c is None for c in cols):
+        return df.to_csv(index=False)
+    names = [str(c) for c in df.columns]
+    head = ",".join(_csv_quote([n])[0] if any(ch in n for ch in ',"\n') else n for n in names)
+    if not len(df):
+        return head + "\n"
+    return head + "\n" + "\n".join(map(",".join, zip(*cols))) + "\n"
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
+    """``df`` as UTF-8 CSV with a byte-order mark (Excel opens it), written atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(csv_text(df), encoding="utf-8-sig")
+    return Path(path)
+
+
 def geojson_text(gdf) -> str:
     """The FeatureCollection text of ``gdf`` (EPSG:4326), as ``GeoDataFrame.to_json(na="null", drop_id=True)`` writes it.
 
@@ -265,15 +325,9 @@ def write_outputs(result, out_dir: str | Path, *, map_html: str | None = None, l
     written: dict[str, Path] = {}
     written["summary.json"] = write_text(out / "summary.json", json.dumps(jsonable(result.summary), ensure_ascii=False, indent=2))
     if len(result.areas):
-        with atomic_path(out / "areas.csv") as tmp:
-            result.areas.to_csv(tmp, index=False, encoding="utf-8-sig")
-        written["areas.csv"] = out / "areas.csv"
-    with atomic_path(out / "demand.csv") as tmp:
-        demand_export(result).to_csv(tmp, index=False, encoding="utf-8-sig")
-    written["demand.csv"] = out / "demand.csv"
-    with atomic_path(out / "facilities.csv") as tmp:
-        result.facilities_table.to_csv(tmp, index=False, encoding="utf-8-sig")
-    written["facilities.csv"] = out / "facilities.csv"
+        written["areas.csv"] = write_csv(result.areas, out / "areas.csv")
+    written["demand.csv"] = write_csv(demand_export(result), out / "demand.csv")
+    written["facilities.csv"] = write_csv(result.facilities_table, out / "facilities.csv")
     if result.isochrones is not None:
         written["isochrones.geojson"] = write_geojson(result.isochrones, out / "isochrones.geojson")
     written["gaps.geojson"] = write_geojson(result.gaps, out / "gaps.geojson")
