@@ -240,11 +240,11 @@ def parse_breaks(text: str | None) -> list[float] | None:
     return out
 
 
-def display_types(text: str | None) -> dict:
-    """``--isochrone-types``: ``run()`` options for the types drawn (isochrones and minutes surface)."""
+def display_types(text: str | None, *, surface: bool = True) -> dict:
+    """``--isochrone-types``: ``run()`` options for the types drawn (isochrones, and the map's minutes surface)."""
     text = (text or "first").strip()
     which = text if text in ("all", "first") else [t.strip() for t in text.split(",") if t.strip()]
-    return {"isochrone_types": which, "surface_types": which}
+    return {"isochrone_types": which, "surface_types": which if surface else None}
 
 
 def parse_columns(text: str | None) -> dict[str, str] | None:
@@ -288,7 +288,8 @@ def cmd_coverage(args) -> int:
         say(f"[{f:4.0%}] {text}")
 
     result = run(study, type_keys=args.types, minutes=args.minutes, speed_kmh=speed, max_snap_m=args.max_snap_m,
-                 isochrones=args.isochrones, breaks=breaks, progress=progress, **display_types(args.isochrone_types))
+                 isochrones=args.isochrones, breaks=breaks, progress=progress,
+                 **display_types(args.isochrone_types, surface=not args.no_map))
     result.summary["timings_s"]["load_inputs"] = round(t_load, 4)
     html = None
     if not args.no_map:

@@ -182,6 +182,9 @@ def test_isochrones_and_surface_for_the_first_type_unless_asked(tmp_path, capsys
     assert main(base + ["--isochrone-types", "all", "--out", str(tmp_path / "b")]) == 0
     assert set(gpd.read_file(tmp_path / "b" / "isochrones.geojson")["type"]) == {"service_station", "aed"}
     assert (tmp_path / "b" / "map.html").read_text(encoding="utf-8").count("L.imageOverlay(") == 2
+    assert "surface" in summary["timings_s"]
+    assert main(base + ["--no-map", "--out", str(tmp_path / "d")]) == 0  # no map, no surface to draw
+    assert "surface" not in json.loads((tmp_path / "d" / "summary.json").read_text(encoding="utf-8"))["timings_s"]
     capsys.readouterr()
     assert main(base + ["--isochrone-types", "tcm_hall", "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
