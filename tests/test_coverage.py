@@ -239,3 +239,20 @@ def test_csv_writer_matches_pandas_byte_for_byte(tmp_path):
     write_csv(d, tmp_path / "d.csv")
     d.to_csv(tmp_path / "ref.csv", index=False, encoding="utf-8-sig")
     assert (tmp_path / "d.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
+
+
+def test_csv_writer_in_chunks_and_mixed_object_columns(tmp_path, monkeypatch):
+    from planner import export
+
+    df = pd.DataFrame({"id": [f"d{i}" for i in range(120)], "x": np.arange(120) / 7.0,
+                       "area_id": np.array(["A"] * 119 + [5], dtype=object)})  # a number late in a text column
+    orig = export._csv_chunks
+    monkeypatch.setattr(export, "_csv_chunks", lambda d, rows=50_000: orig(d, rows=25))
+    export.write_csv(df, tmp_path / "a.csv")
+    df.to_csv(tmp_path / "b.csv", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert export.csv_text(df) == df.to_csv(index=False)
+    ok = df.assign(area_id="A")
+    export.write_csv(ok, tmp_path / "c.csv")
+    ok.to_csv(tmp_path / "d.csv", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "d.csv").read_bytes()
