@@ -93,7 +93,8 @@ def coverage_map(
         gaps_layer(gaps, max_minutes=top, **kw).add_to(m)
         gap_scale = gap_colormap(top, lang=lang)
     if isochrones is not None and len(isochrones):
-        isochrones_layer(isochrones, types, **kw).add_to(m)
+        # over a minutes surface the bands are its contour lines: outlines, so its colours show through
+        isochrones_layer(isochrones, types, fill_opacity=0.0 if surfaces else 0.35, **kw).add_to(m)
     facilities_layer(facilities, types, **kw).add_to(m)
     if proposals is not None and len(proposals):
         proposals_layer(proposals, **kw).add_to(m)

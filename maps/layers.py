@@ -414,6 +414,7 @@ def isochrones_layer(
     shift_gcj02: bool = False,
     simplify_m: float = 10.0,
     max_features: int | None = 3000,
+    fill_opacity: float = 0.35,
     name: str | None = None,
     show: bool = True,
 ) -> folium.FeatureGroup:
@@ -432,6 +433,8 @@ def isochrones_layer(
         Simplification tolerance in metres (0 disables).
     max_features : int, optional
         Cap on polygons drawn (largest by area kept).
+    fill_opacity : float
+        0 draws the bands as outlines (over a minutes surface, which then stays readable).
 
     Returns
     -------
@@ -462,7 +465,8 @@ def isochrones_layer(
         if skey not in style_index:
             style_index[skey] = len(styles)
             fill = _blend(colour, t)
-            styles.append({"color": colour, "weight": 1, "opacity": 0.7, "fillColor": fill, "fillOpacity": 0.35})
+            styles.append({"color": colour, "weight": 1 if fill_opacity > 0 else 2, "opacity": 0.7 if fill_opacity > 0 else 0.9,
+                           "fillColor": fill, "fillOpacity": float(fill_opacity)})
         tip = f"{_esc(label)}<br>≤ {_fmt_num(m, 1 if m % 1 else 0)} {_t('minutes', lang)}"
         if "facility_id" in prep.columns and pd.notna(row["facility_id"]) and str(row["facility_id"]):
             tip += f"<br>{_t('id', lang)}: {_esc(row['facility_id'])}"

@@ -379,8 +379,10 @@ def test_surface_colours_goal_beyond_unreachable_and_transparent():
 
 def test_surface_layer_embeds_the_whole_grid_as_one_image(types):
     srf = _surface()
-    m = coverage_map(facilities=_facilities(), gaps=_gaps(), surfaces=[srf], types=types, lang="en")
+    m = coverage_map(facilities=_facilities(), gaps=_gaps(), isochrones=_isochrones(), surfaces=[srf], types=types, lang="en")
     html = to_html(m)
+    assert '"fillOpacity": 0.0' in html  # isochrones as outlines over the surface
+    assert '"fillOpacity": 0.35' in to_html(coverage_map(facilities=_facilities(), isochrones=_isochrones(), types=types))
     assert _external_srcs(html) == []
     urls = re.findall(r'L\.imageOverlay\(\s*"(data:image/png;base64,[A-Za-z0-9+/=]+)"', html)
     assert len(urls) == 1
