@@ -20,6 +20,7 @@ from .layers import (
     isochrones_layer,
     legend,
     proposals_layer,
+    surface_layer,
 )
 
 __all__ = ["coverage_map", "save_map", "SHANGHAI"]
@@ -35,6 +36,7 @@ def coverage_map(
     facilities,
     isochrones=None,
     gaps=None,
+    surfaces=None,
     areas=None,
     proposals=None,
     preview=None,
@@ -53,6 +55,10 @@ def coverage_map(
         ``id, name, type, lon, lat`` (WGS-84); see :func:`maps.layers.facilities_layer`.
     isochrones, gaps, areas : GeoDataFrame, optional
         See the matching layer builders.
+    surfaces : sequence of planner.surface.MinutesSurface, optional
+        Minutes to the nearest facility drawn as images (:func:`maps.layers.surface_layer`), the
+        first one shown. They show every place of a study of any size, so when they are given the
+        gap cells (kept in the exports) are not drawn.
     proposals : DataFrame, optional
         ``id, rank, lon, lat, marginal_demand``.
     preview : DataFrame, optional
@@ -84,7 +90,10 @@ def coverage_map(
     if areas is not None and len(areas):
         areas_layer(areas, goal=share_goal, **kw).add_to(m)
     gap_scale = None
-    if gaps is not None and len(gaps):
+    surfaces = list(surfaces.values() if isinstance(surfaces, dict) else surfaces or [])
+    for i, srf in enumerate(surfaces):
+        surface_layer(srf, types, show=i == 0, **kw).add_to(m)
+    if gaps is not None and len(gaps) and not surfaces:
         import pandas as pd
 
         # a scale tied to the goal (4x it), so a colour means the same minutes before and after a change
@@ -93,7 +102,8 @@ def coverage_map(
         gaps_layer(gaps, max_minutes=top, **kw).add_to(m)
         gap_scale = gap_colormap(top, lang=lang)
     if isochrones is not None and len(isochrones):
-        isochrones_layer(isochrones, types, **kw).add_to(m)
+        # over a minutes surface the bands are its contour lines: outlines, so its colours show through
+        isochrones_layer(isochrones, types, fill_opacity=0.0 if surfaces else 0.35, **kw).add_to(m)
     facilities_layer(facilities, types, **kw).add_to(m)
     if proposals is not None and len(proposals):
         proposals_layer(proposals, **kw).add_to(m)
@@ -102,7 +112,8 @@ def coverage_map(
 
     shown = _types_shown(facilities, types)
     legend(shown, lang=lang, title=title, gap_scale=gap_scale,
-           share_goal=share_goal if areas is not None and len(areas) else None).add_to(m)
+           share_goal=share_goal if areas is not None and len(areas) else None,
+           surface_goal=surfaces[0].goal_minutes if surfaces else None).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
 
     bounds = m.get_bounds()

@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(cov)
     cov.add_argument("--isochrones", choices=("dissolved", "all", "none"), default="dissolved",
                      help="dissolved per type (default); all adds per-facility and nearest-facility polygons")
+    cov.add_argument("--isochrone-types", metavar="TYPES", default="first",
+                     help="types to draw isochrones and the minutes surface for: comma-separated keys or labels, "
+                          "or 'all' (default: the first evaluated type; the statistics always cover every type)")
     cov.add_argument("--breaks", help="isochrone breaks in minutes, e.g. 5,10,15 (default: thirds of the goal)")
     cov.add_argument("--no-map", action="store_true", help="do not write map.html")
     cov.add_argument("--basemap", default="none", help="map.html basemap: none | osm | carto | amap (tiles need internet)")
@@ -78,6 +81,13 @@ def parse_breaks(text: str | None) -> list[float] | None:
     return out
 
 
+def display_types(text: str | None, *, surface: bool = True) -> dict:
+    """``--isochrone-types``: ``run()`` options for the types drawn (isochrones, and the map's minutes surface)."""
+    text = (text or "first").strip()
+    which = text if text in ("all", "first") else [t.strip() for t in text.split(",") if t.strip()]
+    return {"isochrone_types": which, "surface_types": which if surface else None}
+
+
 # ---------------------------------------------------------------------------------------- commands
 def cmd_coverage(args) -> int:
     from .export import write_outputs
@@ -91,7 +101,8 @@ def cmd_coverage(args) -> int:
     def progress(f, text):
         say(f"[{f:4.0%}] {text}")
 
-    result = coverage(study, isochrones=args.isochrones, breaks=breaks, progress=progress)
+    result = coverage(study, isochrones=args.isochrones, breaks=breaks, progress=progress,
+                      **display_types(args.isochrone_types, surface=not args.no_map))
     result.summary["timings_s"]["load_inputs"] = round(t_load, 4)
     html = None
     if not args.no_map:
@@ -102,6 +113,7 @@ def cmd_coverage(args) -> int:
             facilities=result.facilities_table,
             isochrones=result.isochrones,
             gaps=result.gaps,
+            surfaces=result.surfaces,
             areas=result.area_layer(),
             types=study.types,
             lang=args.lang,

@@ -158,12 +158,19 @@ def area_table(
     """
     pop = np.asarray(population, float)
     rows = []
-    da = np.asarray(demand_area, dtype=object)
     fa = np.asarray(facility_area, dtype=object)
-    for aid, name in zip(areas["area_id"], areas["name"]):
-        m = da == aid
+    # the demand rows of each area, in their original order (one hash lookup per row, not one
+    # object comparison per row and area)
+    da = np.asarray(demand_area, dtype=object)
+    ids = pd.Index(areas["area_id"])
+    if ids.is_unique:
+        code = ids.get_indexer(pd.Index(da))
+        order = np.argsort(code, kind="stable")
+        bounds = np.searchsorted(code[order], np.arange(len(areas) + 1))
+    for i, (aid, name) in enumerate(zip(areas["area_id"], areas["name"])):
+        m = order[bounds[i]:bounds[i + 1]] if ids.is_unique else np.flatnonzero(da == aid)
         tot = float(pop[m].sum())
-        c = float(pop[m & cov.covered].sum())
+        c = float(pop[m][cov.covered[m]].sum())
         mins = cov.minutes[m]
         reach = np.isfinite(mins)
         n_fac = int(np.count_nonzero(fa == aid))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ class CoverageResult:
     facilities_table : DataFrame: id, name, type, lon, lat, snap_dist_m, snapped_too_far, area_id.
     isochrones, gaps : GeoDataFrames (EPSG:4326) or None when not asked for.
     timings : seconds per stage.
+    surfaces : {type key: planner.surface.MinutesSurface} for the types asked for (``surface_types``).
     """
 
     study: Study
@@ -52,6 +53,7 @@ class CoverageResult:
     timings: dict
     dem_snaps: dict
     fac_snaps: dict
+    surfaces: dict = field(default_factory=dict)
 
     def catchments(self, type_key: str) -> pd.DataFrame:
         """Which facility serves how many residents: one row per facility of the type, residents whose nearest
@@ -118,6 +120,10 @@ def run(
     speed_kmh: float | None = None,
     max_snap_m: float = 300.0,
     isochrones: str = "dissolved",
+    isochrone_types=None,
+    isochrone_method: str = "auto",
+    surface_types=None,
+    surface_max_px: int = 2048,
     breaks=None,
     gap_cell_m: float = 200.0,
     progress=None,
@@ -137,6 +143,18 @@ def run(
     isochrones : {'dissolved', 'all', 'none'}
         'dissolved': one polygon per type and break; 'all' adds per-facility (overlapping) and
         split (nearest-facility, non-overlapping) polygons.
+    isochrone_types : list of str, 'first' or 'all', optional
+        Types (keys or labels) to draw isochrones for; 'first': the first evaluated type; default
+        (None or 'all') every evaluated type. Isochrones
+        are display objects and cost seconds per type on a district-sized network (coverage does
+        not use them), so a front end would usually ask for the type on screen.
+    isochrone_method : {'auto', 'vector', 'raster'}
+        See :func:`planner.isochrones.type_isochrones`.
+    surface_types : list of str, 'first' or 'all', optional
+        Types to compute a minutes-to-nearest surface for (``result.surfaces``, drawn by the map
+        as one image); default none.
+    surface_max_px : int
+        Long side of each surface, pixels.
     breaks : minutes for the isochrone bands; default 5/10/15 for 15-minute goals, thirds of the goal otherwise.
     gap_cell_m : size of the square cells that gather uncovered demand, metres.
     progress : callable(fraction, text), optional.
@@ -180,6 +198,8 @@ def run(
                          f"isochrones 须为 dissolved、all 或 none，而非 {isochrones!r}。")
     breaks = V.breaks(breaks)
     goals = {k: goal_for(types, k, minutes=minutes, speed_kmh=speed_kmh) for k in keys}
+    iso_keys = _subset_of(types, keys, isochrone_types, "isochrone_types")
+    surface_keys = _subset_of(types, keys, surface_types or [], "surface_types")
     if not len(study.demand) or not float(study.demand.population.sum()) > 0:
         raise InputError(
             "There is no demand to measure coverage against: the demand is empty or its population is zero everywhere.",
@@ -270,38 +290,57 @@ def run(
     iso_rows: list[dict] = []
     gap_rows: list[dict] = []
     if isochrones != "none":
-        for i, (k, cov) in enumerate(coverage.items()):
+        for i, k in enumerate(iso_keys):
+            cov = coverage[k]
             g = goals[k]
             net = study.network_for(g)
             brk = sorted(breaks) if breaks else list(band_edges(g))
-            for b, poly in iso.type_isochrones(net, cov.field, cov.fac_snap, breaks_min=brk, speed_kmh=g.speed_kmh):
+            for b, poly in iso.type_isochrones(net, cov.field, cov.fac_snap, breaks_min=brk, speed_kmh=g.speed_kmh,
+                                               method=isochrone_method):
                 iso_rows.append({"type": k, "kind": "dissolved", "facility_id": "", "minutes": b, "geometry": poly, "crs": net.crs})
             if isochrones == "all":
                 for fi, b, poly in iso.facility_isochrones(net, cov.fac_snap, breaks_min=brk, speed_kmh=g.speed_kmh):
                     iso_rows.append({"type": k, "kind": "facility", "facility_id": cov.facility_ids[fi], "minutes": b, "geometry": poly, "crs": net.crs})
                 for fi, poly in iso.split_isochrones(net, cov.field, cov.fac_snap, minutes=g.target_minutes, speed_kmh=g.speed_kmh):
                     iso_rows.append({"type": k, "kind": "split", "facility_id": cov.facility_ids[fi], "minutes": g.target_minutes, "geometry": poly, "crs": net.crs})
-            report(0.5 + 0.4 * (i + 1) / len(coverage), f"isochrones {k}")
+            report(0.5 + 0.4 * (i + 1) / len(iso_keys), f"isochrones {k}")
     timings["isochrones"] = time.perf_counter() - t
+    surfaces = {}
+    if surface_keys:
+        from .surface import minutes_surface
+
+        t = time.perf_counter()
+        for k in surface_keys:
+            g, cov = goals[k], coverage[k]
+            surfaces[k] = minutes_surface(study.network_for(g), cov.field, cov.fac_snap, speed_kmh=g.speed_kmh,
+                                          goal_minutes=g.target_minutes, max_px=surface_max_px, type_key=k)
+        timings["surface"] = time.perf_counter() - t
+        report(0.92, "surface")
     t = time.perf_counter()
+    metric_xy = {}
     for k, cov in coverage.items():
         net = study.network_for(goals[k])
-        x, y = net.to_metric(dlon, dlat)
-        polys, gp, gm, gx = iso.gap_cells(np.asarray(x), np.asarray(y), pop, cov.minutes, cov.covered, cell_m=gap_cell_m)
-        for poly, p_, m_, x_ in zip(polys, gp, gm, gx):
-            gap_rows.append({"type": k, "population": float(p_), "minutes": float(m_), "max_minutes": float(x_), "geometry": poly, "crs": net.crs})
-    timings["gaps"] = time.perf_counter() - t
+        if net.mode not in metric_xy:
+            metric_xy[net.mode] = tuple(np.asarray(v) for v in net.to_metric(dlon, dlat))
+        x, y = metric_xy[net.mode]
+        polys, gp, gm, gx = iso.gap_cells(x, y, pop, cov.minutes, cov.covered, cell_m=gap_cell_m)
+        if len(polys):
+            gap_rows.append(pd.DataFrame({"type": k, "population": gp, "minutes": gm, "max_minutes": gx, "geometry": polys,
+                                          "crs": net.crs}))
 
     def to_gdf(rows, columns):
+        """Rows (dicts, or frames of rows) with geometry in their network's CRS -> one EPSG:4326 frame."""
         if not rows:
             return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        frame = pd.concat(rows, ignore_index=True) if isinstance(rows[0], pd.DataFrame) else pd.DataFrame(rows)
         parts = []
-        for crs, grp in pd.DataFrame(rows).groupby("crs", sort=False):
+        for crs, grp in frame.groupby("crs", sort=False):
             parts.append(gpd.GeoDataFrame(grp.drop(columns="crs"), geometry="geometry", crs=crs).to_crs(4326))
         return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
 
-    iso_gdf = to_gdf(iso_rows, ["type", "kind", "facility_id", "minutes"]) if isochrones != "none" else None
     gaps_gdf = to_gdf(gap_rows, ["type", "population", "minutes", "max_minutes"])
+    timings["gaps"] = time.perf_counter() - t
+    iso_gdf = to_gdf(iso_rows, ["type", "kind", "facility_id", "minutes"]) if isochrones != "none" else None
 
     timings["total"] = time.perf_counter() - t_start
     summary = {
@@ -312,6 +351,7 @@ def run(
             "speed_kmh_override": speed_kmh,
             "max_snap_m": max_snap_m,
             "isochrones": isochrones,
+            "isochrone_types": iso_keys if isochrones != "none" else [],
             "breaks": list(breaks) if breaks else None,
             "gap_cell_m": gap_cell_m,
         },
@@ -347,7 +387,26 @@ def run(
             sub = areas_df[areas_df["type"] == k]
             summary["types"][k]["areas_without_facility"] = sub.loc[~sub["has_facility"], "name"].astype(str).tolist()
     report(1.0, "done")
-    return CoverageResult(study, goals, coverage, summary, areas_df, dt, ft, iso_gdf, gaps_gdf, timings, dem_snaps, fac_snaps)
+    return CoverageResult(study, goals, coverage, summary, areas_df, dt, ft, iso_gdf, gaps_gdf, timings, dem_snaps, fac_snaps,
+                          surfaces)
+
+
+def _subset_of(types: FacilityTypes, keys: list, wanted, what: str) -> list:
+    """The evaluated type keys named in ``wanted`` (keys or labels; None: all of ``keys``), in ``keys`` order."""
+    if wanted is None:
+        return list(keys)
+    if isinstance(wanted, str) and wanted in ("first", "all"):
+        return list(keys[:1]) if wanted == "first" else list(keys)
+    asked = []
+    for w in ([wanted] if isinstance(wanted, str) else list(wanted)):
+        k = types.resolve(w)
+        if k not in keys:
+            raise InputError(
+                f"{what}: {w!r} is not one of the evaluated facility types {keys}; name one of them.",
+                f"{what}：{w!r} 不是参与评估的设施类型 {keys} 之一；请从中选择。",
+            )
+        asked.append(k)
+    return [k for k in keys if k in asked]
 
 
 def coverage(
@@ -361,6 +420,7 @@ def coverage(
     breaks=None,
     gap_cell_m: float = 200.0,
     progress=None,
+    **display,
 ) -> CoverageResult:
     """Walking time from every resident to the nearest facility of each type, and coverage against each goal.
 
@@ -382,6 +442,9 @@ def coverage(
     breaks : list of float, optional
         Isochrone band edges in minutes.
     progress : callable(fraction, text), optional
+    **display :
+        What is drawn, passed to :func:`run`: ``isochrone_types``, ``surface_types`` ('first', 'all'
+        or type keys), ``isochrone_method``, ``surface_max_px``.
 
     Returns
     -------
@@ -408,4 +471,5 @@ def coverage(
         breaks=breaks,
         gap_cell_m=gap_cell_m,
         progress=progress,
+        **display,
     )
