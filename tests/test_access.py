@@ -386,3 +386,67 @@ def test_write_access_files(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert summary["measure"] == "E2SFCA" and summary["parameters"]["below_per_1000"] == 0.2
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+# ------------------------------------------------------------------------- CLI command
+def access_parser():
+    import argparse
+
+    from planner import access_cli
+    from planner.cli import _add_common
+
+    parser = argparse.ArgumentParser(prog="python -m planner")
+    access_cli.add_parser(parser.add_subparsers(dest="command", required=True), _add_common)
+    return parser
+
+
+def demo_facilities_csv(path, *, doctors=None):
+    from planner.demo import make_district
+
+    fac = make_district(scale=0.3).facilities
+    fac = fac[fac["type"] == "health_centre"]
+    table = pd.DataFrame(fac[["id", "name", "type", "lon", "lat"]])
+    table["doctors"] = doctors if doctors is not None else np.arange(len(table)) % 5 + 1
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_cli_access_writes_files(tmp_path):
+    fac = demo_facilities_csv(tmp_path / "centres.csv")
+    out = tmp_path / "out"
+    args = access_parser().parse_args(["access", "--demo", "--demo-scale", "0.3", "--facilities", str(fac), "--type", "health_centre",
+                                       "--supply-column", "doctors", "--below", "0.3", "--lang", "en", "--out", str(out)])
+    assert args.func(args) == 0
+    acc = pd.read_csv(out / "access.csv", encoding="utf-8-sig")
+    areas = pd.read_csv(out / "areas.csv", encoding="utf-8-sig")
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["measure"] == "E2SFCA" and summary["parameters"]["supply_column"] == "doctors"
+    assert summary["facilities"]["supply_total"] == pd.read_csv(fac)["doctors"].sum()
+    assert (acc["access_per_1000"] > 0).any() and acc["nearest_minutes"].notna().all()
+    assert {"access_mean_per_1000", "access_gini", "share_below"} <= set(areas.columns) and len(areas) >= 4
+    # the same numbers as the library call on the same study
+    from planner.cli import load_study
+
+    study, _ = load_study(args, progress=lambda *_: None)
+    lib = A.access(study, "health_centre", supply_column="doctors", below=0.3)
+    np.testing.assert_allclose(acc["access_per_1000"], lib.demand["access_per_1000"].to_numpy(), rtol=1e-12)
+
+
+def test_cli_access_bad_supply_names_the_row(tmp_path):
+    from planner.cli import load_study  # noqa: F401  (the command loads through it)
+
+    n = len(pd.read_csv(demo_facilities_csv(tmp_path / "probe.csv")))
+    doctors = [str(i % 5 + 1) for i in range(n)]
+    doctors[2] = "five"
+    fac = demo_facilities_csv(tmp_path / "centres.csv", doctors=doctors)
+    out = tmp_path / "out"
+    args = access_parser().parse_args(["access", "--demo", "--demo-scale", "0.3", "--facilities", str(fac), "--type", "health_centre",
+                                       "--supply-column", "doctors", "--out", str(out)])
+    with pytest.raises(InputError) as e:
+        args.func(args)
+    msg = e.value.message("en")
+    assert "centres.csv, row 4, column 'doctors'" in msg and "'five' is not a number" in msg
+    assert not (out / "access.csv").exists()  # nothing written on failure
+    args2 = access_parser().parse_args(["access", "--demo", "--demo-scale", "0.3", "--facilities", str(fac), "--out", str(out)])
+    with pytest.raises(InputError, match="exactly one --type"):
+        args2.func(args2)
