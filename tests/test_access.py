@@ -134,6 +134,20 @@ def test_weighted_gini_equals_double_sum():
     assert A.weighted_gini([0, 0, 0, 8.0], [1, 1, 1, 1]) == pytest.approx(0.75)
 
 
+def test_worked_example_in_docs():
+    """docs/access.md: two centres, three compounds, 15 minutes."""
+    args = ([0, 0, 0, 1, 1], [0, 1, 2, 0, 1], [4, 8, 14, 12, 3], [4, 2], [2000, 1000, 3000])
+    pop = np.array([2000, 1000, 3000.0])
+    e2 = A.fca(*args, minutes=15, decay="step")
+    np.testing.assert_allclose(e2.catchment_demand, [3340, 1440])
+    np.testing.assert_allclose(e2.access, [1.50316, 2.20326, 0.26347], atol=5e-6)
+    assert np.average(e2.access, weights=pop) == pytest.approx(1.0)
+    assert A.weighted_gini(e2.access, pop) == pytest.approx(0.407, abs=5e-4)
+    two = A.fca(*args, minutes=15, decay="none")
+    np.testing.assert_allclose(two.access, [4 / 3 * 1, 4 / 3, 2 / 3])
+    assert A.weighted_gini(two.access, pop) == pytest.approx(1 / 6)
+
+
 # ------------------------------------------------------------------------- catchment times
 def jittered_grid(seed=0, n=14, step=70.0):
     rng = np.random.default_rng(seed)
