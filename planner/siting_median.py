@@ -1,0 +1,380 @@
+"""Siting for walking time: p-median (least population-weighted walking time) and p-center (least worst walking time).
+
+Coverage siting (:mod:`planner.siting`) counts residents within the goal; these objectives use the
+time itself: ``median`` places ``p`` sites so the average resident walks least (ArcGIS *Minimize
+Impedance*, spopt ``PMedian``), ``center`` so the worst-served resident walks least (spopt ``PCenter``).
+
+Array-first, sparse: a :class:`TimeProblem` holds the (demand, candidate, distance) pairs within a
+cut-off and, per demand point, a ``fallback`` distance: the nearest kept (existing) facility, or the
+cut-off where that is farther. Every cost is ``min(fallback_i, d_ij over open j)``. With every
+fallback a true distance (each resident has a kept facility within the cut-off) this *is* the exact
+problem, since a candidate farther than the fallback never serves that resident; otherwise it is a
+relaxation (distances beyond the cut-off count as the cut-off), so its optimum is a proven lower
+bound and the true cost of its answer an upper bound (see :func:`propose_time`).
+
+Solvers: greedy + best-improvement vertex substitution (Teitz & Bart 1968, with Whitaker's
+fast-interchange bookkeeping, vectorised over all (in, out) pairs at once) as the fast answer; an
+exact MILP with HiGHS, warm-started from it, reporting the objective, the dual bound and the gap;
+p-center exactly by bisection over the distinct distances with a set-cover MILP per radius.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._errors import InfeasibleError, InputError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "TimeProblem",
+    "time_problem",
+    "TimeRun",
+    "assigned_cost",
+    "greedy_median",
+    "swap_median",
+    "heuristic_median",
+    "milp_median",
+    "center_radius",
+    "exact_center",
+    "heuristic_center",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class TimeProblem:
+    """Demand x candidate distances within a cut-off, as sorted pairs, plus a fallback per demand point.
+
+    Attributes
+    ----------
+    rows, cols : int64[e]  demand and candidate index of each pair, sorted by row then distance.
+    dist : float64[e]  distance (any unit: metres or minutes) of each pair, ``< fallback[row]``.
+    weight : float64[m]  residents per demand point.
+    fallback : float64[m]  cost when no open candidate is closer (kept facility or cut-off).
+    n_cand : int
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    dist: np.ndarray
+    weight: np.ndarray
+    fallback: np.ndarray
+    n_cand: int
+
+    @property
+    def n_dem(self) -> int:
+        return len(self.weight)
+
+
+def time_problem(rows, cols, dist, weight, fallback, n_cand: int) -> TimeProblem:
+    """Build a :class:`TimeProblem`; pairs not closer than their row's fallback are dropped (they never serve).
+
+    Parameters
+    ----------
+    rows, cols, dist : arrays, one entry per (demand, candidate) pair; each pair at most once.
+    weight : float[m]  residents (>= 0).
+    fallback : float[m]  distance to the nearest kept facility, capped at the cut-off (finite).
+    n_cand : int  number of candidates (columns).
+    """
+    rows = np.asarray(rows, np.int64)
+    cols = np.asarray(cols, np.int64)
+    dist = np.asarray(dist, float)
+    w = np.asarray(weight, float)
+    fb = np.asarray(fallback, float)
+    if not np.isfinite(fb).all():
+        raise InputError("Every demand point needs a finite fallback distance (the cut-off at most).",
+                         "每个需求点都须有有限的兜底距离（最多为截断距离）。")
+    if (w < 0).any() or (dist < 0).any():
+        raise InputError("Weights and distances must be >= 0.", "权重和距离须不小于 0。")
+    key = rows * max(int(n_cand), 1) + cols
+    if len(np.unique(key)) != len(key):
+        raise InputError("Each (demand, candidate) pair may appear only once.", "每个（需求点，候选点）组合只能出现一次。")
+    keep = dist < fb[rows]
+    rows, cols, dist = rows[keep], cols[keep], dist[keep]
+    o = np.lexsort((cols, dist, rows))
+    return TimeProblem(rows[o], cols[o], dist[o], w, fb, int(n_cand))
+
+
+@dataclass(frozen=True)
+class TimeRun:
+    """A solve: chosen candidate indices, objective (total weighted cost or worst cost), bound, gap, status."""
+
+    chosen: np.ndarray
+    objective: float
+    bound: float
+    gap: float
+    status: str
+    seconds: float
+    method: str
+    iterations: int = 0
+
+
+def assigned_cost(prob: TimeProblem, chosen) -> tuple[np.ndarray, np.ndarray]:
+    """Per demand point: cost ``min(fallback, d_ij over chosen j)`` and the serving candidate (-1: fallback)."""
+    is_open = np.zeros(prob.n_cand, bool)
+    is_open[np.asarray(chosen, np.int64)] = True
+    cost = prob.fallback.copy()
+    who = np.full(prob.n_dem, -1, np.int64)
+    sel = is_open[prob.cols]
+    r, c, d = prob.rows[sel], prob.cols[sel], prob.dist[sel]
+    first = np.ones(len(r), bool)
+    first[1:] = r[1:] != r[:-1]  # sorted by row then distance: the first per row is the nearest
+    cost[r[first]] = d[first]
+    who[r[first]] = c[first]
+    return cost, who
+
+
+def _obj(prob: TimeProblem, chosen) -> float:
+    return float(prob.weight @ assigned_cost(prob, chosen)[0])
+
+
+def greedy_median(prob: TimeProblem, p: int, *, start=None) -> np.ndarray:
+    """Add, ``p`` times, the candidate that lowers the total weighted cost most (ties: lowest index)."""
+    chosen = list(np.asarray(start if start is not None else [], np.int64))
+    cost = assigned_cost(prob, chosen)[0]
+    w = prob.weight
+    taken = np.zeros(prob.n_cand, bool)
+    taken[chosen] = True
+    while len(chosen) < min(p, prob.n_cand):
+        gain = np.bincount(prob.cols, weights=w[prob.rows] * np.maximum(cost[prob.rows] - prob.dist, 0.0),
+                           minlength=prob.n_cand)
+        gain[taken] = -1.0
+        j = int(np.argmax(gain))
+        chosen.append(j)
+        taken[j] = True
+        sel = prob.cols == j
+        np.minimum.at(cost, prob.rows[sel], prob.dist[sel])
+    return np.asarray(chosen, np.int64)
+
+
+def _first_two(prob: TimeProblem, chosen):
+    """Nearest open candidate (position in ``chosen``, -1: fallback) with its cost, and the cost without it."""
+    chosen = np.asarray(chosen, np.int64)
+    pos = np.full(prob.n_cand, -1, np.int64)
+    pos[chosen] = np.arange(len(chosen))
+    sel = pos[prob.cols] >= 0
+    r, c, d = prob.rows[sel], pos[prob.cols[sel]], prob.dist[sel]
+    m = prob.n_dem
+    b1 = prob.fallback.copy()
+    b2 = prob.fallback.copy()
+    k1 = np.full(m, -1, np.int64)
+    if len(r):
+        start = np.ones(len(r), bool)
+        start[1:] = r[1:] != r[:-1]
+        idx = np.flatnonzero(start)
+        b1[r[idx]] = d[idx]
+        k1[r[idx]] = c[idx]
+        nxt = idx + 1
+        has2 = nxt < len(r)
+        has2[has2] = r[nxt[has2]] == r[idx[has2]]
+        b2[r[idx[has2]]] = d[nxt[has2]]  # second-nearest open candidate (fallback stays if closer: d < fallback)
+    return b1, k1, b2
+
+
+def swap_median(prob: TimeProblem, chosen, *, max_iter: int = 1000, tol: float = 1e-12) -> tuple[np.ndarray, int]:
+    """Best-improvement vertex substitution: swap one chosen site for one other while the total cost falls.
+
+    For every (in ``j``, out ``k``) pair at once: ``delta = G_j + L_k + C_jk`` where ``G_j`` is the
+    saving of adding ``j``, ``L_k`` the loss of closing ``k`` (its residents fall back to their
+    second-nearest site) and ``C_jk`` corrects for residents of ``k`` that ``j`` serves (Whitaker's
+    fast interchange). Stops at a local optimum: no single swap lowers the cost.
+    """
+    chosen = np.array(chosen, np.int64)
+    p = len(chosen)
+    w = prob.weight
+    it = 0
+    if p == 0 or p >= prob.n_cand:
+        return chosen, 0
+    while it < max_iter:
+        b1, k1, b2 = _first_two(prob, chosen)
+        total = float(w @ b1)
+        loss = np.bincount(k1[k1 >= 0], weights=(w * (b2 - b1))[k1 >= 0], minlength=p)
+        out = np.ones(prob.n_cand, bool)
+        out[chosen] = False
+        sel = out[prob.cols]
+        r, c, d = prob.rows[sel], prob.cols[sel], prob.dist[sel]
+        gain = np.bincount(c, weights=w[r] * np.minimum(d - b1[r], 0.0), minlength=prob.n_cand)
+        kk = k1[r]
+        hit = kk >= 0
+        r2, c2, d2, k2 = r[hit], c[hit], d[hit], kk[hit]
+        corr = w[r2] * ((np.minimum(d2, b2[r2]) - np.minimum(d2, b1[r2])) - (b2[r2] - b1[r2]))
+        cmat = sp.coo_matrix((corr, (c2, k2)), shape=(prob.n_cand, p)).toarray()
+        delta = gain[:, None] + loss[None, :] + cmat
+        delta[~out, :] = np.inf
+        j, k = np.unravel_index(int(np.argmin(delta)), delta.shape)
+        if not delta[j, k] < -tol * max(abs(total), 1.0):
+            break
+        chosen[k] = j
+        it += 1
+    return chosen, it
+
+
+def heuristic_median(prob: TimeProblem, p: int) -> TimeRun:
+    """Greedy, then vertex substitution: the fast default for large instances (no bound: ``bound`` is NaN)."""
+    t0 = time.perf_counter()
+    g = greedy_median(prob, p)
+    s, it = swap_median(prob, g)
+    obj = _obj(prob, s)
+    return TimeRun(np.sort(s), obj, float("nan"), float("nan"), "heuristic", time.perf_counter() - t0, "heuristic", it)
+
+
+def milp_median(prob: TimeProblem, p: int, *, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-6,
+                warm=None) -> TimeRun:
+    """Exact p-median with HiGHS on the sparse pairs: ``min sum w_i (sum_j d_ij x_ij + f_i z_i)``.
+
+    ``sum_j x_ij + z_i = 1`` per demand point, ``x_ij <= y_j`` per pair, ``sum y = p``, ``y`` binary
+    (``x``, ``z`` continuous: for fixed ``y`` the best assignment is integral). Warm-started from
+    ``warm`` (chosen candidate indices, e.g. the heuristic's), so a time-out still returns at least
+    that answer with HiGHS's dual bound and gap.
+    """
+    from .siting import _highs
+
+    m, n, e = prob.n_dem, prob.n_cand, len(prob.rows)
+    p_eff = min(int(p), n)
+    z = np.arange(e)
+    # columns: y (n), x (e), z (m)
+    r1 = sp.csr_matrix((np.concatenate([np.ones(e), np.ones(m)]),
+                        (np.concatenate([prob.rows, np.arange(m)]), np.concatenate([n + z, n + e + np.arange(m)]))),
+                       shape=(m, n + e + m))
+    r2 = sp.csr_matrix((np.concatenate([np.ones(e), -np.ones(e)]), (np.concatenate([z, z]), np.concatenate([n + z, prob.cols]))),
+                       shape=(e, n + e + m))
+    r3 = sp.csr_matrix((np.ones(n), (np.zeros(n, np.int64), np.arange(n))), shape=(1, n + e + m))
+    cons = sp.vstack([r1, r2, r3]).tocsr()
+    lo = np.concatenate([np.ones(m), np.full(e, -np.inf), [p_eff]])
+    hi = np.concatenate([np.ones(m), np.zeros(e), [p_eff]])
+    w = prob.weight
+    cost = np.concatenate([np.zeros(n), w[prob.rows] * prob.dist, w * prob.fallback])
+    start = None
+    if warm is not None:
+        ch = np.asarray(warm, np.int64)
+        y = np.zeros(n)
+        y[ch] = 1
+        _, who = assigned_cost(prob, ch)
+        x = ((who[prob.rows] == prob.cols) & (who[prob.rows] >= 0)).astype(float)
+        zz = (who < 0).astype(float)
+        start = np.concatenate([y, x, zz])
+    x, obj, bound, gap, status, secs, _ = _highs(cost, np.zeros(n + e + m), np.ones(n + e + m),
+                                                 [True] * n + [False] * (e + m), cons, lo, hi, maximize=False,
+                                                 time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, start=start)
+    if x is None:
+        raise InfeasibleError(f"HiGHS found no solution ({status}).", f"HiGHS 未找到可行解（{status}）。")
+    chosen = np.sort(np.flatnonzero(x[:n] > 0.5))
+    true_obj = _obj(prob, chosen)
+    bound = min(bound, true_obj)
+    gap = (true_obj - bound) / true_obj if true_obj > 0 else 0.0
+    return TimeRun(chosen, true_obj, bound, gap, status, secs, "exact")
+
+
+# ------------------------------------------------------------------------- p-center
+def center_radius(prob: TimeProblem, chosen) -> float:
+    """Worst cost over demand points with residents: ``max_i min(fallback_i, d_ij over chosen j)``."""
+    cost, _ = assigned_cost(prob, chosen)
+    live = prob.weight > 0
+    return float(cost[live].max()) if live.any() else 0.0
+
+
+def _cover_at(prob: TimeProblem, r: float):
+    """Rows that still need a site at radius ``r`` and the cover matrix (rows x candidates) of pairs within ``r``."""
+    live = (prob.weight > 0) & (prob.fallback > r)
+    need = np.flatnonzero(live)
+    sel = live[prob.rows] & (prob.dist <= r)
+    pos = np.full(prob.n_dem, -1, np.int64)
+    pos[need] = np.arange(len(need))
+    a = sp.csr_matrix((np.ones(int(sel.sum())), (pos[prob.rows[sel]], prob.cols[sel])), shape=(len(need), prob.n_cand))
+    return need, a
+
+
+def _greedy_cover(a: sp.csr_matrix, p: int) -> np.ndarray | None:
+    """Greedy set cover of every row with at most ``p`` columns (None if it needs more)."""
+    csc = a.tocsc()
+    covered = np.zeros(a.shape[0], bool)
+    chosen = []
+    while not covered.all():
+        if len(chosen) >= p:
+            return None
+        gain = np.asarray(csc[~covered].sum(axis=0)).ravel()
+        j = int(np.argmax(gain))
+        if gain[j] <= 0:
+            return None
+        chosen.append(j)
+        covered[csc.indices[csc.indptr[j]:csc.indptr[j + 1]]] = True
+    return np.asarray(chosen, np.int64)
+
+
+def _exact_cover(a: sp.csr_matrix, p: int, time_limit_s: float):
+    """Fewest columns covering every row (HiGHS), if that is <= p: (chosen or None, proven)."""
+    from .siting import _highs
+
+    m, n = a.shape
+    if m == 0:
+        return np.zeros(0, np.int64), True
+    if (np.diff(a.indptr) == 0).any():
+        return None, True
+    x, obj, bound, gap, status, secs, _ = _highs(np.ones(n), np.zeros(n), np.ones(n), [True] * n, a, np.ones(m),
+                                                 np.full(m, np.inf), maximize=False, time_limit_s=time_limit_s,
+                                                 mip_rel_gap=0.0)
+    proven = status == "Optimal"
+    if x is None:
+        return None, proven
+    chosen = np.flatnonzero(x > 0.5)
+    if len(chosen) <= p:
+        return chosen, True
+    return None, proven and np.ceil(bound - 1e-9) > p
+
+
+def _radii(prob: TimeProblem) -> np.ndarray:
+    live = prob.weight > 0
+    return np.unique(np.concatenate([prob.dist[live[prob.rows]], prob.fallback[live]]))
+
+
+def _bisect_center(prob: TimeProblem, p: int, feasible) -> tuple[np.ndarray, float, bool]:
+    radii = _radii(prob)
+    lo, hi = 0, len(radii) - 1  # the largest radius (the max fallback) is always feasible with no site
+    best = np.zeros(0, np.int64)
+    proven = True
+    while lo < hi:
+        mid = (lo + hi) // 2
+        ch, ok = feasible(radii[mid])
+        proven &= ok
+        if ch is not None:
+            hi, best = mid, ch
+        else:
+            lo = mid + 1
+    if len(best) == 0 and hi < len(radii) - 1:
+        best, ok = feasible(radii[hi])
+        proven &= ok
+        best = best if best is not None else np.zeros(0, np.int64)
+    return best, float(radii[hi]), proven
+
+
+def _fill(prob: TimeProblem, chosen: np.ndarray, p: int) -> np.ndarray:
+    """Use the sites a p-center answer leaves unused: greedy on the median cost (never raises the radius)."""
+    return np.sort(greedy_median(prob, p, start=chosen))
+
+
+def exact_center(prob: TimeProblem, p: int, *, time_limit_s: float = 60.0) -> TimeRun:
+    """Exact p-center: the least radius ``r`` (a distinct distance) such that ``p`` sites reach every resident within ``r``.
+
+    Bisection over the distinct distances; each radius is a set-cover MILP (HiGHS) over the demand
+    points whose fallback exceeds ``r``. ``status`` is ``Optimal`` when every cover solve was proven.
+    Unused sites are then placed to lower the median cost (the radius cannot rise).
+    """
+    t0 = time.perf_counter()
+    best, r, proven = _bisect_center(prob, p, lambda rr: _exact_cover(_cover_at(prob, rr)[1], p, time_limit_s))
+    chosen = _fill(prob, best, p)
+    obj = center_radius(prob, chosen)
+    return TimeRun(chosen, obj, r if proven else float("nan"), 0.0 if proven else float("nan"),
+                   "Optimal" if proven else "time limit", time.perf_counter() - t0, "exact")
+
+
+def heuristic_center(prob: TimeProblem, p: int) -> TimeRun:
+    """p-center by bisection with greedy set cover (an upper bound; no proof)."""
+    t0 = time.perf_counter()
+    best, r, _ = _bisect_center(prob, p, lambda rr: (_greedy_cover(_cover_at(prob, rr)[1], p), False))
+    chosen = _fill(prob, best, p)
+    return TimeRun(chosen, center_radius(prob, chosen), float("nan"), float("nan"), "heuristic",
+                   time.perf_counter() - t0, "heuristic")

@@ -1,0 +1,106 @@
+"""p-median and p-center against exhaustive enumeration on small instances; the swap's bookkeeping; messages."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from planner import siting_median as M
+from planner._errors import InputError
+
+
+def dense_instance(seed, m=30, n=9, cutoff=60.0, with_existing=True):
+    """Random points in a square: Euclidean distances as a stand-in metric, pairs within a cut-off."""
+    rng = np.random.default_rng(seed)
+    dem = rng.uniform(0, 100, (m, 2))
+    cand = rng.uniform(0, 100, (n, 2))
+    d = np.hypot(*(dem[:, None, :] - cand[None, :, :]).transpose(2, 0, 1))
+    w = rng.integers(0, 40, m).astype(float)
+    if with_existing:
+        ex = rng.uniform(0, 100, (2, 2))
+        fb = np.minimum(np.hypot(*(dem[:, None, :] - ex[None, :, :]).transpose(2, 0, 1)).min(axis=1), cutoff)
+    else:
+        fb = np.full(m, cutoff)
+    r, c = np.nonzero(d <= cutoff)
+    return M.time_problem(r, c, d[r, c], w, fb, n), np.minimum(d, cutoff), w, fb
+
+
+def brute(d, w, fb, p, objective):
+    best, arg = np.inf, None
+    for comb in itertools.combinations(range(d.shape[1]), p):
+        cost = np.minimum(fb, d[:, list(comb)].min(axis=1))
+        val = float(w @ cost) if objective == "median" else float(cost[w > 0].max())
+        if val < best - 1e-12:
+            best, arg = val, comb
+    return best, arg
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_exact_median_equals_enumeration(seed, p):
+    prob, d, w, fb = dense_instance(seed, with_existing=seed % 2 == 0)
+    want, _ = brute(d, w, fb, p, "median")
+    heur = M.heuristic_median(prob, p)
+    ex = M.milp_median(prob, p, warm=heur.chosen, mip_rel_gap=0.0)
+    assert ex.objective == pytest.approx(want, rel=1e-9)
+    assert ex.status == "Optimal" and ex.gap <= 1e-9 and ex.bound <= ex.objective + 1e-9
+    assert len(ex.chosen) == p and len(heur.chosen) == p and len(set(heur.chosen)) == p
+    assert heur.objective >= want - 1e-9
+    assert heur.objective == pytest.approx(M.assigned_cost(prob, heur.chosen)[0] @ w)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("p", [2, 3, 4])
+def test_swap_ends_at_a_local_optimum(seed, p):
+    """No single (in, out) exchange improves the swap's answer: checked by trying every one."""
+    prob, d, w, fb = dense_instance(seed + 10, m=40, n=10, with_existing=seed % 2 == 0)
+    s, _ = M.swap_median(prob, M.greedy_median(prob, p))
+    base = float(w @ np.minimum(fb, d[:, s].min(axis=1)))
+    for k in range(p):
+        for j in set(range(10)) - set(s.tolist()):
+            t = s.copy()
+            t[k] = j
+            assert float(w @ np.minimum(fb, d[:, t].min(axis=1))) >= base - 1e-9
+
+
+def test_swap_improves_a_bad_start():
+    prob, d, w, fb = dense_instance(3, m=50, n=10, with_existing=False)
+    worst, comb = -1.0, None
+    for c in itertools.combinations(range(10), 2):
+        v = float(w @ np.minimum(fb, d[:, list(c)].min(axis=1)))
+        if v > worst:
+            worst, comb = v, c
+    s, it = M.swap_median(prob, list(comb))
+    assert it >= 1 and float(w @ np.minimum(fb, d[:, s].min(axis=1))) < worst
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_exact_center_equals_enumeration(seed, p):
+    prob, d, w, fb = dense_instance(seed, with_existing=seed % 2 == 1)
+    want, _ = brute(d, w, fb, p, "center")
+    ex = M.exact_center(prob, p)
+    assert ex.objective == pytest.approx(want, rel=1e-12)
+    assert ex.status == "Optimal" and ex.bound == pytest.approx(want)
+    assert len(ex.chosen) == p
+    heur = M.heuristic_center(prob, p)
+    assert heur.objective >= want - 1e-12
+
+
+def test_fallback_caps_cost_and_far_pairs_are_dropped():
+    # demand 0 has a kept facility at 5: a candidate at 7 can never serve it
+    prob = M.time_problem([0, 0, 1], [0, 1, 1], [7.0, 3.0, 2.0], [10.0, 1.0], [5.0, 50.0], 2)
+    assert list(zip(prob.rows.tolist(), prob.cols.tolist())) == [(0, 1), (1, 1)]
+    cost, who = M.assigned_cost(prob, [0])
+    assert cost.tolist() == [5.0, 50.0] and who.tolist() == [-1, -1]
+    cost, who = M.assigned_cost(prob, [1])
+    assert cost.tolist() == [3.0, 2.0] and who.tolist() == [1, 1]
+
+
+def test_messages():
+    with pytest.raises(InputError, match="only once"):
+        M.time_problem([0, 0], [1, 1], [1.0, 2.0], [1.0], [9.0], 2)
+    with pytest.raises(InputError, match="finite fallback") as e:
+        M.time_problem([0], [0], [1.0], [1.0], [np.inf], 1)
+    assert "兜底" in e.value.zh
