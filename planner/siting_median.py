@@ -378,3 +378,231 @@ def heuristic_center(prob: TimeProblem, p: int) -> TimeRun:
     chosen = _fill(prob, best, p)
     return TimeRun(chosen, center_radius(prob, chosen), float("nan"), float("nan"), "heuristic",
                    time.perf_counter() - t0, "heuristic")
+
+
+# ------------------------------------------------------------------------- study level
+OBJECTIVES = ("median", "center")
+
+
+@dataclass(frozen=True, eq=False)
+class TimeSitingResult:
+    """New sites for one facility type chosen by walking time (p-median or p-center).
+
+    Times are minutes, each capped at ``cutoff_minutes`` (a resident farther than the cut-off from
+    every open site counts as the cut-off, as with ArcGIS's impedance cut-off; how many remain
+    beyond it is in ``summary``).
+
+    Attributes
+    ----------
+    objective : 'median' (population-weighted mean minutes) or 'center' (worst minutes).
+    method : 'heuristic' or 'exact'.
+    value, bound, gap : the objective (mean or worst capped minutes) of the answer, a proven lower
+        bound (NaN for the heuristic) and the relative gap ``(value - bound) / value``.
+    status : HiGHS model status, or 'heuristic'.
+    sites : DataFrame ``id, lon, lat, source, residents, mean_minutes`` (residents served and their
+        mean capped minutes); with ``relocate``, chosen existing sites have ``source == 'existing'``.
+    demand : DataFrame aligned to the study's demand: ``id, population, area_id, minutes_before,
+        minutes_after`` (capped; NaN where the point lies farther than the snap limit from a street).
+    areas : DataFrame per area: ``area_id, name, demand_total, mean_minutes_before, mean_minutes_after,
+        max_minutes_before, max_minutes_after, new_sites`` (empty without areas).
+    summary : JSON-ready dict.
+    """
+
+    objective: str
+    method: str
+    value: float
+    bound: float
+    gap: float
+    status: str
+    sites: object
+    demand: object
+    areas: object
+    summary: dict
+
+
+def _solve(prob: TimeProblem, p: int, objective: str, method: str, time_limit_s: float, exact_max_pairs: int) -> TimeRun:
+    exact = method == "exact" or (method == "auto" and len(prob.rows) <= exact_max_pairs)
+    if objective == "median":
+        heur = heuristic_median(prob, p)
+        if not exact:
+            return heur
+        ex = milp_median(prob, p, warm=heur.chosen, time_limit_s=time_limit_s)
+        return ex if ex.objective <= heur.objective + 1e-9 else TimeRun(heur.chosen, heur.objective, ex.bound,
+                                                                         (heur.objective - ex.bound) / heur.objective,
+                                                                         ex.status, ex.seconds + heur.seconds, "exact")
+    return exact_center(prob, p, time_limit_s=time_limit_s) if exact else heuristic_center(prob, p)
+
+
+def propose_time(
+    study,
+    type_key: str,
+    *,
+    count: int,
+    objective: str = "median",
+    candidates=None,
+    candidate_spacing_m: float | None = None,
+    cutoff_minutes: float | None = None,
+    relocate: bool = False,
+    method: str = "auto",
+    time_limit_s: float = 60.0,
+    exact_max_pairs: int = 300_000,
+    minutes: float | None = None,
+    speed_kmh: float | None = None,
+    max_snap_m: float = 300.0,
+) -> TimeSitingResult:
+    """Place ``count`` new sites of a type so residents walk least: on average (``median``) or at worst (``center``).
+
+    Parameters
+    ----------
+    study : planner.scenario.Study
+    type_key : str  facility type key or label.
+    count : int
+        New sites; existing facilities of the type stay open. With ``relocate`` the existing sites
+        become candidates too and ``count`` is the number *added* to them (0: the best placement of
+        the same number of sites).
+    objective : {'median', 'center'}
+    candidates : planner.siting.Candidates, optional
+        Default: network nodes, one per ``candidate_spacing_m`` cell (default a third of the goal
+        distance, at least 25 m), within the cut-off of some resident.
+    cutoff_minutes : float, optional
+        Times are capped here (default three times the type's goal). Only pairs within it are built.
+    method : {'auto', 'heuristic', 'exact'}
+        ``heuristic``: greedy + vertex substitution (median) or bisection with greedy cover (center).
+        ``exact``: HiGHS, warm-started from the heuristic, with ``time_limit_s``; the result reports
+        the proven bound and gap. ``auto``: exact when the instance has at most ``exact_max_pairs``
+        (resident, candidate) pairs, else the heuristic.
+    minutes, speed_kmh : overrides of the type's goal and speed.
+    max_snap_m : float  demand farther than this from any street is left out of the objective (counted).
+
+    Returns
+    -------
+    TimeSitingResult
+    """
+    import pandas as pd
+
+    from .access import catchment_pairs
+    from .network import snap_points
+    from .scenario import goal_for
+    from .siting import Candidates, _make, candidates_from_nodes
+    from .travel import nearest
+
+    if objective not in OBJECTIVES:
+        raise InputError(f"Unknown objective '{objective}'; use median or center (or the coverage objectives of propose).",
+                         f"未知的目标「{objective}」；可选 median 或 center（覆盖类目标见 propose）。")
+    if method not in ("auto", "heuristic", "exact"):
+        raise InputError(f"Unknown method '{method}'; use auto, heuristic or exact.", f"未知的求解方法「{method}」；可选 auto、heuristic 或 exact。")
+    if count is None or int(count) != count or count < 0:
+        raise InputError(f"The number of new sites must be a whole number >= 0, not {count}.", f"新增站点数须为不小于 0 的整数，而非 {count}。")
+    ftype = goal_for(study.types, type_key, minutes=minutes, speed_kmh=speed_kmh)
+    cutoff = float(cutoff_minutes) if cutoff_minutes is not None else 3.0 * ftype.target_minutes
+    if not (np.isfinite(cutoff) and cutoff > 0):
+        raise InputError(f"The cut-off must be a positive number of minutes, not {cutoff_minutes}.", f"截断时间须为正的分钟数，而非 {cutoff_minutes}。")
+    net = study.network_for(ftype)
+    mpm = ftype.speed_kmh * 1000.0 / 60.0
+    fac = study.facilities
+    sel = np.flatnonzero(fac["type"].to_numpy() == ftype.key) if len(fac) else np.zeros(0, np.int64)
+    flon, flat = fac["lon"].to_numpy(float)[sel], fac["lat"].to_numpy(float)[sel]
+    fx, fy = net.to_metric(flon, flat)
+    demand = study.demand
+    if study.areas is not None and len(study.areas) and demand.gdf["area_id"].isna().any():
+        from .demand import assign_areas
+
+        demand = assign_areas(demand, study.areas)
+    g = demand.gdf
+    pop = g["population"].to_numpy(float)
+    dx, dy = net.to_metric(g.geometry.x.to_numpy(float), g.geometry.y.to_numpy(float))
+    dem_snap = snap_points(net, dx, dy, max_snap_m=max_snap_m)
+    fac_snap = snap_points(net, fx, fy, max_snap_m=max_snap_m)
+    limit_m = (cutoff + 1e-9) * mpm
+    if candidates is None:
+        spacing = candidate_spacing_m or max(25.0, ftype.target_m / 3.0)
+        live = ~dem_snap.too_far
+        candidates = candidates_from_nodes(net, spacing_m=spacing, near_x=np.asarray(dx)[live], near_y=np.asarray(dy)[live], near_m=limit_m)
+    n_exist = len(sel)
+    if relocate:
+        existing = _make(fac["id"].astype(str).to_numpy()[sel], flon, flat, fx, fy, "existing")
+        taken = set(existing.ids)
+        candidates = Candidates.concat([existing, candidates.subset(np.array([i not in taken for i in candidates.ids], bool))])
+        kept = fac_snap.subset(np.zeros(0, np.int64))
+        p = int(count) + n_exist
+    else:
+        kept = fac_snap
+        p = int(count)
+    if p > len(candidates):
+        raise InfeasibleError(f"{p} sites were asked for but there are only {len(candidates)} candidates.",
+                              f"需要 {p} 个站点，但只有 {len(candidates)} 个候选点。")
+    cand_snap = snap_points(net, candidates.x, candidates.y, max_snap_m=max_snap_m)
+    d0, _, _ = nearest(net, kept, dem_snap)
+    before = np.minimum(d0 / mpm, cutoff)
+    w = np.where(dem_snap.too_far, 0.0, pop)
+    c, r, dist = catchment_pairs(net, cand_snap, dem_snap, limit_m=limit_m)
+    t = np.minimum(dist / mpm, cutoff)
+    prob = time_problem(r, c, t, w, before, len(candidates))
+    run = _solve(prob, p, objective, method, time_limit_s, exact_max_pairs)
+    after, who = assigned_cost(prob, run.chosen)
+    total_w = float(w.sum())
+
+    def summarise(x):
+        if objective == "median":
+            return float(w @ x / total_w) if total_w > 0 else float("nan")
+        return float(x[w > 0].max()) if (w > 0).any() else float("nan")
+
+    value = summarise(after)
+    bound = run.bound / total_w if objective == "median" and np.isfinite(run.bound) and total_w > 0 else run.bound
+    if relocate:
+        before_rep = np.minimum(nearest(net, fac_snap, dem_snap)[0] / mpm, cutoff)
+    else:
+        before_rep = before
+    ch = run.chosen
+    served_w = np.bincount(who[who >= 0], weights=w[who >= 0], minlength=len(candidates))
+    served_t = np.bincount(who[who >= 0], weights=(w * after)[who >= 0], minlength=len(candidates))
+    sites = pd.DataFrame({
+        "id": candidates.ids[ch], "lon": candidates.lon[ch], "lat": candidates.lat[ch], "source": candidates.source[ch],
+        "residents": served_w[ch],
+        "mean_minutes": np.where(served_w[ch] > 0, served_t[ch] / np.maximum(served_w[ch], 1e-300), np.nan),
+    })
+    nan_far = np.where(dem_snap.too_far, np.nan, 1.0)
+    dt = pd.DataFrame({"id": g["id"].astype(str).to_numpy(), "population": pop, "area_id": g["area_id"].to_numpy(dtype=object),
+                       "minutes_before": before_rep * nan_far, "minutes_after": after * nan_far}, index=g.index)
+    rows = []
+    if study.areas is not None and len(study.areas):
+        import geopandas as gpd
+
+        a = study.areas[["area_id", "geometry"]].to_crs(4326)
+        j = gpd.sjoin(gpd.GeoDataFrame(geometry=gpd.points_from_xy(sites["lon"], sites["lat"]), crs=4326), a, how="left",
+                      predicate="within")
+        site_area = j[~j.index.duplicated(keep="first")]["area_id"].to_numpy(dtype=object)
+        da = dt["area_id"].to_numpy(dtype=object)
+        for aid, name in zip(study.areas["area_id"], study.areas["name"]):
+            mk = (da == aid) & (w > 0)
+            ww = w[mk]
+            rows.append({
+                "area_id": aid, "name": name, "demand_total": float(ww.sum()),
+                "mean_minutes_before": float(ww @ before_rep[mk] / ww.sum()) if ww.sum() > 0 else float("nan"),
+                "mean_minutes_after": float(ww @ after[mk] / ww.sum()) if ww.sum() > 0 else float("nan"),
+                "max_minutes_before": float(before_rep[mk].max()) if mk.any() else float("nan"),
+                "max_minutes_after": float(after[mk].max()) if mk.any() else float("nan"),
+                "new_sites": int(((site_area == aid) & (sites["source"].to_numpy() != "existing")).sum()),
+            })
+    beyond = (after >= cutoff - 1e-12) & (w > 0)
+    summary = {
+        "objective": objective,
+        "method": run.method,
+        "status": run.status,
+        "value_minutes": value,
+        "bound_minutes": bound,
+        "gap": run.gap,
+        "value_before_minutes": summarise(before_rep),
+        "sites": int(len(ch)),
+        "existing_sites": int(n_exist),
+        "relocate": bool(relocate),
+        "existing_kept": int((sites["source"] == "existing").sum()) if relocate else int(n_exist),
+        "candidates": int(len(candidates)),
+        "pairs": int(len(prob.rows)),
+        "cutoff_minutes": cutoff,
+        "residents_at_cutoff_after": float(w[beyond].sum()),
+        "demand_snapped_too_far": int(dem_snap.too_far.sum()),
+        "swap_iterations": int(run.iterations),
+        "seconds": round(run.seconds, 4),
+    }
+    return TimeSitingResult(objective, run.method, value, bound, run.gap, run.status, sites, dt, pd.DataFrame(rows), summary)

@@ -104,3 +104,93 @@ def test_messages():
     with pytest.raises(InputError, match="finite fallback") as e:
         M.time_problem([0], [0], [1.0], [1.0], [np.inf], 1)
     assert "兜底" in e.value.zh
+
+
+# ------------------------------------------------------------------------- study level
+def study_with_candidates(seed=0, n_cand=8):
+    from planner.siting import candidates_from_points
+    from tests.helpers import X0, Y0, grid_study
+
+    study = grid_study(seed=seed, n=16, n_fac=4, n_dem=300)
+    net = study.networks["walk"]
+    rng = np.random.default_rng(seed + 50)
+    lon, lat = net.to_lonlat(rng.uniform(X0, X0 + 1500, n_cand), rng.uniform(Y0, Y0 + 1500, n_cand))
+    return study, candidates_from_points(net, np.column_stack([lon, lat]))
+
+
+def brute_study(study, cands, p, cutoff, objective, *, relocate=False):
+    """Enumerate every p-subset; times from a full nearest() on existing + chosen sites."""
+    from planner.network import snap_points
+    from planner.travel import nearest
+
+    net = study.networks["walk"]
+    mpm = 4.5 * 1000 / 60
+    fac = study.facilities[study.facilities["type"] == "health_centre"]
+    g = study.demand.gdf
+    ds = snap_points(net, *net.to_metric(g.geometry.x.to_numpy(), g.geometry.y.to_numpy()))
+    ex_xy = np.column_stack(net.to_metric(fac["lon"].to_numpy(), fac["lat"].to_numpy()))
+    all_xy = np.column_stack([cands.x, cands.y])
+    if relocate:
+        all_xy = np.vstack([ex_xy, all_xy])
+        ex_xy = ex_xy[:0]
+    w = g["population"].to_numpy(float)
+    best = np.inf
+    for comb in itertools.combinations(range(len(all_xy)), p):
+        xy = np.vstack([ex_xy, all_xy[list(comb)]])
+        t = np.minimum(nearest(net, snap_points(net, xy[:, 0], xy[:, 1]), ds)[0] / mpm, cutoff)
+        v = float(w @ t / w.sum()) if objective == "median" else float(t[w > 0].max())
+        best = min(best, v)
+    return best
+
+
+@pytest.mark.parametrize("objective", ["median", "center"])
+@pytest.mark.parametrize("p", [1, 2])
+def test_propose_time_equals_enumeration_on_the_network(objective, p):
+    study, cands = study_with_candidates()
+    res = M.propose_time(study, "health_centre", count=p, objective=objective, candidates=cands, cutoff_minutes=20,
+                         method="exact")
+    want = brute_study(study, cands, p, 20.0, objective)
+    assert res.value == pytest.approx(want, rel=1e-9)
+    assert res.status == "Optimal" and res.bound == pytest.approx(want, rel=1e-6)
+    assert len(res.sites) == p and (res.sites["source"] == "click").all()
+    d = res.demand
+    assert len(d) == len(study.demand) and (d["minutes_after"] <= d["minutes_before"] + 1e-9).all()
+    assert res.summary["value_before_minutes"] >= res.value - 1e-12
+    if objective == "median":
+        assert res.sites["residents"].sum() <= d["population"].sum()
+        assert len(res.areas) == 2 and res.areas["new_sites"].sum() == p
+        w = d["population"].to_numpy()
+        assert res.value == pytest.approx(float(w @ d["minutes_after"]) / w.sum())
+
+
+def test_propose_time_heuristic_is_feasible_and_not_better_than_exact():
+    study, cands = study_with_candidates(seed=3, n_cand=8)
+    h = M.propose_time(study, "health_centre", count=3, candidates=cands, method="heuristic", cutoff_minutes=20)
+    e = M.propose_time(study, "health_centre", count=3, candidates=cands, method="exact", cutoff_minutes=20)
+    assert h.value >= e.value - 1e-9 and np.isnan(h.bound) and e.gap <= 1e-6
+    assert len(set(h.sites["id"])) == 3
+
+
+def test_relocation_keeps_the_count_and_never_does_worse():
+    study, cands = study_with_candidates(seed=1, n_cand=5)
+    n_exist = int((study.facilities["type"] == "health_centre").sum())
+    res = M.propose_time(study, "health_centre", count=0, candidates=cands, relocate=True, method="exact", cutoff_minutes=20)
+    assert len(res.sites) == n_exist
+    assert res.value <= res.summary["value_before_minutes"] + 1e-9
+    want = brute_study(study, cands, n_exist, 20.0, "median", relocate=True)
+    assert res.value == pytest.approx(want, rel=1e-9)
+    assert res.summary["existing_kept"] == int((res.sites["source"] == "existing").sum())
+
+
+@pytest.mark.parametrize("kwargs, en", [
+    ({"count": 1, "objective": "fastest"}, "Unknown objective 'fastest'"),
+    ({"count": -1}, "whole number >= 0"),
+    ({"count": 1, "method": "magic"}, "Unknown method 'magic'"),
+    ({"count": 1, "cutoff_minutes": 0}, "cut-off must be a positive"),
+    ({"count": 9}, "only 8 candidates"),
+])
+def test_propose_time_messages(kwargs, en):
+    study, cands = study_with_candidates()
+    with pytest.raises(Exception) as e:
+        M.propose_time(study, "health_centre", candidates=cands, **kwargs)
+    assert en in e.value.en and e.value.zh != e.value.en
