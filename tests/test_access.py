@@ -464,3 +464,67 @@ def test_cli_access_bad_supply_names_the_row(tmp_path):
     args2 = access_parser().parse_args(["access", "--demo", "--demo-scale", "0.3", "--facilities", str(fac), "--out", str(out)])
     with pytest.raises(InputError, match="exactly one --type"):
         args2.func(args2)
+
+
+# ------------------------------------------------------------------------- what-if
+def whatif_for(study, minutes=10.0, decay="step"):
+    net = study.networks["walk"]
+    fac = study.facilities[study.facilities["type"] == "health_centre"]
+    g = study.demand.gdf
+    fs = snap_points(net, *net.to_metric(fac["lon"].to_numpy(), fac["lat"].to_numpy()))
+    ds = snap_points(net, *net.to_metric(g.geometry.x.to_numpy(), g.geometry.y.to_numpy()))
+    return A.AccessWhatIf(net, fs, fac["doctors"].to_numpy(float), ds, g["population"].to_numpy(float), minutes=minutes,
+                          speed_kmh=4.5, decay=decay, facility_ids=fac["id"].to_numpy(), demand_ids=g["id"].to_numpy())
+
+
+def full(study, minutes=10.0, decay="step"):
+    return A.access(study, "health_centre", supply_column="doctors", minutes=minutes, decay=decay).demand["access_per_1000"].to_numpy()
+
+
+@pytest.mark.parametrize("decay", ["none", "step", "gaussian"])
+def test_whatif_add_remove_resupply_equal_full_recomputation(decay):
+    study = doctors_study(seed=1)
+    wi = whatif_for(study, decay=decay)
+    np.testing.assert_allclose(wi.access, full(study, decay=decay), rtol=1e-12, atol=1e-12)
+    net = study.networks["walk"]
+    lon, lat = net.to_lonlat([X0 + 700.0], [Y0 + 1300.0])
+    before = wi.access.copy()
+    delta = wi.add(float(lon[0]), float(lat[0]), 6.0, site_id="new1")
+    fac = study.facilities.copy()
+    row = fac.iloc[[0]].copy()
+    row[["id", "type", "lon", "lat", "doctors"]] = ["new1", "health_centre", float(lon[0]), float(lat[0]), 6.0]
+    fac = pd.concat([fac, row], ignore_index=True)
+    s2 = study.with_facilities(fac)
+    np.testing.assert_allclose(wi.access, full(s2, decay=decay), rtol=1e-9, atol=1e-12)
+    changed = np.flatnonzero(wi.access != before)
+    assert set(changed) == set(delta.changed_index) and 0 < len(changed) < len(before)
+    assert delta.mean_after > delta.mean_before
+    # remove an existing centre
+    gone = study.facilities.loc[study.facilities["type"] == "health_centre", "id"].iloc[0]
+    wi.remove(gone)
+    s3 = s2.with_facilities(fac[fac["id"] != gone])
+    np.testing.assert_allclose(wi.access, full(s3, decay=decay), rtol=1e-9, atol=1e-12)
+    # more doctors at the new site
+    wi.set_supply("new1", 10.0)
+    fac4 = fac[fac["id"] != gone].copy()
+    fac4.loc[fac4["id"] == "new1", "doctors"] = 10.0
+    np.testing.assert_allclose(wi.access, full(study.with_facilities(fac4), decay=decay), rtol=1e-9, atol=1e-12)
+    assert "new1" in wi.site_ids and gone not in wi.site_ids
+
+
+def test_whatif_messages():
+    study = doctors_study(seed=1)
+    wi = whatif_for(study)
+    with pytest.raises(InputError, match="No open site with id 'zz'"):
+        wi.remove("zz")
+    net = study.networks["walk"]
+    lon, lat = net.to_lonlat([X0 + 5000.0], [Y0 + 5000.0])
+    with pytest.raises(InputError, match="from the nearest street") as e:
+        wi.add(float(lon[0]), float(lat[0]), 3.0)
+    assert "路网" in e.value.zh
+    first = wi.site_ids[0]
+    lon, lat = net.to_lonlat([X0 + 500.0], [Y0 + 500.0])
+    with pytest.raises(InputError, match="already exists"):
+        wi.add(float(lon[0]), float(lat[0]), 3.0, site_id=first)
+    with pytest.raises(InputError, match="must be a number >= 0"):
+        wi.add(float(lon[0]), float(lat[0]), -1.0)
