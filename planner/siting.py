@@ -50,6 +50,9 @@ __all__ = [
     "GreedyRun",
     "greedy_max_coverage",
     "greedy_min_sites",
+    "swap_max_coverage",
+    "lagrangian_max_coverage",
+    "improve_min_sites",
     "MilpRun",
     "milp_max_coverage",
     "milp_min_sites",
@@ -63,6 +66,10 @@ __all__ = [
 ]
 
 _EPS = 1e-9
+#: Solvers of :func:`propose`: ``greedy`` (lazy greedy), ``heuristic`` (greedy + swap search, with a
+#: Lagrangian bound for maximal coverage), ``auto`` (the heuristic, then HiGHS within the time limit,
+#: warm-started from it; the proven gap is always reported), ``exact`` (HiGHS warm-started from greedy).
+METHODS = ("greedy", "heuristic", "auto", "exact")
 
 
 def goal_limit_m(ftype: FacilityType) -> float:
@@ -539,6 +546,129 @@ def _curve_order(csc: sp.csc_matrix, w: np.ndarray, chosen) -> GreedyRun:
     return _celf(csc, w, k_max=len(chosen), allowed=chosen)
 
 
+# ============================================================================ improvement (swap) and bounds
+def _covered_weight(csc: sp.csc_matrix, w: np.ndarray, chosen) -> float:
+    chosen = np.asarray(chosen, np.int64)
+    if len(chosen) == 0:
+        return 0.0
+    return float(w[np.asarray(csc[:, chosen].sum(axis=1)).ravel() > 0].sum())
+
+
+def swap_max_coverage(red: Reduced, chosen, *, max_iter: int = 10_000) -> tuple[np.ndarray, int]:
+    """Best-improvement vertex substitution for maximal coverage: swap one chosen site for another while coverage grows.
+
+    For every (in ``j``, out ``k``) pair at once: ``delta = G_j - L_k + C_jk``, ``G_j`` the weight
+    ``j`` would add, ``L_k`` the weight only ``k`` covers, ``C_jk`` the part of ``L_k`` that ``j``
+    also covers. Stops at a local optimum: no single swap covers more. Returns (columns, swaps made).
+    """
+    csc = red.matrix.tocsc()
+    w = red.weight
+    m, n = csc.shape
+    chosen = np.array(chosen, np.int64)
+    p = len(chosen)
+    if p == 0 or p >= n:
+        return chosen, 0
+    rows = csc.indices
+    cols = np.repeat(np.arange(n), np.diff(csc.indptr))
+    it = 0
+    while it < max_iter:
+        is_in = np.zeros(n, bool)
+        is_in[chosen] = True
+        pos = np.full(n, -1, np.int64)
+        pos[chosen] = np.arange(p)
+        in_nz = is_in[cols]
+        cnt = np.bincount(rows[in_nz], minlength=m)
+        # the one chosen site covering each row covered exactly once
+        only = np.full(m, -1, np.int64)
+        once = in_nz & (cnt[rows] == 1)
+        only[rows[once]] = pos[cols[once]]
+        loss = np.bincount(only[only >= 0], weights=w[only >= 0], minlength=p)
+        out_nz = ~in_nz
+        r, c = rows[out_nz], cols[out_nz]
+        gain = np.bincount(c, weights=w[r] * (cnt[r] == 0), minlength=n)
+        hit = only[r] >= 0
+        corr = sp.coo_matrix((w[r[hit]], (c[hit], only[r[hit]])), shape=(n, p)).toarray()
+        delta = gain[:, None] - loss[None, :] + corr
+        delta[is_in, :] = -np.inf
+        j, k = np.unravel_index(int(np.argmax(delta)), delta.shape)
+        if not delta[j, k] > 1e-9 * max(float(w.sum()), 1.0):
+            break
+        chosen[k] = j
+        it += 1
+    return chosen, it
+
+
+def lagrangian_max_coverage(red: Reduced, p: int, *, lower: float = 0.0, max_iter: int = 400,
+                            tol: float = 1e-5) -> float:
+    """Upper bound on maximal coverage with ``p`` sites: Lagrangian relaxation of ``y_i <= sum_j a_ij x_j``.
+
+    ``L(mu) = sum_i max(0, w_i - mu_i) + (sum of the p largest sum_i a_ij mu_i)`` for ``mu >= 0``;
+    every value is a proven upper bound. Subgradient steps (Polyak, towards ``lower``, the best
+    known coverage) halve after 20 iterations without progress.
+    """
+    csc = red.matrix.tocsc()
+    w = red.weight
+    m, n = csc.shape
+    p = min(int(p), n)
+    if p == 0 or m == 0:
+        return 0.0
+    rows = csc.indices
+    cols = np.repeat(np.arange(n), np.diff(csc.indptr))
+    mu = w * 0.5
+    best = np.inf
+    theta, stall = 1.0, 0
+    for _ in range(max_iter):
+        score = np.bincount(cols, weights=mu[rows], minlength=n)
+        pick = np.argpartition(-score, p - 1)[:p]
+        val = float(np.maximum(w - mu, 0.0).sum() + score[pick].sum())
+        if val < best - 1e-12 * max(best if np.isfinite(best) else 1.0, 1.0):
+            best, stall = val, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                theta, stall = theta / 2.0, 0
+        if best - lower <= tol * max(best, 1e-300) or theta < 1e-4:
+            break
+        is_pick = np.zeros(n, bool)
+        is_pick[pick] = True
+        y = (w - mu > 0).astype(float)
+        cover = np.bincount(rows[is_pick[cols]], minlength=m).astype(float)
+        g = y - cover  # subgradient of L in mu (L decreases along -g where g > 0)
+        nrm = float(g @ g)
+        if nrm == 0:
+            break
+        mu = np.maximum(mu + theta * (val - lower) / nrm * g, 0.0)
+    return float(best)
+
+
+def improve_min_sites(red: Reduced, need: float, chosen) -> tuple[np.ndarray, int]:
+    """Fewer sites for the same target: drop a site, repair by swap search, keep while ``need`` is still met.
+
+    Starting from a feasible answer (e.g. greedy's), repeatedly removes the site whose loss is
+    smallest and runs :func:`swap_max_coverage` on the rest; stops when the smaller set can no
+    longer reach ``need``. Returns (columns, sites removed).
+    """
+    csc = red.matrix.tocsc()
+    w = red.weight
+    cols = np.repeat(np.arange(csc.shape[1]), np.diff(csc.indptr))
+    cur = np.array(chosen, np.int64)
+    removed = 0
+    while len(cur) > 1:
+        is_in = np.zeros(csc.shape[1], bool)
+        is_in[cur] = True
+        in_nz = is_in[cols]
+        cnt = np.bincount(csc.indices[in_nz], minlength=csc.shape[0])
+        once = in_nz & (cnt[csc.indices] == 1)
+        loss_by_col = np.bincount(cols[once], weights=w[csc.indices[once]], minlength=csc.shape[1])
+        trial = np.delete(cur, int(np.argmin(loss_by_col[cur])))  # the site whose loss is smallest
+        trial, _ = swap_max_coverage(red, trial)
+        if _covered_weight(csc, w, trial) >= need * (1 - 1e-12):
+            cur, removed = trial, removed + 1
+        else:
+            break
+    return cur, removed
+
+
 # ============================================================================ MILP (HiGHS)
 @dataclass(frozen=True)
 class MilpRun:
@@ -799,6 +929,9 @@ class SitingResult:
             "bound": self.bound,
             "gap": self.gap,
             "gap_source": ("HiGHS dual bound (proven)" if self.method == "exact"
+                           else "Lagrangian and HiGHS dual bounds (proven)" if self.method == "auto" and self.problem == "max_coverage"
+                           else "HiGHS dual bound (proven)" if self.method == "auto"
+                           else "Lagrangian bound (proven)" if self.method == "heuristic" and self.problem == "max_coverage"
                            else "a-priori (1 - 1/e) guarantee of greedy" if self.problem == "max_coverage" else "none"),
             "greedy_objective": self.greedy_objective,
             "status": self.status,
@@ -874,8 +1007,12 @@ def propose(
     share_of : {'total', 'reachable'}
         What ``target_share`` is a share of: all demand, or demand that some existing or candidate
         site can reach within the goal (then 1.0 is always feasible).
-    method : {'greedy', 'exact'}
-        Lazy greedy (CELF, fast, (1 - 1/e) guarantee) or HiGHS MILP (time limit, gap reported).
+    method : {'greedy', 'heuristic', 'auto', 'exact'}
+        Lazy greedy (CELF, fast, (1 - 1/e) guarantee); ``heuristic``: greedy then swap search
+        (maximal coverage: best-improvement vertex substitution with a Lagrangian upper bound;
+        fewest sites: drop a site and repair by swaps while the target holds); ``auto``: the
+        heuristic, then HiGHS within ``time_limit_s`` warm-started from it (the proven gap is
+        reported); ``exact``: HiGHS MILP warm-started from greedy (time limit, gap reported).
     capacity : float, optional
         Residents one new site can serve (with ``count``; always an MILP).
     time_limit_s, mip_rel_gap : HiGHS options for ``method='exact'``.
@@ -912,8 +1049,9 @@ def propose(
     if (count is None) == (target_share is None):
         raise InputError("Give exactly one of count (number of new sites) or target_share.",
                          "请给出新增设施数量（count）或目标覆盖率（target_share）之一，且只能给一个。")
-    if method not in ("greedy", "exact"):
-        raise InputError(f"Unknown method '{method}': use 'greedy' or 'exact'.", f"未知求解方法「{method}」：请使用 greedy 或 exact。")
+    if method not in METHODS:
+        raise InputError(f"Unknown method '{method}': use one of {', '.join(METHODS)}.",
+                         f"未知求解方法「{method}」：请使用 {'、'.join(METHODS)} 之一。")
     if share_of not in ("total", "reachable"):
         raise InputError(f"share_of must be 'total' or 'reachable', not '{share_of}'.", f"share_of 须为 total 或 reachable，而非「{share_of}」。")
     if len(pop) != n_d:
@@ -940,7 +1078,7 @@ def propose(
     if target_share is not None and not (0 < target_share <= 1):
         raise InputError(f"The target share must be in (0, 1], e.g. 0.95, not {target_share}.",
                          f"目标覆盖率须在 (0, 1] 之间（如 0.95），而非 {target_share}。")
-    if method == "exact" and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
+    if method in ("exact", "auto") and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
         raise InputError(f"The time limit must be positive seconds, not {time_limit_s!r}.", f"时间上限须为正的秒数，而非 {time_limit_s!r}。")
     if capacity is not None:
         if count is None:
@@ -990,6 +1128,26 @@ def propose(
             bound = covered_before + min(float(g.gains.sum()) / (1 - 1 / np.e), reachable - covered_before)
             gap = (bound - objective) / bound if bound > 0 else 0.0
             status = "greedy"
+        elif method in ("heuristic", "auto"):
+            start = g.order
+            if len(start) < count:  # greedy stopped early (nothing left to gain): nothing to swap towards
+                start = np.concatenate([start, np.setdiff1d(np.arange(red.matrix.shape[1]), start)[: count - len(start)]])
+            imp, swaps = swap_max_coverage(red, start)
+            cur = _curve_order(red.matrix, red.weight, imp)
+            new_w = float(cur.gains.sum())
+            ub = min(lagrangian_max_coverage(red, count, lower=new_w), float(red.weight.sum()))
+            order, gains, status = cur.order, cur.gains, f"greedy + {swaps} swaps"
+            if method == "auto":
+                mr = milp_max_coverage(red, count, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
+                                       warm=GreedyRun(imp, cur.gains, 0.0))
+                ub = min(ub, mr.bound)
+                if mr.objective > new_w + 1e-9:
+                    cur = _curve_order(red.matrix, red.weight, mr.chosen)
+                    order, gains, new_w = cur.order, cur.gains, float(cur.gains.sum())
+                status = f"{status}; HiGHS {mr.status}"
+            objective = covered_before + new_w
+            bound = covered_before + max(ub, new_w)
+            gap = (bound - objective) / bound if bound > 0 else 0.0
         else:
             mr = milp_max_coverage(red, count, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm=g)
             cur = _curve_order(red.matrix, red.weight, mr.chosen)
@@ -1020,7 +1178,16 @@ def propose(
                 order, gains = g.order, g.gains
                 objective = float(len(order))
                 status = "greedy"
+            elif method == "heuristic":
+                imp, dropped = improve_min_sites(red, need, g.order)
+                cur = _curve_order(red.matrix, red.weight, imp)
+                order, gains = cur.order, cur.gains
+                objective = float(len(order))
+                status = f"greedy, {dropped} sites saved by swap search"
             else:
+                if method == "auto":
+                    imp, dropped = improve_min_sites(red, need, g.order)
+                    g = GreedyRun(imp, np.zeros(len(imp)), 0.0)
                 mr = milp_min_sites(red, need, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm=g)
                 cur = _curve_order(red.matrix, red.weight, mr.chosen)
                 order, gains = cur.order, cur.gains
