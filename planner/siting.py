@@ -53,6 +53,9 @@ __all__ = [
     "swap_max_coverage",
     "lagrangian_max_coverage",
     "improve_min_sites",
+    "ImprovedRun",
+    "improved_max_coverage",
+    "improved_min_sites",
     "MilpRun",
     "milp_max_coverage",
     "milp_min_sites",
@@ -669,6 +672,72 @@ def improve_min_sites(red: Reduced, need: float, chosen) -> tuple[np.ndarray, in
     return cur, removed
 
 
+@dataclass(frozen=True)
+class ImprovedRun:
+    """A heuristic (optionally finished by HiGHS) answer on a reduced problem, in greedy order.
+
+    ``objective``: covered weight (maximal coverage) or number of sites (fewest sites); ``bound``:
+    a proven bound on the optimum (upper for coverage, lower for sites; NaN when none is known).
+    """
+
+    order: np.ndarray
+    gains: np.ndarray
+    objective: float
+    bound: float
+    status: str
+    seconds: float
+
+
+def improved_max_coverage(red: Reduced, p: int, *, greedy: GreedyRun | None = None, exact_time_s: float | None = None,
+                          mip_rel_gap: float = 1e-6) -> ImprovedRun:
+    """Greedy, swap search and a Lagrangian upper bound; with ``exact_time_s``, then HiGHS warm-started from it.
+
+    The answer is never worse than greedy's; ``bound`` is the smaller of the Lagrangian and the
+    HiGHS dual bound, so the reported gap is always a proven one.
+    """
+    t0 = time.perf_counter()
+    g = greedy if greedy is not None else greedy_max_coverage(red, p)
+    n = red.matrix.shape[1]
+    p = min(int(p), n)
+    start = g.order
+    if len(start) < p:  # greedy stopped early (nothing left to gain): pad so the swap search has p sites
+        start = np.concatenate([start, np.setdiff1d(np.arange(n), start)[: p - len(start)]])
+    imp, swaps = swap_max_coverage(red, start)
+    cur = _curve_order(red.matrix, red.weight, imp)
+    cov = float(cur.gains.sum())
+    ub = min(lagrangian_max_coverage(red, p, lower=cov), float(red.weight.sum()))
+    status = f"greedy + {swaps} swaps"
+    if exact_time_s is not None and ub - cov > 1e-9 * max(ub, 1.0):
+        mr = milp_max_coverage(red, p, time_limit_s=exact_time_s, mip_rel_gap=mip_rel_gap, warm=GreedyRun(imp, cur.gains, 0.0))
+        ub = min(ub, mr.bound)
+        if mr.objective > cov + 1e-9:
+            cur = _curve_order(red.matrix, red.weight, mr.chosen)
+            cov = float(cur.gains.sum())
+        status += f"; HiGHS {mr.status}"
+    elif exact_time_s is not None:
+        status += "; proven optimal by the Lagrangian bound"
+    return ImprovedRun(cur.order, cur.gains, cov, max(ub, cov), status, time.perf_counter() - t0)
+
+
+def improved_min_sites(red: Reduced, need: float, *, greedy: GreedyRun | None = None, exact_time_s: float | None = None,
+                       mip_rel_gap: float = 1e-6) -> ImprovedRun:
+    """Greedy, then :func:`improve_min_sites`; with ``exact_time_s``, then HiGHS warm-started from it (proven bound)."""
+    t0 = time.perf_counter()
+    g = greedy if greedy is not None else greedy_min_sites(red, need)
+    imp, dropped = improve_min_sites(red, need, g.order)
+    status = f"greedy, {dropped} sites saved by swap search"
+    bound = float("nan")
+    if exact_time_s is not None:
+        mr = milp_min_sites(red, need, time_limit_s=exact_time_s, mip_rel_gap=mip_rel_gap,
+                            warm=GreedyRun(imp, np.zeros(len(imp)), 0.0))
+        if len(mr.chosen) < len(imp):
+            imp = mr.chosen
+        bound = float(np.ceil(mr.bound - 1e-6))
+        status += f"; HiGHS {mr.status}" + (" (warm start)" if mr.warm_start else "")
+    cur = _curve_order(red.matrix, red.weight, imp)
+    return ImprovedRun(cur.order, cur.gains, float(len(cur.order)), bound, status, time.perf_counter() - t0)
+
+
 # ============================================================================ MILP (HiGHS)
 @dataclass(frozen=True)
 class MilpRun:
@@ -1129,24 +1198,11 @@ def propose(
             gap = (bound - objective) / bound if bound > 0 else 0.0
             status = "greedy"
         elif method in ("heuristic", "auto"):
-            start = g.order
-            if len(start) < count:  # greedy stopped early (nothing left to gain): nothing to swap towards
-                start = np.concatenate([start, np.setdiff1d(np.arange(red.matrix.shape[1]), start)[: count - len(start)]])
-            imp, swaps = swap_max_coverage(red, start)
-            cur = _curve_order(red.matrix, red.weight, imp)
-            new_w = float(cur.gains.sum())
-            ub = min(lagrangian_max_coverage(red, count, lower=new_w), float(red.weight.sum()))
-            order, gains, status = cur.order, cur.gains, f"greedy + {swaps} swaps"
-            if method == "auto":
-                mr = milp_max_coverage(red, count, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-                                       warm=GreedyRun(imp, cur.gains, 0.0))
-                ub = min(ub, mr.bound)
-                if mr.objective > new_w + 1e-9:
-                    cur = _curve_order(red.matrix, red.weight, mr.chosen)
-                    order, gains, new_w = cur.order, cur.gains, float(cur.gains.sum())
-                status = f"{status}; HiGHS {mr.status}"
-            objective = covered_before + new_w
-            bound = covered_before + max(ub, new_w)
+            run = improved_max_coverage(red, count, greedy=g, exact_time_s=time_limit_s if method == "auto" else None,
+                                        mip_rel_gap=mip_rel_gap)
+            order, gains, status = run.order, run.gains, run.status
+            objective = covered_before + run.objective
+            bound = covered_before + run.bound
             gap = (bound - objective) / bound if bound > 0 else 0.0
         else:
             mr = milp_max_coverage(red, count, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm=g)
@@ -1178,16 +1234,12 @@ def propose(
                 order, gains = g.order, g.gains
                 objective = float(len(order))
                 status = "greedy"
-            elif method == "heuristic":
-                imp, dropped = improve_min_sites(red, need, g.order)
-                cur = _curve_order(red.matrix, red.weight, imp)
-                order, gains = cur.order, cur.gains
-                objective = float(len(order))
-                status = f"greedy, {dropped} sites saved by swap search"
+            elif method in ("heuristic", "auto"):
+                run = improved_min_sites(red, need, greedy=g, exact_time_s=None if method == "heuristic" else time_limit_s,
+                                         mip_rel_gap=mip_rel_gap)
+                order, gains, objective, bound, status = run.order, run.gains, run.objective, run.bound, run.status
+                gap = (objective - bound) / objective if objective > 0 and np.isfinite(bound) else float("nan")
             else:
-                if method == "auto":
-                    imp, dropped = improve_min_sites(red, need, g.order)
-                    g = GreedyRun(imp, np.zeros(len(imp)), 0.0)
                 mr = milp_min_sites(red, need, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm=g)
                 cur = _curve_order(red.matrix, red.weight, mr.chosen)
                 order, gains = cur.order, cur.gains
