@@ -56,6 +56,7 @@ __all__ = [
     "ImprovedRun",
     "improved_max_coverage",
     "improved_min_sites",
+    "lagrangian_set_cover",
     "MilpRun",
     "milp_max_coverage",
     "milp_min_sites",
@@ -672,6 +673,82 @@ def improve_min_sites(red: Reduced, need: float, chosen) -> tuple[np.ndarray, in
     return cur, removed
 
 
+def lagrangian_set_cover(red: Reduced, *, max_iter: int = 400, heuristic_every: int = 5,
+                         start=None) -> tuple[np.ndarray, float]:
+    """Fewest sites covering every row: Lagrangian heuristic for set covering (after Beasley 1990).
+
+    Multipliers ``u_i >= 0`` on the cover rows give reduced costs ``c_j = 1 - sum_{i in j} u_i``
+    and a lower bound ``L(u) = sum u_i + sum_j min(0, c_j)``. Every few subgradient steps the
+    columns with ``c_j < 0`` are taken, uncovered rows repaired greedily (most new rows, then lowest
+    ``c_j``), and redundant columns dropped (least attractive first). Returns (best columns, best
+    bound ``ceil(L)``) — the bound proves how far the answer can be from the optimum.
+    """
+    csc = red.matrix.tocsc()
+    csr = red.matrix.tocsr()
+    m, n = csc.shape
+    rows = csc.indices
+    cols = np.repeat(np.arange(n), np.diff(csc.indptr))
+    size = np.diff(csc.indptr)
+    if m == 0:
+        return np.zeros(0, np.int64), 0.0
+    # start: each row's multiplier = 1 / (its number of columns), a feasible dual
+    deg = np.diff(csr.indptr).astype(float)
+    u = 1.0 / np.maximum(deg, 1.0)
+    best_cols = np.asarray(start, np.int64) if start is not None else None
+    best_lb = 0.0
+    theta, stall = 2.0, 0
+
+    def heuristic(c):
+        x = np.zeros(n, bool)
+        x[c < 0] = True
+        cnt = np.bincount(rows[x[cols]], minlength=m)
+        unc = cnt == 0
+        while unc.any():
+            newr = np.bincount(cols, weights=unc[rows].astype(float), minlength=n)
+            newr[x] = 0
+            score = newr - 1e-6 * c  # most new rows; ties to the lowest reduced cost
+            j = int(np.argmax(score))
+            if newr[j] <= 0:
+                return None
+            x[j] = True
+            r = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+            cnt[r] += 1
+            unc[r] = False
+        chosen = np.flatnonzero(x)
+        for j in chosen[np.argsort(-c[chosen], kind="stable")]:
+            r = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+            if (cnt[r] >= 2).all():
+                x[j] = False
+                cnt[r] -= 1
+        return np.flatnonzero(x)
+
+    upper = float(len(best_cols)) if best_cols is not None else float(n)
+    for it in range(max_iter):
+        c = 1.0 - np.bincount(cols, weights=u[rows], minlength=n)
+        lb = float(u.sum() + np.minimum(c, 0.0).sum())
+        if lb > best_lb + 1e-9:
+            best_lb, stall = lb, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                theta, stall = theta / 2.0, 0
+        if it % heuristic_every == 0:
+            sol = heuristic(c)
+            if sol is not None and (best_cols is None or len(sol) < len(best_cols)):
+                best_cols, upper = sol, float(len(sol))
+        if upper - np.ceil(best_lb - 1e-6) < 1 or theta < 1e-3:
+            break
+        x = c < 0
+        g = 1.0 - np.bincount(rows[x[cols]], minlength=m)  # subgradient of L in u
+        g[(u <= 0) & (g < 0)] = 0.0
+        nrm = float(g @ g)
+        if nrm == 0:
+            break
+        u = np.maximum(u + theta * (1.05 * upper - lb) / nrm * g, 0.0)
+    del size
+    return (best_cols if best_cols is not None else np.zeros(0, np.int64)), float(np.ceil(best_lb - 1e-6))
+
+
 @dataclass(frozen=True)
 class ImprovedRun:
     """A heuristic (optionally finished by HiGHS) answer on a reduced problem, in greedy order.
@@ -727,12 +804,19 @@ def improved_min_sites(red: Reduced, need: float, *, greedy: GreedyRun | None = 
     imp, dropped = improve_min_sites(red, need, g.order)
     status = f"greedy, {dropped} sites saved by swap search"
     bound = float("nan")
+    if need >= float(red.weight.sum()) * (1 - 1e-12):  # every row: a set cover, where the Lagrangian heuristic is strong
+        lag, lb = lagrangian_set_cover(red, start=imp)
+        lag, _ = improve_min_sites(red, need, lag)
+        if len(lag) < len(imp):
+            status += f"; Lagrangian heuristic {len(imp)} -> {len(lag)}"
+            imp = lag
+        bound = lb
     if exact_time_s is not None:
         mr = milp_min_sites(red, need, time_limit_s=exact_time_s, mip_rel_gap=mip_rel_gap,
                             warm=GreedyRun(imp, np.zeros(len(imp)), 0.0))
         if len(mr.chosen) < len(imp):
             imp = mr.chosen
-        bound = float(np.ceil(mr.bound - 1e-6))
+        bound = max(float(np.ceil(mr.bound - 1e-6)), bound if np.isfinite(bound) else 0.0)
         status += f"; HiGHS {mr.status}" + (" (warm start)" if mr.warm_start else "")
     cur = _curve_order(red.matrix, red.weight, imp)
     return ImprovedRun(cur.order, cur.gains, float(len(cur.order)), bound, status, time.perf_counter() - t0)

@@ -108,3 +108,18 @@ def test_unknown_method_lists_the_choices():
     with pytest.raises(Exception) as e:
         S.propose(net, cands, fac, dem, pop, ft, count=1, method="fast")
     assert "greedy, heuristic, auto, exact" in e.value.en and "greedy、heuristic、auto、exact" in e.value.zh
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_lagrangian_set_cover_is_a_cover_and_its_bound_holds(seed):
+    a, w = random_cover(seed + 20, m=30, n=10, density=0.3)
+    a = a[a.any(axis=1)]
+    w = w[: len(a)]
+    red = S.reduce_problem(sp.csr_matrix(a), w, merge_rows=False, drop_dominated=False)
+    cols, lb = S.lagrangian_set_cover(red)
+    assert a[:, cols].any(axis=1).all()
+    fewest = next(k for k in range(a.shape[1] + 1) for c in itertools.combinations(range(a.shape[1]), k)
+                  if a[:, list(c)].any(axis=1).all())
+    assert lb <= fewest <= len(cols)
+    run = S.improved_min_sites(red, float(w.sum()))
+    assert run.bound <= fewest <= run.objective and a[:, run.order].any(axis=1).all()
