@@ -1,7 +1,7 @@
 """Coverage siting beyond greedy (issue 13, item 3): random instances, 5,000 clients x 500 sites, ~21 sites per client.
 
-Clients and sites are uniform in a square; a site covers the clients within a radius chosen so
-that each client has about 21 sites in reach. Compared in the same run, on the same reduced
+Clients and sites are uniform in a square with wrap-around distances (no edge effects); a site
+covers the clients within a radius chosen so that each client has about 21 sites in reach. Compared in the same run, on the same reduced
 problem (:func:`planner.siting.reduce_problem`):
 
 * greedy (lazy greedy, the previous default);
@@ -38,7 +38,8 @@ def instance(seed, n_clients=5000, n_sites=500, per_client=21.0, side=10_000.0):
     cl = rng.uniform(0, side, (n_clients, 2))
     st = rng.uniform(0, side, (n_sites, 2))
     r = np.sqrt(per_client * side * side / (n_sites * np.pi))
-    pairs = cKDTree(st).query_ball_point(cl, r=r)
+    # distances wrap around the square (a torus), so clients near the edge have as many sites as the rest
+    pairs = cKDTree(st, boxsize=side).query_ball_point(cl, r=r)
     rows = np.repeat(np.arange(n_clients), [len(x) for x in pairs])
     cols = np.concatenate([np.asarray(x, np.int64) for x in pairs])
     a = sp.csr_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n_clients, n_sites))
@@ -94,8 +95,9 @@ def main():
     lines = [
         "## Coverage siting beyond greedy (`benchmarks/bench_improve.py`)",
         "",
-        f"Machine: {machine()}. Random instances: 5,000 clients × 500 sites uniform in a 10 km square, a site covers the "
-        f"clients within the radius that gives ~21 sites per client, weights 1-99; {args.seeds} seeds. Shortfall against the "
+        f"Machine: {machine()}. Random instances: 5,000 clients × 500 sites uniform in a 10 km square (distances wrap "
+        f"around), a site covers the clients within the radius that gives ~21 sites per client (measured: "
+        f"{np.mean([r['per'] for r in rows_cov]):.1f}), weights 1-99; {args.seeds} seeds. Shortfall against the "
         f"best known answer (HiGHS with {args.reference:g} s, or better if a faster method found one); ours and greedy in the "
         f"same run. `heuristic`: greedy + swap search (+ Lagrangian bound for coverage); `auto`: the same, then HiGHS within "
         f"{args.budget:g} s, warm-started.",

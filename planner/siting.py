@@ -769,6 +769,9 @@ def improved_max_coverage(red: Reduced, p: int, *, greedy: GreedyRun | None = No
                           mip_rel_gap: float = 1e-6) -> ImprovedRun:
     """Greedy, swap search and a Lagrangian upper bound; with ``exact_time_s``, then HiGHS warm-started from it.
 
+    ``exact_time_s`` is the budget of the whole call (heuristic included; HiGHS gets what is left,
+    at least 0.5 s).
+
     The answer is never worse than greedy's; ``bound`` is the smaller of the Lagrangian and the
     HiGHS dual bound, so the reported gap is always a proven one.
     """
@@ -785,7 +788,8 @@ def improved_max_coverage(red: Reduced, p: int, *, greedy: GreedyRun | None = No
     ub = min(lagrangian_max_coverage(red, p, lower=cov), float(red.weight.sum()))
     status = f"greedy + {swaps} swaps"
     if exact_time_s is not None and ub - cov > 1e-9 * max(ub, 1.0):
-        mr = milp_max_coverage(red, p, time_limit_s=exact_time_s, mip_rel_gap=mip_rel_gap, warm=GreedyRun(imp, cur.gains, 0.0))
+        left = max(0.5, float(exact_time_s) - (time.perf_counter() - t0))  # the budget covers the heuristic too
+        mr = milp_max_coverage(red, p, time_limit_s=left, mip_rel_gap=mip_rel_gap, warm=GreedyRun(imp, cur.gains, 0.0))
         ub = min(ub, mr.bound)
         if mr.objective > cov + 1e-9:
             cur = _curve_order(red.matrix, red.weight, mr.chosen)
@@ -798,7 +802,8 @@ def improved_max_coverage(red: Reduced, p: int, *, greedy: GreedyRun | None = No
 
 def improved_min_sites(red: Reduced, need: float, *, greedy: GreedyRun | None = None, exact_time_s: float | None = None,
                        mip_rel_gap: float = 1e-6) -> ImprovedRun:
-    """Greedy, then :func:`improve_min_sites`; with ``exact_time_s``, then HiGHS warm-started from it (proven bound)."""
+    """Greedy, then :func:`improve_min_sites` (and for a full cover :func:`lagrangian_set_cover`); with
+    ``exact_time_s`` (the budget of the whole call), then HiGHS warm-started from it (proven bound)."""
     t0 = time.perf_counter()
     g = greedy if greedy is not None else greedy_min_sites(red, need)
     imp, dropped = improve_min_sites(red, need, g.order)
@@ -811,8 +816,9 @@ def improved_min_sites(red: Reduced, need: float, *, greedy: GreedyRun | None = 
             status += f"; Lagrangian heuristic {len(imp)} -> {len(lag)}"
             imp = lag
         bound = lb
-    if exact_time_s is not None:
-        mr = milp_min_sites(red, need, time_limit_s=exact_time_s, mip_rel_gap=mip_rel_gap,
+    if exact_time_s is not None and not (np.isfinite(bound) and bound >= len(imp)):
+        left = max(0.5, float(exact_time_s) - (time.perf_counter() - t0))  # the budget covers the heuristic too
+        mr = milp_min_sites(red, need, time_limit_s=left, mip_rel_gap=mip_rel_gap,
                             warm=GreedyRun(imp, np.zeros(len(imp)), 0.0))
         if len(mr.chosen) < len(imp):
             imp = mr.chosen
