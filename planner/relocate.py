@@ -22,7 +22,7 @@ from ._errors import InputError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RelocationResult", "relocate_one", "OBJECTIVES"]
+__all__ = ["RelocationResult", "relocate_one", "write_relocation", "OBJECTIVES"]
 
 OBJECTIVES = ("coverage", "median", "center")
 
@@ -214,3 +214,28 @@ def relocate_one(
         "seconds": round(time.perf_counter() - t0, 3),
     }
     return RelocationResult(str(facility_id), objective, best, table, areas, summary)
+
+
+def write_relocation(result: RelocationResult, out_dir, *, extra_summary: dict | None = None) -> dict:
+    """Write ``candidates.csv`` (every place scored, ranked), ``areas.csv`` and ``summary.json``, atomically."""
+    import json
+    from pathlib import Path
+
+    from .export import atomic_path, jsonable, remove_stale, write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    with atomic_path(out / "candidates.csv") as tmp:
+        result.candidates.sort_values("rank").to_csv(tmp, index=False, encoding="utf-8-sig")
+    written["candidates.csv"] = out / "candidates.csv"
+    if len(result.areas):
+        with atomic_path(out / "areas.csv") as tmp:
+            result.areas.to_csv(tmp, index=False, encoding="utf-8-sig")
+        written["areas.csv"] = out / "areas.csv"
+    summary = dict(result.summary)
+    if extra_summary:
+        summary.update(extra_summary)
+    written["summary.json"] = write_text(out / "summary.json", json.dumps(jsonable(summary), ensure_ascii=False, indent=2))
+    remove_stale(out, ("candidates.csv", "areas.csv", "summary.json", "map.html"), written)
+    return written

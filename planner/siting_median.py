@@ -43,6 +43,10 @@ __all__ = [
     "center_radius",
     "exact_center",
     "heuristic_center",
+    "OBJECTIVES",
+    "TimeSitingResult",
+    "propose_time",
+    "write_time_siting",
 ]
 
 
@@ -667,3 +671,27 @@ def propose_time(
         "seconds": round(run.seconds, 4),
     }
     return TimeSitingResult(objective, run.method, value, bound, run.gap, run.status, sites, dt, pd.DataFrame(rows), summary)
+
+
+def write_time_siting(result: TimeSitingResult, out_dir, *, extra_summary: dict | None = None) -> dict:
+    """Write ``proposals.csv`` (sites), ``demand.csv`` (minutes before/after), ``areas.csv`` and ``summary.json``, atomically."""
+    import json
+    from pathlib import Path
+
+    from .export import atomic_path, jsonable, remove_stale, write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, df in (("proposals.csv", result.sites), ("demand.csv", result.demand), ("areas.csv", result.areas)):
+        if name == "areas.csv" and not len(df):
+            continue
+        with atomic_path(out / name) as tmp:
+            df.to_csv(tmp, index=False, encoding="utf-8-sig")
+        written[name] = out / name
+    summary = dict(result.summary)
+    if extra_summary:
+        summary.update(extra_summary)
+    written["summary.json"] = write_text(out / "summary.json", json.dumps(jsonable(summary), ensure_ascii=False, indent=2))
+    remove_stale(out, ("proposals.csv", "demand.csv", "areas.csv", "summary.json", "proposals.geojson", "map.html"), written)
+    return written

@@ -78,3 +78,20 @@ def test_messages():
         relocate_one(study, "health_centre", fid, objective="fast", candidates=cands)
     with pytest.raises(InputError, match="at least the goal"):
         relocate_one(study, "health_centre", fid, candidates=cands, cutoff_minutes=5)
+
+
+def test_write_relocation(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from planner.relocate import write_relocation
+
+    study, cands = setup()
+    fid = study.facilities.loc[study.facilities["type"] == "health_centre", "id"].iloc[1]
+    res = relocate_one(study, "health_centre", fid, objective="median", candidates=cands)
+    written = write_relocation(res, tmp_path)
+    assert set(written) == {"candidates.csv", "areas.csv", "summary.json"}
+    tab = pd.read_csv(tmp_path / "candidates.csv", encoding="utf-8-sig")
+    assert tab["rank"].tolist() == sorted(tab["rank"]) and tab["id"].iloc[0] == res.best["id"]
+    assert json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))["facility_id"] == fid

@@ -121,5 +121,5 @@ def test_lagrangian_set_cover_is_a_cover_and_its_bound_holds(seed):
     fewest = next(k for k in range(a.shape[1] + 1) for c in itertools.combinations(range(a.shape[1]), k)
                   if a[:, list(c)].any(axis=1).all())
     assert lb <= fewest <= len(cols)
-    run = S.improved_min_sites(red, float(w.sum()))
+    run = S.improved_min_sites(red, float(w.sum()), lagrangian=True)
     assert run.bound <= fewest <= run.objective and a[:, run.order].any(axis=1).all()

@@ -200,3 +200,18 @@ def test_propose_time_messages(kwargs, en):
     with pytest.raises(Exception) as e:
         M.propose_time(study, "health_centre", candidates=cands, **kwargs)
     assert en in e.value.en and e.value.zh != e.value.en
+
+
+def test_write_time_siting(tmp_path):
+    import json
+
+    import pandas as pd
+
+    study, cands = study_with_candidates()
+    res = M.propose_time(study, "health_centre", count=2, candidates=cands, method="exact", cutoff_minutes=20)
+    written = M.write_time_siting(res, tmp_path, extra_summary={"study": "grid"})
+    assert set(written) == {"proposals.csv", "demand.csv", "areas.csv", "summary.json"}
+    sites = pd.read_csv(tmp_path / "proposals.csv", encoding="utf-8-sig")
+    assert sites["id"].tolist() == res.sites["id"].tolist()
+    s = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert s["objective"] == "median" and s["study"] == "grid" and s["value_minutes"] == pytest.approx(res.value)
