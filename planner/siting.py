@@ -51,6 +51,7 @@ __all__ = [
     "greedy_max_coverage",
     "greedy_min_sites",
     "swap_max_coverage",
+    "iterated_swap_max_coverage",
     "lagrangian_max_coverage",
     "improve_min_sites",
     "ImprovedRun",
@@ -602,6 +603,37 @@ def swap_max_coverage(red: Reduced, chosen, *, max_iter: int = 10_000) -> tuple[
     return chosen, it
 
 
+def iterated_swap_max_coverage(red: Reduced, chosen, *, iters: int = 100, kick: int = 3, seed: int = 0,
+                               time_limit_s: float = 5.0) -> tuple[np.ndarray, int]:
+    """Iterated local search: from a swap-optimal answer, replace ``kick`` random sites by random others,
+    run :func:`swap_max_coverage` again, keep the result when it covers more. Seeded (same answer
+    every run); stops after ``iters`` kicks or ``time_limit_s``. Returns (columns, improvements)."""
+    csc = red.matrix.tocsc()
+    w = red.weight
+    n = csc.shape[1]
+    best = np.array(chosen, np.int64)
+    p = len(best)
+    if p == 0 or p >= n:
+        return best, 0
+    best, _ = swap_max_coverage(red, best)
+    val = _covered_weight(csc, w, best)
+    rng = np.random.default_rng(seed)
+    k = min(int(kick), p, n - p)
+    found = 0
+    t0 = time.perf_counter()
+    for _ in range(int(iters)):
+        if time.perf_counter() - t0 > time_limit_s:
+            break
+        out = rng.choice(p, k, replace=False)
+        pool = np.setdiff1d(np.arange(n), best)
+        trial = np.concatenate([np.delete(best, out), rng.choice(pool, k, replace=False)])
+        trial, _ = swap_max_coverage(red, trial)
+        v = _covered_weight(csc, w, trial)
+        if v > val + 1e-9 * max(val, 1.0):
+            best, val, found = trial, v, found + 1
+    return best, found
+
+
 def lagrangian_max_coverage(red: Reduced, p: int, *, lower: float = 0.0, max_iter: int = 400,
                             tol: float = 1e-5) -> float:
     """Upper bound on maximal coverage with ``p`` sites: Lagrangian relaxation of ``y_i <= sum_j a_ij x_j``.
@@ -645,13 +677,14 @@ def lagrangian_max_coverage(red: Reduced, p: int, *, lower: float = 0.0, max_ite
     return float(best)
 
 
-def improve_min_sites(red: Reduced, need: float, chosen, *, tries: int = 8) -> tuple[np.ndarray, int]:
+def improve_min_sites(red: Reduced, need: float, chosen, *, tries: int = 8, ils_iters: int = 30) -> tuple[np.ndarray, int]:
     """Fewer sites for the same target: drop a site, repair by swap search, keep while ``need`` is still met.
 
     Starting from a feasible answer (e.g. greedy's), removes a site and runs
     :func:`swap_max_coverage` on the rest; the sites are tried in order of increasing loss (the
     weight only they cover), up to ``tries`` of them, and the first repaired set that still meets
-    ``need`` is kept. Stops when no tried removal can be repaired. Returns (columns, sites removed).
+    ``need`` is kept. When none repairs, ``ils_iters`` kicks of :func:`iterated_swap_max_coverage`
+    from the best try get a last chance. Stops when that fails too. Returns (columns, sites removed).
     """
     csc = red.matrix.tocsc()
     w = red.weight
@@ -665,13 +698,21 @@ def improve_min_sites(red: Reduced, need: float, chosen, *, tries: int = 8) -> t
         cnt = np.bincount(csc.indices[in_nz], minlength=csc.shape[0])
         once = in_nz & (cnt[csc.indices] == 1)
         loss = np.bincount(cols[once], weights=w[csc.indices[once]], minlength=csc.shape[1])[cur]
+        ok, best_v, best_t = False, -1.0, None
         for k in np.argsort(loss, kind="stable")[: max(1, int(tries))]:
             trial, _ = swap_max_coverage(red, np.delete(cur, k))
-            if _covered_weight(csc, w, trial) >= need * (1 - 1e-12):
-                cur, removed = trial, removed + 1
+            v = _covered_weight(csc, w, trial)
+            if v >= need * (1 - 1e-12):
+                ok = True
                 break
-        else:
+            if v > best_v:
+                best_v, best_t = v, trial
+        if not ok and ils_iters > 0 and best_t is not None:  # harder repair: iterated local search from the best try
+            trial, _ = iterated_swap_max_coverage(red, best_t, iters=ils_iters)
+            ok = _covered_weight(csc, w, trial) >= need * (1 - 1e-12)
+        if not ok:
             break
+        cur, removed = trial, removed + 1
     return cur, removed
 
 
@@ -768,8 +809,9 @@ class ImprovedRun:
 
 
 def improved_max_coverage(red: Reduced, p: int, *, greedy: GreedyRun | None = None, exact_time_s: float | None = None,
-                          mip_rel_gap: float = 1e-6) -> ImprovedRun:
-    """Greedy, swap search and a Lagrangian upper bound; with ``exact_time_s``, then HiGHS warm-started from it.
+                          mip_rel_gap: float = 1e-6, ils_iters: int = 100) -> ImprovedRun:
+    """Greedy, swap search, ``ils_iters`` kicks of iterated local search (seeded) and a Lagrangian upper
+    bound; with ``exact_time_s``, then HiGHS warm-started from it.
 
     ``exact_time_s`` is the budget of the whole call (heuristic included; HiGHS gets what is left,
     at least 0.5 s).
@@ -785,10 +827,11 @@ def improved_max_coverage(red: Reduced, p: int, *, greedy: GreedyRun | None = No
     if len(start) < p:  # greedy stopped early (nothing left to gain): pad so the swap search has p sites
         start = np.concatenate([start, np.setdiff1d(np.arange(n), start)[: p - len(start)]])
     imp, swaps = swap_max_coverage(red, start)
+    imp, kicks = iterated_swap_max_coverage(red, imp, iters=ils_iters) if ils_iters > 0 else (imp, 0)
     cur = _curve_order(red.matrix, red.weight, imp)
     cov = float(cur.gains.sum())
     ub = min(lagrangian_max_coverage(red, p, lower=cov), float(red.weight.sum()))
-    status = f"greedy + {swaps} swaps"
+    status = f"greedy + {swaps} swaps + {kicks} improving kicks"
     if exact_time_s is not None and ub - cov > 1e-9 * max(ub, 1.0):
         left = max(0.5, float(exact_time_s) - (time.perf_counter() - t0))  # the budget covers the heuristic too
         mr = milp_max_coverage(red, p, time_limit_s=left, mip_rel_gap=mip_rel_gap, warm=GreedyRun(imp, cur.gains, 0.0))

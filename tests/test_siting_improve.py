@@ -123,3 +123,23 @@ def test_lagrangian_set_cover_is_a_cover_and_its_bound_holds(seed):
     assert lb <= fewest <= len(cols)
     run = S.improved_min_sites(red, float(w.sum()), lagrangian=True)
     assert run.bound <= fewest <= run.objective and a[:, run.order].any(axis=1).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_iterated_local_search_never_worse_and_ends_swap_optimal(seed):
+    a, w = random_cover(seed + 40, m=60, n=14, density=0.18)
+    red = S.reduce_problem(sp.csr_matrix(a), w, merge_rows=False, drop_dominated=False)
+    p = 3
+    g = S.greedy_max_coverage(red, p)
+    start = np.concatenate([g.order, np.setdiff1d(np.arange(a.shape[1]), g.order)[: p - len(g.order)]])
+    s1, _ = S.swap_max_coverage(red, start)
+    s2, _ = S.iterated_swap_max_coverage(red, s1, iters=30)
+    s3, _ = S.iterated_swap_max_coverage(red, s1, iters=30)
+    assert np.array_equal(s2, s3)  # seeded: the same answer every run
+    v1, v2 = (float(w[a[:, s].any(axis=1)].sum()) for s in (s1, s2))
+    assert v2 >= v1 - 1e-9 and v2 <= best_cover(a, w, p) + 1e-9
+    for k in range(p):
+        for j in set(range(a.shape[1])) - set(s2.tolist()):
+            t = s2.copy()
+            t[k] = j
+            assert float(w[a[:, t].any(axis=1)].sum()) <= v2 + 1e-9
