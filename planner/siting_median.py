@@ -488,12 +488,14 @@ def _solve(prob: TimeProblem, p: int, objective: str, method: str, time_limit_s:
     exact = method == "exact" or (method == "auto" and len(prob.rows) <= exact_max_pairs)
     if objective == "median":
         heur = heuristic_median(prob, p)
-        if not exact:
+        if not exact or (method == "auto" and heur.gap <= 1e-6):  # the Lagrangian bound already proves it
             return heur
         ex = milp_median(prob, p, warm=heur.chosen, time_limit_s=time_limit_s)
-        return ex if ex.objective <= heur.objective + 1e-9 else TimeRun(heur.chosen, heur.objective, ex.bound,
-                                                                         (heur.objective - ex.bound) / heur.objective,
-                                                                         ex.status, ex.seconds + heur.seconds, "exact")
+        best = ex if ex.objective <= heur.objective + 1e-9 else heur
+        bound = max(ex.bound, heur.bound) if np.isfinite(heur.bound) else ex.bound
+        bound = min(bound, best.objective)
+        gap = (best.objective - bound) / best.objective if best.objective > 0 else 0.0
+        return TimeRun(best.chosen, best.objective, bound, gap, ex.status, ex.seconds + heur.seconds, "exact", heur.iterations)
     return exact_center(prob, p, time_limit_s=time_limit_s) if exact else heuristic_center(prob, p)
 
 
