@@ -1,7 +1,7 @@
 """Access benchmark (issue 13): E2SFCA for 100k demand points x 300 facilities, 15-minute catchment, ~300k-node network.
 
 Ours: snap demand and facilities, exact catchment times by bounded Dijkstra on local subgraphs
-(:func:`planner.access.catchment_pairs`), then the two E2SFCA steps (:func:`planner.access.fca`).
+(:func:`planner.fca.catchment_pairs`), then the two E2SFCA steps (:func:`planner.fca.fca`).
 Peer, the usual recipe: a cost matrix built with networkx (one ``single_source_dijkstra_path_length``
 per facility with the catchment as cutoff, joined to the demand points on the reached edges with
 pandas), then PySAL access ``Access.enhanced_two_stage_fca`` with ``weights.step_fn``. Both get the
@@ -20,8 +20,8 @@ from _report import fmt_s as _fmt_s
 from _report import machine, timeit, write_section
 from bench_engine import scale_for, to_networkx
 
-from planner.access import AccessWhatIf, catchment_pairs, fca
 from planner.demo import make_district
+from planner.fca import AccessWhatIf, catchment_pairs, fca
 from planner.network import compile_network, snap_points
 from planner.travel import _same_edge
 

@@ -17,8 +17,8 @@ import time
 import numpy as np
 from _report import fmt_s, machine, timeit, write_section
 
-from planner.access import catchment_pairs
 from planner.demo import make_district
+from planner.fca import catchment_pairs
 from planner.network import compile_network, snap_points
 from planner.siting_median import heuristic_median, milp_median, time_problem
 

@@ -49,23 +49,25 @@ def add_parser(subparsers, add_common) -> argparse.ArgumentParser:
 
 def cmd_access(args) -> int:
     """Run ``access`` from parsed arguments; writes access.csv, areas.csv, facilities.csv, summary.json into --out."""
-    from .access import access, write_access
-    from .cli import load_study, say
-    from .export import atomic_path
+    from ._cli_common import build_from_args, say, study_file_text
+    from .export import write_study_extras
+    from .fca import access, write_access
 
     t0 = time.perf_counter()
-    if not args.types or len(args.types) != 1:
+    if args.types and len(args.types) != 1:
         raise InputError("access needs exactly one --type.", "access 需要且只能指定一个 --type。")
-    study, rejected = load_study(args, progress=say)
-    ftype = study.types.get_type(args.types[0])  # unknown type: InputError listing the known ones
-    speed = 3.6 if args.elderly and args.speed_kmh is None else args.speed_kmh
-    result = access(study, ftype.key, supply_column=args.supply_column, minutes=args.minutes, decay=args.decay,
-                    speed_kmh=speed, max_snap_m=args.max_snap_m, gaussian_sigma=args.gaussian_sigma, below=args.below)
+    study = build_from_args(args)
+    types = study.goals.types
+    if not types or len(types) != 1:
+        raise InputError("access needs exactly one --type (or one type in the study file's [goals] types).",
+                         "access 需要且只能指定一个 --type（或在研究文件 [goals] types 中指定一个类型）。")
+    ftype = study.types.get_type(types[0])  # unknown type: InputError listing the known ones
+    result = access(study, ftype.key, supply_column=args.supply_column, decay=args.decay,
+                    gaussian_sigma=args.gaussian_sigma, below=args.below)
     written = write_access(result, args.out, extra_summary={"elapsed_s": round(time.perf_counter() - t0, 3)})
-    if rejected is not None and len(rejected):
-        with atomic_path(Path(args.out) / "rejected_rows.csv") as tmp:
-            rejected.to_csv(tmp, index=False, encoding="utf-8-sig")
-        say(f"{len(rejected)} rejected rows written to rejected_rows.csv")
+    written.update(write_study_extras(Path(args.out), study, study_file_text(study)))
+    if study.rejected is not None and len(study.rejected):
+        say(f"{len(study.rejected)} rejected rows written to rejected_rows.csv")
     s = result.summary["access"]
     label = ftype.label_zh if args.lang == "zh" else ftype.label_en
     unit = result.supply_column or ("facilities" if args.lang == "en" else "设施")

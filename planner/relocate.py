@@ -3,7 +3,7 @@
 "Move centre X to the best of these sites (or anywhere nearby)": every candidate is scored
 exactly, with the other facilities of the type staying where they are. Candidates farther than
 the cut-off from a resident cannot change that resident's time, so one bounded Dijkstra per
-candidate (:func:`planner.access.catchment_pairs`) and the other facilities' nearest times are
+candidate (:func:`planner.fca.catchment_pairs`) and the other facilities' nearest times are
 enough: ``time_i(j) = min(others_i, t_ij)``, scored for every candidate at once with ``bincount``.
 The current place is always one of the candidates, so the answer is never worse than staying.
 The chosen move is then evaluated with the coverage run (and access when a supply column is given)
@@ -88,7 +88,7 @@ def relocate_one(
     -------
     RelocationResult
     """
-    from .access import catchment_pairs
+    from .fca import catchment_pairs
     from .network import snap_points
     from .scenario import goal_for, run
     from .siting import Candidates, _make, candidates_from_nodes
@@ -187,7 +187,7 @@ def relocate_one(
             columns={"coverage_share": "share_after", "mean_minutes": "mean_minutes_after"}), on="area_id")
     acc = {}
     if supply_column is not None:
-        from .access import access
+        from .fca import access
 
         akw = dict(supply_column=supply_column, minutes=minutes, speed_kmh=speed_kmh, max_snap_m=max_snap_m)
         acc_b, acc_a = access(study, ftype.key, **akw), access(after_study, ftype.key, **akw)
@@ -221,17 +221,15 @@ def write_relocation(result: RelocationResult, out_dir, *, extra_summary: dict |
     import json
     from pathlib import Path
 
-    from .export import atomic_path, jsonable, remove_stale, write_text
+    from .export import jsonable, remove_stale, write_csv, write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = {}
-    with atomic_path(out / "candidates.csv") as tmp:
-        result.candidates.sort_values("rank").to_csv(tmp, index=False, encoding="utf-8-sig")
+    write_csv(result.candidates.sort_values("rank"), out / "candidates.csv")
     written["candidates.csv"] = out / "candidates.csv"
     if len(result.areas):
-        with atomic_path(out / "areas.csv") as tmp:
-            result.areas.to_csv(tmp, index=False, encoding="utf-8-sig")
+        write_csv(result.areas, out / "areas.csv")
         written["areas.csv"] = out / "areas.csv"
     summary = dict(result.summary)
     if extra_summary:

@@ -547,7 +547,7 @@ def propose_time(
     """
     import pandas as pd
 
-    from .access import catchment_pairs
+    from .fca import catchment_pairs
     from .network import snap_points
     from .scenario import goal_for
     from .siting import Candidates, _make, candidates_from_nodes
@@ -680,7 +680,7 @@ def write_time_siting(result: TimeSitingResult, out_dir, *, extra_summary: dict 
     import json
     from pathlib import Path
 
-    from .export import atomic_path, jsonable, remove_stale, write_text
+    from .export import jsonable, remove_stale, write_csv, write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -688,8 +688,7 @@ def write_time_siting(result: TimeSitingResult, out_dir, *, extra_summary: dict 
     for name, df in (("proposals.csv", result.sites), ("demand.csv", result.demand), ("areas.csv", result.areas)):
         if name == "areas.csv" and not len(df):
             continue
-        with atomic_path(out / name) as tmp:
-            df.to_csv(tmp, index=False, encoding="utf-8-sig")
+        write_csv(df, out / name)
         written[name] = out / name
     summary = dict(result.summary)
     if extra_summary:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner import access as A
+from planner import fca as A
 from planner._errors import InputError
 from planner.demand import demand_from_points
 from planner.network import network_from_xy, snap_points
@@ -404,14 +404,9 @@ def test_write_access_files(tmp_path):
 
 # ------------------------------------------------------------------------- CLI command
 def access_parser():
-    import argparse
+    from planner.cli import build_parser  # access is a command of the one CLI
 
-    from planner import access_cli
-    from planner.cli import _add_common
-
-    parser = argparse.ArgumentParser(prog="python -m planner")
-    access_cli.add_parser(parser.add_subparsers(dest="command", required=True), _add_common)
-    return parser
+    return build_parser()
 
 
 def demo_facilities_csv(path, *, doctors=None):
@@ -439,16 +434,14 @@ def test_cli_access_writes_files(tmp_path):
     assert (acc["access_per_1000"] > 0).any() and acc["nearest_minutes"].notna().all()
     assert {"access_mean_per_1000", "access_gini", "share_below"} <= set(areas.columns) and len(areas) >= 4
     # the same numbers as the library call on the same study
-    from planner.cli import load_study
+    import planner
 
-    study, _ = load_study(args, progress=lambda *_: None)
+    study = planner.load_study(demo=True, demo_scale=0.3, facilities=[fac])  # the same study, through the API
     lib = A.access(study, "health_centre", supply_column="doctors", below=0.3)
     np.testing.assert_allclose(acc["access_per_1000"], lib.demand["access_per_1000"].to_numpy(), rtol=1e-12)
 
 
 def test_cli_access_bad_supply_names_the_row(tmp_path):
-    from planner.cli import load_study  # noqa: F401  (the command loads through it)
-
     n = len(pd.read_csv(demo_facilities_csv(tmp_path / "probe.csv")))
     doctors = [str(i % 5 + 1) for i in range(n)]
     doctors[2] = "five"

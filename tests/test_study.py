@@ -403,3 +403,28 @@ def test_a_gcj02_file_read_as_wgs84_is_flagged_by_the_builder(tmp_path):
     right = planner.load_study(network=osm, facilities=[Layer(path, coords="gcj02", type="service_station")],
                                cache_dir=tmp_path / "cache")
     assert not [n for n in right.notes if n.code == "coords_shift"]
+
+
+def test_access_median_and_move_through_the_cli_and_the_api(tmp_path, district):
+    f = district.facilities[district.facilities["type"] == "health_centre"]
+    fac = tmp_path / "centres.csv"
+    pd.DataFrame({"id": f["id"], "name": f["name"], "type": f["type"], "lon": f["lon"], "lat": f["lat"],
+                  "doctors": np.arange(len(f)) % 4 + 1}).to_csv(fac, index=False)
+    common = ["--demo", "--demo-scale", str(SCALE), "--facilities", str(fac), "--type", "health_centre", "--no-map"]
+    assert main(["access", *common[:-1], "--supply-column", "doctors", "--out", str(tmp_path / "a")]) == 0
+    acc = pd.read_csv(tmp_path / "a" / "access.csv")
+    study = planner.load_study(demo=True, demo_scale=SCALE, facilities=[fac])
+    lib = planner.access(study, "health_centre", supply_column="doctors")
+    np.testing.assert_allclose(acc["access_per_1000"], lib.demand["access_per_1000"], rtol=1e-12)
+    assert (tmp_path / "a" / "study.toml").exists()
+
+    assert main(["propose", *common, "--count", "2", "--objective", "median", "--out", str(tmp_path / "m")]) == 0
+    s = json.loads((tmp_path / "m" / "summary.json").read_text(encoding="utf-8"))
+    res = planner.propose_time(study, "health_centre", count=2, objective="median", time_limit_s=10)
+    assert s["value_minutes"] == pytest.approx(res.value) and s["value_minutes"] <= s["value_before_minutes"]
+
+    fid = str(f["id"].iloc[0])
+    assert main(["propose", *common, "--move", fid, "--out", str(tmp_path / "v")]) == 0
+    s = json.loads((tmp_path / "v" / "summary.json").read_text(encoding="utf-8"))
+    assert s["facility_id"] == fid and s["share_after"] >= s["share_before"] - 1e-12
+    assert main(["propose", *common, "--objective", "center", "--target-share", "0.9", "--out", str(tmp_path / "x")]) == 2

@@ -323,7 +323,7 @@ def access(
     minutes: float | None = None,
     decay: str = "step",
     speed_kmh: float | None = None,
-    max_snap_m: float = 300.0,
+    max_snap_m: float | None = None,
     gaussian_sigma: float | None = None,
     below: float | None = None,
 ) -> AccessResult:
@@ -343,9 +343,9 @@ def access(
         ``step`` (default): E2SFCA weights 1.0 / 0.68 / 0.22 on the catchment's thirds;
         ``none``: 2SFCA; ``gaussian``: ``exp(-t^2 / (2 sigma^2))``.
     speed_kmh : float, optional
-        Walking speed (default: the type's).
-    max_snap_m : float
-        Demand or facilities farther than this from any street are flagged ``snapped_too_far``:
+        Walking speed (default: the study's goals, else the type's).
+    max_snap_m : float, optional
+        Default: the study's goals (300 m). Demand or facilities farther than this from any street are flagged ``snapped_too_far``:
         such demand has access 0 and no nearest facility, such facilities serve no one.
     gaussian_sigma : float, optional
         Gaussian width in minutes (default ``minutes / 2``).
@@ -368,6 +368,12 @@ def access(
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
+    goals = getattr(study, "goals", None)  # a study file's [goals] are the defaults, as for coverage
+    if goals is not None:
+        minutes = minutes if minutes is not None else goals.minutes
+        speed_kmh = speed_kmh if speed_kmh is not None else goals.speed(study.types)
+        max_snap_m = max_snap_m if max_snap_m is not None else goals.max_snap_m
+    max_snap_m = 300.0 if max_snap_m is None else max_snap_m
     ftype = goal_for(study.types, type_key, minutes=minutes, speed_kmh=speed_kmh)
     m = ftype.target_minutes
     sigma = _check_decay(decay, m, gaussian_sigma)
@@ -527,22 +533,19 @@ def write_access(result: AccessResult, out_dir: str | Path, *, map_html: str | N
     """
     import json
 
-    from .export import atomic_path, jsonable, remove_stale, write_text
+    from .export import jsonable, remove_stale, write_csv, write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     cols = ["id", "lon", "lat", "population", "area_id", "access_per_1000", "nearest_minutes", "nearest_facility_id",
             "facilities_in_reach", "snapped_too_far"]
-    with atomic_path(out / "access.csv") as tmp:
-        result.demand[cols].to_csv(tmp, index=False, encoding="utf-8-sig")
+    write_csv(result.demand[cols], out / "access.csv")
     written["access.csv"] = out / "access.csv"
     if len(result.areas):
-        with atomic_path(out / "areas.csv") as tmp:
-            result.areas.to_csv(tmp, index=False, encoding="utf-8-sig")
+        write_csv(result.areas, out / "areas.csv")
         written["areas.csv"] = out / "areas.csv"
-    with atomic_path(out / "facilities.csv") as tmp:
-        result.facilities.to_csv(tmp, index=False, encoding="utf-8-sig")
+    write_csv(result.facilities, out / "facilities.csv")
     written["facilities.csv"] = out / "facilities.csv"
     summary = dict(result.summary)
     if extra_summary:
@@ -550,7 +553,8 @@ def write_access(result: AccessResult, out_dir: str | Path, *, map_html: str | N
     written["summary.json"] = write_text(out / "summary.json", json.dumps(jsonable(summary), ensure_ascii=False, indent=2))
     if map_html is not None:
         written["map.html"] = write_text(out / "map.html", map_html)
-    remove_stale(out, ("access.csv", "areas.csv", "facilities.csv", "summary.json", "map.html", "rejected_rows.csv"), written)
+    remove_stale(out, ("access.csv", "areas.csv", "facilities.csv", "summary.json", "map.html", "rejected_rows.csv", "study.toml"),
+                 written)
     return written
 
 
