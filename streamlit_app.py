@@ -30,7 +30,7 @@ SLOTS: dict = {}
 
 #: The main map's frame (pixels); its width is about 3/5 of a wide page.
 MAP_HEIGHT, MAP_WIDTH = 560, 760
-DIFF_HEIGHT, DIFF_WIDTH = 420, 900
+DIFF_WIDTH = 900  # the compare tab's map (SVG), pixels
 
 # ---------------------------------------------------------------------------------------- state
 _DEFAULTS = {
@@ -1114,32 +1114,29 @@ def scenario_result(study, skey: str, which: str, type_key: str):
 
 
 def draw_diff_map(study, ra, rb, type_key: str, which_b: str, opts: dict) -> None:
-    """Newly covered cells over the proposal's gaps; a new map each run, with an explicit view.
+    """The compared scenario's map as an SVG drawn on the server: its gaps, the cells it newly covers (blue), the
+    facilities and its new sites.
 
-    The tab is usually hidden while it is drawn, so Leaflet cannot fit the bounds (it would open
-    at the largest zoom): the centre and zoom are computed here from the study's extent.
+    A Leaflet map in a tab that is hidden while it is drawn has no size (it showed as a frame of height 0,
+    and its scripts raised errors); an SVG scales with its box whatever the tab's state.
     """
-    from maps.basemaps import needs_gcj02
-    from maps.build import coverage_map
-    from maps.layers import gaps_layer
-    from maps.st_map import fit_view, show_map
+    from maps.static import static_map_svg
 
-    ft = rb.facilities_table
     in_baseline = set(ra.facilities_table["id"])
-    fac = ft[(ft["type"] == type_key) & ft["id"].isin(in_baseline)]
+    ft = rb.facilities_table
     new = ft[(ft["type"] == type_key) & ~ft["id"].isin(in_baseline)]
-    props = pd.DataFrame({"id": new["id"], "rank": range(1, len(new) + 1), "lon": new["lon"], "lat": new["lat"],
-                          "marginal_demand": float("nan")})
-    m = coverage_map(facilities=fac[["id", "name", "type", "lon", "lat"]], gaps=rb.gaps,
-                     areas=(rb.area_layer(type_key) if rb is not None else None), proposals=props if len(props) else None,
-                     types=study.types, lang=lang(), basemap=opts["basemap"], title=ss.study_label(study, lang()),
-                     share_goal=goal_share())
+    props = pd.DataFrame({"id": new["id"], "lon": new["lon"], "lat": new["lat"]})
     cells = ss.newly_covered_cells(ra, rb, type_key)
-    if len(cells):
-        gaps_layer(cells, lang=lang(), name=L("scen_diff_layer"), shift_gcj02=needs_gcj02(opts["basemap"])).add_to(m)
-    lon0, lat0, lon1, lat1 = study.networks["walk"].bounds_lonlat
-    center, zoom = fit_view([[lat0, lon0], [lat1, lon1]], width=DIFF_WIDTH, height=DIFF_HEIGHT)
-    show_map(m, height=DIFF_HEIGHT, key="diff_map_view", center=center, zoom=zoom, returned_objects=())
+    svg = static_map_svg(rb, type_key=type_key, proposals=props if len(props) else None, lang=lang(), width=DIFF_WIDTH,
+                         share_goal=goal_share(), all_types=False, highlight=cells)
+    import base64
+
+    # as an image: Streamlit's HTML element strips inline SVG
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    st.html(f'<div class="diff-map" style="width:100%;max-width:{DIFF_WIDTH}px">'
+            f'<img alt="{L("scen_diff_map")}" src="data:image/svg+xml;base64,{data}" style="width:100%;height:auto"></div>')
+    st.session_state["diff_cells"] = len(cells)
+    st.caption(L("scen_diff_caption", n=len(cells), people=f"{cells['population'].sum():,.0f}" if len(cells) else "0"))
 
 
 def export_panel(res, scenario, type_key: str, spec: dict) -> None:

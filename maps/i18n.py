@@ -86,6 +86,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "audit_class": ("道路等级", "Highway class"),
     "audit_km": ("公里", "km"),
     "audit_snapped": ("需求点吸附到的道路等级：{classes}", "Demand points snapped to: {classes}"),
+    "scen_diff_caption": ("蓝色格网：对比方案新覆盖的人口（{n} 个格网，共 {people} 人）；暖色：仍未覆盖；星形：新增点位。",
+                          "Blue cells: residents the compared scenario newly covers ({n} cells, {people} people); "
+                          "warm colours: still not covered; stars: new sites."),
     "study_header": ("研究文件", "Study file"),
     "study_download": ("下载当前研究（study.toml）", "Download the current study (study.toml)"),
     "study_upload": ("打开研究文件（.toml）", "Open a study file (.toml)"),

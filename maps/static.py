@@ -105,6 +105,10 @@ def _metric_crs(result):
     return utm_crs(lon, lat)
 
 
+#: Cells a compared scenario newly covers (blue: apart from the warm gap colours and the share scale's ends).
+HIGHLIGHT_COLOUR = "#2166ac"
+
+
 class _Frame:
     """Metric coordinates -> SVG pixels (y down), fitted to a bounding box with a margin."""
 
@@ -182,6 +186,7 @@ def static_map_svg(
     simplify_px: float = 0.7,
     max_gap_cells: int = 20000,
     all_types: bool = True,
+    highlight=None,
 ) -> str:
     """Draw a coverage result as one ``<svg>`` element.
 
@@ -204,6 +209,9 @@ def static_map_svg(
         At most this many gap cells (the most populous) are drawn.
     all_types : bool
         Draw the facilities of every evaluated type (True) or only of ``type_key``.
+    highlight : GeoDataFrame, optional
+        Polygons (EPSG:4326) drawn over the gaps in a colour of their own (``class="highlight"``), e.g.
+        the cells a compared scenario newly covers.
 
     Returns
     -------
@@ -217,6 +225,8 @@ def static_map_svg(
     key = focus_type(result, type_key)
     d = _static_layers(result, key, proposals=proposals, max_gap_cells=max_gap_cells, all_types=all_types)
     boxes = d.boxes()
+    if highlight is not None and len(highlight):
+        boxes.append(_to_metric(highlight, _metric_crs(result)).total_bounds)
     if boxes:
         bb = np.array(boxes)
         bounds = (bb[:, 0].min(), bb[:, 1].min(), bb[:, 2].max(), bb[:, 3].max())
@@ -243,6 +253,11 @@ def static_map_svg(
         out += _svg_area_fills(d.areas, draw(d.areas), share_colormap(share_goal))
     if d.gaps is not None:
         out += _svg_gaps(d.gaps, draw(d.gaps), lang)
+    if highlight is not None and len(highlight):
+        hl = _to_metric(highlight, _metric_crs(result))
+        out.append(f'<g class="highlight" stroke="none" fill="{HIGHLIGHT_COLOUR}" fill-opacity="0.85">')
+        out += [f'<path class="highlight" d="{_path_d(g)}"/>' for g in draw(hl)]
+        out.append("</g>")
     if d.areas is not None:
         out += _svg_area_lines(d.areas, draw(d.areas), frame)
     out += _svg_facilities(d, frame, result.study.types, key, lang)

@@ -241,6 +241,14 @@ def test_app_in_a_real_browser_offline():
         frame = wait_for_map(page)
         box = page.locator(MAP_FRAME).first.bounding_box()
         assert box is not None and box["height"] > 300, box
+        # compare: the difference map is drawn, taller than 300 px, with the newly covered cells
+        page.get_by_role("tab", name="方案").click()
+        diff = page.locator(".diff-map img").first
+        diff.wait_for(state="visible", timeout=60_000)
+        dbox = diff.bounding_box()
+        assert dbox is not None and dbox["height"] > 300, dbox
+        assert page.get_by_text("蓝色格网").count() > 0  # the newly covered cells, said under the map
+        page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=False)
         assert not page_errors, page_errors[:3]
         if os.environ.get("PLANNER_UPDATE_DOCS_IMG"):  # refresh the walkthrough's screenshots on request only
             DOCS_IMG.mkdir(parents=True, exist_ok=True)
