@@ -628,10 +628,10 @@ def _read_part(folder: Path, fingerprint: str, area_id, keys) -> PartResult | No
         return None
     text_cols = {"id": str, "area_id": str, **{f"{k}_facility_id": str for k in keys}}
     dt = pd.read_csv(folder / "demand.csv", index_col="row", dtype=text_cols, keep_default_na=False,
-                     float_precision="round_trip", encoding="utf-8")
+                     encoding="utf-8")
     dt.index.name = None
     dt["area_id"] = np.full(len(dt), area_id, dtype=object)  # the study's own value (and type)
-    areas = pd.read_csv(folder / "areas.csv", dtype={"area_id": str, "name": str}, float_precision="round_trip", encoding="utf-8")
+    areas = pd.read_csv(folder / "areas.csv", dtype={"area_id": str, "name": str}, encoding="utf-8")
     areas["area_id"] = np.full(len(areas), area_id, dtype=object)
     info = dict(mark.get("info", {}))
     info["reused"] = True
@@ -768,9 +768,8 @@ def _read_study_run(folder: Path, key: str, name: str) -> StudyRun | None:
         if mark.get("fingerprint") != key:
             return None
         summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-        demand = pd.read_csv(folder / "demand.csv", encoding="utf-8-sig", dtype={"id": str, "area_id": str},
-                             float_precision="round_trip")
-        areas = (pd.read_csv(folder / "areas.csv", encoding="utf-8-sig", dtype={"area_id": str}, float_precision="round_trip")
+        demand = pd.read_csv(folder / "demand.csv", encoding="utf-8-sig", dtype={"id": str, "area_id": str})
+        areas = (pd.read_csv(folder / "areas.csv", encoding="utf-8-sig", dtype={"area_id": str})
                  if (folder / "areas.csv").exists() else pd.DataFrame())
     except (OSError, ValueError):
         return None

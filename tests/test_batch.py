@@ -1,0 +1,213 @@
+"""Batch runs: a study split by its areas equals one whole run point by point; Dask orchestration."""
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+import planner
+from planner.batch import (
+    RunOptions,
+    cut_network,
+    halo_m,
+    part_keys,
+    prepare,
+    run_part,
+    run_split,
+)
+from planner.scenario import Study, run
+from planner.study import Goals, NetworkSource, StudySpec
+from tests.helpers import X0, Y0, grid_network, grid_study
+
+KW = {"minutes": 3.0, "max_snap_m": 60.0}  # a 225 m goal on a 3.9 km grid: the parts really are parts
+
+
+def _assert_same(whole, split, keys):
+    a, b = whole.demand_table, split.demand_table
+    assert list(a.index) == list(b.index)
+    assert (a["id"] == b["id"]).all() and (a["area_id"] == b["area_id"]).all()
+    np.testing.assert_array_equal(a["snap_dist_m"].to_numpy(), b["snap_dist_m"].to_numpy())
+    for k in keys:
+        ma, mb = a[f"{k}_minutes"].to_numpy(), b[f"{k}_minutes"].to_numpy()
+        np.testing.assert_array_equal(np.isfinite(ma), np.isfinite(mb))
+        fin = np.isfinite(ma)
+        np.testing.assert_allclose(mb[fin], ma[fin], rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(a[f"{k}_covered"].to_numpy(), b[f"{k}_covered"].to_numpy())
+        np.testing.assert_array_equal(a[f"{k}_facility_id"].to_numpy(), b[f"{k}_facility_id"].to_numpy())
+        sa, sb = whole.summary["types"][k], split.summary["types"][k]
+        assert sa["demand_covered"] == sb["demand_covered"] and sa["coverage_share"] == sb["coverage_share"]
+        assert sa["bands"] == sb["bands"]
+        assert sa["mean_minutes"] == pytest.approx(sb["mean_minutes"], abs=1e-9)
+        assert sa["p90_minutes"] == pytest.approx(sb["p90_minutes"], abs=1e-9)
+    ca = whole.areas.drop(columns=["mean_minutes", "p90_minutes"]).reset_index(drop=True)
+    cb = split.areas.drop(columns=["mean_minutes", "p90_minutes"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(ca, cb, check_exact=True)
+    np.testing.assert_allclose(split.areas["mean_minutes"], whole.areas["mean_minutes"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(split.areas["p90_minutes"], whole.areas["p90_minutes"], rtol=0, atol=1e-9)
+    assert whole.gaps["population"].tolist() == split.gaps["population"].tolist()
+
+
+def _three_areas(net, span):
+    """A vertical cut at x = 1450 m (mid-edge on a 100 m grid) and a diagonal one: every border cuts streets mid-way."""
+    half = X0 + span / 2
+    west = shapely.box(X0 - 50, Y0 - 50, half, Y0 + span + 50)
+    east = shapely.box(half, Y0 - 50, X0 + span + 50, Y0 + span + 50)
+    tri = shapely.Polygon([(half, Y0 - 50), (X0 + span + 50, Y0 - 50), (X0 + span + 50, Y0 + span * 0.7)])
+    geoms = [west, east.difference(tri), tri]
+    return gpd.GeoDataFrame({"area_id": ["W", "NE", "SE"], "name": ["西", "东北", "东南"]}, geometry=geoms,
+                            crs=net.crs).to_crs(4326)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_split_equals_whole_on_grids_cut_mid_edge(seed):
+    st = grid_study(seed=seed, n=40, n_fac=14, n_dem=1500)
+    st = Study(st.networks, st.facilities, st.demand, _three_areas(st.networks["walk"], 3900.0), label="grid")
+    whole = run(st, isochrones="none", **KW)
+    split = run_split(st, **KW)
+    _assert_same(whole, split, list(whole.coverage))
+    detail = split.summary["split"]["parts_detail"]
+    # the parts are real parts (fewer edges than the whole), and some residents needed the wider second pass
+    assert all(p["edges"] < st.networks["walk"].n_edges for p in detail)
+    assert sum(p["second_pass_points"] for p in detail) > 0
+
+
+def test_facility_across_the_border_serves_residents():
+    net = grid_network(40)
+    st = grid_study(seed=3, n=40, n_fac=2, n_dem=10)
+    half = X0 + 1950.0  # the border runs mid-edge between the 1900 m and 2000 m streets
+    fx, fy = np.array([half + 40.0, X0 + 200.0]), np.array([Y0 + 2000.0, Y0 + 200.0])
+    flon, flat = net.to_lonlat(fx, fy)
+    fac = gpd.GeoDataFrame({"id": ["east_clinic", "far"], "name": ["东", "远"], "type": ["health_centre"] * 2,
+                            "lon": flon, "lat": flat}, geometry=gpd.points_from_xy(flon, flat), crs=4326)
+    dx, dy = np.array([half - 90.0, half - 30.0, X0 + 300.0]), np.array([Y0 + 2000.0, Y0 + 2080.0, Y0 + 3500.0])
+    dlon, dlat = net.to_lonlat(dx, dy)
+    dem = planner.demand.demand_from_points(gpd.GeoDataFrame(
+        {"id": ["w1", "w2", "w3"], "population": [10.0, 20.0, 30.0]}, geometry=gpd.points_from_xy(dlon, dlat), crs=4326))
+    areas = gpd.GeoDataFrame({"area_id": ["W", "E"], "name": ["西", "东"]}, crs=net.crs, geometry=[
+        shapely.box(X0 - 50, Y0 - 50, half, Y0 + 3950), shapely.box(half, Y0 - 50, X0 + 3950, Y0 + 3950)]).to_crs(4326)
+    st = Study({"walk": net}, fac, dem, areas, label="border")
+    whole = run(st, isochrones="none", **KW)
+    split = run_split(st, **KW)
+    _assert_same(whole, split, ["health_centre"])
+    dt = split.demand_table
+    # w1 and w2 live in the west area; their nearest clinic stands across the border and covers them
+    assert dt["health_centre_facility_id"].tolist()[:2] == ["east_clinic", "east_clinic"]
+    assert dt["health_centre_covered"].tolist() == [True, True, False]
+    assert np.isfinite(dt["health_centre_minutes"].iloc[2])  # beyond the goal: exact minutes, not censored
+
+
+def test_cut_network_keeps_edges_whole():
+    net = grid_network(20)
+    region = shapely.box(X0 + 440, Y0 + 440, X0 + 460, Y0 + 460)
+    sub, emap = cut_network(net, region, 100.0)
+    kept = np.flatnonzero(emap >= 0)
+    assert sub.n_edges == len(kept) > 0
+    np.testing.assert_array_equal(sub.length_m, net.length_m[kept])  # whole edges, 100 m each
+    # the 100 m halo reaches x = 340..560: edges from 300 to 400 and 500 to 600 m are included whole
+    xs = sub.geom_xy[:, 0] - X0
+    assert xs.min() == pytest.approx(300.0) and xs.max() == pytest.approx(600.0)
+    zone = region.buffer(100.0)
+    assert all(zone.intersects(g) for g in sub.edge_geoms)
+    assert not any(zone.intersects(g) for g in net.edge_geoms[emap < 0])
+    whole, same = cut_network(net, region, float("inf"))
+    assert whole is net and (same == np.arange(net.n_edges)).all()
+
+
+def test_halo_is_longest_goal_plus_snap():
+    st = grid_study(seed=0)
+    prep = prepare(st, RunOptions(minutes=3.0, max_snap_m=60.0))
+    assert halo_m(prep.goals, prep.max_snap_m) == pytest.approx(3.0 * prep.goals["aed"].speed_kmh * 1000 / 60 + 60.0)
+
+
+def test_split_needs_areas():
+    st = grid_study(seed=0, with_areas=False)
+    with pytest.raises(planner.InputError, match="needs area boundaries") as exc:
+        run_split(st)
+    assert "按区域拆分需要区域边界" in exc.value.message("zh")
+    with pytest.raises(planner.InputError, match="no area 'Z'"):
+        run_part(prepare(grid_study(seed=0)), "Z")
+
+
+def test_inputs_unchanged():
+    st = grid_study(seed=2)
+    before = st.demand.gdf.copy(), st.facilities.copy()
+    run_split(st, **KW)
+    pd.testing.assert_frame_equal(st.demand.gdf, before[0])
+    pd.testing.assert_frame_equal(st.facilities, before[1])
+    assert part_keys(st) == ["A", "B"]
+
+
+DEMO = StudySpec(network=NetworkSource(demo=True, demo_scale=0.4, demo_seed=11), goals=Goals(types=("health_centre", "aed")))
+
+
+def test_split_equals_whole_on_the_demo():
+    st = planner.load_study(DEMO)
+    whole = planner.coverage(st, isochrones="none")
+    split = run_split(st)
+    _assert_same(whole, split, ["health_centre", "aed"])
+
+
+# ============================================================================ Dask (in-process LocalCluster)
+@pytest.fixture(scope="module")
+def client():
+    pytest.importorskip("distributed")
+    from planner.batch import close_client, start_client
+
+    c = start_client(workers=2, processes=False)
+    yield c
+    close_client(c)
+
+
+def test_split_on_dask_equals_whole_and_reruns_skip_done_parts(client, tmp_path):
+    from planner.batch import split_on_dask
+
+    seen = []
+    br = split_on_dask(client, DEMO, out=tmp_path, progress=lambda *a: seen.append(a))
+    assert br.ok and len(seen) == len(br.runs) == len(planner.load_study(DEMO).areas)
+    assert [s[0] for s in seen] == list(range(1, len(seen) + 1))
+    whole = planner.coverage(planner.load_study(DEMO), isochrones="none")
+    _assert_same(whole, br.result, ["health_centre", "aed"])
+    assert br.summary["dask"]["workers"] == 2
+    assert all("seconds" in p and "worker" in p for p in br.summary["split"]["parts_detail"])
+    assert set(br.table["type"]) == {"health_centre", "aed"}
+    # a rerun reads the finished parts back (bit for bit) instead of computing them
+    again = split_on_dask(client, DEMO, out=tmp_path)
+    assert all(p.info.get("reused") for p in again.runs)
+    _assert_same(whole, again.result, ["health_centre", "aed"])
+    # other options: the parts are recomputed
+    other = split_on_dask(client, DEMO, out=tmp_path, minutes=5.0)
+    assert not any(p.info.get("reused") for p in other.runs)
+
+
+def test_studies_on_dask_reports_a_failed_study_and_finishes_the_others(client, tmp_path):
+    from planner.batch import studies_on_dask
+
+    good = [(f"d{s}", StudySpec(network=NetworkSource(demo=True, demo_scale=0.1, demo_seed=s), goals=Goals(types=("aed",))), None)
+            for s in (1, 2)]
+    bad = ("broken", StudySpec(network=NetworkSource(path=str(tmp_path / "missing.osm.pbf"))), None)
+    br = studies_on_dask(client, [good[0], bad, good[1]], out=tmp_path)
+    assert [r.name for r in br.runs] == ["d1", "d2"]
+    assert len(br.failures) == 1 and br.failures[0]["study"] == "broken" and "missing.osm.pbf" in br.failures[0]["error"]
+    assert (tmp_path / "parts" / "d1" / "demand.csv").exists() and (tmp_path / "parts" / "d1" / "summary.json").exists()
+    for r in br.runs:  # batch.csv agrees with each study's own summary
+        row = br.table[(br.table["study"] == r.name) & (br.table["type"] == "aed")].iloc[0]
+        assert row["share"] == r.summary["types"]["aed"]["coverage_share"]
+    one = planner.coverage(planner.load_study(good[0][1]), isochrones="none")
+    assert br.table.iloc[0]["covered"] == one.summary["types"]["aed"]["demand_covered"]
+    again = studies_on_dask(client, good, out=tmp_path)
+    assert all(r.info.get("reused") for r in again.runs)
+    pd.testing.assert_frame_equal(again.table, br.table)
+
+
+def test_siting_per_study_on_dask(client, tmp_path):
+    from planner.batch import siting_on_dask
+    from planner.siting import propose_sites
+
+    studies = [(f"d{s}", StudySpec(network=NetworkSource(demo=True, demo_scale=0.1, demo_seed=s)), None) for s in (1, 2)]
+    br = siting_on_dask(client, studies, "aed", count=3, out=tmp_path)
+    assert br.ok and list(br.table["study"]) == ["d1", "d2"] and (br.table["new_sites"] == 3).all()
+    own = propose_sites(planner.load_study(studies[1][1]), "aed", count=3)
+    assert br.table.iloc[1]["share_after"] == own.share_after
+    assert (tmp_path / "parts" / "d2" / "proposals.csv").exists()
