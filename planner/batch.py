@@ -734,7 +734,8 @@ def split_on_dask(client, spec, *, base_dir=None, cache_dir=None, out: str | Pat
     if not failures:
         result = merge_parts(prep, runs, gap_cell_m=gap_cell_m, extra=extra)
         result.summary["timings_s"].update({"prepare": round(t_prep, 4), "total": round(time.perf_counter() - t0, 4)})
-    rows = [(f"{p.name}", r) for p in runs for r in p.areas.to_dict("records")]
+    rows = [(f"{p.name}", {**r, "target_minutes": prep.goals[r["type"]].target_minutes})
+            for p in runs for r in p.areas.to_dict("records")]
     table = batch_table(rows)
     summary = result.summary if result is not None else {
         "study": study.label, **extra, "split": {"by": "areas", "parts": len(areas), "done": len(runs),
@@ -758,6 +759,12 @@ def _study_task(name, spec, base_dir, cache_dir, options: RunOptions, isochrones
         folder = Path(folder)
         (folder / PART_MARK).unlink(missing_ok=True)
         write_outputs(res, folder, study_file=study_toml(study.spec) if study.spec is not None else None)
+        if study.areas is not None and len(res.areas):  # for the city-wide map: areas with their first type's share
+            from .export import write_geojson
+
+            first = next(iter(res.coverage))
+            cols = res.areas[res.areas["type"] == first][["area_id", "coverage_share", "demand_total"]]
+            write_geojson(study.areas.merge(cols, on="area_id", how="left").assign(study=name), folder / "areas.geojson")
         write_text(folder / PART_MARK, json.dumps(jsonable({"fingerprint": key, "name": name, "info": info}), ensure_ascii=False))
     return StudyRun(name, res.summary, res.areas, demand_export(res), info)
 
@@ -889,3 +896,54 @@ def siting_on_dask(client, studies: Sequence[tuple[str, object, object]], type_k
     table = pd.DataFrame([r.summary["siting"] for r in runs])
     return BatchResult(None, runs, failures, table, {"dask": dask_info(client), "failures": failures,
                                                      "studies": [{"name": r.name, **r.info} for r in runs]})
+
+
+# ============================================================================ writing a batch
+BATCH_OUTPUTS = ("summary.json", "batch.csv", "demand.csv", "areas.csv", "facilities.csv", "failures.csv")
+
+
+def write_batch(br: BatchResult, out_dir: str | Path, *, lang: str = "en", map_html: str | None = None,
+                report_html: str | None = None, study_file: str | None = None) -> dict[str, Path]:
+    """Write a batch's merged outputs into ``out_dir`` (each part's own folder is already under ``parts/``).
+
+    A split study writes what ``python -m planner coverage`` writes for the whole study (demand.csv,
+    areas.csv, facilities.csv, coverage.xlsx, gaps.geojson, summary.json with ``dask`` and per-part
+    timings) plus batch.csv; many studies write demand.csv and areas.csv with a ``study`` column,
+    batch.csv (one row per study x type) and summary.json. ``failures.csv`` lists failed parts.
+    """
+    from .export import atomic_path, jsonable, write_outputs, write_text
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    if br.result is not None:
+        written.update(write_outputs(br.result, out, map_html=map_html, lang=lang, study_file=study_file))
+    else:
+        runs = [r for r in br.runs if isinstance(r, StudyRun)]
+        if runs and "siting" not in runs[0].summary:
+            demand = pd.concat([r.demand.assign(study=r.name) for r in runs], ignore_index=True)
+            with atomic_path(out / "demand.csv") as tmp:
+                demand[["study", *[c for c in demand.columns if c != "study"]]].to_csv(tmp, index=False, encoding="utf-8-sig")
+            written["demand.csv"] = out / "demand.csv"
+            areas = [r.areas.assign(study=r.name) for r in runs if len(r.areas)]
+            if areas:
+                a = pd.concat(areas, ignore_index=True)
+                with atomic_path(out / "areas.csv") as tmp:
+                    a[["study", *[c for c in a.columns if c != "study"]]].to_csv(tmp, index=False, encoding="utf-8-sig")
+                written["areas.csv"] = out / "areas.csv"
+        written["summary.json"] = write_text(out / "summary.json", json.dumps(jsonable(br.summary), ensure_ascii=False, indent=2))
+        if map_html is not None:
+            written["map.html"] = write_text(out / "map.html", map_html)
+    with atomic_path(out / "batch.csv") as tmp:
+        br.table.to_csv(tmp, index=False, encoding="utf-8-sig")
+    written["batch.csv"] = out / "batch.csv"
+    if report_html is not None:
+        written["report.html"] = write_text(out / "report.html", report_html)
+    fail = out / "failures.csv"
+    if br.failures:
+        with atomic_path(fail) as tmp:
+            pd.DataFrame(br.failures).to_csv(tmp, index=False, encoding="utf-8-sig")
+        written["failures.csv"] = fail
+    elif fail.is_file():
+        fail.unlink()
+    return written

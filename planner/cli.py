@@ -10,7 +10,7 @@ import logging
 import sys
 import time
 
-from . import siting_cli
+from . import batch_cli, siting_cli
 from ._cli_common import add_common, build_from_args, say, study_file_text
 from ._errors import InputError, PlannerError
 
@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
 
     siting_cli.add_parser(sub, add_common)
+    batch_cli.add_parser(sub, add_common)
     return parser
 
 

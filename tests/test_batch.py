@@ -211,3 +211,47 @@ def test_siting_per_study_on_dask(client, tmp_path):
     own = propose_sites(planner.load_study(studies[1][1]), "aed", count=3)
     assert br.table.iloc[1]["share_after"] == own.share_after
     assert (tmp_path / "parts" / "d2" / "proposals.csv").exists()
+
+
+# ============================================================================ the command line
+def test_cli_batch_of_study_files_and_split(tmp_path):
+    import json
+
+    from planner.cli import main
+    from planner.study import write_study_file
+
+    files = []
+    for s in (1, 2):
+        f = tmp_path / f"district{s}.toml"
+        write_study_file(StudySpec(network=NetworkSource(demo=True, demo_scale=0.1, demo_seed=s), goals=Goals(types=("aed",))), f)
+        files.append(str(f))
+    out = tmp_path / "many"
+    assert main(["batch", *files, "--workers", "2", "--threads", "--out", str(out), "--lang", "en"]) == 0
+    for name in ("demand.csv", "areas.csv", "summary.json", "batch.csv", "map.html", "report.html"):
+        assert (out / name).exists(), name
+    batch = pd.read_csv(out / "batch.csv", encoding="utf-8-sig")
+    assert list(batch["study"]) == ["district1", "district2"] and (batch["type"] == "aed").all()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["dask"]["workers"] == 2 and len(summary["studies"]) == 2
+    assert set(pd.read_csv(out / "demand.csv", encoding="utf-8-sig")["study"]) == {"district1", "district2"}
+    assert "district2" in (out / "report.html").read_text(encoding="utf-8")
+
+    split = tmp_path / "split"
+    args = ["batch", "--study", files[0], "--split-by-areas", "--workers", "1", "--threads", "--out", str(split), "--no-map"]
+    assert main(args) == 0
+    s = json.loads((split / "summary.json").read_text(encoding="utf-8"))
+    whole = planner.coverage(planner.load_study(files[0]), isochrones="none")
+    assert s["types"]["aed"]["coverage_share"] == whole.summary["types"]["aed"]["coverage_share"]
+    assert s["dask"]["workers"] == 1 and len(s["split"]["parts_detail"]) == len(whole.study.areas)
+    assert all("seconds" in p for p in s["split"]["parts_detail"])
+
+
+def test_cli_batch_refuses_what_it_cannot_do(tmp_path, capsys):
+    from planner.cli import main
+
+    assert main(["batch", "--out", str(tmp_path)]) == 2
+    assert "Give study files" in capsys.readouterr().err
+    assert main(["batch", "a.toml", "--split-by-areas", "--out", str(tmp_path)]) == 2
+    assert "splits one study" in capsys.readouterr().err
+    assert main(["batch", "a.toml", "--propose-count", "3", "--out", str(tmp_path), "--lang", "en"]) == 2
+    assert "exactly one --type" in capsys.readouterr().err
