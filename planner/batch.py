@@ -526,7 +526,8 @@ def start_client(*, workers: int | None = None, scheduler: str | None = None, pr
     Returns
     -------
     distributed.Client
-        Close it with ``client.close()``; a LocalCluster it started closes with it.
+        Close it with :func:`close_client` (which also closes a LocalCluster it started). A LocalCluster
+        serves the Dask dashboard (live task progress, memory per worker) on a free port: ``client.dashboard_link``.
     """
     import os
 
@@ -537,7 +538,7 @@ def start_client(*, workers: int | None = None, scheduler: str | None = None, pr
     n = int(workers) if workers else (os.cpu_count() or 1)
     if n < 1:
         raise InputError(f"--workers must be at least 1, not {workers!r}.", f"--workers 至少为 1，而非 {workers!r}。")
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=None,
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=":0",
                            memory_limit=memory_limit)
     client = Client(cluster)
     client._planner_cluster = cluster  # closed with the client (see close_client)

@@ -124,7 +124,7 @@ def cmd_batch(args) -> int:
         _quiet_dask()
     try:
         info = client.scheduler_info()
-        say(f"Dask: {client.scheduler.address}, {len(info.get('workers', {}))} workers")
+        say(f"Dask: {client.scheduler.address}, {len(info.get('workers', {}))} workers; dashboard {client.dashboard_link}")
         progress = _progress(args.lang)
         if siting:
             br = siting_on_dask(client, specs, args.types[0], cache_dir=args.cache_dir, out=args.out, progress=progress,
