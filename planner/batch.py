@@ -17,8 +17,8 @@ intersects the area buffered by ``H`` metres (kept whole, never cut mid-edge) an
 snapped onto those edges finds every nearest-facility distance ``<= H`` exactly, and any
 distance it finds ``> H`` is only an upper bound. The first pass uses ``H`` = the longest goal
 in metres (minutes x speed) plus the snap limit, so coverage is exact at once. Residents whose
-distance came out beyond ``H`` are then recomputed with ``H`` = their largest first-pass
-distance (the true distance is no larger), or on the whole network when a part found no
+distance came out beyond ``H`` are then recomputed on the streets within each one's first-pass
+distance of it (the true distance is no larger), or on the whole network when a part found no
 facility for them; so the minutes beyond the goal, the mean and the 90th percentile are exact
 too, not censored. Snapping is done on the whole network, so every point sits on the same edge
 at the same place as in a whole run.
@@ -131,11 +131,18 @@ def cut_network(net: Network, region, halo: float) -> tuple[Network, np.ndarray]
     """
     if not math.isfinite(halo):
         return net, np.arange(net.n_edges, dtype=np.int64)
-    zone = region.buffer(halo) if halo > 0 else region
-    edges = np.unique(net.edge_tree.query(zone, predicate="intersects")).astype(np.int64)
+    # a buffer's arcs are chords inside the true circle: grow the distance so the zone holds every point within halo
+    zone = region.buffer(float(halo) / math.cos(math.pi / (4 * _QUAD_SEGS)), quad_segs=_QUAD_SEGS) if halo > 0 else region
+    hit = net.edge_tree.query(zone, predicate="intersects")
+    keep = np.zeros(net.n_edges, dtype=bool)
+    keep[hit] = True
+    edges = np.flatnonzero(keep)
     edge_map = np.full(net.n_edges, -1, dtype=np.int64)
     edge_map[edges] = np.arange(len(edges))
-    nodes = np.unique(np.concatenate([net.edge_u[edges], net.edge_v[edges]]))
+    on = np.zeros(net.n_nodes, dtype=bool)
+    on[net.edge_u[edges]] = True
+    on[net.edge_v[edges]] = True
+    nodes = np.flatnonzero(on)
     node_map = np.full(net.n_nodes, -1, dtype=np.int64)
     node_map[nodes] = np.arange(len(nodes))
     counts = np.diff(net.geom_offsets)[edges]
@@ -149,6 +156,30 @@ def cut_network(net: Network, region, halo: float) -> tuple[Network, np.ndarray]
         source=f"{net.source} (part: {len(edges)} of {net.n_edges} edges)", meta=dict(net.meta),
     )
     return sub, edge_map
+
+
+_QUAD_SEGS = 8
+
+
+def _discs_by_cell(x: np.ndarray, y: np.ndarray, r: np.ndarray, cell_m: float = 250.0):
+    """A polygon holding the disc of radius ``r[i]`` around every point: per square cell, the cell's
+    box of its points buffered by their largest radius (few shapes however many points)."""
+    import shapely
+
+    cx = np.floor(x / cell_m).astype(np.int64)
+    cy = np.floor(y / cell_m).astype(np.int64)
+    key = cx * 1_000_003 + cy
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    starts = np.flatnonzero(np.concatenate([[True], ks[1:] != ks[:-1]]))
+    xmin = np.minimum.reduceat(x[order], starts)
+    xmax = np.maximum.reduceat(x[order], starts)
+    ymin = np.minimum.reduceat(y[order], starts)
+    ymax = np.maximum.reduceat(y[order], starts)
+    rmax = np.maximum.reduceat(r[order], starts)
+    boxes = shapely.box(xmin, ymin, xmax, ymax)
+    # a buffer's arcs are chords inside the true circle: grow the radius so the polygon holds the circle
+    return shapely.union_all(shapely.buffer(boxes, rmax / math.cos(math.pi / (4 * _QUAD_SEGS)), quad_segs=_QUAD_SEGS))
 
 
 def _on_part(snap: Snap, edge_map: np.ndarray) -> Snap:
@@ -288,8 +319,10 @@ def run_part(prep: Prepared, area_id) -> PartResult:
             dem_snaps[net.mode] = snap_points(net, x, y, max_snap_m=prep.max_snap_m)
             # a point assigned to this area from outside it (nearest area) brings its own surroundings
             x, y = np.asarray(x), np.asarray(y)
-            region = shapely.union_all([prep.area_geoms[net.mode][area_id], shapely.multipoints(np.column_stack([x, y]))]
-                                       if len(x) else [prep.area_geoms[net.mode][area_id]])
+            geom = prep.area_geoms[net.mode][area_id]
+            pts = shapely.points(x, y)
+            outside = ~shapely.covers(geom, pts) if len(x) else np.zeros(0, bool)
+            region = shapely.union_all([geom, shapely.multipoints(pts[outside])]) if outside.any() else geom
             part_net, edge_map = cut_network(net, region, h1)
             info.setdefault("nodes", int(part_net.n_nodes))
             info.setdefault("edges", int(part_net.n_edges))
@@ -302,10 +335,16 @@ def run_part(prep: Prepared, area_id) -> PartResult:
         # distances beyond the halo are upper bounds: recompute those points on a halo that holds them
         unsure = (dist > h1) & ~ds.too_far
         if unsure.any():
-            far = dist[unsure]
-            h2 = float(far.max()) * (1 + 1e-9) + 1e-6 if np.isfinite(far).all() else math.inf
-            net2, map2 = cut_network(net, info["_region_" + net.mode], h2)
             idx = np.flatnonzero(unsure)
+            far = dist[idx]
+            h2 = float(far.max()) * (1 + 1e-9) + 1e-6 if np.isfinite(far).all() else math.inf
+            if math.isfinite(h2):
+                # each such resident needs only the disc of its first-pass distance: gather them by cell
+                px, py = net.to_metric(dlon[idx], dlat[idx])
+                zone = _discs_by_cell(np.asarray(px), np.asarray(py), far * (1 + 1e-9) + 1e-6)
+                net2, map2 = cut_network(net, zone, 0.0)
+            else:
+                net2, map2 = cut_network(net, None, h2)
             d2, f2 = _coverage_on(net2, map2, prep.fac_snaps[net.mode], sel, fids[sel], ds.subset(idx), pop[idx], ftype)
             dist, fid = dist.copy(), fid.copy()
             dist[idx], fid[idx] = d2, f2

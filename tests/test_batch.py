@@ -255,3 +255,16 @@ def test_cli_batch_refuses_what_it_cannot_do(tmp_path, capsys):
     assert "splits one study" in capsys.readouterr().err
     assert main(["batch", "a.toml", "--propose-count", "3", "--out", str(tmp_path), "--lang", "en"]) == 2
     assert "exactly one --type" in capsys.readouterr().err
+
+
+def test_second_pass_zone_holds_every_disc():
+    from planner.batch import _discs_by_cell
+
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 3000, 400), rng.uniform(0, 3000, 400)
+    r = rng.uniform(10, 2000, 400)
+    zone = _discs_by_cell(x, y, r)
+    ang = np.linspace(0, 2 * np.pi, 720, endpoint=False)
+    px = (x[:, None] + r[:, None] * np.cos(ang)).ravel()
+    py = (y[:, None] + r[:, None] * np.sin(ang)).ravel()
+    assert shapely.covers(zone, shapely.points(px, py)).all()
