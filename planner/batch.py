@@ -645,7 +645,7 @@ PART_MARK = "part.json"
 
 
 def _write_part(res: PartResult, folder: Path, fingerprint: str) -> None:
-    """A part's folder: demand.csv (its rows, full precision), areas.csv, and part.json written last (the done mark)."""
+    """A part's folder: demand.csv (its rows, full precision), areas.csv, summary.json, and part.json written last (the done mark)."""
     from .export import atomic_path, jsonable, write_text
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -654,6 +654,9 @@ def _write_part(res: PartResult, folder: Path, fingerprint: str) -> None:
         res.demand_table.rename_axis("row").to_csv(tmp, encoding="utf-8")
     with atomic_path(folder / "areas.csv") as tmp:
         res.areas.to_csv(tmp, index=False, encoding="utf-8")
+    summary = {"area_id": res.area_id, "name": res.name, "part": res.info,
+               "types": {r["type"]: r for r in res.areas.to_dict("records")}}
+    write_text(folder / "summary.json", json.dumps(jsonable(summary), ensure_ascii=False, indent=2))
     mark = {"fingerprint": fingerprint, "area_id": res.area_id, "name": res.name, "info": res.info}
     write_text(folder / PART_MARK, json.dumps(jsonable(mark), ensure_ascii=False, indent=2))
 

@@ -170,6 +170,7 @@ def test_split_on_dask_equals_whole_and_reruns_skip_done_parts(client, tmp_path)
     whole = planner.coverage(planner.load_study(DEMO), isochrones="none")
     _assert_same(whole, br.result, ["health_centre", "aed"])
     assert br.summary["dask"]["workers"] == 2
+    assert all((tmp_path / "parts" / a / "summary.json").exists() for a in planner.load_study(DEMO).areas["area_id"])
     assert all("seconds" in p and "worker" in p for p in br.summary["split"]["parts_detail"])
     assert set(br.table["type"]) == {"health_centre", "aed"}
     # a rerun reads the finished parts back (bit for bit) instead of computing them
@@ -268,3 +269,20 @@ def test_second_pass_zone_holds_every_disc():
     px = (x[:, None] + r[:, None] * np.cos(ang)).ravel()
     py = (y[:, None] + r[:, None] * np.sin(ang)).ravel()
     assert shapely.covers(zone, shapely.points(px, py)).all()
+
+
+def test_split_equals_whole_on_real_huangpu_streets_and_subdistricts(huangpu_osm, subdistricts_geojson, tmp_path):
+    """Real OSM streets (People's Square) and real subdistrict borders: 8 subdistricts cut the extract."""
+    from planner.study import Layer
+
+    rng = np.random.default_rng(0)
+    lon, lat = rng.uniform(121.4611, 121.4863, 12), rng.uniform(31.2196, 31.2412, 12)
+    pd.DataFrame({"id": [f"c{i}" for i in range(12)], "name": [f"站{i}" for i in range(12)],
+                  "type": ["health_centre"] * 6 + ["aed"] * 6, "lon": lon, "lat": lat}).to_csv(tmp_path / "f.csv", index=False)
+    spec = StudySpec(network=NetworkSource(path=str(huangpu_osm)), facilities=(Layer(str(tmp_path / "f.csv")),),
+                     areas=Layer(str(subdistricts_geojson)), goals=Goals(minutes=5))
+    st = planner.load_study(spec, cache_dir=tmp_path / "cache")
+    assert len(st.areas) > 3
+    whole = planner.coverage(st, isochrones="none")
+    split = run_split(st)
+    _assert_same(whole, split, ["health_centre", "aed"])
