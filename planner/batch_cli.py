@@ -50,8 +50,8 @@ def add_parser(subparsers, add_common) -> argparse.ArgumentParser:
     goal.add_argument("--propose-count", type=int, metavar="N", help="N new sites of the one --type in every study")
     goal.add_argument("--propose-target-share", type=float, metavar="S", help="fewest new sites to reach share S in every study")
     sit.add_argument("--method", choices=("greedy", "exact"), default="greedy")
-    sit.add_argument("--isochrones", choices=("none", "dissolved", "all"), default="none",
-                     help="per-study isochrone polygons in each study's folder (many studies only; default none)")
+    p.add_argument("--isochrones", choices=("none", "dissolved", "all"), default="none",
+                   help="per-study isochrone polygons in each study's folder (many studies only; default none)")
     p.add_argument("--no-map", action="store_true", help="do not write map.html")
     p.set_defaults(func=cmd_batch)
     return p
@@ -72,6 +72,17 @@ def _progress(lang: str):
             say(f"[{bar}] {done}/{total} {what} ({seconds or 0:.1f} s; {time.perf_counter() - t0:.0f} s elapsed)")
 
     return report
+
+
+# flags that describe one study: with study files they would have nothing to apply to
+_STUDY_FLAGS = (("--study", "study"), ("--network", "network"), ("--place", "place"), ("--demo", "demo"),
+                ("--demo-scale", "demo_scale"), ("--facilities", "facilities"), ("--demand", "demand"), ("--areas", "areas"),
+                ("--area-name-column", "area_name_column"), ("--keep-outside-demand", "keep_outside_demand"),
+                ("--default-type", "default_type"), ("--elderly", "elderly"), ("--coords", "coords"),
+                ("--facilities-coords", "facilities_coords"), ("--demand-coords", "demand_coords"),
+                ("--areas-coords", "areas_coords"), ("--columns", "columns"), ("--sheet", "sheet"), ("--layer", "layer"),
+                ("--facilities-from-osm", "facilities_from_osm"), ("--outside-tolerance-m", "outside_tolerance_m"),
+                ("--skip-invalid", "skip_invalid"), ("--types-file", "types_file"))
 
 
 def _quiet_dask() -> None:
@@ -113,6 +124,13 @@ def cmd_batch(args) -> int:
                          "请对整个研究运行 planner propose。")
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be at least 1, not {args.workers}.", f"--workers 至少为 1，而非 {args.workers}。")
+    if args.study_files:
+        ignored = [flag for flag, dest in _STUDY_FLAGS if getattr(args, dest, None) not in (None, False, [], "")]
+        if ignored:
+            raise InputError(f"With study files, describe each study in its file; {', '.join(ignored)} would be ignored. "
+                             "Goal flags (--type, --minutes, --speed-kmh, --max-snap-m) apply to every study.",
+                             f"使用研究文件时，请在各文件中描述研究；{', '.join(ignored)} 不会生效。"
+                             "目标参数（--type、--minutes、--speed-kmh、--max-snap-m）对所有研究生效。")
     opts = {"types": args.types, "minutes": args.minutes, "speed_kmh": args.speed_kmh, "max_snap_m": args.max_snap_m}
     specs = _studies(args) if args.study_files else None
     if specs is None:

@@ -256,6 +256,11 @@ def test_cli_batch_refuses_what_it_cannot_do(tmp_path, capsys):
     assert "splits one study" in capsys.readouterr().err
     assert main(["batch", "a.toml", "--propose-count", "3", "--out", str(tmp_path), "--lang", "en"]) == 2
     assert "exactly one --type" in capsys.readouterr().err
+    assert main(["batch", "a.toml", "--facilities", "x.csv", "--coords", "gcj02", "--out", str(tmp_path), "--lang", "en"]) == 2
+    err = capsys.readouterr().err
+    assert "--facilities, --coords would be ignored" in err
+    assert main(["batch", "a.toml", "--facilities", "x.csv", "--out", str(tmp_path)]) == 2
+    assert "使用研究文件时" in capsys.readouterr().err
 
 
 def test_second_pass_zone_holds_every_disc():
@@ -286,3 +291,28 @@ def test_split_equals_whole_on_real_huangpu_streets_and_subdistricts(huangpu_osm
     whole = planner.coverage(st, isochrones="none")
     split = run_split(st)
     _assert_same(whole, split, ["health_centre", "aed"])
+
+
+def test_split_on_dask_a_failed_part_then_a_rerun_finishes_it(client, tmp_path, monkeypatch):
+    import planner.batch as batch
+
+    real = batch.run_part
+
+    def flaky(prep, area_id):
+        if area_id == "A02":
+            raise RuntimeError("disk full")
+        return real(prep, area_id)
+
+    monkeypatch.setattr(batch, "run_part", flaky)  # the workers are threads of this process
+    br = batch.split_on_dask(client, DEMO, out=tmp_path)
+    assert br.result is None and not br.ok
+    assert len(br.failures) == 1 and "A02" in br.failures[0]["part"] and "disk full" in br.failures[0]["error"]
+    n = len(planner.load_study(DEMO).areas)
+    assert len(br.runs) == n - 1 and (tmp_path / "parts" / "A01" / "part.json").exists()
+    assert not (tmp_path / "parts" / "A02" / "part.json").exists()
+    written = batch.write_batch(br, tmp_path / "merged")
+    assert "failures.csv" in written and "demand.csv" not in written
+    monkeypatch.setattr(batch, "run_part", real)
+    again = batch.split_on_dask(client, DEMO, out=tmp_path)
+    assert again.ok and [p.area_id for p in again.runs if not p.info.get("reused")] == ["A02"]
+    _assert_same(planner.coverage(planner.load_study(DEMO), isochrones="none"), again.result, ["health_centre", "aed"])
