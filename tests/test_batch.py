@@ -316,3 +316,15 @@ def test_split_on_dask_a_failed_part_then_a_rerun_finishes_it(client, tmp_path, 
     again = batch.split_on_dask(client, DEMO, out=tmp_path)
     assert again.ok and [p.area_id for p in again.runs if not p.info.get("reused")] == ["A02"]
     _assert_same(planner.coverage(planner.load_study(DEMO), isochrones="none"), again.result, ["health_centre", "aed"])
+
+
+def test_an_area_without_residents():
+    st = grid_study(seed=0, n=20, n_fac=6, n_dem=50)
+    net = st.networks["walk"]
+    geoms = [shapely.box(X0 - 50, Y0 - 50, X0 + 1000, Y0 + 1950), shapely.box(X0 + 1000, Y0 - 50, X0 + 1950, Y0 + 1950),
+             shapely.box(X0 + 1950, Y0 - 50, X0 + 1960, Y0 + 1950)]  # a sliver: no resident lives there
+    areas = gpd.GeoDataFrame({"area_id": ["A", "B", "C"], "name": ["a", "b", "c"]}, geometry=geoms, crs=net.crs).to_crs(4326)
+    st = Study(st.networks, st.facilities, st.demand, areas)
+    split = run_split(st, **KW)
+    _assert_same(run(st, isochrones="none", **KW), split, ["health_centre", "aed"])
+    assert split.summary["split"]["parts_detail"][2]["demand_points"] == 0
