@@ -44,6 +44,9 @@ from .network import Network, Snap, snap_points
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "RunOptions",
+    "Prepared",
+    "prepare",
     "PartResult",
     "StudyRun",
     "BatchResult",
@@ -58,6 +61,8 @@ __all__ = [
     "split_on_dask",
     "studies_on_dask",
     "siting_on_dask",
+    "close_client",
+    "write_batch",
 ]
 
 
@@ -311,6 +316,7 @@ def run_part(prep: Prepared, area_id) -> PartResult:
     info = {"halo_m": h1, "demand_points": int(len(pos)), "second_pass_points": 0, "second_pass_halo_m": None}
     results: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     dem_snaps: dict[str, Snap] = {}
+    cuts: dict[str, tuple] = {}  # mode -> (part network, edge map)
     for k in prep.keys:
         ftype = prep.goals[k]
         net = study.network_for(ftype)
@@ -323,13 +329,11 @@ def run_part(prep: Prepared, area_id) -> PartResult:
             pts = shapely.points(x, y)
             outside = ~shapely.covers(geom, pts) if len(x) else np.zeros(0, bool)
             region = shapely.union_all([geom, shapely.multipoints(pts[outside])]) if outside.any() else geom
-            part_net, edge_map = cut_network(net, region, h1)
-            info.setdefault("nodes", int(part_net.n_nodes))
-            info.setdefault("edges", int(part_net.n_edges))
-            info["_region_" + net.mode] = region
-            info["_net_" + net.mode] = (part_net, edge_map)
+            cuts[net.mode] = cut_network(net, region, h1)
+            info.setdefault("nodes", int(cuts[net.mode][0].n_nodes))
+            info.setdefault("edges", int(cuts[net.mode][0].n_edges))
         ds = dem_snaps[net.mode]
-        part_net, edge_map = info["_net_" + net.mode]
+        part_net, edge_map = cuts[net.mode]
         sel = np.flatnonzero(ftypes == k)
         dist, fid = _coverage_on(part_net, edge_map, prep.fac_snaps[net.mode], sel, fids[sel], ds, pop, ftype)
         # distances beyond the halo are upper bounds: recompute those points on a halo that holds them
@@ -351,8 +355,6 @@ def run_part(prep: Prepared, area_id) -> PartResult:
             info["second_pass_points"] += int(len(idx))
             info["second_pass_halo_m"] = max(info["second_pass_halo_m"] or 0.0, h2)
         results[k] = (dist, fid)
-    for key in [k for k in info if k.startswith("_")]:
-        del info[key]
     walk = dem_snaps.get("walk", next(iter(dem_snaps.values())))
     dt = pd.DataFrame({
         "id": sub["id"].astype(str).to_numpy(), "lon": dlon, "lat": dlat, "population": pop,
@@ -605,9 +607,21 @@ def _fingerprint(*parts) -> str:
 
 
 def _spec_text(spec, base_dir) -> str:
+    """The study as text plus the size and modification time of every input file: a changed file
+    changes the fingerprint, so a rerun recomputes what depends on it."""
     from .study import resolved, study_toml
 
-    return study_toml(resolved(spec, base_dir))
+    full = resolved(spec, base_dir)
+    paths = [full.network.path] if full.network.path else []
+    paths += [lf.path for lf in full.layers()] + ([full.types_file] if full.types_file else [])
+    stamps = []
+    for p in paths:
+        try:
+            st = Path(p).stat()
+            stamps.append(f"{p}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            stamps.append(f"{p}:missing")
+    return study_toml(full) + "\n".join(stamps)
 
 
 def _slug(value) -> str:

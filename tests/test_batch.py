@@ -328,3 +328,19 @@ def test_an_area_without_residents():
     split = run_split(st, **KW)
     _assert_same(run(st, isochrones="none", **KW), split, ["health_centre", "aed"])
     assert split.summary["split"]["parts_detail"][2]["demand_points"] == 0
+
+
+def test_a_changed_input_file_changes_the_fingerprint(tmp_path):
+    import os
+
+    from planner.batch import _spec_text
+    from planner.study import Layer
+
+    f = tmp_path / "f.csv"
+    f.write_text("id,lon,lat,type\na,121.4,31.2,aed\n", encoding="utf-8")
+    spec = StudySpec(network=NetworkSource(demo=True), facilities=(Layer(str(f)),))
+    before = _spec_text(spec, None)
+    assert _spec_text(spec, None) == before
+    f.write_text("id,lon,lat,type\na,121.41,31.2,aed\n", encoding="utf-8")
+    os.utime(f, ns=(1, 1))
+    assert _spec_text(spec, None) != before
