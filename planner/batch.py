@@ -908,7 +908,8 @@ def studies_on_dask(client, studies: Sequence[tuple[str, object, object]], *, ca
     return BatchResult(None, runs, failures, table, summary)
 
 
-def _siting_task(name, spec, base_dir, cache_dir, type_key, kwargs, folder):
+def _siting_task(name, spec, base_dir, cache_dir, type_key, kwargs, folder, key):
+    from .export import jsonable, write_text
     from .siting import propose_sites, write_siting
     from .study import build_study
 
@@ -916,11 +917,25 @@ def _siting_task(name, spec, base_dir, cache_dir, type_key, kwargs, folder):
     study = build_study(spec, base_dir=base_dir, cache_dir=cache_dir)
     res = propose_sites(study, type_key, **kwargs)
     info = {"seconds": round(time.perf_counter() - t0, 4), "worker": _worker_name()}
-    if folder is not None:
-        write_siting(res, folder, study=study, extra_summary={"study": study.label, "batch": {"name": name, **info}})
     row = {"study": name, "type": type_key, "new_sites": int(len(res.sites)), "share_before": float(res.share_before),
            "share_after": float(res.share_after), "method": res.method}
+    if folder is not None:
+        folder = Path(folder)
+        (folder / PART_MARK).unlink(missing_ok=True)
+        write_siting(res, folder, study=study, extra_summary={"study": study.label, "batch": {"name": name, **info}})
+        write_text(folder / PART_MARK, json.dumps(jsonable({"fingerprint": key, "row": row, "info": info}), ensure_ascii=False))
     return StudyRun(name, {"siting": row}, getattr(res, "areas", pd.DataFrame()), res.sites.assign(study=name), info)
+
+
+def _read_siting_run(folder: Path, key: str, name: str) -> StudyRun | None:
+    try:
+        mark = json.loads((folder / PART_MARK).read_text(encoding="utf-8"))
+        if mark.get("fingerprint") != key:
+            return None
+        sites = pd.read_csv(folder / "proposals.csv", encoding="utf-8-sig", dtype={"id": str})
+    except (OSError, ValueError):
+        return None
+    return StudyRun(name, {"siting": mark["row"]}, pd.DataFrame(), sites.assign(study=name), {**mark.get("info", {}), "reused": True})
 
 
 def siting_on_dask(client, studies: Sequence[tuple[str, object, object]], type_key: str, *, cache_dir=None,
@@ -942,14 +957,20 @@ def siting_on_dask(client, studies: Sequence[tuple[str, object, object]], type_k
     BatchResult
         ``table``: one row per study (new sites, share before and after); ``runs[i].demand`` the sites.
     """
-    futures = {}
+    done, futures = {}, {}
     for name, spec, base_dir in studies:
-        folder = str(Path(out) / "parts" / name) if out is not None else None
-        fut = client.submit(_siting_task, name, spec, base_dir, cache_dir, type_key, propose_kwargs, folder,
-                            key=f"siting-{_fingerprint(name, _spec_text(spec, base_dir), propose_kwargs)}", pure=False)
+        key = _fingerprint(type_key, _spec_text(spec, base_dir), sorted(propose_kwargs.items()))
+        folder = Path(out) / "parts" / name if out is not None else None
+        old = _read_siting_run(folder, key, name) if folder is not None else None
+        if old is not None:
+            done[name] = old
+            continue
+        fut = client.submit(_siting_task, name, spec, base_dir, cache_dir, type_key, propose_kwargs,
+                            str(folder) if folder is not None else None, key, key=f"siting-{key}-{name}", pure=False)
         futures[fut] = name
     got, failures = _gather(client, futures, len(studies), progress, lambda n: {"study": n, "part": ""})
-    runs = [got[n] for n, _, _ in studies if n in got]
+    done.update(got)
+    runs = [done[n] for n, _, _ in studies if n in done]
     table = pd.DataFrame([r.summary["siting"] for r in runs])
     return BatchResult(None, runs, failures, table, {"dask": dask_info(client), "failures": failures,
                                                      "studies": [{"name": r.name, **r.info} for r in runs]})

@@ -212,6 +212,10 @@ def test_siting_per_study_on_dask(client, tmp_path):
     own = propose_sites(planner.load_study(studies[1][1]), "aed", count=3)
     assert br.table.iloc[1]["share_after"] == own.share_after
     assert (tmp_path / "parts" / "d2" / "proposals.csv").exists()
+    again = siting_on_dask(client, studies, "aed", count=3, out=tmp_path)
+    assert all(r.info.get("reused") for r in again.runs)
+    pd.testing.assert_frame_equal(again.table, br.table)
+    assert not any(r.info.get("reused") for r in siting_on_dask(client, studies, "aed", count=4, out=tmp_path).runs)
 
 
 # ============================================================================ the command line
