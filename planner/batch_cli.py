@@ -158,11 +158,15 @@ def cmd_batch(args) -> int:
     map_html = report_html = None
     label = br.result.study.label if br.result is not None else ", ".join(n for n, _, _ in (specs or []))[:80]
     if not siting:
-        from maps.batch_report import batch_report_html
+        if br.result is not None:  # the city-wide one-page summary, as planner coverage's report
+            from maps.report import summary_html
 
-        types = br.result.study.types if br.result is not None else None
-        report_html = batch_report_html(br.table, lang=args.lang, label=label, types=types,
-                                        dask=br.summary.get("dask"), failures=br.failures)
+            report_html = summary_html(br.result, lang=args.lang)
+        else:  # one row per study and type, lowest coverage first
+            from maps.batch_report import batch_report_html
+
+            report_html = batch_report_html(br.table, lang=args.lang, label=label, dask=br.summary.get("dask"),
+                                            failures=br.failures)
         if not args.no_map:
             map_html = _map_html(br, Path(args.out), args.lang)
     study_file = None

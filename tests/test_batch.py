@@ -249,6 +249,8 @@ def test_cli_batch_of_study_files_and_split(tmp_path):
     assert s["types"]["aed"]["coverage_share"] == whole.summary["types"]["aed"]["coverage_share"]
     assert s["dask"]["workers"] == 1 and len(s["split"]["parts_detail"]) == len(whole.study.areas)
     assert all("seconds" in p for p in s["split"]["parts_detail"])
+    assert (split / "report.html").exists() and not (split / "map.html").exists()
+    assert "<svg" in (split / "report.html").read_text(encoding="utf-8")  # the one-page summary with its static map
 
 
 def test_cli_batch_refuses_what_it_cannot_do(tmp_path, capsys):
@@ -348,3 +350,20 @@ def test_a_changed_input_file_changes_the_fingerprint(tmp_path):
     f.write_text("id,lon,lat,type\na,121.41,31.2,aed\n", encoding="utf-8")
     os.utime(f, ns=(1, 1))
     assert _spec_text(spec, None) != before
+
+
+def test_batch_report_escapes_names_and_lists_failures():
+    from maps.batch_report import batch_report_html
+    from planner.batch import batch_table
+
+    stats = {"type": "aed", "target_minutes": 1.5, "demand_total": 100.0, "demand_covered": 25.0,
+             "coverage_share": 0.25, "mean_minutes": 3.0, "p90_minutes": float("nan")}
+    table = batch_table([("<script>x</script>", stats), ("长宁", {**stats, "coverage_share": 0.9, "demand_covered": 90.0})])
+    html = batch_report_html(table, lang="zh", label="上海", failures=[{"study": "徐汇", "part": "", "error": "找不到路网文件"}])
+    assert "<script>x" not in html and "&lt;script&gt;" in html
+    assert "徐汇" in html and "找不到路网文件" in html and "failures.csv" in html
+    assert html.index("&lt;script&gt;") < html.index("长宁")  # lowest coverage first
+    en = batch_report_html(table, lang="en")
+    assert "Share" in en and "25.0%" in en and "–" in en  # NaN p90 shown as a dash
+    with pytest.raises(ValueError):
+        batch_report_html(table, lang="fr")
