@@ -178,7 +178,10 @@ def main():
             Path(args.save_split).write_text(json.dumps(split), encoding="utf-8")
         if split:
             print(json.dumps({k: v for k, v in split.items() if k != "split"}), flush=True)
-    head = f"Machine: {machine()}; {load_line()} (shared with other jobs: figures are one run, not medians)."
+    import dask
+
+    head = (f"Machine: {machine()}; {load_line()} (shared with other jobs: figures are one run, not medians). "
+            f"dask and distributed {dask.__version__}.")
     if many:
         md = many_markdown(many, head)
         print(md)
