@@ -223,10 +223,21 @@ def prepare(study, options: RunOptions | None = None) -> Prepared:
                          "按区域拆分需要区域边界：请添加 --areas 文件（或研究文件中的 [areas]）。")
     options = options or RunOptions()
     keys, goals, snap = options.resolve(study)
+    fac = study.facilities
+    # the same refusals as a whole run (planner.scenario.run), before any part starts
+    unknown = ~fac["type"].isin(list(study.types))
+    if unknown.any():
+        names = sorted(set(fac.loc[unknown, "type"].astype(str)))
+        raise InputError(f"{int(unknown.sum())} facilities have a type that is not defined: {names}",
+                         f"{int(unknown.sum())} 个设施的类型未定义：{names}")
+    if not len(study.demand) or not float(study.demand.population.sum()) > 0:
+        raise InputError(
+            "There is no demand to measure coverage against: the demand is empty or its population is zero everywhere.",
+            "没有可评估的需求：需求点为空，或人口全部为零。",
+        )
     demand = study.demand
     if demand.gdf["area_id"].isna().any():
         demand = assign_areas(demand, study.areas)
-    fac = study.facilities
     flon, flat = fac["lon"].to_numpy(dtype=float), fac["lat"].to_numpy(dtype=float)
     fac_snaps, area_geoms = {}, {}
     for k in keys:

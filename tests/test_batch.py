@@ -367,3 +367,16 @@ def test_batch_report_escapes_names_and_lists_failures():
     assert "Share" in en and "25.0%" in en and "–" in en  # NaN p90 shown as a dash
     with pytest.raises(ValueError):
         batch_report_html(table, lang="fr")
+
+
+def test_split_refuses_what_a_whole_run_refuses():
+    st = grid_study(seed=0)
+    fac = st.facilities.copy()
+    fac.loc[0, "type"] = "teleporter"
+    with pytest.raises(planner.InputError, match="not defined") as exc:
+        run_split(Study(st.networks, fac, st.demand, st.areas), types=["aed"])
+    assert "类型未定义" in exc.value.message("zh")
+    g = st.demand.gdf.assign(population=0.0)
+    with pytest.raises(planner.InputError, match="no demand") as exc:
+        run_split(Study(st.networks, st.facilities, planner.demand.demand_from_points(g), st.areas))
+    assert "没有可评估的需求" in exc.value.message("zh")
