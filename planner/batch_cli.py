@@ -67,9 +67,11 @@ def _progress(lang: str):
         bar = "#" * int(round(width * done / max(total, 1))) + "-" * (width - int(round(width * done / max(total, 1))))
         what = " ".join(x for x in (label.get("study", ""), label.get("part", "")) if x)
         if error:
-            say(f"[{bar}] {done}/{total} FAILED {what}: {error}")
+            say(f"[{bar}] {done}/{total} {'失败' if lang == 'zh' else 'FAILED'} {what}: {error}")
         else:
-            say(f"[{bar}] {done}/{total} {what} ({seconds or 0:.1f} s; {time.perf_counter() - t0:.0f} s elapsed)")
+            took = time.perf_counter() - t0
+            say(f"[{bar}] {done}/{total} {what} ({seconds or 0:.1f} s; "
+                + (f"已用 {took:.0f} s)" if lang == "zh" else f"{took:.0f} s elapsed)"))
 
     return report
 
@@ -175,10 +177,15 @@ def cmd_batch(args) -> int:
 
         study_file = study_file_text(br.result.study)
     written = write_batch(br, args.out, lang=args.lang, map_html=map_html, report_html=report_html, study_file=study_file)
+    zh = args.lang == "zh"
     for f in br.failures:
-        say(f"FAILED {f['study']} {f['part']}: {f['error']}")
-    say(f"wrote {', '.join(written)} to {args.out} in {time.perf_counter() - t0:.1f} s"
-        + (f"; {len(br.failures)} parts failed (rerun to retry them)" if br.failures else ""))
+        say(f"{'失败' if zh else 'FAILED'} {f['study']} {f['part']}: {f['error']}")
+    if zh:
+        say(f"已写出 {', '.join(written)} 至 {args.out}，用时 {time.perf_counter() - t0:.1f} s"
+            + (f"；{len(br.failures)} 个部分失败（重新运行即可重试，已完成的部分会跳过）" if br.failures else ""))
+    else:
+        say(f"wrote {', '.join(written)} to {args.out} in {time.perf_counter() - t0:.1f} s"
+            + (f"; {len(br.failures)} parts failed (rerun to retry them; finished parts are skipped)" if br.failures else ""))
     return 1 if br.failures else 0
 
 
