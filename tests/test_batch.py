@@ -380,3 +380,18 @@ def test_split_refuses_what_a_whole_run_refuses():
     with pytest.raises(planner.InputError, match="no demand") as exc:
         run_split(Study(st.networks, st.facilities, planner.demand.demand_from_points(g), st.areas))
     assert "没有可评估的需求" in exc.value.message("zh")
+
+
+def test_cli_batch_on_a_running_cluster(client, tmp_path):
+    import json
+
+    from planner.cli import main
+    from planner.study import write_study_file
+
+    f = tmp_path / "one.toml"
+    write_study_file(StudySpec(network=NetworkSource(demo=True, demo_scale=0.1, demo_seed=4), goals=Goals(types=("aed",))), f)
+    out = tmp_path / "out"
+    assert main(["batch", str(f), "--scheduler", client.scheduler.address, "--out", str(out), "--no-map"]) == 0
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["dask"]["scheduler"] == client.scheduler.address and summary["dask"]["workers"] == 2
+    assert client.status == "running"  # the CLI closed its own client, not the cluster
