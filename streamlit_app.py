@@ -1,24 +1,32 @@
 """Streamlit app: explore walking coverage, propose sites by clicking or optimising, compare scenarios, export.
 
-A thin layer: every number comes from ``planner`` (``planner.scenario.run``, ``planner.siting``,
-``planner.session``) and every map from ``maps``. This file holds widgets, caching and state.
+A thin layer: the study is built by ``planner.study.build_study`` from what the widgets describe,
+every number comes from ``planner`` (``planner.coverage``, ``planner.siting``) and every map from
+``maps``; upload safety and the UI-free state live in the ``app`` package. This file holds widgets,
+caching and session state.
 
-Run: ``streamlit run streamlit_app.py``.
+Run: ``streamlit run streamlit_app.py`` (``-- --study FILE`` opens a study file).
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pandas as pd
 import streamlit as st
 
+from app import state as ss
+from app import uploads
 from maps.i18n import LANGS, t, table_headers
-from planner import OfflineError, PlannerError
-from planner import session as ss
+from planner import OfflineError, PlannerError, export
+from planner.store import Site
 from planner.study import Layer
 
 st.set_page_config(page_title="步行可达性规划 / Coverage planner", layout="wide")
 logger = logging.getLogger("coverage_planner.app")
+
+#: Places on the page drawn early and filled later in the same run.
+SLOTS: dict = {}
 
 #: The main map's frame (pixels); its width is about 3/5 of a wide page.
 MAP_HEIGHT, MAP_WIDTH = 560, 760
@@ -31,7 +39,7 @@ _DEFAULTS = {
     "layers": [],  # list of (role, planner.study.Layer): the uploads, in order
     "seen_uploads": set(),  # (file id, kind, options) of uploads already handled
     "messages": [],  # (level, key, values, error-or-None, toast): rendered in the current language
-    "proposals": [],  # list[ss.Proposal]
+    "proposals": [],  # list[planner.store.Site]
     "proposals_for": None,  # study key the proposals belong to
     "handled_click": None,
     "click_added": None,  # site id of the latest click, until its message was shown once
@@ -174,20 +182,20 @@ def sidebar(types) -> dict:
         if up is not None and ("network", up.file_id) not in st.session_state["seen_uploads"]:
             st.session_state["seen_uploads"].add(("network", up.file_id))
             try:
-                path = ss.save_upload(up.name, up.getvalue(), kind="network")
+                path = uploads.save_upload(up.name, up.getvalue(), kind="network")
                 src = ss.app_source(path=path)
                 with st.spinner(L("loading_network")):
                     cached_base(src)
                 set_source(src)
             except PlannerError as exc:
-                say("error", "upload_rejected", exc, file=ss.safe_filename(up.name))
+                say("error", "upload_rejected", exc, file=uploads.safe_filename(up.name))
             except Exception as exc:  # a user's file must never take the page down
                 logger.exception("reading the network upload %s failed", up.name)
-                say("error", "upload_failed", file=ss.safe_filename(up.name), err=f"{type(exc).__name__}: {exc}"[:300])
+                say("error", "upload_failed", file=uploads.safe_filename(up.name), err=f"{type(exc).__name__}: {exc}"[:300])
     elif kind == "cached":
         from planner.network import default_cache_dir
 
-        files = ss.compiled_networks()
+        files = uploads.compiled_networks()
         if not files:
             sb.info(L("cached_none", folder=str(default_cache_dir())))
         else:
@@ -215,30 +223,40 @@ def sidebar(types) -> dict:
                 bar.empty()
 
     sb.header(L("layers_header"))
-    sb.caption(L("upload_limit", mb=ss.max_upload_mb()))
+    sb.caption(L("upload_limit", mb=uploads.max_upload_mb()))
     coords = choose(sb, "selectbox", L("coords"), ["wgs84", "gcj02", "bd09"], key="coords",
                     fmt=lambda c, lg: t("coords_" + c, lg))
     skip = sb.checkbox(L("skip_invalid"), key="skip_invalid")
     default_type = choose(sb, "selectbox", L("fac_default_type"), list(types), key="fac_default_type",
                           fmt=lambda k, lg: types[k].label(lg))
-    fac = sb.file_uploader(L("fac_upload"), key="up_facilities")
+    fac = sb.file_uploader(L("fac_upload"), key=upload_key("up_facilities"))
     if fac is not None:
         add_layer(fac, "facilities", coords=coords, skip_invalid=skip, default_type=default_type)
     demand_kind = choose(sb, "radio", L("demand_source"), ["default", "file"], key="demand_kind",
                          fmt=lambda k, lg: t("demand_default" if k == "default" else "demand_file", lg))
     if demand_kind == "file":
-        dem = sb.file_uploader(L("demand_upload"), key="up_demand")
+        dem = sb.file_uploader(L("demand_upload"), key=upload_key("up_demand"))
         if dem is not None:
             add_layer(dem, "demand", coords=coords, skip_invalid=skip)
     elif any(role == "demand" for role, _ in st.session_state["layers"]):
         st.session_state["layers"] = [(r, lf) for r, lf in st.session_state["layers"] if r != "demand"]
-    areas = sb.file_uploader(L("areas_upload"), key="up_areas")
+    areas = sb.file_uploader(L("areas_upload"), key=upload_key("up_areas"))
     if areas is not None:
         add_layer(areas, "areas", coords=coords)
     if st.session_state["layers"]:
         sb.caption(L("loaded_files", files=", ".join(lf.label for _, lf in st.session_state["layers"])))
         if sb.button(L("reset_layers"), key="reset_layers"):
             st.session_state["layers"] = []
+            clear_uploaders()
+            st.rerun()  # redraw the uploaders empty
+    SLOTS["rejected"] = sb.empty()  # filled once the study is built (main)
+
+    sb.header(L("speed_header"))
+    speed_kind = choose(sb, "radio", L("speed_pick"), ["walk", "elderly", "custom"], key="speed_kind",
+                        fmt=lambda k, lg: t("speed_" + k, lg, walk=types.speeds["walk"], elderly=types.speeds["elderly"]))
+    custom = sb.number_input(L("speed_custom"), 1.0, 30.0, float(types.speeds["walk"]), step=0.1, key="speed_custom") \
+        if speed_kind == "custom" else None
+    set_speed(speed_kind, custom)
 
     sb.header(L("study_header"))
     from planner.study import study_toml
@@ -248,7 +266,7 @@ def sidebar(types) -> dict:
     up = sb.file_uploader(L("study_upload"), type=["toml"], key="up_study")
     if up is not None and ("study", up.file_id) not in st.session_state["seen_uploads"]:
         st.session_state["seen_uploads"].add(("study", up.file_id))
-        open_study_text(up.getvalue(), ss.safe_filename(up.name))
+        open_study_text(up.getvalue(), uploads.safe_filename(up.name))
 
     sb.header(L("view_header"))
     from maps.basemaps import BASEMAPS
@@ -275,6 +293,9 @@ def open_study_text(data: bytes, name: str, base_dir=None) -> None:
     st.session_state["layers"] = ss.spec_layers(spec)
     st.session_state["goals"] = spec.goals
     set_choice("demand_kind", "file" if spec.demand is not None else "default")
+    set_choice("speed_kind", "custom" if spec.goals.speed_kmh else ("elderly" if spec.goals.profile == "elderly" else "walk"))
+    if spec.goals.speed_kmh:
+        st.session_state["speed_custom"] = float(spec.goals.speed_kmh)
     set_choice("area_kind", "demo" if src.demo else ("place" if src.place else "upload"))
     if spec.goals.types:
         from planner.config import load_facility_types
@@ -304,7 +325,7 @@ def save_draft(base_key: str, type_key: str | None = None) -> str | None:
     try:
         if props:
             store.save(Scenario(name=name, area_key=ss.area_key(base_key), type_key=type_key or props[-1].type,
-                                sites=ss.to_sites(props), notes="automatic draft / 自动保存的草稿"), overwrite=True)
+                                sites=tuple(props), notes="automatic draft / 自动保存的草稿"), overwrite=True)
         elif any(i.name == name for i in store.list()):
             store.delete(name)
     except PlannerError as exc:  # the draft is a safety net: never take the page down for it
@@ -312,6 +333,29 @@ def save_draft(base_key: str, type_key: str | None = None) -> str | None:
         return None
     st.session_state["draft_saved"] = key
     return name if props else None
+
+
+def upload_key(name: str) -> str:
+    """The key of an uploader: a new key after the layers were cleared, so the widget lets go of its file."""
+    gen = st.session_state.get("upload_gen", 0)
+    return name if gen == 0 else f"{name}_{gen}"
+
+
+def clear_uploaders() -> None:
+    """Empty the layer uploaders (they would otherwise keep showing files that are no longer loaded)."""
+    st.session_state["upload_gen"] = st.session_state.get("upload_gen", 0) + 1
+    st.session_state["seen_uploads"] = {x for x in st.session_state["seen_uploads"] if x[1] in ("network", "study")}
+
+
+def set_speed(kind: str, custom: float | None) -> None:
+    """The walking-speed choice as the study's goals (normal, elderly or a custom km/h; the goal minutes stay)."""
+    from planner.study import Goals
+
+    goals = st.session_state.get("goals") or Goals()
+    want = replace(goals, profile="elderly" if kind == "elderly" else None,
+                   speed_kmh=float(custom) if kind == "custom" and custom else None)
+    if want != goals:
+        st.session_state["goals"] = want
 
 
 def set_source(src) -> None:
@@ -326,6 +370,7 @@ def set_source(src) -> None:
             say("warning", "draft_kept", n=len(st.session_state["proposals"]), name=name, toast=True)
     st.session_state["source"] = src
     st.session_state["layers"] = []
+    clear_uploaders()
     st.session_state["opened_spec"] = None  # an opened study file described the old source
     st.session_state["goals"] = None
     st.session_state["proposals"] = []
@@ -343,9 +388,9 @@ def add_layer(upload, kind: str, **options) -> None:
     if handled in st.session_state["seen_uploads"]:
         return
     st.session_state["seen_uploads"].add(handled)
-    name = ss.safe_filename(upload.name)
+    name = uploads.safe_filename(upload.name)
     try:
-        path = ss.save_upload(upload.name, upload.getvalue(), kind=kind)
+        path = uploads.save_upload(upload.name, upload.getvalue(), kind=kind)
         lf = Layer(str(path), coords=options.get("coords"), type=options.get("default_type"),
                    skip_invalid=bool(options.get("skip_invalid")), name=name)
         # a facility file replaces the same file read with other options; demand and areas replace their role
@@ -428,6 +473,12 @@ def main() -> None:
             st.session_state["layers"] = []
             study = cached_study(base, current_spec())
     notes = study.notes
+    st.session_state["rejected"] = rejected = study.rejected
+    if rejected is not None and len(rejected):
+        # what "skip invalid rows" set aside, as a file to fix and load again
+        SLOTS["rejected"].download_button(
+            L("rejected_download", n=len(rejected)), export.csv_bytes(rejected), file_name="rejected_rows.csv",
+            mime="text/csv", key="rejected_download")
     skey = ss.study_key(study, base_key, tuple(st.session_state["layers"]), st.session_state.get("goals"))
     if st.session_state["proposals_for"] != skey:
         # new layers: the proposals stay and are re-evaluated against them; an optimisation was of the old study
@@ -479,14 +530,16 @@ def main() -> None:
     with col_stats:
         stats_panel(res, type_key, base_res, scenario, scen_key)
 
-    tabs = st.tabs([L("propose_header"), L("optimise_header"), L("scen_header"), L("export_header")])
+    tabs = st.tabs([L("propose_header"), L("optimise_header"), L("reloc_header"), L("scen_header"), L("export_header")])
     with tabs[0]:
         proposals_panel(types)
     with tabs[1]:
         optimise_panel(scenario, scen_key, type_key)
     with tabs[2]:
-        scenarios_panel(study, skey, base_key, type_key, res, opts)
+        relocate_panel(scenario, scen_key, type_key)
     with tabs[3]:
+        scenarios_panel(study, skey, base_key, type_key, res, opts)
+    with tabs[4]:
         export_panel(res, scenario, type_key, spec)
     save_draft(base_key, type_key)  # after every change: a reload or a crash loses no proposal
 
@@ -532,9 +585,12 @@ def handle_click(type_key: str, basemap: str, study) -> None:
     if not in_study_area(study, lon, lat):
         say("warning", "click_outside", toast=True)
         return
+    if st.session_state.get("click_mode") == "move":  # the relocation tab picks the new place by clicking
+        st.session_state["reloc_target"] = (lon, lat)
+        return
     props = st.session_state["proposals"]
     sid = ss.next_site_id(props)
-    props.append(ss.Proposal(sid, type_key, lon, lat, "click"))
+    props.append(Site(sid, lon, lat, type_key, "click"))
     st.session_state["click_added"] = sid
 
 
@@ -590,6 +646,28 @@ def stats_panel(res, type_key: str, base_res, scenario, scen_key: str) -> None:
             st.dataframe(table, hide_index=True, width="stretch")
         else:
             st.caption(L("no_areas"))
+        with st.expander(L("catch_header")):
+            c = res.catchments(type_key)
+            bands = c.attrs["bands"]
+            shown = pd.DataFrame({L("catch_facility"): c["name"] + " (" + c["id"] + ")"})
+            for i, (lo, hi) in enumerate(bands, start=1):
+                shown[L("catch_band", lo=f"{lo:g}", hi=f"{hi:g}")] = c[f"band_{i}"].round(0)
+            shown[L("catch_within")] = c["within_goal"].round(0)
+            shown[L("catch_beyond")] = c["beyond_goal"].round(0)
+            shown[h["mean_minutes"]] = c["mean_minutes"].round(1)
+            st.dataframe(shown, hide_index=True, width="stretch")
+    audit = (base_res.summary.get("network_audit") or {}).get("walk") if base_res is not None else None
+    if audit:
+        with st.expander(L("audit_header", kept=f"{audit.get('kept_total_km', 0):,.1f}",
+                           dropped=f"{audit.get('dropped_total_km', 0):,.1f}")):
+            rows = [{L("audit_rule"): rule, L("audit_class"): cls, L("audit_km"): round(km, 2)}
+                    for rule, by_class in (audit.get("dropped_km") or {}).items() for cls, km in by_class.items()]
+            if rows:
+                st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+            snapped = audit.get("demand_snapped_by_class") or {}
+            if snapped:
+                st.caption(L("audit_snapped", classes=", ".join(f"{k} {v}" for k, v in
+                                                                 sorted(snapped.items(), key=lambda kv: -kv[1]))))
     if base_res is not None:
         st.markdown(f"**{L('all_types')}**")
         rows = []
@@ -614,7 +692,7 @@ def map_spec(scenario, res, type_key: str, opts: dict) -> dict:
         if len(fac) else fac
     tracker = st.session_state.get("whatif")
     marginal = tracker.marginal if tracker is not None else {}
-    props = ss.proposals_frame([p for p in st.session_state["proposals"] if p.type == type_key], marginal)
+    props = ss.sites_frame([p for p in st.session_state["proposals"] if p.type == type_key], marginal)
     preview = None
     got = st.session_state.get("siting")
     if got and got[1] == type_key and got[0] == st.session_state.get("scen_key"):
@@ -627,7 +705,7 @@ def map_spec(scenario, res, type_key: str, opts: dict) -> dict:
         else pd.DataFrame(columns=["id", "name", "type", "lon", "lat"]),
         isochrones=res.isochrones if res is not None else None,
         gaps=res.gaps if res is not None else None,
-        areas=ss.area_frame(res, type_key) if res is not None else None,
+        areas=res.area_layer(type_key) if res is not None else None,
         proposals=props if len(props) else None,
         preview=preview,
         types=scenario.types, lang=lang(), basemap=opts["basemap"], title=ss.study_label(scenario, lang()),
@@ -695,7 +773,8 @@ def draw_map(spec: dict, study, base_key: str) -> None:
         center, zoom = view if view is not None else (sent[1], sent[2])
         sent = (base_key, center, zoom, content)
     st.session_state["map_view_sent"] = sent
-    show_map(build_map(spec), height=MAP_HEIGHT, key="map", center=sent[1], zoom=sent[2],
+    # the map's HTML opens on the same view streamlit-folium then keeps: no frame shows another place first
+    show_map(build_map({**spec, "view": (sent[1], sent[2])}), height=MAP_HEIGHT, key="map", center=sent[1], zoom=sent[2],
              returned_objects=("last_clicked", "zoom", "center"))
 
 
@@ -708,11 +787,11 @@ def proposals_panel(types) -> None:
     marginal = tracker.marginal if tracker is not None else {}
     for p in list(props):
         c1, c2, c3 = st.columns([3, 4, 1])
-        c1.write(f"**{p.site_id}** · {types[p.type].label(lang())} · {L('src_click' if p.source == 'click' else 'src_optimise')}")
-        gain = marginal.get(p.site_id)
+        c1.write(f"**{p.id}** · {types[p.type].label(lang())} · {L('src_click' if p.origin == 'click' else 'src_optimise')}")
+        gain = marginal.get(p.id)
         c2.write(f"{p.lon:.5f}, {p.lat:.5f}" + (f" · {L('h_marginal')}: {gain:,.0f}" if gain is not None else ""))
-        if c3.button(L("remove"), key=f"rm_{p.site_id}"):
-            remove_site(p.site_id)
+        if c3.button(L("remove"), key=f"rm_{p.id}"):
+            remove_site(p.id)
             st.rerun()
     if st.button(L("remove_all"), key="rm_all"):
         st.session_state["proposals"] = []
@@ -721,7 +800,7 @@ def proposals_panel(types) -> None:
 
 
 def remove_site(site_id: str) -> None:
-    st.session_state["proposals"] = [p for p in st.session_state["proposals"] if p.site_id != site_id]
+    st.session_state["proposals"] = [p for p in st.session_state["proposals"] if p.id != site_id]
     forget_click()
 
 
@@ -809,6 +888,70 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
         accept(result, list(result.sites["rank"]), type_key)
 
 
+def relocate_panel(scenario, scen_key: str, type_key: str) -> None:
+    """Move one facility (e.g. a centre's planned new address) and see coverage before and after, per subdistrict."""
+    fac = scenario.facilities
+    fac = fac[(fac["type"] == type_key) & ~fac.get("proposed", pd.Series(False, index=fac.index)).fillna(False).astype(bool)] \
+        if len(fac) else fac
+    if not len(fac):
+        st.info(L("reloc_none"))
+        return
+    ids = fac["id"].astype(str).tolist()
+    names = dict(zip(ids, fac["name"].astype(str)))
+    fid = st.selectbox(L("reloc_pick"), ids, format_func=lambda i: f"{names[i]} ({i})", key="reloc_fac")
+    row = fac[fac["id"].astype(str) == fid].iloc[0]
+    mode = st.toggle(L("reloc_click_mode"), key="reloc_click")
+    st.session_state["click_mode"] = "move" if mode else "add"
+    target = st.session_state.get("reloc_target")
+    if target is not None and st.session_state.get("reloc_target_used") != target:
+        st.session_state["reloc_target_used"] = target  # a click on the map fills the boxes once
+        st.session_state[f"reloc_lon_{fid}"], st.session_state[f"reloc_lat_{fid}"] = target
+        st.session_state["reloc_coords"] = "wgs84"
+    c1, c2, c3 = st.columns(3)
+    lon = c1.number_input(L("reloc_lon"), value=float(row["lon"]), format="%.6f", key=f"reloc_lon_{fid}")
+    lat = c2.number_input(L("reloc_lat"), value=float(row["lat"]), format="%.6f", key=f"reloc_lat_{fid}")
+    system = choose(c3, "selectbox", L("coords"), ["wgs84", "gcj02", "bd09"], key="reloc_coords",
+                    fmt=lambda c, lg: t("coords_" + c, lg))
+    if not st.button(L("reloc_run"), key="reloc_run", type="primary"):
+        got = st.session_state.get("reloc")
+        if not got or got[0] != (scen_key, type_key):
+            return
+        _, before, after, fid, where = got
+    else:
+        from planner.coords import to_wgs84
+
+        x, y = to_wgs84([lon], [lat], system)
+        where = (float(x[0]), float(y[0]))
+        try:
+            with st.spinner(L("computing")):
+                moved = scenario.with_facility_moved(fid, *where)
+                before = cached_run(scenario, scen_key, (type_key,), "none")
+                after = cached_run(moved, ss.study_key(moved, scen_key, "moved", fid, where), (type_key,), "none")
+        except PlannerError as exc:
+            st.error(exc.message(lang()))
+            return
+        st.session_state["reloc"] = ((scen_key, type_key), before, after, fid, where)
+    sb, sa = before.summary["types"][type_key], after.summary["types"][type_key]
+    st.markdown(L("reloc_moved", name=names.get(fid, fid), lon=f"{where[0]:.5f}", lat=f"{where[1]:.5f}"))
+    m1, m2, m3 = st.columns(3)
+    m1.metric(L("reloc_share"), pct(sa["coverage_share"]), f"{(sa['coverage_share'] - sb['coverage_share']) * 100:+.1f} pp")
+    m2.metric(L("mean_minutes"), L("minutes_unit", v=f"{sa['mean_minutes']:.1f}"),
+              f"{sa['mean_minutes'] - sb['mean_minutes']:+.1f}", delta_color="inverse")
+    m3.metric(L("reloc_covered"), f"{sa['demand_covered']:,.0f}", f"{sa['demand_covered'] - sb['demand_covered']:+,.0f}")
+    if len(before.areas):
+        a = before.areas[before.areas["type"] == type_key][["area_id", "name", "coverage_share"]]
+        b = after.areas[after.areas["type"] == type_key][["area_id", "coverage_share"]]
+        side = a.merge(b, on="area_id", suffixes=("_before", "_after"))
+        table = pd.DataFrame({
+            L("h_name_col"): side["name"].astype(str),
+            L("reloc_before"): (side["coverage_share_before"] * 100).round(1),
+            L("reloc_after"): (side["coverage_share_after"] * 100).round(1),
+            L("reloc_delta"): ((side["coverage_share_after"] - side["coverage_share_before"]) * 100).round(1),
+        })
+        st.dataframe(table, hide_index=True, width="stretch")
+    st.session_state["reloc_table"] = (sb, sa)
+
+
 def method_label(method: str) -> str:
     """The siting method's name in the chosen language."""
     key = "method_" + str(method)
@@ -822,7 +965,7 @@ def accept(result, ranks, type_key: str) -> None:
     props = st.session_state["proposals"]
     chosen = result.sites[result.sites["rank"].isin(list(ranks))]
     for _, row in chosen.iterrows():
-        props.append(ss.Proposal(ss.next_site_id(props), type_key, float(row["lon"]), float(row["lat"]), "optimised"))
+        props.append(Site(ss.next_site_id(props), float(row["lon"]), float(row["lat"]), type_key, "optimised"))
     st.session_state["siting"] = None
     say("success", "opt_accepted", n=len(chosen))
     st.rerun()
@@ -844,7 +987,7 @@ def load_scenario(name: str) -> None:
     except PlannerError as exc:
         say("error", "err_title", exc)
         return
-    st.session_state["proposals"] = ss.from_sites(sc.sites)
+    st.session_state["proposals"] = list(sc.sites)
     forget_click()
     st.session_state["siting"] = None
     if sc.type_key:
@@ -857,7 +1000,8 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
     if store is None:
         st.info(L("scen_store_missing"))
         return
-    from planner.store import Scenario, compare, headline
+    from planner.compare import compare, headline
+    from planner.store import Scenario
 
     akey = ss.area_key(base_key)
     saved = store.list(area_key=akey)
@@ -875,7 +1019,7 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
             st.warning(L("scen_exists", name=name.strip()))
         else:
             try:
-                sc = Scenario(name=name, area_key=akey, type_key=type_key, sites=ss.to_sites(st.session_state["proposals"]),
+                sc = Scenario(name=name, area_key=akey, type_key=type_key, sites=tuple(st.session_state["proposals"]),
                               results=headline(res) if res is not None else None)
                 store.save(sc, overwrite=exists and overwrite)
                 say("success", "scen_saved", name=name.strip())
@@ -962,7 +1106,7 @@ def scenario_result(study, skey: str, which: str, type_key: str):
     elif which == "__current__":
         props = st.session_state["proposals"]
     else:
-        props = ss.from_sites(scenario_store().load(which).sites)
+        props = list(scenario_store().load(which).sites)
     scen = ss.with_proposals(study, props)
     if not (scen.facilities["type"] == type_key).any():
         return None
@@ -987,7 +1131,7 @@ def draw_diff_map(study, ra, rb, type_key: str, which_b: str, opts: dict) -> Non
     props = pd.DataFrame({"id": new["id"], "rank": range(1, len(new) + 1), "lon": new["lon"], "lat": new["lat"],
                           "marginal_demand": float("nan")})
     m = coverage_map(facilities=fac[["id", "name", "type", "lon", "lat"]], gaps=rb.gaps,
-                     areas=ss.area_frame(rb, type_key), proposals=props if len(props) else None,
+                     areas=(rb.area_layer(type_key) if rb is not None else None), proposals=props if len(props) else None,
                      types=study.types, lang=lang(), basemap=opts["basemap"], title=ss.study_label(study, lang()),
                      share_goal=goal_share())
     cells = ss.newly_covered_cells(ra, rb, type_key)
@@ -1022,13 +1166,13 @@ def export_panel(res, scenario, type_key: str, spec: dict) -> None:
 
         tracker = st.session_state.get("whatif")
         # the sites of the type on the map, each with the residents it newly covers (from the what-if)
-        shown = ss.proposals_frame([p for p in props if p.type == type_key], tracker.marginal if tracker is not None else None)
+        shown = ss.sites_frame([p for p in props if p.type == type_key], tracker.marginal if tracker is not None else None)
 
         def summary() -> str:
             return summary_html(res, lang=chosen_lang, proposals=shown, type_key=type_key, coverage_goal=goal)
     except ImportError:
         st.caption(L("exp_summary_missing"))
-    items = ss.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key,
+    items = export.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key,
                             map_html=map_html, summary_html=summary, all_types=all_types)
     st.session_state["exports"] = items  # the tests build every download from here
     cols = st.columns(4)

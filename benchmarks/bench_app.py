@@ -64,7 +64,7 @@ def click_vs_full(repeat: int) -> tuple[list[float], list[float]]:
     """One added site: the app's incremental what-if vs recomputing the type's coverage with scenario.run."""
     import numpy as np
 
-    from planner import session as ss
+    from app import state as ss
     from planner.scenario import run
     from planner.siting import WhatIf
 
@@ -94,7 +94,7 @@ def click_vs_full(repeat: int) -> tuple[list[float], list[float]]:
 
 
 def optimise(count: int, repeat: int) -> tuple[list[float], object]:
-    from planner import session as ss
+    from app import state as ss
     from planner.siting import propose_study
 
     study = ss.demo_study()
@@ -141,7 +141,7 @@ def main() -> int:
     lines.append(f"| optimise 50 service stations on the demo (greedy) | {statistics.median(times):.2f} s | "
                  f"{', '.join(f'{x:.2f}' for x in times)} |")
     t = time.perf_counter()
-    from planner import session as ss
+    from app import state as ss
     from planner.siting import propose_study
 
     exact = propose_study(ss.demo_study(), "service_station", count=50, method="exact", time_limit_s=120)

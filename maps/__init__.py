@@ -11,6 +11,7 @@ from .layers import (
     isochrones_layer,
     legend,
     proposals_layer,
+    surface_layer,
 )
 
 __all__ = [
@@ -28,5 +29,6 @@ __all__ = [
     "offline_map",
     "proposals_layer",
     "save_map",
+    "surface_layer",
     "to_html",
 ]

@@ -1,7 +1,6 @@
 """Put the layers together into one coverage map and save it as a self-contained HTML file."""
 from __future__ import annotations
 
-import html
 import logging
 import os
 import tempfile
@@ -13,6 +12,7 @@ from .assets import offline_map, to_html
 from .basemaps import needs_gcj02
 from .layers import (
     _default_gap_max,
+    _esc,
     areas_layer,
     facilities_layer,
     gap_colormap,
@@ -20,6 +20,7 @@ from .layers import (
     isochrones_layer,
     legend,
     proposals_layer,
+    surface_layer,
 )
 
 __all__ = ["coverage_map", "save_map", "SHANGHAI"]
@@ -35,6 +36,7 @@ def coverage_map(
     facilities,
     isochrones=None,
     gaps=None,
+    surfaces=None,
     areas=None,
     proposals=None,
     preview=None,
@@ -43,6 +45,7 @@ def coverage_map(
     basemap: str = "none",
     title: str | None = None,
     share_goal: float = 1.0,
+    view=None,
 ) -> folium.Map:
     """The planner's map: facilities, isochrones, gaps, subdistricts and proposals.
 
@@ -52,6 +55,10 @@ def coverage_map(
         ``id, name, type, lon, lat`` (WGS-84); see :func:`maps.layers.facilities_layer`.
     isochrones, gaps, areas : GeoDataFrame, optional
         See the matching layer builders.
+    surfaces : sequence of planner.surface.MinutesSurface, optional
+        Minutes to the nearest facility drawn as images (:func:`maps.layers.surface_layer`), the
+        first one shown. They show every place of a study of any size, so when they are given the
+        gap cells (kept in the exports) are not drawn.
     proposals : DataFrame, optional
         ``id, rank, lon, lat, marginal_demand``.
     preview : DataFrame, optional
@@ -66,6 +73,9 @@ def coverage_map(
         Page title and legend heading (escaped).
     share_goal : float
         Coverage share at the neutral colour of the subdistrict layer.
+    view : ((lat, lon), zoom), optional
+        The view the map opens on (the app passes the view it keeps); default: fitted to the layers,
+        never a fixed place.
 
     Returns
     -------
@@ -73,13 +83,17 @@ def coverage_map(
         Self-contained once rendered with :func:`maps.assets.to_html` or :func:`save_map`.
     """
     shift = needs_gcj02(basemap)
-    m = offline_map(SHANGHAI, 12, basemap=basemap, title=html.escape(title) if title else None,
+    center, zoom = view if view is not None else (SHANGHAI, 12)
+    m = offline_map(tuple(center), int(zoom), basemap=basemap, title=_esc(title) if title else None,
                     control_scale=True)
     kw = {"lang": lang, "shift_gcj02": shift}
     if areas is not None and len(areas):
         areas_layer(areas, goal=share_goal, **kw).add_to(m)
     gap_scale = None
-    if gaps is not None and len(gaps):
+    surfaces = list(surfaces.values() if isinstance(surfaces, dict) else surfaces or [])
+    for i, srf in enumerate(surfaces):
+        surface_layer(srf, types, show=i == 0, **kw).add_to(m)
+    if gaps is not None and len(gaps) and not surfaces:
         import pandas as pd
 
         # a scale tied to the goal (4x it), so a colour means the same minutes before and after a change
@@ -88,7 +102,8 @@ def coverage_map(
         gaps_layer(gaps, max_minutes=top, **kw).add_to(m)
         gap_scale = gap_colormap(top, lang=lang)
     if isochrones is not None and len(isochrones):
-        isochrones_layer(isochrones, types, **kw).add_to(m)
+        # over a minutes surface the bands are its contour lines: outlines, so its colours show through
+        isochrones_layer(isochrones, types, fill_opacity=0.0 if surfaces else 0.35, **kw).add_to(m)
     facilities_layer(facilities, types, **kw).add_to(m)
     if proposals is not None and len(proposals):
         proposals_layer(proposals, **kw).add_to(m)
@@ -97,11 +112,14 @@ def coverage_map(
 
     shown = _types_shown(facilities, types)
     legend(shown, lang=lang, title=title, gap_scale=gap_scale,
-           share_goal=share_goal if areas is not None and len(areas) else None).add_to(m)
+           share_goal=share_goal if areas is not None and len(areas) else None,
+           surface_goal=surfaces[0].goal_minutes if surfaces else None).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
 
     bounds = m.get_bounds()
-    if bounds and None not in bounds[0] + bounds[1]:
+    if view is None and bounds and None not in bounds[0] + bounds[1]:
+        # open on the data itself: centred on it before Leaflet fits it, so no frame ever shows a fixed place
+        m.location = [(bounds[0][0] + bounds[1][0]) / 2.0, (bounds[0][1] + bounds[1][1]) / 2.0]
         m.fit_bounds(bounds, padding=(10, 10))
     return m
 

@@ -31,6 +31,7 @@ __all__ = [
     "facilities_layer",
     "isochrones_layer",
     "gaps_layer",
+    "surface_layer",
     "areas_layer",
     "proposals_layer",
     "legend",
@@ -72,6 +73,10 @@ _TEXT = {
     "unknown_type": ("未知类型", "Unknown type"),
     "no_coords": ("无坐标未显示", "without coordinates not shown"),
     "goal": ("目标", "goal"),
+    "surface": ("到最近设施的步行时间", "Walk time to nearest facility"),
+    "surface_scale": ("步行时间（分钟，至目标）", "Walk time (min, up to the goal)"),
+    "beyond_goal": ("超出目标", "Beyond the goal"),
+    "no_facility_reach": ("无设施可达的街道", "Streets no facility reaches"),
 }
 
 
@@ -80,11 +85,21 @@ def _t(key: str, lang: str) -> str:
     return en if lang == "en" else zh
 
 
+#: Longest user text shown in a tooltip, popup or layer name, in characters; longer text (a
+#: 100,000-character name in a hostile file) is cut there with an ellipsis, so it cannot swell
+#: the page. The exports keep the full text.
+MAX_LABEL_CHARS = 120
+
+
 def _esc(value: Any) -> str:
-    """HTML-escape anything for display (quotes too: values may land in attributes)."""
+    """HTML-escape anything for display (quotes too: values may land in attributes), cut to
+    :data:`MAX_LABEL_CHARS` characters."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return html.escape(str(value), quote=True)
+    text = str(value)
+    if len(text) > MAX_LABEL_CHARS:
+        text = text[: MAX_LABEL_CHARS - 1] + "…"
+    return html.escape(text, quote=True)
 
 
 def _check_lang(lang: str) -> None:
@@ -409,6 +424,7 @@ def isochrones_layer(
     shift_gcj02: bool = False,
     simplify_m: float = 10.0,
     max_features: int | None = 3000,
+    fill_opacity: float = 0.35,
     name: str | None = None,
     show: bool = True,
 ) -> folium.FeatureGroup:
@@ -427,6 +443,8 @@ def isochrones_layer(
         Simplification tolerance in metres (0 disables).
     max_features : int, optional
         Cap on polygons drawn (largest by area kept).
+    fill_opacity : float
+        0 draws the bands as outlines (over a minutes surface, which then stays readable).
 
     Returns
     -------
@@ -457,7 +475,8 @@ def isochrones_layer(
         if skey not in style_index:
             style_index[skey] = len(styles)
             fill = _blend(colour, t)
-            styles.append({"color": colour, "weight": 1, "opacity": 0.7, "fillColor": fill, "fillOpacity": 0.35})
+            styles.append({"color": colour, "weight": 1 if fill_opacity > 0 else 2, "opacity": 0.7 if fill_opacity > 0 else 0.9,
+                           "fillColor": fill, "fillOpacity": float(fill_opacity)})
         tip = f"{_esc(label)}<br>≤ {_fmt_num(m, 1 if m % 1 else 0)} {_t('minutes', lang)}"
         if "facility_id" in prep.columns and pd.notna(row["facility_id"]) and str(row["facility_id"]):
             tip += f"<br>{_t('id', lang)}: {_esc(row['facility_id'])}"
@@ -543,6 +562,66 @@ def _default_gap_max(minutes: np.ndarray) -> float:
     if not finite.size:
         return 30.0
     return float(max(15.0, 5.0 * math.ceil(float(finite.max()) / 5.0)))
+
+
+# ---------------------------------------------------------------------------- minutes surface
+
+
+def surface_colormap(goal_minutes: float, *, lang: str = "zh") -> bcm.LinearColormap:
+    """The minutes surface's scale from 0 to the goal (see :mod:`maps.raster`)."""
+    from .raster import SURFACE_COLOURS
+
+    return bcm.LinearColormap(SURFACE_COLOURS, vmin=0.0, vmax=float(goal_minutes), caption=_t("surface_scale", lang))
+
+
+def surface_layer(
+    surface,
+    types: Mapping | None = None,
+    *,
+    lang: str = "zh",
+    shift_gcj02: bool = False,
+    opacity: float = 0.7,
+    name: str | None = None,
+    show: bool = True,
+) -> folium.raster_layers.ImageOverlay:
+    """Minutes to the nearest facility as one image over the whole study, with no feature cap.
+
+    Parameters
+    ----------
+    surface : planner.surface.MinutesSurface
+        Minutes on a Web-Mercator-aligned grid and its WGS-84 bounds.
+    types : planner.config.FacilityTypes, optional
+        For the type's label in the layer name.
+    lang : {"zh", "en"}
+    shift_gcj02 : bool
+        Shift the image's corners to GCJ-02 (Amap basemaps); the offset varies by a few metres
+        across a district, well under a pixel.
+    opacity : float
+        Opacity of the painted pixels (places with no street nearby are transparent).
+    name : str, optional
+        Layer name; default the surface title with the type's label.
+    show : bool
+
+    Returns
+    -------
+    folium.raster_layers.ImageOverlay
+        Embedded as a PNG data URL, so the HTML stays self-contained.
+    """
+    from .raster import png_data_url, surface_rgba
+
+    _check_lang(lang)
+    west, south, east, north = surface.bounds_lonlat
+    (w, e), (s, n) = _display_xy([west, east], [south, north], shift_gcj02)
+    if name is None:
+        label = surface.type_key
+        if types is not None and surface.type_key in types:
+            label = types[surface.type_key].label(lang)
+        name = f"{_t('surface', lang)}：{label}" if lang != "en" else f"{_t('surface', lang)}: {label}"
+    rgba = surface_rgba(surface.minutes, goal_minutes=surface.goal_minutes)
+    return folium.raster_layers.ImageOverlay(
+        png_data_url(rgba), bounds=[[float(s), float(w)], [float(n), float(e)]], opacity=float(opacity),
+        name=_esc(name), show=show, interactive=False, pixelated=False,
+    )
 
 
 # ---------------------------------------------------------------------------- areas
@@ -712,6 +791,7 @@ def legend(
     gap_scale: bcm.LinearColormap | None = None,
     show_unreachable: bool = True,
     share_goal: float | None = None,
+    surface_goal: float | None = None,
     position: str = "bottomright",
 ) -> MacroElement:
     """A fixed legend: facility types with colour and glyph, and the gap colour scale.
@@ -729,6 +809,9 @@ def legend(
         Add the unreachable swatch under the gap scale.
     share_goal : float, optional
         Also draw the subdistrict coverage-share scale around this goal.
+    surface_goal : float, optional
+        Also draw the minutes surface's scale (0 to this goal, minutes) with its beyond-the-goal
+        and unreachable colours.
     position : str
         Leaflet control corner.
 
@@ -752,6 +835,15 @@ def legend(
                 f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{UNREACHABLE_COLOUR}">'
                 f"</span><span>{_t('unreachable', lang)}</span></div>"
             )
+    if surface_goal is not None:
+        from .raster import SURFACE_BEYOND, SURFACE_UNREACHABLE
+
+        parts.append(_bar(surface_colormap(surface_goal, lang=lang), _esc(_t("surface_scale", lang)), digits=0))
+        over = f"{_t('beyond_goal', lang)}（&gt; {surface_goal:g} {_t('minutes', lang)}）" if lang != "en" \
+            else f"{_t('beyond_goal', lang)} (&gt; {surface_goal:g} {_t('minutes', lang)})"
+        for colour, text in ((SURFACE_BEYOND, over), (SURFACE_UNREACHABLE, _t("no_facility_reach", lang))):
+            parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{colour}">'
+                         f"</span><span>{text}</span></div>")
     if share_goal is not None:
         caption = f"{_t('share', lang)}（{_t('goal', lang)} {share_goal:.0%}）" if lang != "en" \
             else f"{_t('share', lang)} ({_t('goal', lang)} {share_goal:.0%})"

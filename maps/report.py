@@ -6,7 +6,6 @@ labels, scenario names, titles) is escaped with :func:`html.escape`.
 """
 from __future__ import annotations
 
-import html
 import logging
 import math
 import os
@@ -21,6 +20,7 @@ import pandas as pd
 
 from planner._errors import PlannerError
 
+from .layers import _esc
 from .static import focus_type, map_legend_html, proposals_frame, static_map_svg
 
 logger = logging.getLogger(__name__)
@@ -88,9 +88,8 @@ def _l(key: str, lang: str, **kw) -> str:
 
 
 def _e(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return html.escape(str(value), quote=True)
+    """Escaped and cut to the map's label length (one rule for every page of ours)."""
+    return _esc(value)
 
 
 def _pct(x, digits: int = 1) -> str:

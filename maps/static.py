@@ -7,7 +7,6 @@ and a north arrow. Every string from user files is escaped.
 """
 from __future__ import annotations
 
-import html
 import logging
 import math
 from collections.abc import Iterable
@@ -17,6 +16,7 @@ import pandas as pd
 import shapely
 
 from .layers import UNREACHABLE_COLOUR, _default_gap_max, gap_colormap, share_colormap
+from .layers import _esc as _esc_label
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,7 @@ def _t(key: str, lang: str) -> str:
 
 
 def _esc(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return html.escape(str(value), quote=True)
+    return _esc_label(value)
 
 
 def _hex(colour: str) -> str:
@@ -102,8 +100,9 @@ def _metric_crs(result):
     lat = pd.to_numeric(result.facilities_table["lat"], errors="coerce").median()
     if not (np.isfinite(lon) and np.isfinite(lat)):
         return "EPSG:32651"
-    zone = int((lon + 180) // 6) + 1
-    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
+    from planner.coords import utm_crs
+
+    return utm_crs(lon, lat)
 
 
 class _Frame:
@@ -215,50 +214,9 @@ def static_map_svg(
     """
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', not {lang!r}.")
-    import geopandas as gpd
-
     key = focus_type(result, type_key)
-    crs = _metric_crs(result)
-    types = result.study.types
-
-    areas = None
-    if result.study.areas is not None and len(result.study.areas):
-        areas = _to_metric(result.study.areas[["area_id", "name", "geometry"]], crs)
-        if areas is not None and len(result.areas):
-            share = result.areas[result.areas["type"] == key][["area_id", "coverage_share"]]
-            areas = areas.merge(share, on="area_id", how="left")
-    gaps = None
-    if result.gaps is not None and len(result.gaps):
-        g = result.gaps[result.gaps["type"] == key]
-        if len(g) > max_gap_cells:
-            logger.warning("static map: drawing %d of %d gap cells (most populous)", max_gap_cells, len(g))
-            g = g.sort_values("population", ascending=False).head(max_gap_cells)
-        gaps = _to_metric(g, crs)
-
-    ft = result.facilities_table
-    if not all_types:
-        ft = ft[ft["type"] == key]
-    else:
-        ft = ft[ft["type"].isin(list(result.coverage))]
-    flon = pd.to_numeric(ft["lon"], errors="coerce").to_numpy(dtype=float)
-    flat = pd.to_numeric(ft["lat"], errors="coerce").to_numpy(dtype=float)
-    ok = np.isfinite(flon) & np.isfinite(flat)
-    if (~ok).any():
-        logger.warning("static map: %d facilities without coordinates are not drawn", int((~ok).sum()))
-    ft = ft[ok]
-    order = np.argsort((ft["type"] == key).to_numpy(), kind="stable")
-    ft, flon, flat = ft.iloc[order], flon[ok][order], flat[ok][order]
-    fpts = gpd.GeoSeries(gpd.points_from_xy(flon, flat), crs=4326).to_crs(crs)
-    prop = proposals_frame(proposals)
-    prop = prop[np.isfinite(prop["lon"].to_numpy(dtype=float)) & np.isfinite(prop["lat"].to_numpy(dtype=float))]
-    ppts = gpd.GeoSeries(gpd.points_from_xy(prop["lon"], prop["lat"]), crs=4326).to_crs(crs)
-
-    boxes = [b for b in (
-        areas.total_bounds if areas is not None else None,
-        gaps.total_bounds if gaps is not None else None,
-        fpts.total_bounds if len(fpts) else None,
-        ppts.total_bounds if len(ppts) else None,
-    ) if b is not None and np.all(np.isfinite(b))]
+    d = _static_layers(result, key, proposals=proposals, max_gap_cells=max_gap_cells, all_types=all_types)
+    boxes = d.boxes()
     if boxes:
         bb = np.array(boxes)
         bounds = (bb[:, 0].min(), bb[:, 1].min(), bb[:, 2].max(), bb[:, 3].max())
@@ -279,66 +237,132 @@ def static_map_svg(
     tol = simplify_px / frame.scale
 
     def draw(gdf):
-        geoms = gdf.geometry.simplify(tol, preserve_topology=True).to_numpy()
-        return frame.geom(geoms)
+        return frame.geom(gdf.geometry.simplify(tol, preserve_topology=True).to_numpy())
 
-    share_cmap = share_colormap(share_goal)
-    if areas is not None:
-        geoms = draw(areas)
-        out.append('<g class="areas" stroke="none" fill-opacity="0.55">')
-        for geom, (_, row) in zip(geoms, areas.iterrows()):
-            s = row.get("coverage_share")
-            fill = _hex(share_cmap(float(s))) if s is not None and np.isfinite(s) else "#dddddd"
-            tip = f'{_esc(row["name"])}: {float(s):.1%}' if s is not None and np.isfinite(s) else _esc(row["name"])
-            out.append(f'<path d="{_path_d(geom)}" fill="{fill}" fill-rule="evenodd"><title>{tip}</title></path>')
-        out.append("</g>")
-    if gaps is not None:
-        minutes = pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float)
-        top = _default_gap_max(minutes)
-        gcm = gap_colormap(top, lang=lang)
-        geoms = draw(gaps)
-        out.append('<g class="gaps" stroke="none" fill-opacity="0.8">')
-        for geom, m in zip(geoms, minutes):
-            fill = _hex(gcm(min(m, top))) if np.isfinite(m) else UNREACHABLE_COLOUR
-            out.append(f'<path class="gap" d="{_path_d(geom)}" fill="{fill}"/>')
-        out.append("</g>")
-    if areas is not None:
-        out.append('<g class="area-lines" fill="none" stroke="#444" stroke-width="1.1">')
-        for geom in _outlines(draw(areas)):
-            out.append(f'<path d="{geom}"/>')
-        out.append("</g>")
-        # names at a point inside each area, with a white halo
-        reps = frame.geom(areas.geometry.representative_point().to_numpy())
-        out.append('<g class="area-names" font-size="10" fill="#222" text-anchor="middle" '
-                   'stroke="#fff" stroke-width="2.5" paint-order="stroke">')
-        for p, name in zip(reps, areas["name"]):
-            out.append(f'<text x="{p.x:.1f}" y="{p.y:.1f}">{_esc(name)}</text>')
-        out.append("</g>")
+    if d.areas is not None:
+        out += _svg_area_fills(d.areas, draw(d.areas), share_colormap(share_goal))
+    if d.gaps is not None:
+        out += _svg_gaps(d.gaps, draw(d.gaps), lang)
+    if d.areas is not None:
+        out += _svg_area_lines(d.areas, draw(d.areas), frame)
+    out += _svg_facilities(d, frame, result.study.types, key, lang)
+    if len(d.prop):
+        out += _svg_proposals(d, frame)
+    out.append(_scale_bar(frame, width, height))
+    out.append(_north_arrow(width, lang))
+    out.append("</svg>")
+    return "".join(out)
 
-    # facilities: colour by type
-    fx, fy = frame.xy(fpts.x.to_numpy(), fpts.y.to_numpy())
-    out.append('<g class="facilities" stroke="#fff" stroke-width="1">')
-    for x, y, (_, row) in zip(fx, fy, ft.iterrows()):
+
+class _StaticLayers:
+    """What the static map draws, in the metric CRS: areas (with the focus type's share), gap cells, facilities,
+    proposals."""
+
+    def __init__(self, areas, gaps, ft, fpts, prop, ppts):
+        self.areas, self.gaps, self.ft, self.fpts, self.prop, self.ppts = areas, gaps, ft, fpts, prop, ppts
+
+    def boxes(self) -> list:
+        return [b for b in (
+            self.areas.total_bounds if self.areas is not None else None,
+            self.gaps.total_bounds if self.gaps is not None else None,
+            self.fpts.total_bounds if len(self.fpts) else None,
+            self.ppts.total_bounds if len(self.ppts) else None,
+        ) if b is not None and np.all(np.isfinite(b))]
+
+
+def _static_layers(result, key: str, *, proposals, max_gap_cells: int, all_types: bool) -> _StaticLayers:
+    import geopandas as gpd
+
+    crs = _metric_crs(result)
+    areas = None
+    if result.study.areas is not None and len(result.study.areas):
+        areas = _to_metric(result.study.areas[["area_id", "name", "geometry"]], crs)
+        if areas is not None and len(result.areas):
+            share = result.areas[result.areas["type"] == key][["area_id", "coverage_share"]]
+            areas = areas.merge(share, on="area_id", how="left")
+    gaps = None
+    if result.gaps is not None and len(result.gaps):
+        g = result.gaps[result.gaps["type"] == key]
+        if len(g) > max_gap_cells:
+            logger.warning("static map: drawing %d of %d gap cells (most populous)", max_gap_cells, len(g))
+            g = g.sort_values("population", ascending=False).head(max_gap_cells)
+        gaps = _to_metric(g, crs)
+    ft = result.facilities_table
+    ft = ft[ft["type"] == key] if not all_types else ft[ft["type"].isin(list(result.coverage))]
+    flon = pd.to_numeric(ft["lon"], errors="coerce").to_numpy(dtype=float)
+    flat = pd.to_numeric(ft["lat"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(flon) & np.isfinite(flat)
+    if (~ok).any():
+        logger.warning("static map: %d facilities without coordinates are not drawn", int((~ok).sum()))
+    ft = ft[ok]
+    order = np.argsort((ft["type"] == key).to_numpy(), kind="stable")  # the focus type on top
+    ft, flon, flat = ft.iloc[order], flon[ok][order], flat[ok][order]
+    fpts = gpd.GeoSeries(gpd.points_from_xy(flon, flat), crs=4326).to_crs(crs)
+    prop = proposals_frame(proposals)
+    prop = prop[np.isfinite(prop["lon"].to_numpy(dtype=float)) & np.isfinite(prop["lat"].to_numpy(dtype=float))]
+    ppts = gpd.GeoSeries(gpd.points_from_xy(prop["lon"], prop["lat"]), crs=4326).to_crs(crs)
+    return _StaticLayers(areas, gaps, ft, fpts, prop, ppts)
+
+
+def _svg_area_fills(areas, geoms, share_cmap) -> list[str]:
+    out = ['<g class="areas" stroke="none" fill-opacity="0.55">']
+    for geom, (_, row) in zip(geoms, areas.iterrows()):
+        s = row.get("coverage_share")
+        fill = _hex(share_cmap(float(s))) if s is not None and np.isfinite(s) else "#dddddd"
+        tip = f'{_esc(row["name"])}: {float(s):.1%}' if s is not None and np.isfinite(s) else _esc(row["name"])
+        out.append(f'<path d="{_path_d(geom)}" fill="{fill}" fill-rule="evenodd"><title>{tip}</title></path>')
+    out.append("</g>")
+    return out
+
+
+def _svg_gaps(gaps, geoms, lang: str) -> list[str]:
+    minutes = pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float)
+    top = _default_gap_max(minutes)
+    gcm = gap_colormap(top, lang=lang)
+    out = ['<g class="gaps" stroke="none" fill-opacity="0.8">']
+    for geom, m in zip(geoms, minutes):
+        fill = _hex(gcm(min(m, top))) if np.isfinite(m) else UNREACHABLE_COLOUR
+        out.append(f'<path class="gap" d="{_path_d(geom)}" fill="{fill}"/>')
+    out.append("</g>")
+    return out
+
+
+def _svg_area_lines(areas, geoms, frame) -> list[str]:
+    out = ['<g class="area-lines" fill="none" stroke="#444" stroke-width="1.1">']
+    out += [f'<path d="{d}"/>' for d in _outlines(geoms)]
+    out.append("</g>")
+    # names at a point inside each area, with a white halo
+    reps = frame.geom(areas.geometry.representative_point().to_numpy())
+    out.append('<g class="area-names" font-size="10" fill="#222" text-anchor="middle" '
+               'stroke="#fff" stroke-width="2.5" paint-order="stroke">')
+    out += [f'<text x="{p.x:.1f}" y="{p.y:.1f}">{_esc(name)}</text>' for p, name in zip(reps, areas["name"])]
+    out.append("</g>")
+    return out
+
+
+def _svg_facilities(d: _StaticLayers, frame, types, key: str, lang: str) -> list[str]:
+    """Facilities coloured by type; the focus type's stand out (dark ring) from the warm gap colours."""
+    fx, fy = frame.xy(d.fpts.x.to_numpy(), d.fpts.y.to_numpy())
+    out = ['<g class="facilities" stroke="#fff" stroke-width="1">']
+    for x, y, (_, row) in zip(fx, fy, d.ft.iterrows()):
         t = types.get(row["type"]) if hasattr(types, "get") else None
         colour = t.colour if t is not None else _UNKNOWN_COLOUR
         tlabel = t.label(lang) if t is not None else row["type"]
-        # the focus type's facilities stand out (dark ring) from the warm gap colours
         ring = ' stroke="#111" stroke-width="1.6"' if row["type"] == key else ""
         r = 5.0 if row["type"] == key else 3.0
         out.append(f'<circle class="fac" data-type="{_esc(row["type"])}" cx="{x:.1f}" cy="{y:.1f}" r="{r}" '
                    f'fill="{_esc(colour)}"{ring}><title>{_esc(row.get("name", ""))} ({_esc(tlabel)})</title></circle>')
     out.append("</g>")
-    if len(prop):
-        px, py = frame.xy(ppts.x.to_numpy(), ppts.y.to_numpy())
-        out.append(f'<g class="proposals" fill="#ffd700" stroke="{_PROPOSAL_COLOUR}" stroke-width="1.2">')
-        for x, y, (_, row) in zip(px, py, prop.iterrows()):
-            out.append(f'<polygon class="prop" points="{_star(x, y)}"><title>{_esc(row["id"])}</title></polygon>')
-        out.append("</g>")
+    return out
 
-    out.append(_scale_bar(frame, width, height))
-    out.append(_north_arrow(width, lang))
-    out.append("</svg>")
-    return "".join(out)
+
+def _svg_proposals(d: _StaticLayers, frame) -> list[str]:
+    px, py = frame.xy(d.ppts.x.to_numpy(), d.ppts.y.to_numpy())
+    out = [f'<g class="proposals" fill="#ffd700" stroke="{_PROPOSAL_COLOUR}" stroke-width="1.2">']
+    out += [f'<polygon class="prop" points="{_star(x, y)}"><title>{_esc(row["id"])}</title></polygon>'
+            for x, y, (_, row) in zip(px, py, d.prop.iterrows())]
+    out.append("</g>")
+    return out
 
 
 def _outlines(geoms: Iterable) -> Iterable[str]:

@@ -6,6 +6,7 @@ Everything a notebook needs is here::
     study = planner.load_study("study.toml")            # or load_study(network=..., facilities=[...], ...)
     res = planner.coverage(study)                        # CoverageResult: .summary, .demand_table
     sites = planner.propose(study, "aed", count=222)     # SitingResult: .sites
+    acc = planner.access(study, "health_centre", supply_column="doctors")   # E2SFCA per resident
 
 The heavier submodules are imported on first use, so ``import planner`` stays quick.
 """
@@ -29,6 +30,13 @@ _LAZY = {
     "propose": ("siting", "propose_sites"),
     "SitingResult": ("siting", "SitingResult"),
     "WhatIf": ("siting", "WhatIf"),
+    "access": ("fca", "access"),
+    "AccessResult": ("fca", "AccessResult"),
+    "AccessWhatIf": ("fca", "AccessWhatIf"),
+    "propose_time": ("siting_median", "propose_time"),
+    "TimeSitingResult": ("siting_median", "TimeSitingResult"),
+    "relocate_one": ("relocate", "relocate_one"),
+    "RelocationResult": ("relocate", "RelocationResult"),
     "FacilityType": ("config", "FacilityType"),
     "FacilityTypes": ("config", "FacilityTypes"),
     "load_facility_types": ("config", "load_facility_types"),

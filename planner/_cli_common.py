@@ -27,8 +27,14 @@ def add_common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--place", metavar="NAME", help="download by place name through osmnx (needs internet)")
     g.add_argument("--demo", action="store_true", default=None, help="the bundled synthetic demo district (offline)")
     p.add_argument("--demo-scale", type=float, help="demo size: 1 ≈ 38 km² (default 1)")
+    p.add_argument("--walk-rules", metavar="TOML", help="walkability rules replacing data/walk_rules.toml (docs/osm_tags.md)")
     p.add_argument("--facilities", metavar="PATH", action="append", default=[], help="facility file; repeat for several")
-    p.add_argument("--demand", metavar="PATH", help="demand points or polygons with a population column (default: a labelled proxy)")
+    p.add_argument("--demand", metavar="PATH",
+                   help="residents: points or polygons with a population column, a population raster (GeoTIFF: WorldPop, "
+                        "GHS-POP, LandScan) or a census table of residents per area with --areas (default: a labelled proxy)")
+    p.add_argument("--demand-band", type=int, metavar="N", help="population raster: the band to read (default the only one)")
+    p.add_argument("--demand-placement", choices=("centre", "streets"),
+                   help="population raster: residents at each cell's centre (default) or spread over its streets")
     p.add_argument("--areas", metavar="PATH", help="subdistrict boundaries (GeoJSON/GPKG) for per-area statistics")
     p.add_argument("--area-name-column", metavar="COL", help="the name column of --areas (detected by default)")
     p.add_argument("--keep-outside-demand", action="store_true", default=None,
@@ -50,6 +56,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--outside-tolerance-m", type=float,
                    help=f"accept points up to this far outside the network's extent (default {OUTSIDE_TOLERANCE_M:g})")
     p.add_argument("--max-snap-m", type=float, help=f"flag points farther than this from any street (default {MAX_SNAP_M:g})")
+    p.add_argument("--allow-large-population", action="store_true", default=None,
+                   help="accept demand rows above 1e7 residents (and files above 1e9); see docs/your_data.md")
     p.add_argument("--skip-invalid", action="store_true", help="load the valid rows and write rejected_rows.csv instead of refusing a file")
     p.add_argument("--types-file", metavar="TOML", help="extra facility types (user-defined), added to the bundled ones")
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="language of messages and table headers (default zh)")
@@ -97,6 +105,8 @@ def spec_from_args(args, *, candidates: str | None = None) -> tuple[StudySpec, P
         net = replace(net, demo_scale=args.demo_scale)
     if args.facilities_from_osm:
         net = replace(net, facilities=True)
+    if args.walk_rules:
+        net = replace(net, walk_rules=args.walk_rules)
     default_coords = args.coords or spec.coords
     columns = parse_columns(args.columns)
     skip = bool(args.skip_invalid)
@@ -118,6 +128,9 @@ def spec_from_args(args, *, candidates: str | None = None) -> tuple[StudySpec, P
         if args.default_type:
             facilities = tuple(replace(lf, type=args.default_type) for lf in facilities)
     demand = layer(args.demand, args.demand_coords) if args.demand else recoord(spec.demand, args.demand_coords)
+    if demand is not None and (args.demand_band is not None or args.demand_placement):
+        demand = replace(demand, band=args.demand_band if args.demand_band is not None else demand.band,
+                         placement=args.demand_placement or demand.placement)
     if args.areas:
         areas = Layer(args.areas, coords=args.areas_coords or args.coords, name_column=args.area_name_column, layer=args.layer)
     else:
@@ -138,6 +151,7 @@ def spec_from_args(args, *, candidates: str | None = None) -> tuple[StudySpec, P
         goals=goals, types_file=args.types_file or spec.types_file,
         outside_tolerance_m=args.outside_tolerance_m if args.outside_tolerance_m is not None else spec.outside_tolerance_m,
         keep_outside_demand=bool(args.keep_outside_demand) or spec.keep_outside_demand,
+        allow_large_population=bool(args.allow_large_population) or spec.allow_large_population,
     )
     return spec, None
 
@@ -147,7 +161,10 @@ def build_from_args(args, *, candidates: str | None = None):
     from .study import build_study
 
     spec, base_dir = spec_from_args(args, candidates=candidates)
-    return build_study(spec, base_dir=base_dir, cache_dir=args.cache_dir, progress=say)
+    study = build_study(spec, base_dir=base_dir, cache_dir=args.cache_dir, progress=say)
+    for note in study.notes:
+        say(("警告：" if args.lang == "zh" else "warning: ") + note.message(args.lang))
+    return study
 
 
 def study_file_text(study) -> str:
@@ -155,3 +172,24 @@ def study_file_text(study) -> str:
     from .study import study_toml
 
     return study_toml(study.spec, comment="The study this run used (goals included); rerun it with --study study.toml.")
+
+
+def network_lines(summary: dict, lang: str) -> list[str]:
+    """What the CLI says about each network it used: kilometres kept and dropped by rule, and the street classes
+    residents snapped to."""
+    out = []
+    for mode, audit in (summary.get("network_audit") or {}).items():  # its warnings are among the study's notes
+        dropped = sorted((audit.get("dropped_km") or {}).items(), key=lambda kv: -sum(kv[1].values()))
+        parts = ", ".join(f"{rule} {sum(km.values()):.1f}" for rule, km in dropped[:5])
+        if lang == "zh":
+            out.append(f"{mode} 路网：保留 {audit.get('kept_total_km', 0):.1f} 公里，剔除 {audit.get('dropped_total_km', 0):.1f} 公里"
+                       + (f"（{parts}）" if parts else ""))
+        else:
+            out.append(f"{mode} network: {audit.get('kept_total_km', 0):.1f} km kept, {audit.get('dropped_total_km', 0):.1f} km dropped"
+                       + (f" ({parts})" if parts else ""))
+        by_class = audit.get("demand_snapped_by_class") or {}
+        total = sum(by_class.values())
+        if total:
+            top = ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(by_class.items(), key=lambda kv: -kv[1])[:4])
+            out.append(("  需求点吸附到的道路：" if lang == "zh" else "  demand points snapped to: ") + top)
+    return out

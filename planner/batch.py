@@ -32,7 +32,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -102,8 +102,8 @@ class RunOptions:
 
 
 def _metres_per_minute(ftype) -> float:
-    # the same expression as planner.coverage_stats.type_coverage, so minutes match to the last bit
-    return ftype.speed_kmh * 1000.0 / 60.0
+    # the one rule (planner.config), as planner.coverage_stats.type_coverage uses it: minutes match to the last bit
+    return ftype.metres_per_minute
 
 
 def halo_m(goals: dict, max_snap_m: float) -> float:
@@ -153,14 +153,27 @@ def cut_network(net: Network, region, halo: float) -> tuple[Network, np.ndarray]
     counts = np.diff(net.geom_offsets)[edges]
     starts = net.geom_offsets[:-1][edges]
     pos = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(int(counts.sum()))
-    sub = Network(
-        crs=net.crs, node_id=net.node_id[nodes], x=net.x[nodes], y=net.y[nodes], lon=net.lon[nodes], lat=net.lat[nodes],
-        edge_u=node_map[net.edge_u[edges]], edge_v=node_map[net.edge_v[edges]], length_m=net.length_m[edges],
-        geom_xy=net.geom_xy[pos], geom_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-        oneway=net.oneway[edges], highway=net.highway[edges], name=net.name[edges], mode=net.mode,
-        source=f"{net.source} (part: {len(edges)} of {net.n_edges} edges)", meta=dict(net.meta),
-    )
-    return sub, edge_map
+    kw = {}
+    for f in fields(Network):  # every array sliced by what it is indexed by (nodes, edges, geometry points)
+        v = getattr(net, f.name)
+        if f.name in _PER_NODE:
+            kw[f.name] = v[nodes]
+        elif f.name in _PER_EDGE and v is not None:
+            kw[f.name] = v[edges]
+        elif f.name in _PER_POINT and v is not None:
+            kw[f.name] = v[pos]
+        else:
+            kw[f.name] = v
+    kw.update(edge_u=node_map[net.edge_u[edges]], edge_v=node_map[net.edge_v[edges]],
+              geom_offsets=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+              source=f"{net.source} (part: {len(edges)} of {net.n_edges} edges)", meta=dict(net.meta),
+              dropped_nodes=0, dropped_edges=0)
+    return Network(**kw), edge_map
+
+
+_PER_NODE = {"node_id", "x", "y", "lon", "lat"}
+_PER_EDGE = {"length_m", "oneway", "highway", "name", "highway_code"}
+_PER_POINT = {"geom_xy", "geom_cum_m"}
 
 
 _QUAD_SEGS = 8

@@ -197,10 +197,8 @@ def _map_html(br, out: Path, lang: str) -> str | None:
     from maps.build import coverage_map, to_html
 
     if br.result is not None:
-        from .cli import area_layer_frame
-
         res = br.result
-        return to_html(coverage_map(facilities=res.facilities_table, gaps=res.gaps, areas=area_layer_frame(res),
+        return to_html(coverage_map(facilities=res.facilities_table, gaps=res.gaps, areas=res.area_layer(),
                                     types=res.study.types, lang=lang, title=res.study.label))
     from .config import default_types
 

@@ -10,8 +10,8 @@ import logging
 import sys
 import time
 
-from . import batch_cli, siting_cli
-from ._cli_common import add_common, build_from_args, say, study_file_text
+from . import access_cli, batch_cli, siting_cli
+from ._cli_common import add_common, build_from_args, network_lines, say, study_file_text
 from ._errors import InputError, PlannerError
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(cov)
     cov.add_argument("--isochrones", choices=("dissolved", "all", "none"), default="dissolved",
                      help="dissolved per type (default); all adds per-facility and nearest-facility polygons")
+    cov.add_argument("--isochrone-types", metavar="TYPES", default="first",
+                     help="types to draw isochrones and the minutes surface for: comma-separated keys or labels, "
+                          "or 'all' (default: the first evaluated type; the statistics always cover every type)")
     cov.add_argument("--breaks", help="isochrone breaks in minutes, e.g. 5,10,15 (default: thirds of the goal)")
     cov.add_argument("--no-map", action="store_true", help="do not write map.html")
     cov.add_argument("--basemap", default="none", help="map.html basemap: none | osm | carto | amap (tiles need internet)")
@@ -59,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=7)
 
     siting_cli.add_parser(sub, add_common)
+    access_cli.add_parser(sub, add_common)
     batch_cli.add_parser(sub, add_common)
     return parser
 
@@ -79,6 +83,13 @@ def parse_breaks(text: str | None) -> list[float] | None:
     return out
 
 
+def display_types(text: str | None, *, surface: bool = True) -> dict:
+    """``--isochrone-types``: ``run()`` options for the types drawn (isochrones, and the map's minutes surface)."""
+    text = (text or "first").strip()
+    which = text if text in ("all", "first") else [t.strip() for t in text.split(",") if t.strip()]
+    return {"isochrone_types": which, "surface_types": which if surface else None}
+
+
 # ---------------------------------------------------------------------------------------- commands
 def cmd_coverage(args) -> int:
     from .export import write_outputs
@@ -92,7 +103,8 @@ def cmd_coverage(args) -> int:
     def progress(f, text):
         say(f"[{f:4.0%}] {text}")
 
-    result = coverage(study, isochrones=args.isochrones, breaks=breaks, progress=progress)
+    result = coverage(study, isochrones=args.isochrones, breaks=breaks, progress=progress,
+                      **display_types(args.isochrone_types, surface=not args.no_map))
     result.summary["timings_s"]["load_inputs"] = round(t_load, 4)
     html = None
     if not args.no_map:
@@ -103,7 +115,8 @@ def cmd_coverage(args) -> int:
             facilities=result.facilities_table,
             isochrones=result.isochrones,
             gaps=result.gaps,
-            areas=area_layer_frame(result),
+            surfaces=result.surfaces,
+            areas=result.area_layer(),
             types=study.types,
             lang=args.lang,
             basemap=args.basemap,
@@ -114,22 +127,14 @@ def cmd_coverage(args) -> int:
     written = write_outputs(result, args.out, map_html=html, lang=args.lang, study_file=study_file_text(study))
     if study.rejected is not None and len(study.rejected):
         say(f"{len(study.rejected)} rejected rows written to rejected_rows.csv")
+    for line in network_lines(result.summary, args.lang):
+        say(line)
     for s in result.summary["types"].values():
         label = s["label_zh"] if args.lang == "zh" else s["label_en"]
         say(f"{label}: {s['coverage_share']:.1%} of demand within {s['target_minutes']:g} min "
             f"({s['facilities']} facilities, p90 {s['p90_minutes']:.1f} min)")
     say(f"wrote {', '.join(written)} to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
-
-
-def area_layer_frame(result):
-    """Areas with geometry and the coverage share of the first type (for the map's outline layer)."""
-    study = result.study
-    if study.areas is None or not len(result.areas):
-        return None
-    first = next(iter(result.coverage))
-    sub = result.areas[result.areas["type"] == first][["area_id", "coverage_share", "demand_total", "facilities"]]
-    return study.areas.merge(sub, on="area_id", how="left")
 
 
 def cmd_demo(args) -> int:

@@ -11,6 +11,7 @@ from ._errors import InputError
 
 __all__ = [
     "DATA_DIR",
+    "metres_per_minute",
     "data_path",
     "FacilityType",
     "FacilityTypes",
@@ -54,6 +55,11 @@ def _norm(text: str) -> str:
     return re.sub(r"[\s_\-（）()]+", "", unicodedata.normalize("NFKC", str(text)).lower())
 
 
+def metres_per_minute(speed_kmh: float) -> float:
+    """A speed in km/h as metres per minute (the one place this conversion is written)."""
+    return float(speed_kmh) * 1000.0 / 60.0
+
+
 @dataclass(frozen=True)
 class FacilityType:
     """One kind of facility and its access goal.
@@ -86,9 +92,14 @@ class FacilityType:
         return self.label_en if lang == "en" else self.label_zh
 
     @property
+    def metres_per_minute(self) -> float:
+        """This type's travel speed in metres per minute."""
+        return metres_per_minute(self.speed_kmh)
+
+    @property
     def target_m(self) -> float:
         """Distance reachable within the goal at this type's speed, in metres."""
-        return self.target_minutes * self.speed_kmh * 1000.0 / 60.0
+        return self.target_minutes * self.metres_per_minute
 
     def with_goal(self, *, minutes: float | None = None, speed_kmh: float | None = None) -> FacilityType:
         """A copy with another time goal and/or speed (e.g. the elderly walking profile)."""
@@ -217,14 +228,26 @@ def load_facility_types(path: str | Path | None = None, *, extra: str | Path | N
     return FacilityTypes(types, speeds)
 
 
+#: Largest facility-type file read, bytes (the bundled one is a few kB).
+MAX_TYPES_FILE_BYTES = 10 * 1024**2
+
+
 def _read_toml(path: Path) -> dict:
+    path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, device (/dev/zero never ends) or pipe (never returns)
+        raise InputError(f"{path}: not a regular file; give a saved .toml file.", f"{path}：不是普通文件；请提供已保存的 .toml 文件。")
     try:
+        if path.stat().st_size > MAX_TYPES_FILE_BYTES:
+            raise InputError(f"{path}: larger than {MAX_TYPES_FILE_BYTES // 1024**2} MB; a facility type file is a few kB of TOML.",
+                             f"{path}：超过 {MAX_TYPES_FILE_BYTES // 1024**2} MB；设施类型文件应为几 KB 的 TOML。")
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise InputError(f"Facility type file not found: {path}", f"找不到设施类型文件：{path}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})", f"{path}：TOML 格式错误（{exc}）") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid TOML (UTF-8 text) ({exc})", f"{path}：TOML 格式错误（须为 UTF-8 文本）（{exc}）") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc})", f"{path}：无法读取（{exc}）") from None
 
 
 _DEFAULT: FacilityTypes | None = None

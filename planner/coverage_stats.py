@@ -29,7 +29,8 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
         return float("nan")
     v, w = values[ok], weights[ok]
     order = np.argsort(v, kind="stable")
-    cw = np.cumsum(w[order])
+    # scaled by the largest weight, so huge weights (1e308 each) cannot overflow the running sum to inf
+    cw = np.cumsum(w[order] / w.max())
     return float(v[order][np.searchsorted(cw, q * cw[-1] - 1e-9 * cw[-1])])
 
 
@@ -137,7 +138,7 @@ def type_coverage(
         Carries the goal (minutes) and speed (km/h).
     """
     dist, who, field_ = nearest(net, fac_snap, dem_snap)
-    minutes = dist / (ftype.speed_kmh * 1000.0 / 60.0)
+    minutes = dist / ftype.metres_per_minute
     covered = minutes <= ftype.target_minutes + 1e-9
     stats = _stats(ftype, minutes, population, dem_snap, fac_snap)
     return TypeCoverage(ftype, np.asarray(facility_ids, dtype=object), fac_snap, minutes, who, covered, field_, stats)
@@ -157,12 +158,19 @@ def area_table(
     """
     pop = np.asarray(population, float)
     rows = []
-    da = np.asarray(demand_area, dtype=object)
     fa = np.asarray(facility_area, dtype=object)
-    for aid, name in zip(areas["area_id"], areas["name"]):
-        m = da == aid
+    # the demand rows of each area, in their original order (one hash lookup per row, not one
+    # object comparison per row and area)
+    da = np.asarray(demand_area, dtype=object)
+    ids = pd.Index(areas["area_id"])
+    if ids.is_unique:
+        code = ids.get_indexer(pd.Index(da))
+        order = np.argsort(code, kind="stable")
+        bounds = np.searchsorted(code[order], np.arange(len(areas) + 1))
+    for i, (aid, name) in enumerate(zip(areas["area_id"], areas["name"])):
+        m = order[bounds[i]:bounds[i + 1]] if ids.is_unique else np.flatnonzero(da == aid)
         tot = float(pop[m].sum())
-        c = float(pop[m & cov.covered].sum())
+        c = float(pop[m][cov.covered[m]].sum())
         mins = cov.minutes[m]
         reach = np.isfinite(mins)
         n_fac = int(np.count_nonzero(fa == aid))

@@ -11,11 +11,51 @@ from .network import Network
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Demand", "demand_from_points", "demand_from_polygons", "proxy_demand", "assign_areas", "clip_to_areas",
+__all__ = ["Demand", "MAX_ROW_POPULATION", "MAX_TOTAL_POPULATION", "HARD_MAX_POPULATION", "population_limits",
+           "check_population", "demand_from_points", "demand_from_polygons", "proxy_demand", "assign_areas", "clip_to_areas",
            "areas_in_extent"]
 
 #: Shanghai urban residential floor area per resident, m² (2023 statistical yearbook order of magnitude).
 FLOOR_AREA_PER_PERSON_M2 = 37.0
+
+#: Most residents one demand row may hold without ``allow_large_population`` (a whole large
+#: Shanghai district has about 1e6; one row above 1e7 is almost always a unit or column mistake).
+MAX_ROW_POPULATION = 1e7
+#: Most residents a whole demand file may add up to without ``allow_large_population`` (China: 1.4e9).
+MAX_TOTAL_POPULATION = 1e9
+#: Above this no row or total is accepted at all: float sums of such numbers lose whole residents,
+#: and 1e308 overflows to infinity.
+HARD_MAX_POPULATION = 1e15
+
+
+def population_limits(allow_large_population: bool = False) -> tuple[float, float]:
+    """(per-row, total) population bounds: :data:`MAX_ROW_POPULATION` / :data:`MAX_TOTAL_POPULATION`,
+    or :data:`HARD_MAX_POPULATION` for both with ``allow_large_population``."""
+    if allow_large_population:
+        return HARD_MAX_POPULATION, HARD_MAX_POPULATION
+    return MAX_ROW_POPULATION, MAX_TOTAL_POPULATION
+
+
+def check_population(population, ids=None, *, source: str = "demand") -> np.ndarray:
+    """Population as float, refused unless every value is finite, >= 0 and at most
+    :data:`HARD_MAX_POPULATION`, and their sum too (the integrity every computation needs; the
+    readers apply the stricter plausibility bounds with file and row numbers)."""
+    pop = np.asarray(population, dtype=float)
+    bad = ~np.isfinite(pop) | (pop < 0) | (pop > HARD_MAX_POPULATION)
+    if bad.any():
+        where = np.flatnonzero(bad)[:10]
+        shown = ", ".join(f"{ids[i] if ids is not None else i}: {pop[i]:.4g}" for i in where)
+        raise InputError(
+            f"{source}: {int(bad.sum())} population value(s) are missing, negative or above {HARD_MAX_POPULATION:.0e} ({shown}); "
+            "give residents as finite numbers >= 0.",
+            f"{source}：有 {int(bad.sum())} 个人口值缺失、为负或超过 {HARD_MAX_POPULATION:.0e}（{shown}）；人口须为非负有限数值。",
+        )
+    if len(pop) and float(np.sum(pop / HARD_MAX_POPULATION)) > 1.0:
+        raise InputError(
+            f"{source}: the population adds up to more than {HARD_MAX_POPULATION:.0e}; check the column and its units.",
+            f"{source}：人口合计超过 {HARD_MAX_POPULATION:.0e}；请检查该列及单位。",
+        )
+    return pop
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +92,7 @@ def demand_from_points(gdf, *, note_en: str = "", note_zh: str = "") -> Demand:
     if "id" not in g.columns:
         g["id"] = [f"d{i}" for i in range(len(g))]
     g["id"] = g["id"].astype(str)
-    g["population"] = g["population"].astype(float)
+    g["population"] = check_population(g["population"], g["id"].to_numpy())
     if "area_id" not in g.columns:
         g["area_id"] = None
     return Demand(g, "points", False, note_en, note_zh)
@@ -153,6 +193,7 @@ def demand_from_polygons(net: Network, polygons, *, pop_column: str = "populatio
     import shapely
 
     polys = polygons.to_crs(net.crs).reset_index(drop=True)
+    check_population(polys[pop_column], polys["id"].to_numpy() if "id" in polys.columns else None, source="demand polygons")
     x0, y0, x1, y1, length = _segments(net)
     n_pts = np.maximum(np.ceil(length / step_m).astype(np.int64), 1)
     seg = np.repeat(np.arange(len(length)), n_pts)

@@ -35,7 +35,7 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from ._errors import InputError
-from .network import RawGraph
+from .rawgraph import RawGraph
 
 logger = logging.getLogger(__name__)
 
@@ -243,11 +243,13 @@ def write_demo(directory: str | Path, *, seed: int = 7, scale: float = 1.0) -> d
         "areas": out / "areas.geojson",
         "osm": out / "demo.osm",
     }
-    district.facilities[["id", "name", "type", "lon", "lat"]].to_csv(paths["facilities"], index=False)
+    from .export import write_csv
+
+    write_csv(pd.DataFrame(district.facilities[["id", "name", "type", "lon", "lat"]]), paths["facilities"])
     dem = district.demand
-    pd.DataFrame(
+    write_csv(pd.DataFrame(
         {"id": dem["id"], "lon": dem.geometry.x.round(7), "lat": dem.geometry.y.round(7), "population": dem["population"]}
-    ).to_csv(paths["demand"], index=False)
+    ), paths["demand"])
     district.areas.to_file(paths["areas"], driver="GeoJSON")
     _write_osm(district, paths["osm"])
     logger.info("wrote demo district (seed=%d, scale=%g) to %s", seed, scale, out)

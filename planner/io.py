@@ -39,6 +39,7 @@ __all__ = [
     "read_boundaries",
     "spread_population",
     "detect_columns",
+    "inspect_zip",
 ]
 
 TEXT_EXT = {".csv", ".txt", ".tsv", ".tab"}
@@ -161,6 +162,63 @@ _MAGIC = [
 ]
 
 
+#: Largest facility, demand or boundary file read, bytes (100,000 facility rows take about 5 MB).
+MAX_INPUT_BYTES = 2 * 1024**3
+#: Most bytes the entries of a ZIP (zipped Shapefile, XLSX) may add up to once decompressed.
+MAX_ZIP_UNCOMPRESSED_BYTES = 2 * 1024**3
+#: Most entries a ZIP may hold (a Shapefile has 3-8 files, a workbook a few dozen).
+MAX_ZIP_ENTRIES = 10_000
+#: Largest decompressed/compressed ratio accepted for an entry above 1 MB: text tables compress
+#: 5-20x, a ZIP bomb of zeros about 1000x.
+MAX_ZIP_RATIO = 200
+
+
+def inspect_zip(path: str | Path) -> list[str]:
+    """Check a ZIP archive before anything reads inside it; return its entry names.
+
+    Refused, with the entry named: entry names that are absolute or climb out of the folder
+    (``../``, ``C:\\``, ``/etc``), more than :data:`MAX_ZIP_ENTRIES` entries, a total above
+    :data:`MAX_ZIP_UNCOMPRESSED_BYTES` once decompressed, or an entry that decompresses more
+    than :data:`MAX_ZIP_RATIO` times its stored size (a ZIP bomb). Nothing is extracted here or
+    later: GIS files are read inside the archive.
+
+    Raises
+    ------
+    InputError
+    """
+    path = Path(path)
+    name = path.name
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise _fail("unreadable", f"the file looks like a damaged ZIP/XLSX archive ({exc}).",
+                    f"文件像是损坏的 ZIP/XLSX 压缩包（{exc}）。", name) from None
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise _fail("zip_refused", f"the archive holds {len(infos)} entries, more than {MAX_ZIP_ENTRIES}; "
+                    "zip only the files of one layer.", f"压缩包中有 {len(infos)} 个条目，超过 {MAX_ZIP_ENTRIES} 个；"
+                    "请只压缩一个图层的文件。", name)
+    for info in infos:
+        n = info.filename
+        parts = n.replace("\\", "/").split("/")
+        if n.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", n) or "\x00" in n:
+            raise _fail("zip_refused", f"the archive entry '{n[:200]}' points outside the archive's folder "
+                        "(absolute path or '..'); such archives are refused. Zip the files themselves again.",
+                        f"压缩包条目「{n[:200]}」指向压缩包目录之外（绝对路径或“..”），此类压缩包不予接受。"
+                        "请重新压缩文件本身。", name)
+        if info.file_size > 1_000_000 and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+            raise _fail("zip_refused", f"the archive entry '{n[:200]}' expands {info.file_size / max(info.compress_size, 1):.0f} "
+                        f"times ({info.file_size:,} bytes from {info.compress_size:,}): a ZIP bomb, refused.",
+                        f"压缩包条目「{n[:200]}」解压后膨胀 {info.file_size / max(info.compress_size, 1):.0f} 倍"
+                        f"（{info.compress_size:,} 字节解压为 {info.file_size:,} 字节），疑为压缩炸弹，不予接受。", name)
+    total = sum(i.file_size for i in infos)
+    if total > MAX_ZIP_UNCOMPRESSED_BYTES:
+        raise _fail("zip_refused", f"the archive expands to {total / 1e9:.1f} GB, more than "
+                    f"{MAX_ZIP_UNCOMPRESSED_BYTES / 1e9:.1f} GB; cut the data to the study area.",
+                    f"压缩包解压后为 {total / 1e9:.1f} GB，超过 {MAX_ZIP_UNCOMPRESSED_BYTES / 1e9:.1f} GB；请裁剪到研究范围。", name)
+    return [i.filename for i in infos]
+
+
 def _sniff_kind(path: Path, head: bytes) -> str:
     """'text', 'excel', 'geo' or 'zip-shp' from the extension, corrected by the content."""
     ext = path.suffix.lower()
@@ -176,12 +234,7 @@ def _sniff_kind(path: Path, head: bytes) -> str:
                 name,
             )
     if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = zf.namelist()
-        except zipfile.BadZipFile:
-            raise _fail("unreadable", "the file looks like a damaged ZIP/XLSX archive.",
-                        "文件像是损坏的 ZIP/XLSX 压缩包。", name) from None
+        names = inspect_zip(path)
         if any(n.startswith("xl/") for n in names):
             if ext not in EXCEL_EXT:
                 logger.warning("%s is an Excel workbook despite its extension; reading it as XLSX", name)
@@ -379,7 +432,11 @@ def _read_excel(path: Path, sheet: str | int | None) -> _Raw:
                 raise _fail("sheet", f"there is no sheet named '{sheet}'; the sheets are: {', '.join(sheets)}.",
                             f"没有名为「{sheet}」的工作表；现有工作表：{'、'.join(sheets)}。", name)
             chosen = match[0]
-        grid = pd.read_excel(book, sheet_name=chosen, header=None, dtype=object)
+        try:
+            grid = pd.read_excel(book, sheet_name=chosen, header=None, dtype=object)
+        except Exception as exc:  # a damaged sheet inside a readable workbook (zlib, XML, KeyError ...)
+            raise _fail("unreadable", f"cannot read the sheet; the workbook may be damaged ({type(exc).__name__}: {exc}).",
+                        f"无法读取工作表，工作簿可能已损坏（{type(exc).__name__}：{exc}）。", name) from None
     label = sheets[chosen] if isinstance(chosen, int) else chosen
     grid = _clean_cells(grid.astype(object))
     grid.columns = range(grid.shape[1])
@@ -397,6 +454,17 @@ def _layers(path: Path) -> list[str]:
 
 
 def _read_geo(path: Path, layer: str | int | None) -> _Raw:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raw = _read_geo_file(path, layer)
+    for w in caught:  # GDAL's remarks on odd files ("GPKG: bad application_id"): logged, not printed raw
+        logger.warning("%s: %s", path.name, w.message)
+    return raw
+
+
+def _read_geo_file(path: Path, layer: str | int | None) -> _Raw:
     import pyogrio
 
     name = path.name
@@ -411,6 +479,12 @@ def _read_geo(path: Path, layer: str | int | None) -> _Raw:
         gdf = gpd.read_file(path, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
         raise _fail("unreadable", f"cannot read this GIS file ({exc}).", f"无法读取该 GIS 文件（{exc}）。", name) from None
+    except MemoryError:
+        raise _fail("unreadable", "the GIS file is too large to read into memory; cut it to the study area.",
+                    "该 GIS 文件过大，无法读入内存；请裁剪到研究范围。", name) from None
+    except Exception as exc:  # pyogrio/GDAL raise other kinds on damaged files (IndexError, RuntimeError, ...)
+        raise _fail("unreadable", f"cannot read this GIS file; it may be damaged or truncated ({type(exc).__name__}: {exc}).",
+                    f"无法读取该 GIS 文件，可能已损坏或不完整（{type(exc).__name__}：{exc}）。", name) from None
     if len(gdf) == 0:
         raise _fail("no_rows", "the file has no features.", "文件中没有任何要素。", name)
     geom = gdf.geometry if "geometry" in gdf else None
@@ -429,8 +503,19 @@ def _read_raw(path: str | Path, *, sheet=None, layer=None, encoding=None) -> _Ra
         raise _fail("not_found", f"file not found: {path}", f"找不到文件：{path}", name)
     if path.is_dir():
         raise _fail("wrong_file_type", "this is a folder, not a file.", "这是文件夹，不是文件。", name)
-    with open(path, "rb") as fh:
-        head = fh.read(8192)
+    if not path.is_file():  # a device (/dev/zero never ends), a pipe (never returns) or a socket
+        raise _fail("wrong_file_type", "this is not a regular file (a device, pipe or socket); give a saved file.",
+                    "这不是普通文件（设备、管道或套接字）；请提供已保存的文件。", name)
+    size = path.stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise _fail("too_large", f"the file is {size / 1e9:.1f} GB, more than the {MAX_INPUT_BYTES / 1e9:.1f} GB a "
+                    "table may have; cut it to the study area.",
+                    f"文件大小 {size / 1e9:.1f} GB，超过表格上限 {MAX_INPUT_BYTES / 1e9:.1f} GB；请裁剪到研究范围。", name)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+    except OSError as exc:
+        raise _fail("unreadable", f"cannot open the file ({exc}).", f"无法打开文件（{exc}）。", name) from None
     if not head:
         raise _fail("empty_file", "the file is empty (0 bytes).", "文件为空（0 字节）。", name)
     kind = _sniff_kind(path, head)
@@ -737,11 +822,6 @@ def _coordinates(raw: _Raw, found: dict[str, str], system: str, issues: _Issues)
     return lon, lat
 
 
-def _utm_for(lon: float, lat: float) -> str:
-    zone = int((lon + 180) // 6) + 1
-    return f"EPSG:{32600 + zone if lat >= 0 else 32700 + zone}"
-
-
 def _study_area_check(raw: _Raw, lon: np.ndarray, lat: np.ndarray, study_area, buffer_m: float,
                       system: str, issues: _Issues, x_src=None, y_src=None) -> list[Problem]:
     """Report points outside ``study_area`` with their distance; return the GCJ-02/BD-09 hint, if any."""
@@ -756,7 +836,7 @@ def _study_area_check(raw: _Raw, lon: np.ndarray, lat: np.ndarray, study_area, b
         raise InputError("study_area must be a non-empty shapely polygon in WGS-84 (EPSG:4326).",
                          "study_area 须为非空的 shapely 多边形（WGS-84，EPSG:4326）。")
     c = area.representative_point()
-    tr = Transformer.from_crs("EPSG:4326", _utm_for(c.x, c.y), always_xy=True)
+    tr = Transformer.from_crs("EPSG:4326", _coords.utm_crs(c.x, c.y), always_xy=True)
     area_m = shapely.transform(area, lambda a: np.column_stack(tr.transform(a[:, 0], a[:, 1])))
     area_0 = area_m
     if buffer_m:
@@ -924,6 +1004,13 @@ def _system(coords: str) -> str:
 # --------------------------------------------------------------------------------------------
 # Facilities
 # --------------------------------------------------------------------------------------------
+def _buffer_m(value) -> float:
+    from . import _validate as V
+
+    return V.number(value, name="study_area_buffer_m", flag="--outside-tolerance-m", unit_en="(metres)", unit_zh="米",
+                    minimum=0.0, maximum=V.MAX_DISTANCE_M)
+
+
 def read_facilities(
     path: str | Path,
     *,
@@ -978,6 +1065,7 @@ def read_facilities(
         With every problem (file, row as seen in Excel, column, English and Chinese text).
     """
     system = _system(coords)
+    study_area_buffer_m = _buffer_m(study_area_buffer_m)
     types = types if types is not None else default_types()
     if default_type is not None and types.resolve(default_type) is None:
         types.get_type(default_type)  # raises with the list of known types
@@ -1072,6 +1160,7 @@ def read_demand(
     sheet: str | int | None = None,
     layer: str | int | None = None,
     encoding: str | None = None,
+    allow_large_population: bool = False,
 ) -> DemandTable:
     """Read and validate demand: points (lon/lat columns) or polygons (GIS file) with a population.
 
@@ -1082,6 +1171,10 @@ def read_demand(
         a population attribute.
     coords, columns, skip_invalid, study_area, study_area_buffer_m, sheet, layer, encoding :
         As in :func:`read_facilities` (``columns`` fields: lon, lat, location, id, population, name).
+    allow_large_population : bool
+        Accept rows above :data:`planner.demand.MAX_ROW_POPULATION` residents and totals above
+        :data:`planner.demand.MAX_TOTAL_POPULATION` (the ``--allow-large-population`` switch).
+        Values a float sum cannot hold exactly (above 1e15) are refused either way.
 
     Returns
     -------
@@ -1089,7 +1182,10 @@ def read_demand(
         ``population`` is float >= 0 (persons). Polygon rows keep their polygon (EPSG:4326);
         the study-area check uses their representative point.
     """
+    from .demand import population_limits
+
     system = _system(coords)
+    study_area_buffer_m = _buffer_m(study_area_buffer_m)
     raw = _read_raw(path, sheet=sheet, layer=layer, encoding=encoding)
     _no_rows(raw)
     found = _resolve_columns(raw, columns, ["population"], ["id", "name", "address"], need_coords=True)
@@ -1125,6 +1221,24 @@ def read_demand(
     neg = np.isfinite(pop) & (pop < 0)
     issues.add(neg, pcol, "negative_population", lambda p: f"population {_fmt(pop[p])} is negative.",
                lambda p: f"人口 {_fmt(pop[p])} 为负数。")
+    row_max, total_max = population_limits(allow_large_population)
+    huge = np.isfinite(pop) & (pop > row_max)
+    how_en, how_zh = (("", "") if allow_large_population else
+                      (" If the file really counts this many people in one row, use --allow-large-population "
+                       "(allow_large_population=True).",
+                       "如确为单行的真实人口，请使用 --allow-large-population（allow_large_population=True）。"))
+    issues.add(huge, pcol, "implausible_population",
+               lambda p: f"population {pop[p]:.4g} is more than {row_max:.0e} residents in one row; "
+                         f"check the column and the units.{how_en}",
+               lambda p: f"人口 {pop[p]:.4g} 在一行中超过 {row_max:.0e} 人；请检查该列及单位。{how_zh}")
+    ok_pop = np.isfinite(pop) & ~neg & ~huge
+    total = float(np.sum(pop[ok_pop] / total_max)) * total_max if ok_pop.any() else 0.0
+    if total > total_max:
+        issues.file_level.append(Problem(
+            "implausible_population",
+            f"the population adds up to {total:.4g}, more than {total_max:.0e}; check the column and the units.{how_en}",
+            f"人口合计 {total:.4g}，超过 {total_max:.0e}；请检查该列及单位。{how_zh}",
+            file=raw.file, column=pcol))
     ids = _ids(raw, found, issues)
     _duplicates(raw, ids if "id" in found else None, found.get("id"), issues)
     hints = _study_area_check(raw, lon, lat, study_area, study_area_buffer_m, system, issues)

@@ -5,15 +5,16 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._errors import InputError, NetworkError
-from .network import RawGraph
+from ._errors import InputError, NetworkError, Problem
+from .rawgraph import RawGraph
+from .walkability import WalkRules, default_walk_rules, find_continuations
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ def _way_rejection(tags: Mapping[str, str], mode: str) -> str | None:
     if tags.get("service") == "private":
         return "service=private"
     if mode == "walk":
-        if hw in WALK_EXCLUDED_HIGHWAY or hw.startswith("motor"):
+        # motorways are dropped by the walkability rules (data/walk_rules.toml), which foot=yes or
+        # a sidewalk tag can lift
+        if hw in WALK_EXCLUDED_HIGHWAY:
             return f"highway={hw}"
         if tags.get("foot") == "no":
             return "foot=no"
@@ -130,9 +133,17 @@ def _osm_file(path: str | Path, error: type[InputError] | type[NetworkError]) ->
 
 
 def _unreadable(p: Path, exc: BaseException, error: type[InputError] | type[NetworkError]) -> Exception:
+    if "too long" in str(exc):
+        # libosmium refuses keys, values, roles and user names over OSM's limit (255 characters)
+        return error(
+            f"{p}: an OSM tag key or value is longer than OSM allows (255 characters; the reader stops at "
+            f"1024 bytes): {exc}. Shorten or remove that tag (e.g. with `osmium tags-filter`) and load the file again.",
+            f"{p}：某个 OSM 标签的键或值超过 OSM 允许的长度（255 个字符；读取器上限为 1024 字节）：{exc}。"
+            "请缩短或删除该标签（例如用 `osmium tags-filter`）后重新加载。",
+        )
     return error(
-        f"{p} is not a readable OSM file (XML, .osm.gz, .osm.bz2 or .pbf): {exc}",
-        f"{p} 不是可读取的 OSM 文件（XML、.osm.gz、.osm.bz2 或 .pbf）：{exc}",
+        f"{p} is not a readable OSM file (XML, .osm.gz, .osm.bz2 or .pbf); it may be truncated or damaged: {exc}",
+        f"{p} 不是可读取的 OSM 文件（XML、.osm.gz、.osm.bz2 或 .pbf），可能已截断或损坏：{exc}",
     )
 
 
@@ -158,7 +169,7 @@ def _in_bbox(lon: np.ndarray, lat: np.ndarray, bbox: Bbox) -> np.ndarray:
 # --------------------------------------------------------------------------------------
 # read_osm
 # --------------------------------------------------------------------------------------
-def read_osm(path: str | Path, *, mode: str = "walk", bbox: Bbox | None = None) -> RawGraph:
+def read_osm(path: str | Path, *, mode: str = "walk", bbox: Bbox | None = None, rules: WalkRules | None = None) -> RawGraph:
     """Parse the highway ways of an OSM file into a street graph for walking or cycling.
 
     One pass with pyosmium: node locations are cached in C++ and only ways tagged ``highway``
@@ -180,11 +191,16 @@ def read_osm(path: str | Path, *, mode: str = "walk", bbox: Bbox | None = None) 
     bbox : (min_lon, min_lat, max_lon, max_lat), optional
         WGS-84 degrees. Keep only edges with at least one end node inside (edges crossing the
         box are kept whole). Useful for Overpass extracts whose relation members run far out.
+    rules : WalkRules, optional
+        Walkability rules (elevated expressways, road tunnels, motor roads and their ramps);
+        default the bundled ``data/walk_rules.toml`` (:func:`planner.walkability.default_walk_rules`).
 
     Returns
     -------
     RawGraph
         WGS-84 (EPSG:4326) nodes and edges. Edge geometries start exactly at u and end at v.
+        ``audit`` holds the kilometres of highway ways dropped, by reason and highway class,
+        and the file's generator.
 
     Raises
     ------
@@ -205,9 +221,11 @@ def read_osm(path: str | Path, *, mode: str = "walk", bbox: Bbox | None = None) 
     if mode not in MODES:
         raise InputError(f"mode must be one of {MODES}, got {mode!r}", f"mode 须为 {MODES} 之一，实际为 {mode!r}")
     bbox = _check_bbox(bbox)
+    rules = rules if rules is not None else default_walk_rules()
     p, src = _osm_file(path, NetworkError)
-    parsed = _parse_highways(p, src, mode)
-    return _build_raw(parsed, mode=mode, bbox=bbox, source=str(p))
+    parsed = _parse_highways(p, src, mode, rules)
+    raw = _build_raw(parsed, mode=mode, bbox=bbox, source=str(p))
+    return replace(raw, audit=parsed.audit)
 
 
 @dataclass
@@ -220,9 +238,49 @@ class _Parsed:
     oneway: np.ndarray  # bool[w]
     highway: list
     name: list
+    audit: dict = field(default_factory=dict)
 
 
-def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
+def _way_lengths_m(lon: np.ndarray, lat: np.ndarray, way_start: np.ndarray) -> np.ndarray:
+    """Ground length of every way (WGS-84 ellipsoid), skipping pieces next to missing nodes."""
+    from .coords import geodesic_m
+
+    if len(lon) < 2:
+        return np.zeros(len(way_start) - 1)
+    seg = geodesic_m(np.nan_to_num(lon[:-1]), np.nan_to_num(lat[:-1]), np.nan_to_num(lon[1:]), np.nan_to_num(lat[1:]))
+    ok = np.isfinite(lon[:-1]) & np.isfinite(lon[1:])
+    way_of = np.repeat(np.arange(len(way_start) - 1), np.diff(way_start))
+    ok &= way_of[:-1] == way_of[1:]
+    csum = np.concatenate([[0.0], np.cumsum(np.where(ok, seg, 0.0))])
+    return csum[way_start[1:] - 1] - csum[way_start[:-1]]
+
+
+def km_by(keys: Sequence[str], classes: Sequence[str], length_m: np.ndarray) -> dict[str, dict[str, float]]:
+    """Kilometres summed by (key, highway class): ``{key: {class: km}}``, rounded to metres."""
+    out: dict[str, dict[str, float]] = {}
+    for k, c, L in zip(keys, classes, np.asarray(length_m, float).tolist()):
+        d = out.setdefault(str(k), {})
+        d[str(c)] = d.get(str(c), 0.0) + L / 1000.0
+    return {k: {c: round(v, 3) for c, v in sorted(d.items())} for k, d in sorted(out.items())}
+
+
+_GENERATOR = re.compile(rb"""<osm\b[^>]*?\bgenerator\s*=\s*["']([^"']*)["']""", re.S)
+
+
+def _generator(p: Path, src: Any, fp: Any) -> str:
+    """The program that wrote the file (XML: read from the first bytes; else the osmium header)."""
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        head = b""
+    if head[:2] != b"\x1f\x8b" and head[:3] != b"BZh" and b"OSMHeader" not in head[:32]:
+        m = _GENERATOR.search(head)
+        return m.group(1).decode("utf-8", "replace") if m else ""
+    return fp.header.get("generator", "") or ""
+
+
+def _parse_highways(p: Path, src: Any, mode: str, rules: WalkRules) -> _Parsed:
     import osmium
 
     refs: list[int] = []
@@ -230,11 +288,12 @@ def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
     lats: list[float] = []
     starts = [0]
     way_ids: list[int] = []
-    oneways: list[bool] = []
+    directions: list[int] = []
     highways: list[str] = []
     names: list[str] = []
-    rejected: Counter[str] = Counter()
-    seen = 0
+    reasons: list[str] = []  # "" kept, else why it was dropped
+    protected: list[bool] = []
+    rule_hit: list[bool] = []
     nan = math.nan
     fp = (
         osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY)
@@ -243,14 +302,17 @@ def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
         .with_filter(osmium.filter.KeyFilter("highway"))
     )
     try:
+        generator = _generator(p, src, fp)
         for w in fp:
-            seen += 1
             tags = w.tags
             reason = _way_rejection(tags, mode)
-            if reason is not None:
-                rejected[reason] += 1
-                continue
-            direction = _bike_oneway(tags) if mode == "bike" else 0
+            hit = False
+            prot = False
+            if reason is None:
+                rid, prot = rules.classify(tags, mode)
+                if rid is not None:
+                    reason, hit = rid, True
+            direction = _bike_oneway(tags) if mode == "bike" and reason is None else 0
             wr: list[int] = []
             wx: list[float] = []
             wy: list[float] = []
@@ -272,14 +334,54 @@ def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
             lats.extend(wy)
             starts.append(len(refs))
             way_ids.append(w.id)
-            oneways.append(direction != 0)
+            directions.append(direction)
             highways.append(tags.get("highway", ""))
             names.append(tags.get("name", ""))
-    except RuntimeError as exc:
+            reasons.append(reason or "")
+            protected.append(prot)
+            rule_hit.append(hit)
+    except (RuntimeError, ValueError, OSError, UnicodeError) as exc:  # osmium's C++ errors (length_error -> ValueError)
         raise _unreadable(p, exc, NetworkError) from None
 
-    logger.debug("%s: %d highway ways seen, %d kept for %s; rejected: %s", p, seen, len(way_ids), mode, dict(rejected))
-    if not way_ids:
+    seen = len(way_ids)
+    refs_a = np.asarray(refs, dtype=np.int64)
+    lon_a = np.asarray(lons, dtype=np.float64)
+    lat_a = np.asarray(lats, dtype=np.float64)
+    start_a = np.asarray(starts, dtype=np.int64)
+    reason_a = np.asarray(reasons, dtype=object)
+    kept = reason_a == ""
+    # ground lengths of the ways the audit or the ramp/approach rules need (the kept ones are measured
+    # again, as edges, when the network is compiled)
+    hw_all = np.asarray(highways, dtype=object)
+    nm_all = np.asarray(names, dtype=object)
+    rule_hit = np.asarray(rule_hit, bool)
+    need = ~kept | np.isin(hw_all, list(rules.ramp_highway) + list(rules.approach_highway))
+    if rules.same_name and rule_hit.any():
+        need |= np.isin(nm_all, [x for x in set(nm_all[rule_hit].tolist()) if x])
+    length = np.zeros(seen)
+    if need.any():
+        way_of_pt = np.repeat(np.arange(seen), np.diff(start_a))
+        sel_pt = need[way_of_pt]
+        sub_start = np.concatenate([[0], np.cumsum(np.diff(start_a)[need])]).astype(np.int64)
+        length[need] = _way_lengths_m(lon_a[sel_pt], lat_a[sel_pt], sub_start)
+    cont = find_continuations(
+        rules, refs_a, start_a, highways, names, length,
+        kept=kept, protected=np.asarray(protected, bool), rule_dropped=rule_hit,
+    )
+    for w, why in cont.items():
+        reason_a[w] = why
+    kept = reason_a == ""
+    audit = {
+        "generator": generator,
+        "dropped_km": km_by(reason_a[~kept], hw_all[~kept], length[~kept]),
+        "rules": {"source": rules.source, "digest": rules.digest, "mode": mode},
+    }
+    rule_ids = set(rules.ids)
+    rejected = Counter(
+        f"{r} rule: highway={h}" if r in rule_ids else r for r, h in zip(reason_a[~kept].tolist(), hw_all[~kept].tolist())
+    )
+    logger.debug("%s: %d highway ways seen, %d kept for %s; rejected: %s", p, seen, int(kept.sum()), mode, dict(rejected))
+    if not kept.any():
         if seen == 0:
             en = f"{p}: no highway=* ways at all, so no street network can be built for mode '{mode}'."
             zh = f"{p}：文件中没有任何 highway=* 道路，无法为出行方式「{mode}」构建路网。"
@@ -288,15 +390,20 @@ def _parse_highways(p: Path, src: Any, mode: str) -> _Parsed:
             en = f"{p}: none of the {seen} highway ways is usable for mode '{mode}' (rejected: {top})."
             zh = f"{p}：{seen} 条 highway 道路均不适用于出行方式「{mode}」（排除原因：{top}）。"
         raise NetworkError(en, zh)
+    # keep the flat arrays of the kept ways only
+    way_of = np.repeat(np.arange(seen), np.diff(start_a))
+    sel = kept[way_of]
+    counts = np.diff(start_a)[kept]
     return _Parsed(
-        refs=np.asarray(refs, dtype=np.int64),
-        lon=np.asarray(lons, dtype=np.float64),
-        lat=np.asarray(lats, dtype=np.float64),
-        way_start=np.asarray(starts, dtype=np.int64),
-        way_id=np.asarray(way_ids, dtype=np.int64),
-        oneway=np.asarray(oneways, dtype=bool),
-        highway=highways,
-        name=names,
+        refs=refs_a[sel],
+        lon=lon_a[sel],
+        lat=lat_a[sel],
+        way_start=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+        way_id=np.asarray(way_ids, dtype=np.int64)[kept],
+        oneway=(np.asarray(directions) != 0)[kept],
+        highway=[h for h, k in zip(highways, kept) if k],
+        name=[nm for nm, k in zip(names, kept) if k],
+        audit=audit,
     )
 
 
@@ -487,7 +594,7 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
-def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGraph:
+def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk", rules: WalkRules | None = None) -> RawGraph:
     """Convert an osmnx-style networkx graph into a :class:`RawGraph`.
 
     Parameters
@@ -505,12 +612,18 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGra
         of those with the same geometry up to direction, to 1e-7 degrees); parallel edges with
         different geometry are kept. ``bike``: edges with ``oneway`` True stay one-way; the two
         directions of a two-way street collapse to one edge as in walk mode.
+    rules : WalkRules, optional
+        Walkability rules applied to the edges' tags (``highway``, ``bridge``, ``tunnel``,
+        ``foot``, ``sidewalk``, ``motorroad``... whatever the graph kept; list values of merged
+        edges match when any element does); default the bundled ``data/walk_rules.toml``.
+        The graph's own network filter is not repeated.
 
     Returns
     -------
     RawGraph
         WGS-84 (EPSG:4326). Geometries are oriented from u to v and their end points set to
         the node coordinates. Isolated nodes of ``G`` are kept (and counted in the log).
+        ``audit`` holds the kilometres the rules dropped, by rule and highway class.
 
     Raises
     ------
@@ -537,6 +650,7 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGra
     xs = np.asarray([float(G.nodes[n]["x"]) for n in nodes])
     ys = np.asarray([float(G.nodes[n]["y"]) for n in nodes])
 
+    rules = rules if rules is not None else default_walk_rules()
     edges = G.edges(keys=True, data=True) if G.is_multigraph() else ((u, v, 0, d) for u, v, d in G.edges(data=True))
     best: dict[tuple, tuple[float, int]] = {}
     rows: list[tuple] = []
@@ -567,7 +681,9 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGra
         else:
             back = tuple(np.round(coords[::-1], 7).ravel().tolist())
             key = (False, min(rounded, back))
-        row = (i, j, coords, one, str(_first(d.get("highway"), "")), str(_first(d.get("name"), "")), _first(d.get("osmid"), -1))
+        rid, prot = rules.classify(d, mode)
+        row = (i, j, coords, one, str(_first(d.get("highway"), "")), str(_first(d.get("name"), "")), _first(d.get("osmid"), -1),
+               rid or "", prot, length)
         if key in best:
             if length < best[key][0]:
                 rows[best[key][1]] = row
@@ -577,6 +693,32 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGra
         rows.append(row)
     if not rows:
         raise NetworkError(f"The graph {source!r} has no edges.", f"路网 {source!r} 没有路段。")
+    # the walkability rules, then the ramps and approaches of what they dropped
+    reason = np.asarray([r[7] for r in rows], dtype=object)
+    hw_all = [r[4] for r in rows]
+    name_all = [r[5] for r in rows]
+    len_all = np.asarray([r[9] for r in rows], dtype=float)
+    hit = reason != ""
+    ends = np.asarray([(node_id[r[0]], node_id[r[1]]) for r in rows], dtype=np.int64).ravel()
+    cont = find_continuations(
+        rules, ends, np.arange(0, 2 * len(rows) + 1, 2), hw_all, name_all, len_all,
+        kept=~hit, protected=np.asarray([r[8] for r in rows], bool), rule_dropped=hit,
+    )
+    for w, why in cont.items():
+        reason[w] = why
+    kept = reason == ""
+    audit = {
+        "generator": str(G.graph.get("created_with", "")) if hasattr(G, "graph") else "",
+        "dropped_km": km_by(reason[~kept], np.asarray(hw_all, dtype=object)[~kept], len_all[~kept]),
+        "rules": {"source": rules.source, "digest": rules.digest, "mode": mode},
+    }
+    if not kept.any():
+        top = ", ".join(f"{k} ({v})" for k, v in Counter(reason.tolist()).most_common(5))
+        raise NetworkError(f"None of the {len(rows)} edges of graph {source!r} is usable for mode '{mode}' (dropped: {top}).",
+                           f"路网 {source!r} 的 {len(rows)} 条路段均不适用于出行方式「{mode}」（排除原因：{top}）。")
+    if not kept.all():
+        logger.info("%s: the walkability rules dropped %d of %d edges", source, int((~kept).sum()), len(rows))
+    rows = [r for r, k in zip(rows, kept) if k]
     n_iso = sum(1 for n in nodes if G.degree(n) == 0)
     if n_iso:
         logger.info("%s: %d isolated nodes (no edge) kept as they are", source, n_iso)
@@ -602,10 +744,11 @@ def raw_from_networkx(G: Any, *, source: str = "", mode: str = "walk") -> RawGra
         way_id=way_id,
         source=source,
         mode=mode,
+        audit=audit,
     )
 
 
-def read_graphml(path: str | Path, *, mode: str = "walk") -> RawGraph:
+def read_graphml(path: str | Path, *, mode: str = "walk", rules: WalkRules | None = None) -> RawGraph:
     """Read an osmnx GraphML file (``osmnx.save_graphml``) into a :class:`RawGraph`.
 
     Parameters
@@ -613,7 +756,9 @@ def read_graphml(path: str | Path, *, mode: str = "walk") -> RawGraph:
     path : str or Path
         GraphML written by osmnx; coordinates WGS-84 lon/lat.
     mode : {"walk", "bike"}
-        See :func:`raw_from_networkx`. The graph itself is not re-filtered.
+        See :func:`raw_from_networkx`. The graph's own filter is not repeated.
+    rules : WalkRules, optional
+        See :func:`raw_from_networkx` (default the bundled walkability rules).
 
     Raises
     ------
@@ -632,7 +777,7 @@ def read_graphml(path: str | Path, *, mode: str = "walk") -> RawGraph:
             f"{p} could not be read as an osmnx GraphML file: {type(exc).__name__}: {exc}",
             f"{p} 无法作为 osmnx GraphML 文件读取：{type(exc).__name__}：{exc}",
         ) from exc
-    return raw_from_networkx(G, source=str(p), mode=mode)
+    return raw_from_networkx(G, source=str(p), mode=mode, rules=rules)
 
 
 # --------------------------------------------------------------------------------------
@@ -670,8 +815,8 @@ class FacilityRule:
 FACILITY_RULES: tuple[FacilityRule, ...] = (
     FacilityRule("aed", tags=(("emergency", ("defibrillator",)),)),
     FacilityRule("health_centre", names=("社区卫生服务中心",), note="even when tagged amenity=hospital"),
-    FacilityRule(HOSPITAL_TYPE, tags=(("amenity", ("hospital",)), ("healthcare", ("hospital",))),
-                 note="returned only if `types` contains 'hospital'; otherwise skipped and counted"),
+    FacilityRule(HOSPITAL_TYPE, tags=(("amenity", ("hospital",)), ("healthcare", ("hospital",)), ("building", ("hospital",))),
+                 note="returned only if `types` contains 'hospital' (`--type hospital`); otherwise skipped and counted"),
     FacilityRule("fever_sentinel", names=("发热",)),
     FacilityRule("service_station", names=("服务站", "卫生站")),
     FacilityRule("village_clinic", names=("卫生室",)),
@@ -688,9 +833,11 @@ FACILITY_RULES: tuple[FacilityRule, ...] = (
 #: A feature is a candidate when it has one of these tags ...
 FACILITY_SELECT_TAGS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("amenity", ("clinic", "hospital", "doctors", "dentist")),
+    ("building", ("hospital",)),
     ("healthcare", ("*",)),
     ("emergency", ("defibrillator",)),
 )
+_NOT_BUILDING_TAGS = tuple(t for t in FACILITY_SELECT_TAGS if t[0] != "building")
 #: ... or its name contains one of these. Bare "服务站" is not enough: 社区服务站 (community
 #: service office) and 志愿者服务站 are not health facilities.
 FACILITY_SELECT_NAMES: tuple[str, ...] = (
@@ -760,100 +907,283 @@ def _compact_tags(tags: Mapping[str, str]) -> str:
     return ";".join(f"{k}={v}" for k, v in sorted(tags.items()))
 
 
-def osm_facilities(path: str | Path, types: Iterable[str] | None = None, *, bbox: Bbox | None = None):
-    """Health facilities and AEDs mapped in an OSM file, as points.
+def _norm_name(name: str) -> str:
+    """Names compared for merging: width-, case- and space-insensitive, without bracketed notes."""
+    import unicodedata
 
-    Nodes and ways (relations are skipped) are candidates when tagged
-    ``amenity=clinic|hospital|doctors|dentist``, ``healthcare=*`` or
+    t = unicodedata.normalize("NFKC", str(name)).lower()
+    t = re.sub(r"[(（][^)）]*[)）]", "", t)
+    return re.sub(r"[\s·・\-_]+", "", t)
+
+
+def _merge_places(rows: list[dict], merge_m: float) -> tuple[list[dict], list[tuple[str, str, float]]]:
+    """One facility per real place: features of one type within ``merge_m`` metres whose names agree
+    (equal after normalising, or one of them unnamed) are one place, and an unnamed
+    ``building=hospital`` footprint within ``merge_m`` of any facility is that facility's building.
+
+    The kept feature is the first of: named before unnamed, node (the mapped point of interest)
+    before way or area, file order. Returns the kept rows (file order) and ``(kept id, merged id,
+    metres)`` for every merged feature.
+    """
+    from scipy.spatial import cKDTree
+
+    from .coords import geodesic_m
+
+    n = len(rows)
+    if n < 2 or merge_m <= 0:
+        return rows, []
+    lon = np.asarray([r["lon"] for r in rows])
+    lat = np.asarray([r["lat"] for r in rows])
+    # local metres are enough to find neighbours; the reported distance is geodesic
+    x = (lon - lon.mean()) * 111_320.0 * np.cos(np.radians(lat.mean()))
+    y = (lat - lat.mean()) * 110_574.0
+    pairs = cKDTree(np.column_stack([x, y])).query_pairs(merge_m * 1.01, output_type="ndarray")
+    names = [_norm_name(r["name"]) for r in rows]
+    building_only = [r.pop("_building_only", False) and not names[i] for i, r in enumerate(rows)]
+    parent = list(range(n))
+    group_names = [{names[i]} - {""} for i in range(n)]  # at most one real name per place
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    dist = geodesic_m(lon[pairs[:, 0]], lat[pairs[:, 0]], lon[pairs[:, 1]], lat[pairs[:, 1]]) if len(pairs) else np.zeros(0)
+    for (i, j), d in zip(pairs.tolist(), dist.tolist()):
+        if d > merge_m:
+            continue
+        same_type = rows[i]["type"] == rows[j]["type"]
+        names_agree = not names[i] or not names[j] or names[i] == names[j]
+        if (same_type and names_agree) or building_only[i] or building_only[j]:
+            a, b = find(i), find(j)
+            # unnamed features must not chain two differently named places into one
+            if a != b and len(group_names[a] | group_names[b]) <= 1:
+                lo, hi = min(a, b), max(a, b)
+                parent[hi] = lo
+                group_names[lo] = group_names[a] | group_names[b]
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(find(i), []).append(i)
+    keep: list[int] = []
+    merged: list[tuple[str, str, float]] = []
+    for members in groups.values():
+        # an unnamed building footprint never stands for a group that has a real facility
+        best = min(members, key=lambda i: (building_only[i], not names[i], not rows[i]["id"].startswith("n"), i))
+        keep.append(best)
+        for i in members:
+            if i != best:
+                d = float(geodesic_m(lon[[best]], lat[[best]], lon[[i]], lat[[i]])[0])
+                merged.append((rows[best]["id"], rows[i]["id"], round(d, 1)))
+    keep.sort()
+    return [rows[i] for i in keep], merged
+
+
+def _skipped_problem(p: Path, skipped: Counter, kept: int) -> Problem:
+    """The bilingual summary of the OSM features that were not taken as facilities, and how to get them."""
+    items = ", ".join(f"{k} ({v})" for k, v in skipped.most_common())
+    hint_en = hint_zh = ""
+    not_req = sorted(k.split()[1] for k in skipped if k.startswith("type ") and k.endswith(" not requested"))
+    if not_req:
+        hint_en = f" To include them, ask for the type(s) {', '.join(not_req)} (e.g. --type {not_req[0]})."
+        hint_zh = f"如需包含，请指定类型 {', '.join(not_req)}（例如 --type {not_req[0]}）。"
+    total = sum(skipped.values())
+    return Problem(
+        "osm_facilities_skipped",
+        f"{total} OSM feature(s) were not taken as facilities ({kept} kept): {items}.{hint_en}",
+        f"{total} 个 OSM 要素未作为设施载入（已载入 {kept} 个）：{items}。{hint_zh}",
+        file=str(p),
+    )
+
+
+def osm_facilities(path: str | Path, types: Iterable[str] | None = None, *, bbox: Bbox | None = None,
+                   merge_m: float = 150.0):
+    """Health facilities and AEDs mapped in an OSM file, as points, one per real place.
+
+    Nodes, ways and multipolygon areas (relations) are candidates when tagged
+    ``amenity=clinic|hospital|doctors|dentist``, ``healthcare=*``, ``building=hospital`` or
     ``emergency=defibrillator``, or when their name contains 社区卫生服务中心, 卫生服务站,
     卫生站, 卫生室, 康复, 护理, 中医, 口腔 or 发热. Pharmacies, shops and schools are not
     facilities. Each candidate gets a type from :data:`FACILITY_RULES` (first match wins; see
     ``docs/osm_tags.md``). Hospitals get the type ``"hospital"`` and are returned only when
-    ``types`` contains it; the number skipped for any reason is logged.
+    ``types`` contains it.
+
+    A hospital mapped both as a node and as an area (or as an area plus its buildings) is one
+    place: see ``merge_m``. What was skipped or merged is returned with the result, not only logged.
 
     Parameters
     ----------
     path : str or Path
         OSM XML / .gz / .bz2 / PBF file.
     types : iterable of str, optional
-        Type keys to return; default every planner facility type (not hospitals).
+        Type keys to return; default every planner facility type except ``hospital``.
     bbox : (min_lon, min_lat, max_lon, max_lat), optional
         WGS-84 degrees; keep only points inside.
+    merge_m : float
+        Features of one type within this many metres (geodesic) whose names agree (equal after
+        normalising width, case, spaces and bracketed notes, or one unnamed) are one facility; an
+        unnamed ``building=hospital`` footprint within it of any facility is that facility's
+        building. 0 turns merging off.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        EPSG:4326 points with columns ``id`` ("n123" node, "w456" way), ``name``, ``type``,
-        ``osm_tags`` (all tags, ``k=v`` joined by ``;``, keys sorted), ``lon``, ``lat``
-        (degrees), ``source_file``. A way's point is the mean of its distinct node locations.
-        Rows are in file order.
+        EPSG:4326 points with columns ``id`` ("n123" node, "w456" way, "r789" multipolygon),
+        ``name``, ``type``, ``osm_tags`` (all tags, ``k=v`` joined by ``;``, keys sorted),
+        ``lon``, ``lat`` (degrees), ``source_file``. A way's point is the mean of its distinct
+        node locations; an area's, the mean of its outer rings' distinct points. Rows are in file
+        order (nodes, then ways, then areas). ``attrs["skipped"]``: ``{reason: count}``;
+        ``attrs["merged"]``: ``(kept id, merged id, metres)`` tuples; ``attrs["warnings"]``: a
+        tuple of bilingual :class:`~planner._errors.Problem` (code ``osm_facilities_skipped``,
+        ``osm_facilities_merged``) for the caller to show.
 
     Raises
     ------
     InputError
         File missing or unreadable, unknown type keys, or a bad bbox.
     """
-    import geopandas as gpd
-    import osmium
 
     from .config import default_types
 
     known = set(default_types()) | {HOSPITAL_TYPE}
-    wanted = set(default_types()) if types is None else {str(t) for t in ([types] if isinstance(types, str) else types)}
+    if types is None:
+        wanted = known - {HOSPITAL_TYPE}
+    else:
+        wanted = {str(t) for t in ([types] if isinstance(types, str) else types)}
     unknown = sorted(wanted - known)
     if unknown:
         raise InputError(
             f"Unknown facility type keys {unknown}; known: {sorted(known)}",
             f"未知的设施类型键 {unknown}；可用：{sorted(known)}",
         )
+    if isinstance(merge_m, bool) or not isinstance(merge_m, (int, float)) or not 0 <= merge_m < 1e5:
+        raise InputError(f"merge_m must be a distance in metres >= 0, not {merge_m!r}.",
+                         f"merge_m 须为不小于 0 的米数，而非 {merge_m!r}。")
     bbox = _check_bbox(bbox)
     p, src = _osm_file(path, InputError)
+    keys = ("amenity", "healthcare", "emergency", "building", "name", "name:zh", "official_name")
+    try:
+        rows, skipped = _read_facility_features(p, src, keys, wanted, areas=True)
+    except (RuntimeError, ValueError, OSError, UnicodeError) as exc:  # osmium's C++ errors (length_error -> ValueError)
+        if "out of order" not in str(exc):
+            raise _unreadable(p, exc, InputError) from None
+        # multipolygon assembly needs a sorted file (hand-made and osmnx-written files often are not)
+        logger.info("%s: not sorted by id (%s); multipolygon areas are not read", p, exc)
+        try:
+            rows, skipped = _read_facility_features(p, _osm_file(path, InputError)[1], keys, wanted, areas=False)
+        except (RuntimeError, ValueError, OSError, UnicodeError) as exc2:
+            raise _unreadable(p, exc2, InputError) from None
+        return _finish_facilities(p, rows, skipped, bbox, merge_m, areas_read=False)
+    return _finish_facilities(p, rows, skipped, bbox, merge_m)
+
+
+_UNSORTED = "multipolygon not read (file not sorted by id)"
+
+
+def _read_facility_features(p: Path, src: Any, keys: tuple[str, ...], wanted: set[str], *, areas: bool):
+    import osmium
+
     rows: list[dict] = []
     skipped: Counter[str] = Counter()
-    fp = (
-        osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY)
-        .with_locations()
-        .with_filter(osmium.filter.KeyFilter("amenity", "healthcare", "emergency", "name", "name:zh", "official_name"))
-    )
-    try:
-        for obj in fp:
-            tags = dict(obj.tags)
-            ftype, reason = facility_type_of(tags)
-            if ftype is None:
-                if reason != "no health tag or name":
-                    skipped[reason] += 1
+    if areas:
+        fp = (
+            osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION)
+            .with_locations()
+            .with_areas(osmium.filter.KeyFilter(*keys))
+            .with_filter(osmium.filter.KeyFilter(*keys))
+        )
+    else:
+        fp = (
+            osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION)
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter(*keys))
+        )
+    for obj in fp:
+        if obj.is_relation():
+            # with areas, multipolygons come back as areas; without, they are counted as not read
+            if not areas and obj.tags.get("type") == "multipolygon" and facility_type_of(dict(obj.tags))[0] in wanted:
+                skipped[_UNSORTED] += 1
+            continue
+        if obj.is_area() and obj.from_way():
+            continue  # closed ways are read as ways
+        tags = dict(obj.tags)
+        ftype, reason = facility_type_of(tags)
+        if ftype is None:
+            if reason != "no health tag or name":
+                skipped[reason] += 1
+            continue
+        if ftype not in wanted:
+            skipped[f"type {ftype} not requested"] += 1
+            continue
+        if obj.is_node():
+            if not obj.location.valid():
+                skipped["node without location"] += 1
                 continue
-            if ftype not in wanted:
-                skipped[f"type {ftype} not requested"] += 1
+            fid, lon, lat = f"n{obj.id}", obj.location.lon, obj.location.lat
+        elif obj.is_area():
+            pts = {(n.location.lon, n.location.lat) for ring in obj.outer_rings() for n in ring if n.location.valid()}
+            if not pts:
+                skipped["area without node locations"] += 1
                 continue
-            if obj.is_node():
-                if not obj.location.valid():
-                    skipped["node without location"] += 1
-                    continue
-                fid, lon, lat = f"n{obj.id}", obj.location.lon, obj.location.lat
-            else:
-                pts = {n.ref: (n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()}
-                if not pts:
-                    skipped["way without node locations"] += 1
-                    continue
-                xy = np.asarray(list(pts.values()))
-                fid, lon, lat = f"w{obj.id}", float(xy[:, 0].mean()), float(xy[:, 1].mean())
-            rows.append({"id": fid, "name": _feature_name(tags), "type": ftype, "osm_tags": _compact_tags(tags),
-                         "lon": lon, "lat": lat, "source_file": str(p)})
-    except RuntimeError as exc:
-        raise _unreadable(p, exc, InputError) from None
+            xy = np.asarray(sorted(pts))
+            fid, lon, lat = f"r{obj.orig_id()}", float(xy[:, 0].mean()), float(xy[:, 1].mean())
+        else:
+            pts = {n.ref: (n.location.lon, n.location.lat) for n in obj.nodes if n.location.valid()}
+            if not pts:
+                skipped["way without node locations"] += 1
+                continue
+            xy = np.asarray(list(pts.values()))
+            fid, lon, lat = f"w{obj.id}", float(xy[:, 0].mean()), float(xy[:, 1].mean())
+        building_only = tags.get("building") == "hospital" and not _has_any(tags, _NOT_BUILDING_TAGS)
+        rows.append({"id": fid, "name": _feature_name(tags), "type": ftype, "osm_tags": _compact_tags(tags),
+                     "lon": lon, "lat": lat, "source_file": str(p), "_building_only": building_only})
+    return rows, skipped
+
+
+def _finish_facilities(p: Path, rows: list[dict], skipped: Counter, bbox: Bbox | None, merge_m: float, *,
+                       areas_read: bool = True):
+    import geopandas as gpd
+
     if bbox is not None and rows:
         n0 = len(rows)
         rows = [r for r in rows if bbox[0] <= r["lon"] <= bbox[2] and bbox[1] <= r["lat"] <= bbox[3]]
         if n0 - len(rows):
             skipped["outside bbox"] += n0 - len(rows)
+    rows, merged = _merge_places(rows, float(merge_m))
+    for r in rows:
+        r.pop("_building_only", None)
+    warnings_: list[Problem] = []
     if skipped:
-        logger.info("%s: %d facilities kept; skipped: %s", p, len(rows), dict(skipped))
+        # nothing kept but something skipped is what a user must see; otherwise it is detail
+        (logger.warning if not rows else logger.info)("%s: %d facilities kept; skipped: %s", p, len(rows), dict(skipped))
+        warnings_.append(_skipped_problem(p, skipped, len(rows)))
+    if merged:
+        logger.info("%s: %d features merged into the facility they map twice: %s", p, len(merged), merged[:10])
+        listed = "; ".join(f"{b} -> {a} ({d:g} m)" for a, b, d in merged[:10]) + (" ..." if len(merged) > 10 else "")
+        warnings_.append(Problem(
+            "osm_facilities_merged",
+            f"{len(merged)} OSM feature(s) map a facility that is already there (a node and an area of one hospital, or "
+            f"its buildings) and were merged into it: {listed}.",
+            f"{len(merged)} 个 OSM 要素与已有设施为同一处（同一医院的点和面，或其楼宇），已合并：{listed}。",
+            file=str(p),
+        ))
+    if not areas_read and skipped.get(_UNSORTED):
+        warnings_.append(Problem(
+            "osm_areas_not_read",
+            "The file is not sorted by element id, so facilities mapped as multipolygon relations were not read; "
+            "sort it first (osmium sort in.osm -o sorted.osm) to include them.",
+            "文件未按要素编号排序，因此未读取以多边形关系（multipolygon）绘制的设施；如需包含，请先排序（osmium sort in.osm -o sorted.osm）。",
+            file=str(p),
+        ))
     cols = ["id", "name", "type", "osm_tags", "lon", "lat", "source_file"]
     df = gpd.GeoDataFrame(rows, columns=cols) if rows else gpd.GeoDataFrame({c: [] for c in cols})
     df["lon"] = df["lon"].astype(float)
     df["lat"] = df["lat"].astype(float)
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
+    out = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs="EPSG:4326")
+    out.attrs["skipped"] = dict(skipped)
+    out.attrs["merged"] = tuple(merged)
+    out.attrs["warnings"] = tuple(warnings_)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -952,7 +1282,7 @@ def osm_buildings(path: str | Path, *, bbox: Bbox | None = None):
                 values.append(bval)
                 levels.append(_levels(tags.get("building:levels")))
                 rings.append(ring)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError, OSError, UnicodeError) as exc:  # osmium's C++ errors (length_error -> ValueError)
         raise _unreadable(p, exc, InputError) from None
     if skipped:
         logger.info("%s: building/landuse ways skipped: %s", p, dict(skipped))

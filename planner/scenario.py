@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ from ._errors import InputError
 from .config import FacilityType, FacilityTypes
 from .coverage_stats import TypeCoverage, area_table, type_coverage
 from .demand import assign_areas
-from .network import Network, Snap, snap_points
+from .network import Network, Snap, snap_points, snapped_by_class
 from .study import Study
 
 logger = logging.getLogger(__name__)
@@ -29,13 +29,16 @@ class CoverageResult:
     study : the input Study (unchanged).
     goals : {type key: FacilityType with the goal and speed actually used}.
     coverage : {type key: TypeCoverage}.
-    summary : JSON-ready dict (parameters, network counts, per-type statistics).
+    summary : JSON-ready dict (parameters, network counts and warnings, per-type statistics);
+        ``summary["network_audit"][mode]``: the network audit (:class:`~planner.network.NetworkAudit`
+        as a dict) plus ``demand_snapped_by_class`` and ``facilities_snapped_by_class``.
     areas : DataFrame, one row per (area, type), or empty.
     demand_table : DataFrame: id, population, area_id, and per type ``{key}_minutes``,
         ``{key}_facility_id``, ``{key}_covered``; ``snapped_too_far``, ``snap_dist_m``.
     facilities_table : DataFrame: id, name, type, lon, lat, snap_dist_m, snapped_too_far, area_id.
     isochrones, gaps : GeoDataFrames (EPSG:4326) or None when not asked for.
     timings : seconds per stage.
+    surfaces : {type key: planner.surface.MinutesSurface} for the types asked for (``surface_types``).
     """
 
     study: Study
@@ -50,6 +53,53 @@ class CoverageResult:
     timings: dict
     dem_snaps: dict
     fac_snaps: dict
+    surfaces: dict = field(default_factory=dict)
+
+    def catchments(self, type_key: str) -> pd.DataFrame:
+        """Which facility serves how many residents: one row per facility of the type, residents whose nearest
+        facility it is by time band (the type's thirds of the goal), within the goal in all, and their mean minutes.
+
+        Columns: ``id, name, band_1, band_2, band_3, within_goal, beyond_goal, mean_minutes`` (band edges in
+        ``attrs['bands']``); facilities nobody is nearest to have zeros. Sorted by ``within_goal``, largest first.
+        """
+        from .coverage_stats import band_edges
+
+        ftype = self.goals[type_key]
+        edges = band_edges(ftype)
+        dt = self.demand_table
+        minutes = dt[f"{type_key}_minutes"].to_numpy(float)
+        pop = dt["population"].to_numpy(float)
+        owner = dt[f"{type_key}_facility_id"].astype(object).to_numpy()
+        ft = self.facilities_table[self.facilities_table["type"] == type_key]
+        out = pd.DataFrame({"id": ft["id"].astype(str).to_numpy(), "name": ft["name"].astype(str).to_numpy()})
+        lows = (0.0, *edges[:-1])
+        has = pd.notna(owner) & np.isfinite(minutes)
+        frame = pd.DataFrame({"owner": owner[has].astype(str), "m": minutes[has], "p": pop[has]})
+        for i, (lo, hi) in enumerate(zip(lows, edges), start=1):
+            sel = (frame["m"] > lo) | (frame["m"] == 0) if i == 1 else (frame["m"] > lo)
+            sel &= frame["m"] <= hi + 1e-9
+            out[f"band_{i}"] = out["id"].map(frame[sel].groupby("owner")["p"].sum()).fillna(0.0).to_numpy()
+        out["within_goal"] = out[[f"band_{i}" for i in range(1, len(edges) + 1)]].sum(axis=1)
+        beyond = frame[frame["m"] > edges[-1] + 1e-9]
+        out["beyond_goal"] = out["id"].map(beyond.groupby("owner")["p"].sum()).fillna(0.0).to_numpy()
+        wsum = frame.assign(w=frame["m"] * frame["p"]).groupby("owner")[["w", "p"]].sum()
+        mean = (wsum["w"] / wsum["p"].where(wsum["p"] > 0)).rename("mean")
+        out["mean_minutes"] = out["id"].map(mean).to_numpy(float)
+        out = out.sort_values("within_goal", ascending=False, kind="stable").reset_index(drop=True)
+        out.attrs["bands"] = [(lo, hi) for lo, hi in zip(lows, edges)]
+        return out
+
+    def area_layer(self, type_key: str | None = None):
+        """The study's areas (GeoDataFrame, EPSG:4326) with ``coverage_share``, ``demand_total`` and ``facilities``
+        of one type (default the first evaluated), for a map's area layer; None without areas."""
+        study = self.study
+        if study.areas is None or not len(self.areas):
+            return None
+        key = type_key if type_key is not None else next(iter(self.coverage))
+        if key not in set(self.areas["type"]):
+            return None
+        sub = self.areas[self.areas["type"] == key][["area_id", "coverage_share", "demand_total", "facilities"]]
+        return study.areas.merge(sub, on="area_id", how="left")
 
 
 def goal_for(types: FacilityTypes, key: str, *, minutes: float | None = None, speed_kmh: float | None = None) -> FacilityType:
@@ -70,6 +120,10 @@ def run(
     speed_kmh: float | None = None,
     max_snap_m: float = 300.0,
     isochrones: str = "dissolved",
+    isochrone_types=None,
+    isochrone_method: str = "auto",
+    surface_types=None,
+    surface_max_px: int = 2048,
     breaks=None,
     gap_cell_m: float = 200.0,
     progress=None,
@@ -89,12 +143,25 @@ def run(
     isochrones : {'dissolved', 'all', 'none'}
         'dissolved': one polygon per type and break; 'all' adds per-facility (overlapping) and
         split (nearest-facility, non-overlapping) polygons.
+    isochrone_types : list of str, 'first' or 'all', optional
+        Types (keys or labels) to draw isochrones for; 'first': the first evaluated type; default
+        (None or 'all') every evaluated type. Isochrones
+        are display objects and cost seconds per type on a district-sized network (coverage does
+        not use them), so a front end would usually ask for the type on screen.
+    isochrone_method : {'auto', 'vector', 'raster'}
+        See :func:`planner.isochrones.type_isochrones`.
+    surface_types : list of str, 'first' or 'all', optional
+        Types to compute a minutes-to-nearest surface for (``result.surfaces``, drawn by the map
+        as one image); default none.
+    surface_max_px : int
+        Long side of each surface, pixels.
     breaks : minutes for the isochrone bands; default 5/10/15 for 15-minute goals, thirds of the goal otherwise.
     gap_cell_m : size of the square cells that gather uncovered demand, metres.
     progress : callable(fraction, text), optional.
     """
     import geopandas as gpd
 
+    from . import _validate as V
     from . import isochrones as iso
     from .coverage_stats import band_edges
 
@@ -118,9 +185,21 @@ def run(
             f"{int(unknown_rows.sum())} facilities have a type that is not defined: {sorted(set(fac.loc[unknown_rows, 'type'].astype(str)))}",
             f"{int(unknown_rows.sum())} 个设施的类型未定义：{sorted(set(fac.loc[unknown_rows, 'type'].astype(str)))}",
         )
+    max_snap_m = V.number(max_snap_m, name="max_snap_m", flag="--max-snap-m", unit_en="(metres)", unit_zh="米",
+                          minimum=0.0, allow_min=False, maximum=V.MAX_DISTANCE_M)
+    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟",
+                       minimum=V.MIN_MINUTES, maximum=V.MAX_MINUTES, allow_none=True)
+    speed_kmh = V.number(speed_kmh, name="speed_kmh", flag="--speed-kmh", unit_en="(km/h)", unit_zh="公里/小时",
+                         minimum=V.MIN_SPEED_KMH, maximum=V.MAX_SPEED_KMH, allow_none=True)
+    gap_cell_m = V.number(gap_cell_m, name="gap_cell_m", unit_en="(metres)", unit_zh="米", minimum=1.0,
+                          maximum=V.MAX_DISTANCE_M)
+    if isochrones not in ("dissolved", "all", "none"):
+        raise InputError(f"isochrones must be 'dissolved', 'all' or 'none', not {isochrones!r}.",
+                         f"isochrones 须为 dissolved、all 或 none，而非 {isochrones!r}。")
+    breaks = V.breaks(breaks)
     goals = {k: goal_for(types, k, minutes=minutes, speed_kmh=speed_kmh) for k in keys}
-    if breaks is not None and not all(0 < float(b) < 1e4 for b in breaks):
-        raise InputError(f"Isochrone breaks must be positive minutes, not {list(breaks)}.", f"等时圈分段须为正的分钟数，而非 {list(breaks)}。")
+    iso_keys = _subset_of(types, keys, isochrone_types, "isochrone_types")
+    surface_keys = _subset_of(types, keys, surface_types or [], "surface_types")
     if not len(study.demand) or not float(study.demand.population.sum()) > 0:
         raise InputError(
             "There is no demand to measure coverage against: the demand is empty or its population is zero everywhere.",
@@ -211,38 +290,57 @@ def run(
     iso_rows: list[dict] = []
     gap_rows: list[dict] = []
     if isochrones != "none":
-        for i, (k, cov) in enumerate(coverage.items()):
+        for i, k in enumerate(iso_keys):
+            cov = coverage[k]
             g = goals[k]
             net = study.network_for(g)
             brk = sorted(breaks) if breaks else list(band_edges(g))
-            for b, poly in iso.type_isochrones(net, cov.field, cov.fac_snap, breaks_min=brk, speed_kmh=g.speed_kmh):
+            for b, poly in iso.type_isochrones(net, cov.field, cov.fac_snap, breaks_min=brk, speed_kmh=g.speed_kmh,
+                                               method=isochrone_method):
                 iso_rows.append({"type": k, "kind": "dissolved", "facility_id": "", "minutes": b, "geometry": poly, "crs": net.crs})
             if isochrones == "all":
                 for fi, b, poly in iso.facility_isochrones(net, cov.fac_snap, breaks_min=brk, speed_kmh=g.speed_kmh):
                     iso_rows.append({"type": k, "kind": "facility", "facility_id": cov.facility_ids[fi], "minutes": b, "geometry": poly, "crs": net.crs})
                 for fi, poly in iso.split_isochrones(net, cov.field, cov.fac_snap, minutes=g.target_minutes, speed_kmh=g.speed_kmh):
                     iso_rows.append({"type": k, "kind": "split", "facility_id": cov.facility_ids[fi], "minutes": g.target_minutes, "geometry": poly, "crs": net.crs})
-            report(0.5 + 0.4 * (i + 1) / len(coverage), f"isochrones {k}")
+            report(0.5 + 0.4 * (i + 1) / len(iso_keys), f"isochrones {k}")
     timings["isochrones"] = time.perf_counter() - t
+    surfaces = {}
+    if surface_keys:
+        from .surface import minutes_surface
+
+        t = time.perf_counter()
+        for k in surface_keys:
+            g, cov = goals[k], coverage[k]
+            surfaces[k] = minutes_surface(study.network_for(g), cov.field, cov.fac_snap, speed_kmh=g.speed_kmh,
+                                          goal_minutes=g.target_minutes, max_px=surface_max_px, type_key=k)
+        timings["surface"] = time.perf_counter() - t
+        report(0.92, "surface")
     t = time.perf_counter()
+    metric_xy = {}
     for k, cov in coverage.items():
         net = study.network_for(goals[k])
-        x, y = net.to_metric(dlon, dlat)
-        polys, gp, gm, gx = iso.gap_cells(np.asarray(x), np.asarray(y), pop, cov.minutes, cov.covered, cell_m=gap_cell_m)
-        for poly, p_, m_, x_ in zip(polys, gp, gm, gx):
-            gap_rows.append({"type": k, "population": float(p_), "minutes": float(m_), "max_minutes": float(x_), "geometry": poly, "crs": net.crs})
-    timings["gaps"] = time.perf_counter() - t
+        if net.mode not in metric_xy:
+            metric_xy[net.mode] = tuple(np.asarray(v) for v in net.to_metric(dlon, dlat))
+        x, y = metric_xy[net.mode]
+        polys, gp, gm, gx = iso.gap_cells(x, y, pop, cov.minutes, cov.covered, cell_m=gap_cell_m)
+        if len(polys):
+            gap_rows.append(pd.DataFrame({"type": k, "population": gp, "minutes": gm, "max_minutes": gx, "geometry": polys,
+                                          "crs": net.crs}))
 
     def to_gdf(rows, columns):
+        """Rows (dicts, or frames of rows) with geometry in their network's CRS -> one EPSG:4326 frame."""
         if not rows:
             return gpd.GeoDataFrame({c: [] for c in columns}, geometry=[], crs=4326)
+        frame = pd.concat(rows, ignore_index=True) if isinstance(rows[0], pd.DataFrame) else pd.DataFrame(rows)
         parts = []
-        for crs, grp in pd.DataFrame(rows).groupby("crs", sort=False):
+        for crs, grp in frame.groupby("crs", sort=False):
             parts.append(gpd.GeoDataFrame(grp.drop(columns="crs"), geometry="geometry", crs=crs).to_crs(4326))
         return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
 
-    iso_gdf = to_gdf(iso_rows, ["type", "kind", "facility_id", "minutes"]) if isochrones != "none" else None
     gaps_gdf = to_gdf(gap_rows, ["type", "population", "minutes", "max_minutes"])
+    timings["gaps"] = time.perf_counter() - t
+    iso_gdf = to_gdf(iso_rows, ["type", "kind", "facility_id", "minutes"]) if isochrones != "none" else None
 
     timings["total"] = time.perf_counter() - t_start
     summary = {
@@ -253,10 +351,19 @@ def run(
             "speed_kmh_override": speed_kmh,
             "max_snap_m": max_snap_m,
             "isochrones": isochrones,
+            "isochrone_types": iso_keys if isochrones != "none" else [],
             "breaks": list(breaks) if breaks else None,
             "gap_cell_m": gap_cell_m,
         },
         "network": {m: n.summary() for m, n in study.networks.items()},
+        "network_audit": {
+            m: {
+                **n.audit.to_dict(),
+                "demand_snapped_by_class": snapped_by_class(n, dem_snaps[m]) if m in dem_snaps else {},
+                "facilities_snapped_by_class": snapped_by_class(n, fac_snaps[m]) if m in fac_snaps else {},
+            }
+            for m, n in study.networks.items()
+        },
         "demand": {
             "kind": demand.kind,
             "is_proxy": demand.is_proxy,
@@ -280,7 +387,26 @@ def run(
             sub = areas_df[areas_df["type"] == k]
             summary["types"][k]["areas_without_facility"] = sub.loc[~sub["has_facility"], "name"].astype(str).tolist()
     report(1.0, "done")
-    return CoverageResult(study, goals, coverage, summary, areas_df, dt, ft, iso_gdf, gaps_gdf, timings, dem_snaps, fac_snaps)
+    return CoverageResult(study, goals, coverage, summary, areas_df, dt, ft, iso_gdf, gaps_gdf, timings, dem_snaps, fac_snaps,
+                          surfaces)
+
+
+def _subset_of(types: FacilityTypes, keys: list, wanted, what: str) -> list:
+    """The evaluated type keys named in ``wanted`` (keys or labels; None: all of ``keys``), in ``keys`` order."""
+    if wanted is None:
+        return list(keys)
+    if isinstance(wanted, str) and wanted in ("first", "all"):
+        return list(keys[:1]) if wanted == "first" else list(keys)
+    asked = []
+    for w in ([wanted] if isinstance(wanted, str) else list(wanted)):
+        k = types.resolve(w)
+        if k not in keys:
+            raise InputError(
+                f"{what}: {w!r} is not one of the evaluated facility types {keys}; name one of them.",
+                f"{what}：{w!r} 不是参与评估的设施类型 {keys} 之一；请从中选择。",
+            )
+        asked.append(k)
+    return [k for k in keys if k in asked]
 
 
 def coverage(
@@ -294,6 +420,7 @@ def coverage(
     breaks=None,
     gap_cell_m: float = 200.0,
     progress=None,
+    **display,
 ) -> CoverageResult:
     """Walking time from every resident to the nearest facility of each type, and coverage against each goal.
 
@@ -315,6 +442,9 @@ def coverage(
     breaks : list of float, optional
         Isochrone band edges in minutes.
     progress : callable(fraction, text), optional
+    **display :
+        What is drawn, passed to :func:`run`: ``isochrone_types``, ``surface_types`` ('first', 'all'
+        or type keys), ``isochrone_method``, ``surface_max_px``.
 
     Returns
     -------
@@ -341,4 +471,5 @@ def coverage(
         breaks=breaks,
         gap_cell_m=gap_cell_m,
         progress=progress,
+        **display,
     )

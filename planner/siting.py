@@ -50,6 +50,14 @@ __all__ = [
     "GreedyRun",
     "greedy_max_coverage",
     "greedy_min_sites",
+    "swap_max_coverage",
+    "iterated_swap_max_coverage",
+    "lagrangian_max_coverage",
+    "improve_min_sites",
+    "ImprovedRun",
+    "improved_max_coverage",
+    "improved_min_sites",
+    "lagrangian_set_cover",
     "MilpRun",
     "milp_max_coverage",
     "milp_min_sites",
@@ -63,6 +71,10 @@ __all__ = [
 ]
 
 _EPS = 1e-9
+#: Solvers of :func:`propose`: ``greedy`` (lazy greedy), ``heuristic`` (greedy + swap search, with a
+#: Lagrangian bound for maximal coverage), ``auto`` (the heuristic, then HiGHS within the time limit,
+#: warm-started from it; the proven gap is always reported), ``exact`` (HiGHS warm-started from greedy).
+METHODS = ("greedy", "heuristic", "auto", "exact")
 
 
 def goal_limit_m(ftype: FacilityType) -> float:
@@ -70,7 +82,7 @@ def goal_limit_m(ftype: FacilityType) -> float:
 
     Coverage counts ``minutes <= target_minutes + 1e-9``; this is the same bound in metres.
     """
-    return (ftype.target_minutes + 1e-9) * ftype.speed_kmh * 1000.0 / 60.0
+    return (ftype.target_minutes + 1e-9) * ftype.metres_per_minute
 
 
 # ============================================================================ candidates
@@ -212,7 +224,7 @@ def candidates_from_nodes(
         if len(nx_) == 0:
             keep[:] = False
         else:
-            d, _ = cKDTree(np.column_stack([nx_, ny_])).query(np.column_stack([x, y]), distance_upper_bound=float(near_m))
+            d, _ = cKDTree(np.column_stack([nx_, ny_])).query(np.column_stack([x, y]), distance_upper_bound=float(near_m) * net.grid_per_ground_max)
             keep = np.isfinite(d)
     idx = np.flatnonzero(keep)
     if len(idx) == 0:
@@ -539,6 +551,332 @@ def _curve_order(csc: sp.csc_matrix, w: np.ndarray, chosen) -> GreedyRun:
     return _celf(csc, w, k_max=len(chosen), allowed=chosen)
 
 
+# ============================================================================ improvement (swap) and bounds
+def _covered_weight(csc: sp.csc_matrix, w: np.ndarray, chosen) -> float:
+    chosen = np.asarray(chosen, np.int64)
+    if len(chosen) == 0:
+        return 0.0
+    return float(w[np.asarray(csc[:, chosen].sum(axis=1)).ravel() > 0].sum())
+
+
+def swap_max_coverage(red: Reduced, chosen, *, max_iter: int = 10_000) -> tuple[np.ndarray, int]:
+    """Best-improvement vertex substitution for maximal coverage: swap one chosen site for another while coverage grows.
+
+    For every (in ``j``, out ``k``) pair at once: ``delta = G_j - L_k + C_jk``, ``G_j`` the weight
+    ``j`` would add, ``L_k`` the weight only ``k`` covers, ``C_jk`` the part of ``L_k`` that ``j``
+    also covers. Stops at a local optimum: no single swap covers more. Returns (columns, swaps made).
+    """
+    csc = red.matrix.tocsc()
+    w = red.weight
+    m, n = csc.shape
+    chosen = np.array(chosen, np.int64)
+    p = len(chosen)
+    if p == 0 or p >= n:
+        return chosen, 0
+    rows = csc.indices
+    cols = np.repeat(np.arange(n), np.diff(csc.indptr))
+    it = 0
+    while it < max_iter:
+        is_in = np.zeros(n, bool)
+        is_in[chosen] = True
+        pos = np.full(n, -1, np.int64)
+        pos[chosen] = np.arange(p)
+        in_nz = is_in[cols]
+        cnt = np.bincount(rows[in_nz], minlength=m)
+        # the one chosen site covering each row covered exactly once
+        only = np.full(m, -1, np.int64)
+        once = in_nz & (cnt[rows] == 1)
+        only[rows[once]] = pos[cols[once]]
+        loss = np.bincount(only[only >= 0], weights=w[only >= 0], minlength=p)
+        out_nz = ~in_nz
+        r, c = rows[out_nz], cols[out_nz]
+        gain = np.bincount(c, weights=w[r] * (cnt[r] == 0), minlength=n)
+        hit = only[r] >= 0
+        corr = sp.coo_matrix((w[r[hit]], (c[hit], only[r[hit]])), shape=(n, p)).toarray()
+        delta = gain[:, None] - loss[None, :] + corr
+        delta[is_in, :] = -np.inf
+        j, k = np.unravel_index(int(np.argmax(delta)), delta.shape)
+        if not delta[j, k] > 1e-9 * max(float(w.sum()), 1.0):
+            break
+        chosen[k] = j
+        it += 1
+    return chosen, it
+
+
+def iterated_swap_max_coverage(red: Reduced, chosen, *, iters: int = 100, kick: int = 3, seed: int = 0,
+                               time_limit_s: float = 5.0) -> tuple[np.ndarray, int]:
+    """Iterated local search: from a swap-optimal answer, replace ``kick`` random sites by random others,
+    run :func:`swap_max_coverage` again, keep the result when it covers more. Seeded (same answer
+    every run); stops after ``iters`` kicks or ``time_limit_s``. Returns (columns, improvements)."""
+    csc = red.matrix.tocsc()
+    w = red.weight
+    n = csc.shape[1]
+    best = np.array(chosen, np.int64)
+    p = len(best)
+    if p == 0 or p >= n:
+        return best, 0
+    best, _ = swap_max_coverage(red, best)
+    val = _covered_weight(csc, w, best)
+    rng = np.random.default_rng(seed)
+    k = min(int(kick), p, n - p)
+    found = 0
+    t0 = time.perf_counter()
+    for _ in range(int(iters)):
+        if time.perf_counter() - t0 > time_limit_s:
+            break
+        out = rng.choice(p, k, replace=False)
+        pool = np.setdiff1d(np.arange(n), best)
+        trial = np.concatenate([np.delete(best, out), rng.choice(pool, k, replace=False)])
+        trial, _ = swap_max_coverage(red, trial)
+        v = _covered_weight(csc, w, trial)
+        if v > val + 1e-9 * max(val, 1.0):
+            best, val, found = trial, v, found + 1
+    return best, found
+
+
+def lagrangian_max_coverage(red: Reduced, p: int, *, lower: float = 0.0, max_iter: int = 400,
+                            tol: float = 1e-5) -> float:
+    """Upper bound on maximal coverage with ``p`` sites: Lagrangian relaxation of ``y_i <= sum_j a_ij x_j``.
+
+    ``L(mu) = sum_i max(0, w_i - mu_i) + (sum of the p largest sum_i a_ij mu_i)`` for ``mu >= 0``;
+    every value is a proven upper bound. Subgradient steps (Polyak, towards ``lower``, the best
+    known coverage) halve after 20 iterations without progress.
+    """
+    csc = red.matrix.tocsc()
+    w = red.weight
+    m, n = csc.shape
+    p = min(int(p), n)
+    if p == 0 or m == 0:
+        return 0.0
+    rows = csc.indices
+    cols = np.repeat(np.arange(n), np.diff(csc.indptr))
+    mu = w * 0.5
+    best = np.inf
+    theta, stall = 1.0, 0
+    for _ in range(max_iter):
+        score = np.bincount(cols, weights=mu[rows], minlength=n)
+        pick = np.argpartition(-score, p - 1)[:p]
+        val = float(np.maximum(w - mu, 0.0).sum() + score[pick].sum())
+        if val < best - 1e-12 * max(best if np.isfinite(best) else 1.0, 1.0):
+            best, stall = val, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                theta, stall = theta / 2.0, 0
+        if best - lower <= tol * max(best, 1e-300) or theta < 1e-4:
+            break
+        is_pick = np.zeros(n, bool)
+        is_pick[pick] = True
+        y = (w - mu > 0).astype(float)
+        cover = np.bincount(rows[is_pick[cols]], minlength=m).astype(float)
+        g = y - cover  # subgradient of L in mu (L decreases along -g where g > 0)
+        nrm = float(g @ g)
+        if nrm == 0:
+            break
+        mu = np.maximum(mu + theta * (val - lower) / nrm * g, 0.0)
+    return float(best)
+
+
+def improve_min_sites(red: Reduced, need: float, chosen, *, tries: int = 8, ils_iters: int = 30) -> tuple[np.ndarray, int]:
+    """Fewer sites for the same target: drop a site, repair by swap search, keep while ``need`` is still met.
+
+    Starting from a feasible answer (e.g. greedy's), removes a site and runs
+    :func:`swap_max_coverage` on the rest; the sites are tried in order of increasing loss (the
+    weight only they cover), up to ``tries`` of them, and the first repaired set that still meets
+    ``need`` is kept. When none repairs, ``ils_iters`` kicks of :func:`iterated_swap_max_coverage`
+    from the best try get a last chance. Stops when that fails too. Returns (columns, sites removed).
+    """
+    csc = red.matrix.tocsc()
+    w = red.weight
+    cols = np.repeat(np.arange(csc.shape[1]), np.diff(csc.indptr))
+    cur = np.array(chosen, np.int64)
+    removed = 0
+    while len(cur) > 1:
+        is_in = np.zeros(csc.shape[1], bool)
+        is_in[cur] = True
+        in_nz = is_in[cols]
+        cnt = np.bincount(csc.indices[in_nz], minlength=csc.shape[0])
+        once = in_nz & (cnt[csc.indices] == 1)
+        loss = np.bincount(cols[once], weights=w[csc.indices[once]], minlength=csc.shape[1])[cur]
+        ok, best_v, best_t = False, -1.0, None
+        for k in np.argsort(loss, kind="stable")[: max(1, int(tries))]:
+            trial, _ = swap_max_coverage(red, np.delete(cur, k))
+            v = _covered_weight(csc, w, trial)
+            if v >= need * (1 - 1e-12):
+                ok = True
+                break
+            if v > best_v:
+                best_v, best_t = v, trial
+        if not ok and ils_iters > 0 and best_t is not None:  # harder repair: iterated local search from the best try
+            trial, _ = iterated_swap_max_coverage(red, best_t, iters=ils_iters)
+            ok = _covered_weight(csc, w, trial) >= need * (1 - 1e-12)
+        if not ok:
+            break
+        cur, removed = trial, removed + 1
+    return cur, removed
+
+
+def lagrangian_set_cover(red: Reduced, *, max_iter: int = 400, heuristic_every: int = 5,
+                         start=None) -> tuple[np.ndarray, float]:
+    """Fewest sites covering every row: Lagrangian heuristic for set covering (after Beasley 1990).
+
+    Multipliers ``u_i >= 0`` on the cover rows give reduced costs ``c_j = 1 - sum_{i in j} u_i``
+    and a lower bound ``L(u) = sum u_i + sum_j min(0, c_j)``. Every few subgradient steps the
+    columns with ``c_j < 0`` are taken, uncovered rows repaired greedily (most new rows, then lowest
+    ``c_j``), and redundant columns dropped (least attractive first). Returns (best columns, best
+    bound ``ceil(L)``) — the bound proves how far the answer can be from the optimum.
+    """
+    csc = red.matrix.tocsc()
+    csr = red.matrix.tocsr()
+    m, n = csc.shape
+    rows = csc.indices
+    cols = np.repeat(np.arange(n), np.diff(csc.indptr))
+    size = np.diff(csc.indptr)
+    if m == 0:
+        return np.zeros(0, np.int64), 0.0
+    # start: each row's multiplier = 1 / (its number of columns), a feasible dual
+    deg = np.diff(csr.indptr).astype(float)
+    u = 1.0 / np.maximum(deg, 1.0)
+    best_cols = np.asarray(start, np.int64) if start is not None else None
+    best_lb = 0.0
+    theta, stall = 2.0, 0
+
+    def heuristic(c):
+        x = np.zeros(n, bool)
+        x[c < 0] = True
+        cnt = np.bincount(rows[x[cols]], minlength=m)
+        unc = cnt == 0
+        while unc.any():
+            newr = np.bincount(cols, weights=unc[rows].astype(float), minlength=n)
+            newr[x] = 0
+            score = newr - 1e-6 * c  # most new rows; ties to the lowest reduced cost
+            j = int(np.argmax(score))
+            if newr[j] <= 0:
+                return None
+            x[j] = True
+            r = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+            cnt[r] += 1
+            unc[r] = False
+        chosen = np.flatnonzero(x)
+        for j in chosen[np.argsort(-c[chosen], kind="stable")]:
+            r = csc.indices[csc.indptr[j]:csc.indptr[j + 1]]
+            if (cnt[r] >= 2).all():
+                x[j] = False
+                cnt[r] -= 1
+        return np.flatnonzero(x)
+
+    upper = float(len(best_cols)) if best_cols is not None else float(n)
+    for it in range(max_iter):
+        c = 1.0 - np.bincount(cols, weights=u[rows], minlength=n)
+        lb = float(u.sum() + np.minimum(c, 0.0).sum())
+        if lb > best_lb + 1e-9:
+            best_lb, stall = lb, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                theta, stall = theta / 2.0, 0
+        if it % heuristic_every == 0:
+            sol = heuristic(c)
+            if sol is not None and (best_cols is None or len(sol) < len(best_cols)):
+                best_cols, upper = sol, float(len(sol))
+        if upper - np.ceil(best_lb - 1e-6) < 1 or theta < 1e-3:
+            break
+        x = c < 0
+        g = 1.0 - np.bincount(rows[x[cols]], minlength=m)  # subgradient of L in u
+        g[(u <= 0) & (g < 0)] = 0.0
+        nrm = float(g @ g)
+        if nrm == 0:
+            break
+        u = np.maximum(u + theta * (1.05 * upper - lb) / nrm * g, 0.0)
+    del size
+    return (best_cols if best_cols is not None else np.zeros(0, np.int64)), float(np.ceil(best_lb - 1e-6))
+
+
+@dataclass(frozen=True)
+class ImprovedRun:
+    """A heuristic (optionally finished by HiGHS) answer on a reduced problem, in greedy order.
+
+    ``objective``: covered weight (maximal coverage) or number of sites (fewest sites); ``bound``:
+    a proven bound on the optimum (upper for coverage, lower for sites; NaN when none is known).
+    """
+
+    order: np.ndarray
+    gains: np.ndarray
+    objective: float
+    bound: float
+    status: str
+    seconds: float
+
+
+def improved_max_coverage(red: Reduced, p: int, *, greedy: GreedyRun | None = None, exact_time_s: float | None = None,
+                          mip_rel_gap: float = 1e-6, ils_iters: int = 100) -> ImprovedRun:
+    """Greedy, swap search, ``ils_iters`` kicks of iterated local search (seeded) and a Lagrangian upper
+    bound; with ``exact_time_s``, then HiGHS warm-started from it.
+
+    ``exact_time_s`` is the budget of the whole call (heuristic included; HiGHS gets what is left,
+    at least 0.5 s).
+
+    The answer is never worse than greedy's; ``bound`` is the smaller of the Lagrangian and the
+    HiGHS dual bound, so the reported gap is always a proven one.
+    """
+    t0 = time.perf_counter()
+    g = greedy if greedy is not None else greedy_max_coverage(red, p)
+    n = red.matrix.shape[1]
+    p = min(int(p), n)
+    start = g.order
+    if len(start) < p:  # greedy stopped early (nothing left to gain): pad so the swap search has p sites
+        start = np.concatenate([start, np.setdiff1d(np.arange(n), start)[: p - len(start)]])
+    imp, swaps = swap_max_coverage(red, start)
+    imp, kicks = iterated_swap_max_coverage(red, imp, iters=ils_iters) if ils_iters > 0 else (imp, 0)
+    cur = _curve_order(red.matrix, red.weight, imp)
+    cov = float(cur.gains.sum())
+    ub = min(lagrangian_max_coverage(red, p, lower=cov), float(red.weight.sum()))
+    status = f"greedy + {swaps} swaps + {kicks} improving kicks"
+    if exact_time_s is not None and ub - cov > 1e-9 * max(ub, 1.0):
+        left = max(0.5, float(exact_time_s) - (time.perf_counter() - t0))  # the budget covers the heuristic too
+        mr = milp_max_coverage(red, p, time_limit_s=left, mip_rel_gap=mip_rel_gap, warm=GreedyRun(imp, cur.gains, 0.0))
+        ub = min(ub, mr.bound)
+        if mr.objective > cov + 1e-9:
+            cur = _curve_order(red.matrix, red.weight, mr.chosen)
+            cov = float(cur.gains.sum())
+        status += f"; HiGHS {mr.status}"
+    elif exact_time_s is not None:
+        status += "; proven optimal by the Lagrangian bound"
+    return ImprovedRun(cur.order, cur.gains, cov, max(ub, cov), status, time.perf_counter() - t0)
+
+
+def improved_min_sites(red: Reduced, need: float, *, greedy: GreedyRun | None = None, exact_time_s: float | None = None,
+                       mip_rel_gap: float = 1e-6, lagrangian: bool = False) -> ImprovedRun:
+    """Greedy, then :func:`improve_min_sites`; with ``exact_time_s`` (the budget of the whole call), then
+    HiGHS warm-started from it (proven bound).
+
+    ``lagrangian=True`` also runs :func:`lagrangian_set_cover` for a full cover (its own lower bound
+    without HiGHS; on the random benchmark instances it costs seconds and rarely beats the swap repair).
+    """
+    t0 = time.perf_counter()
+    g = greedy if greedy is not None else greedy_min_sites(red, need)
+    imp, dropped = improve_min_sites(red, need, g.order)
+    status = f"greedy, {dropped} sites saved by swap search"
+    bound = float("nan")
+    if lagrangian and need >= float(red.weight.sum()) * (1 - 1e-12):  # a full cover: Lagrangian heuristic and bound
+        lag, lb = lagrangian_set_cover(red, start=imp)
+        lag, _ = improve_min_sites(red, need, lag)
+        if len(lag) < len(imp):
+            status += f"; Lagrangian heuristic {len(imp)} -> {len(lag)}"
+            imp = lag
+        bound = lb
+    if exact_time_s is not None and not (np.isfinite(bound) and bound >= len(imp)):
+        left = max(0.5, float(exact_time_s) - (time.perf_counter() - t0))  # the budget covers the heuristic too
+        mr = milp_min_sites(red, need, time_limit_s=left, mip_rel_gap=mip_rel_gap,
+                            warm=GreedyRun(imp, np.zeros(len(imp)), 0.0))
+        if len(mr.chosen) < len(imp):
+            imp = mr.chosen
+        bound = max(float(np.ceil(mr.bound - 1e-6)), bound if np.isfinite(bound) else 0.0)
+        status += f"; HiGHS {mr.status}" + (" (warm start)" if mr.warm_start else "")
+    cur = _curve_order(red.matrix, red.weight, imp)
+    return ImprovedRun(cur.order, cur.gains, float(len(cur.order)), bound, status, time.perf_counter() - t0)
+
+
 # ============================================================================ MILP (HiGHS)
 @dataclass(frozen=True)
 class MilpRun:
@@ -799,6 +1137,9 @@ class SitingResult:
             "bound": self.bound,
             "gap": self.gap,
             "gap_source": ("HiGHS dual bound (proven)" if self.method == "exact"
+                           else "Lagrangian and HiGHS dual bounds (proven)" if self.method == "auto" and self.problem == "max_coverage"
+                           else "HiGHS dual bound (proven)" if self.method == "auto"
+                           else "Lagrangian bound (proven)" if self.method == "heuristic" and self.problem == "max_coverage"
                            else "a-priori (1 - 1/e) guarantee of greedy" if self.problem == "max_coverage" else "none"),
             "greedy_objective": self.greedy_objective,
             "status": self.status,
@@ -874,8 +1215,12 @@ def propose(
     share_of : {'total', 'reachable'}
         What ``target_share`` is a share of: all demand, or demand that some existing or candidate
         site can reach within the goal (then 1.0 is always feasible).
-    method : {'greedy', 'exact'}
-        Lazy greedy (CELF, fast, (1 - 1/e) guarantee) or HiGHS MILP (time limit, gap reported).
+    method : {'greedy', 'heuristic', 'auto', 'exact'}
+        Lazy greedy (CELF, fast, (1 - 1/e) guarantee); ``heuristic``: greedy then swap search
+        (maximal coverage: best-improvement vertex substitution with a Lagrangian upper bound;
+        fewest sites: drop a site and repair by swaps while the target holds); ``auto``: the
+        heuristic, then HiGHS within ``time_limit_s`` warm-started from it (the proven gap is
+        reported); ``exact``: HiGHS MILP warm-started from greedy (time limit, gap reported).
     capacity : float, optional
         Residents one new site can serve (with ``count``; always an MILP).
     time_limit_s, mip_rel_gap : HiGHS options for ``method='exact'``.
@@ -903,6 +1248,12 @@ def propose(
         above what the candidates can reach (the message gives the maximum share and the demand
         no candidate reaches).
     """
+    from . import _validate as V
+
+    max_snap_m = _check_snap(max_snap_m)
+    mip_rel_gap = V.number(mip_rel_gap, name="mip_rel_gap", minimum=0.0, maximum=1.0)
+    capacity = V.number(capacity, name="capacity", flag="--capacity", unit_en="(residents per site)",
+                        unit_zh="每站居民数", minimum=0.0, allow_min=False, allow_none=True)
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
     notes: list[tuple[str, str]] = []
@@ -912,14 +1263,18 @@ def propose(
     if (count is None) == (target_share is None):
         raise InputError("Give exactly one of count (number of new sites) or target_share.",
                          "请给出新增设施数量（count）或目标覆盖率（target_share）之一，且只能给一个。")
-    if method not in ("greedy", "exact"):
-        raise InputError(f"Unknown method '{method}': use 'greedy' or 'exact'.", f"未知求解方法「{method}」：请使用 greedy 或 exact。")
+    if method not in METHODS:
+        raise InputError(f"Unknown method '{method}': use one of {', '.join(METHODS)}.",
+                         f"未知求解方法「{method}」：请使用 {'、'.join(METHODS)} 之一。")
     if share_of not in ("total", "reachable"):
         raise InputError(f"share_of must be 'total' or 'reachable', not '{share_of}'.", f"share_of 须为 total 或 reachable，而非「{share_of}」。")
     if len(pop) != n_d:
         raise InputError(f"population has {len(pop)} values for {n_d} demand points.", f"人口数 {len(pop)} 与需求点数 {n_d} 不一致。")
     if (pop < 0).any() or not np.isfinite(pop).all():
         raise InputError("Demand weights must be finite and non-negative.", "需求权重须为非负有限数值。")
+    from .demand import check_population
+
+    check_population(pop, demand_ids, source="demand weights")  # sums of 1e308 overflow to inf
     total = float(pop.sum())
     if n_d == 0 or total <= 0:
         raise InfeasibleError("There is no demand to cover (zero demand points or zero total population).",
@@ -940,8 +1295,11 @@ def propose(
     if target_share is not None and not (0 < target_share <= 1):
         raise InputError(f"The target share must be in (0, 1], e.g. 0.95, not {target_share}.",
                          f"目标覆盖率须在 (0, 1] 之间（如 0.95），而非 {target_share}。")
-    if method == "exact" and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
+    if method in ("exact", "auto") and not (isinstance(time_limit_s, (int, float)) and time_limit_s > 0):
         raise InputError(f"The time limit must be positive seconds, not {time_limit_s!r}.", f"时间上限须为正的秒数，而非 {time_limit_s!r}。")
+    if method == "exact":
+        time_limit_s = V.number(time_limit_s, name="time_limit_s", flag="--time-limit", unit_en="(seconds)",
+                                unit_zh="秒", minimum=0.0, allow_min=False, maximum=86400.0)
     if capacity is not None:
         if count is None:
             raise InputError("Capacity applies to maximal coverage: give count with capacity.", "容量约束用于最大覆盖问题：请同时给出新增数量。")
@@ -990,6 +1348,13 @@ def propose(
             bound = covered_before + min(float(g.gains.sum()) / (1 - 1 / np.e), reachable - covered_before)
             gap = (bound - objective) / bound if bound > 0 else 0.0
             status = "greedy"
+        elif method in ("heuristic", "auto"):
+            run = improved_max_coverage(red, count, greedy=g, exact_time_s=time_limit_s if method == "auto" else None,
+                                        mip_rel_gap=mip_rel_gap)
+            order, gains, status = run.order, run.gains, run.status
+            objective = covered_before + run.objective
+            bound = covered_before + run.bound
+            gap = (bound - objective) / bound if bound > 0 else 0.0
         else:
             mr = milp_max_coverage(red, count, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm=g)
             cur = _curve_order(red.matrix, red.weight, mr.chosen)
@@ -1020,6 +1385,11 @@ def propose(
                 order, gains = g.order, g.gains
                 objective = float(len(order))
                 status = "greedy"
+            elif method in ("heuristic", "auto"):
+                run = improved_min_sites(red, need, greedy=g, exact_time_s=None if method == "heuristic" else time_limit_s,
+                                         mip_rel_gap=mip_rel_gap)
+                order, gains, objective, bound, status = run.order, run.gains, run.objective, run.bound, run.status
+                gap = (objective - bound) / objective if objective > 0 and np.isfinite(bound) else float("nan")
             else:
                 mr = milp_min_sites(red, need, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm=g)
                 cur = _curve_order(red.matrix, red.weight, mr.chosen)
@@ -1146,8 +1516,17 @@ def propose_study(
         chosen is one to move. With ``target_share`` it gives the fewest sites in total.
     **kwargs : passed to :func:`propose` (count, target_share, method, capacity, ...).
     """
+    from . import _validate as V
     from .scenario import goal_for
 
+    max_snap_m = _check_snap(max_snap_m)
+    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟",
+                       minimum=V.MIN_MINUTES, maximum=V.MAX_MINUTES, allow_none=True)
+    speed_kmh = V.number(speed_kmh, name="speed_kmh", flag="--speed-kmh", unit_en="(km/h)", unit_zh="公里/小时",
+                         minimum=V.MIN_SPEED_KMH, maximum=V.MAX_SPEED_KMH, allow_none=True)
+    candidate_spacing_m = V.number(candidate_spacing_m, name="candidate_spacing_m", flag="--candidate-spacing-m",
+                                   unit_en="(metres)", unit_zh="米", minimum=0.0, allow_min=False,
+                                   maximum=V.MAX_DISTANCE_M, allow_none=True)
     ftype = goal_for(study.types, type_key, minutes=minutes, speed_kmh=speed_kmh)
     net = study.network_for(ftype)
     fac = study.facilities
@@ -1278,6 +1657,13 @@ def propose_sites(study, type_key: str, *, count: int | None = None, target_shar
     )
 
 
+def _check_snap(max_snap_m) -> float:
+    from . import _validate as V
+
+    return V.number(max_snap_m, name="max_snap_m", flag="--max-snap-m", unit_en="(metres)", unit_zh="米",
+                    minimum=0.0, allow_min=False, maximum=V.MAX_DISTANCE_M)
+
+
 # ============================================================================ writers
 def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | None = None,
                  extra_summary: dict | None = None, study=None, study_file: str | None = None) -> dict[str, Path]:
@@ -1287,7 +1673,7 @@ def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | N
     """
     import json
 
-    from .export import atomic_path, jsonable, write_geojson, write_text
+    from .export import jsonable, write_csv, write_geojson, write_text
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -1295,9 +1681,7 @@ def write_siting(result: SitingResult, out_dir: str | Path, *, map_html: str | N
     cols = ["rank", "id", "lon", "lat", "marginal_demand", "cumulative_share"]
     if "source" in result.sites and (result.sites["source"] == "existing").any():
         cols.append("source")  # relocation: which chosen sites are existing ones to keep
-    with atomic_path(out / "proposals.csv") as tmp:
-        result.sites[cols].to_csv(tmp, index=False, encoding="utf-8-sig")
-    written["proposals.csv"] = out / "proposals.csv"
+    written["proposals.csv"] = write_csv(result.sites[cols], out / "proposals.csv")
     summary = result.summary()
     if extra_summary:
         summary.update(extra_summary)
@@ -1386,7 +1770,7 @@ class WhatIf:
         self.minutes_exact = bool(minutes_exact)
         self.max_snap_m = float(max_snap_m)
         self.limit_m = goal_limit_m(ftype)
-        self._mpm = ftype.speed_kmh * 1000.0 / 60.0
+        self._mpm = ftype.metres_per_minute
         n_f = len(fac_snap)
         self.demand_ids = np.asarray(demand_ids if demand_ids is not None else np.arange(len(dem_snap)), dtype=object)
         ids = np.asarray(facility_ids if facility_ids is not None else [f"f{i}" for i in range(n_f)], dtype=object)
@@ -1403,7 +1787,7 @@ class WhatIf:
         self.covered = self.dist_m <= self.limit_m
         self._covered_w = float(self.pop[self.covered].sum())
         # on-network position of each demand point (for the straight-line pre-filter)
-        pos = shapely.line_interpolate_point(net.edge_geoms[dem_snap.edge], dem_snap.along_m)
+        pos = shapely.line_interpolate_point(net.edge_geoms[dem_snap.edge], net.grid_along(dem_snap.edge, dem_snap.along_m))
         self._dxy = np.column_stack([shapely.get_x(pos), shapely.get_y(pos)])
         self._dtree = cKDTree(self._dxy)
         self._fxy = self._fac_xy(np.arange(n_f))
@@ -1431,7 +1815,7 @@ class WhatIf:
         if len(idx) == 0:
             return np.zeros((0, 2))
         e = np.asarray(self._f_edge)[idx]
-        p = shapely.line_interpolate_point(self.net.edge_geoms[e], np.asarray(self._f_along)[idx])
+        p = shapely.line_interpolate_point(self.net.edge_geoms[e], self.net.grid_along(e, np.asarray(self._f_along)[idx]))
         return np.column_stack([shapely.get_x(p), shapely.get_y(p)])
 
     def _snap_of(self, idx) -> Snap:
@@ -1491,8 +1875,9 @@ class WhatIf:
                 return self._apply(sid, k, np.arange(len(d)), d, old_d, was, before_w, t0)
             fin = self.dist_m[live]
             limit = max(limit, float(fin.max()) if len(fin) else limit)
-        # any point within `limit` on the network is within `limit + snap leg` in a straight line
-        cand = np.asarray(self._dtree.query_ball_point(self._fxy[k], r=limit), dtype=np.int64)
+        # any point within `limit` on the network is within `limit` in a straight line on the ground,
+        # which is at most `grid_per_ground_max` times longer in the projection's grid metres
+        cand = np.asarray(self._dtree.query_ball_point(self._fxy[k], r=limit * self.net.grid_per_ground_max), dtype=np.int64)
         cand = cand[~self.dem_snap.too_far[cand]] if len(cand) else cand
         old_d = self.dist_m[cand].copy()
         was = self.covered[cand].copy()
@@ -1529,7 +1914,7 @@ class WhatIf:
             ftree = cKDTree(self._fxy[open_idx])
             radius = max(2.0 * self.limit_m, float(old_d.max()) * 1.5 if np.isfinite(old_d).any() else 0.0)
             while len(todo) and radius < self._span:
-                near = ftree.query_ball_point(self._dxy[aff[todo]], r=radius)
+                near = ftree.query_ball_point(self._dxy[aff[todo]], r=radius * self.net.grid_per_ground_max)
                 srcs = np.unique(np.concatenate([np.asarray(v, np.int64) for v in near])) if len(near) else np.zeros(0, np.int64)
                 if len(srcs):
                     src = open_idx[srcs]

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._errors import InputError, PlannerError, Problem
@@ -114,6 +115,9 @@ class Layer:
         Load the valid rows and report the others instead of refusing the file.
     name : str, optional
         The name shown in messages (an upload's original name); default the file name.
+    band, placement : optional
+        Population rasters: the band to read (default the only one) and where each cell's residents
+        go: ``centre`` (default) or ``streets`` (spread over the streets inside the cell).
     """
 
     path: str
@@ -126,9 +130,17 @@ class Layer:
     code_column: str | None = None
     skip_invalid: bool = False
     name: str | None = None
+    band: int | None = None
+    placement: str | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "path", str(self.path))
+        if self.band is not None and (isinstance(self.band, bool) or not isinstance(self.band, int) or self.band < 1):
+            raise InputError(f"band must be a raster band number (1, 2, ...), not {self.band!r}.",
+                             f"band 须为栅格波段号（1、2……），而非 {self.band!r}。")
+        if self.placement not in (None, "centre", "streets"):
+            raise InputError(f"placement must be centre or streets, not {self.placement!r}.",
+                             f"placement 须为 centre 或 streets，而非 {self.placement!r}。")
         object.__setattr__(self, "columns", _frozen_columns(self.columns))
 
     @property
@@ -147,6 +159,9 @@ class NetworkSource:
     ``facilities``: also take the facilities the source carries (the demo district's sites, or the
     health facilities tagged in an OSM file); facility files then replace these for the types they
     contain. Default (``None``): the demo's sites when no facility file is given, else none.
+
+    ``walk_rules``: a TOML file of walkability rules replacing the bundled ``data/walk_rules.toml``
+    (which streets people can walk on; see docs/osm_tags.md).
     """
 
     path: str | None = None
@@ -155,6 +170,7 @@ class NetworkSource:
     demo_scale: float = 1.0
     demo_seed: int = 7
     facilities: bool | None = None
+    walk_rules: str | None = None
 
     def __post_init__(self):
         given = [self.path is not None, self.place is not None, bool(self.demo)]
@@ -246,6 +262,8 @@ class StudySpec:
     outside_tolerance_m : float
         Points up to this far outside the network's extent are accepted.
     keep_outside_demand : bool
+    allow_large_population : bool
+        Accept demand rows above the plausibility bound (see ``planner.demand.population_limits``).
     label : str, optional
         The title of reports (default: the network source).
     """
@@ -260,6 +278,7 @@ class StudySpec:
     types_file: str | None = None
     outside_tolerance_m: float = OUTSIDE_TOLERANCE_M
     keep_outside_demand: bool = False
+    allow_large_population: bool = False
     label: str | None = None
 
     def __post_init__(self):
@@ -335,6 +354,38 @@ class Study:
     def with_facilities(self, facilities) -> Study:
         return replace(self, facilities=facilities)
 
+    def with_facility_moved(self, facility_id: str, lon: float, lat: float) -> Study:
+        """The study with one facility at another place (WGS-84 degrees), e.g. a centre's planned new address.
+
+        Raises ``InputError`` naming the known ids when ``facility_id`` is not one of them, or when the
+        new place lies outside the network's extent (beyond :data:`OUTSIDE_TOLERANCE_M`).
+        """
+        import geopandas as gpd
+        import shapely
+
+        fac = self.facilities
+        ids = fac["id"].astype(str) if len(fac) else pd.Series(dtype=str)
+        hit = (ids == str(facility_id)).to_numpy()
+        if not hit.any():
+            raise InputError(f"No facility with id {facility_id!r}; known ids include {sorted(ids)[:10]}.",
+                             f"没有编号为 {facility_id!r} 的设施；已有编号如 {sorted(ids)[:10]}。")
+        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+            raise InputError(f"The new place ({lon}, {lat}) is not a WGS-84 longitude/latitude.",
+                             f"新位置（{lon}，{lat}）不是有效的 WGS-84 经纬度。")
+        net = self.networks["walk"]
+        x, y = net.to_metric(np.array([lon]), np.array([lat]))
+        area = shapely.transform(net.extent_lonlat, lambda a: np.column_stack(net.to_metric(a[:, 0], a[:, 1])))
+        far = area.distance(shapely.Point(float(x[0]), float(y[0])))
+        if far > OUTSIDE_TOLERANCE_M:
+            raise InputError(f"The new place ({lon:.5f}, {lat:.5f}) is {far:,.0f} m outside the street network.",
+                                 f"新位置（{lon:.5f}，{lat:.5f}）位于路网范围之外 {far:,.0f} 米。")
+        moved = fac.copy()
+        moved.loc[hit, "lon"] = float(lon)
+        moved.loc[hit, "lat"] = float(lat)
+        moved = gpd.GeoDataFrame(moved.drop(columns="geometry"), geometry=gpd.points_from_xy(moved["lon"], moved["lat"]),
+                                 crs=4326)
+        return replace(self, facilities=moved)
+
     @property
     def goals(self) -> Goals:
         return self.spec.goals if self.spec is not None else Goals()
@@ -373,7 +424,8 @@ def empty_facilities():
 
 
 def open_base(source: NetworkSource, *, facilities: bool = True, bike: bool = False, types: FacilityTypes | None = None,
-              cache_dir: str | Path | None = None, progress: Callable[[str], None] | None = None) -> Base:
+              facility_types: Iterable[str] | None = None, cache_dir: str | Path | None = None,
+              progress: Callable[[str], None] | None = None) -> Base:
     """Load (or build) the street network of a source, with the layers the source itself carries.
 
     Parameters
@@ -384,7 +436,9 @@ def open_base(source: NetworkSource, *, facilities: bool = True, bike: bool = Fa
     bike : bool
         Also load the cycling network (for bike-mode types); the demo has one network for both.
     types : FacilityTypes, optional
-        The types OSM facilities are matched to.
+        The study's facility types.
+    facility_types : iterable of str, optional
+        The type keys to take from an OSM file (default every type but ``hospital``).
     cache_dir : path, optional
         Where compiled networks are cached.
     progress : callable(str), optional
@@ -395,6 +449,11 @@ def open_base(source: NetworkSource, *, facilities: bool = True, bike: bool = Fa
     say = progress or (lambda text: None)
     types = types or default_types()
     notes: list[Problem] = []
+    rules = None
+    if source.walk_rules is not None:
+        from .walkability import load_walk_rules
+
+        rules = load_walk_rules(source.walk_rules)
     if source.demo:
         from .demo import make_district
 
@@ -406,22 +465,23 @@ def open_base(source: NetworkSource, *, facilities: bool = True, bike: bool = Fa
                     {"synthetic": True, "source": "demo", "label_zh": d.label_zh, "label_en": d.label_en})
     if source.place is not None:
         say(f"downloading the network for {source.place}")
-        networks = {"walk": download_network(source.place, mode="walk", cache_dir=cache_dir)}
+        networks = {"walk": download_network(source.place, mode="walk", cache_dir=cache_dir, rules=rules)}
         if bike:
-            networks["bike"] = download_network(source.place, mode="bike", cache_dir=cache_dir)
+            networks["bike"] = download_network(source.place, mode="bike", cache_dir=cache_dir, rules=rules)
         return Base(source, networks, source.place, empty_facilities(), None, None, None, {"source": "place"})
     path = Path(source.path)
     say(f"loading network {path.name}")
-    networks = {"walk": load_network(path, mode="walk", cache_dir=cache_dir)}
+    networks = {"walk": load_network(path, mode="walk", cache_dir=cache_dir, rules=rules)}
     if bike:
-        networks["bike"] = load_network(path, mode="bike", cache_dir=cache_dir)
+        networks["bike"] = load_network(path, mode="bike", cache_dir=cache_dir, rules=rules)
     own, buildings = empty_facilities(), None
     if is_osm_file(path):
         from .osm import osm_buildings, osm_facilities
 
         if facilities:
-            found = osm_facilities(path, types)
+            found = osm_facilities(path, list(facility_types) if facility_types is not None else None)
             say(f"{len(found)} facilities found in {path.name}")
+            notes.extend(found.attrs.get("warnings", ()))  # what was skipped or merged, said without -v
             if len(found):
                 own = found
         try:
@@ -501,21 +561,43 @@ def _read_facilities(spec: StudySpec, base: Base, types: FacilityTypes, area, ba
     return merge_facilities(own, files)
 
 
-def _read_demand(spec: StudySpec, base: Base, area, base_dir, state) -> Demand:
+def _read_demand(spec: StudySpec, base: Base, area, areas_raw, base_dir, state) -> Demand:
     from . import io
     from .demand import demand_from_points, demand_from_polygons, proxy_demand
+    from .population import demand_file_kind, demand_from_census, demand_from_raster
 
     lf = spec.demand
     net = base.networks["walk"]
     if lf is None:
         return base.demand if base.demand is not None else proxy_demand(net, buildings=base.buildings)
     system = lf.coords_or(spec.coords)
+    path = _resolve(lf.path, base_dir)
+    kind = demand_file_kind(path, sheet=lf.sheet, layer=lf.layer)
+    if kind == "raster":  # gridded population (WorldPop, GHS-POP, LandScan): the file's own CRS
+        demand, report = demand_from_raster(path, net=net, study_area=areas_raw if areas_raw is not None else area,
+                                            outside_tolerance_m=spec.outside_tolerance_m, band=lf.band,
+                                            placement=lf.placement or "centre")
+        state.report(lf, "demand", "raster", report, ("population_kept", "cells_kept", "cells_outside",
+                                                      "population_outside", "cell_m", "placement"))
+        return demand
+    if kind == "census":  # residents per 街道/镇, no coordinates: spread inside each area
+        if areas_raw is None:
+            raise InputError(f"{lf.label} is a table of residents per area with no coordinates: give the areas' "
+                             "boundaries too (--areas, or [areas] in the study file).",
+                             f"{lf.label} 是按区域统计、没有坐标的人口表：请同时提供区域边界（--areas，或研究文件中的 [areas]）。")
+        cols = dict(lf.columns or ())
+        demand, report = demand_from_census(path, areas_raw, net=net, code_column=lf.code_column, name_column=lf.name_column,
+                                            population_column=cols.get("population"), buildings=base.buildings,
+                                            sheet=lf.sheet)
+        state.report(lf, "demand", "census", report, ("population_kept", "rows", "join", "areas_matched",
+                                                      "population_outside"))
+        return demand
     t = io.read_demand(_resolve(lf.path, base_dir), coords=system, columns=dict(lf.columns or ()),
                        skip_invalid=lf.skip_invalid, study_area=area, study_area_buffer_m=spec.outside_tolerance_m,
-                       sheet=lf.sheet, layer=lf.layer)
-    state.layer(lf, "demand", system, t)
+                       sheet=lf.sheet, layer=lf.layer, allow_large_population=spec.allow_large_population)
     g = t.gdf
     is_poly = g.geom_type.isin(["Polygon", "MultiPolygon"])
+    state.layer(lf, "demand", system, t, net=None if is_poly.any() else net)
     if is_poly.any() and not is_poly.all():
         raise InputError(
             f"{lf.label} mixes points ({int((~is_poly).sum())}) and polygons ({int(is_poly.sum())}); "
@@ -534,12 +616,13 @@ def _read_areas(spec: StudySpec, base: Base, area, base_dir, state):
 
     lf = spec.areas
     if lf is None:
-        return base.areas
+        return base.areas, base.areas
     system = lf.coords_or(spec.coords)
     areas = io.read_boundaries(_resolve(lf.path, base_dir), name_column=lf.name_column, code_column=lf.code_column,
                                layer=lf.layer, coords=system)
     state.notes.extend(areas.attrs.get("warnings", ()))
     n_all = len(areas)
+    uncut = areas
     areas, left_out = areas_in_extent(areas, area, lf.label)
     if left_out:
         state.notes.append(Problem(
@@ -547,7 +630,7 @@ def _read_areas(spec: StudySpec, base: Base, area, base_dir, state):
             f"{left_out} of {n_all} areas lie outside the street network and are left out",
             f"{n_all} 个区域中有 {left_out} 个位于路网范围之外，未计入", file=lf.label))
     state.inputs["areas"] = {"file": lf.label, "coords": system, "rows": int(len(areas)), "left_out": int(left_out)}
-    return areas
+    return areas, uncut
 
 
 def _read_candidates(spec: StudySpec, types: FacilityTypes, area, base_dir, state):
@@ -572,9 +655,21 @@ class _State:
         self.inputs: dict[str, Any] = {}
         self.rejected: list[pd.DataFrame] = []
         self.notes: list[Problem] = []
+        self.net = None
 
-    def layer(self, lf: Layer, role: str, system: str, table) -> None:
+    def layer(self, lf: Layer, role: str, system: str, table, *, net=False) -> None:
+        """A point layer read: its summary entry, rejected rows and warnings, and whether its points fit the streets
+        better in another coordinate system (a GCJ-02 file read as WGS-84 stays inside the study area)."""
+        from .coords import detect_coordinate_shift
+
+        net = self.net if net is False else net
         entry = {"file": lf.label, "coords": system, "rows": int(len(table.gdf))}
+        if net is not None and len(table.gdf) and system in ("wgs84", "gcj02", "bd09"):
+            shift = detect_coordinate_shift(table.gdf["lon"], table.gdf["lat"], net, declared=system, converted=True,
+                                            file=lf.label)
+            if shift is not None:
+                self.notes.append(shift)
+                entry["coords_hint"] = shift.code
         if len(table.rejected):
             n = int(table.rejected["row"].nunique())
             entry["rejected_rows"] = n
@@ -585,6 +680,14 @@ class _State:
             self.inputs.setdefault("facilities", []).append(entry)
         else:
             self.inputs[role] = entry
+
+    def report(self, lf: Layer, role: str, kind: str, report: dict, keys: tuple[str, ...]) -> None:
+        """A population raster or census table read: what the summary records, and its warnings."""
+        entry = {"file": lf.label, "kind": kind, **{k: report[k] for k in keys if k in report}}
+        if kind == "raster":
+            entry["crs"] = report.get("crs")
+        self.inputs[role] = entry
+        self.notes.extend(report.get("warnings", ()))
 
 
 def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Path | None = None,
@@ -606,7 +709,8 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
     Returns
     -------
     Study
-        With ``rejected`` rows (``skip_invalid`` layers), ``notes`` (warnings) and ``meta['inputs']``
+        With ``rejected`` rows (``skip_invalid`` layers), ``notes`` (warnings for the planner, each
+        bilingual: the caller shows them in its language) and ``meta['inputs']``
         (each file with the coordinate system it was read in and its row count).
 
     Raises
@@ -623,17 +727,29 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
         src = spec.network
         if src.path is not None:
             src = replace(src, path=_resolve(src.path, bdir))
+        if src.walk_rules is not None:
+            src = replace(src, walk_rules=_resolve(src.walk_rules, bdir))
+        wanted = [types.get_type(t).key for t in spec.goals.types] if spec.goals.types else None
         base = open_base(src, facilities=src.takes_facilities(bool(spec.facilities)), bike=_needs_bike(spec, types),
-                         types=types, cache_dir=cache_dir, progress=say)
+                         types=types, facility_types=wanted, cache_dir=cache_dir, progress=say)
     state = _State()
+    for net in base.networks.values():  # e.g. "this is a driving network": said wherever the study is shown
+        state.notes.extend(w for w in net.audit.warnings if w.code not in {n.code for n in state.notes})
     state.notes.extend(base.notes)
     net = base.networks["walk"]
     area = net.extent_lonlat
+    state.net = net
     facilities = _read_facilities(spec, base, types, area, bdir, state)
-    areas = _read_areas(spec, base, area, bdir, state)
-    demand = _read_demand(spec, base, area, bdir, state)
+    areas, areas_raw = _read_areas(spec, base, area, bdir, state)
+    demand = _read_demand(spec, base, area, areas_raw, bdir, state)
     candidates = _read_candidates(spec, types, area, bdir, state)
     meta: dict[str, Any] = dict(base.meta)
+    if meta.get("synthetic") and (spec.areas is not None or spec.facilities) and spec.demand is None:
+        state.notes.append(Problem(
+            "synthetic_residents",
+            "The residents are the demo district's synthetic ones: your files are measured against made-up people. "
+            "Load your own network and demand for real figures.",
+            "居民为示范区的合成数据：您的文件是在虚构的人口上计算的。请载入自己的路网和需求数据以得到真实结果。"))
     if spec.label:  # the study's own title wins over the source's bilingual one
         meta.pop("label_zh", None)
         meta.pop("label_en", None)
@@ -653,8 +769,6 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
                     f"{left_out['points']} 个需求点（人口 {left_out['population']:,.0f}）位于边界之外，未计入统计"))
         demand = assign_areas(demand, areas)
     meta["inputs"] = {"default_coords": spec.coords, "network": spec.network.key, **state.inputs}
-    for note in state.notes:
-        say("warning: " + note.message("en"))
     return Study(networks=base.networks, facilities=facilities, demand=demand, areas=areas, types=types,
                  label=spec.label or base.label, meta=meta, spec=spec, candidates=candidates,
                  rejected=pd.concat(state.rejected, ignore_index=True) if state.rejected else None,
@@ -664,9 +778,9 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
 # ============================================================================ study files
 _TOP_KEYS = {"network", "facilities", "demand", "areas", "candidates", "goals", "options", "label", "coords", "types_file"}
 _LAYER_KEYS = {f.name for f in fields(Layer)}
-_NETWORK_KEYS = {"path", "place", "demo", "demo_scale", "demo_seed", "facilities"}
+_NETWORK_KEYS = {"path", "place", "demo", "demo_scale", "demo_seed", "facilities", "walk_rules"}
 _GOAL_KEYS = {f.name for f in fields(Goals)}
-_OPTION_KEYS = {"outside_tolerance_m", "keep_outside_demand"}
+_OPTION_KEYS = {"outside_tolerance_m", "keep_outside_demand", "allow_large_population"}
 
 
 def _bad(file: str, en: str, zh: str) -> InputError:
@@ -694,6 +808,9 @@ def _layer_from(file: str, where: str, raw: Mapping) -> Layer:
         elif k == "skip_invalid":
             if not isinstance(v, bool):
                 raise _bad(file, f"[{where}] skip_invalid must be true or false.", f"[{where}] skip_invalid 须为 true 或 false。")
+        elif k == "band":
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise _bad(file, f"[{where}] band must be a whole number.", f"[{where}] band 须为整数。")
         elif not isinstance(v, str):
             raise _bad(file, f"[{where}] {k} must be text in quotes, not {v!r}.", f"[{where}] {k} 须为带引号的文本，而非 {v!r}。")
     try:
@@ -723,7 +840,7 @@ def spec_from_dict(doc: Mapping, *, file: str = "study") -> StudySpec:
             path=raw_net.get("path"), place=raw_net.get("place"), demo=bool(raw_net.get("demo", False)),
             demo_scale=_number(file, "network", "demo_scale", raw_net.get("demo_scale", 1.0), allow_none=False),
             demo_seed=int(_number(file, "network", "demo_seed", raw_net.get("demo_seed", 7), allow_none=False)),
-            facilities=raw_net.get("facilities"),
+            facilities=raw_net.get("facilities"), walk_rules=raw_net.get("walk_rules"),
         )
     except InputError as exc:
         raise _bad(file, f"[network] {exc.message('en')}", f"[network] {exc.message('zh')}") from None
@@ -757,7 +874,8 @@ def spec_from_dict(doc: Mapping, *, file: str = "study") -> StudySpec:
             types_file=doc.get("types_file"), label=doc.get("label"),
             outside_tolerance_m=_number(file, "options", "outside_tolerance_m",
                                         opts.get("outside_tolerance_m", OUTSIDE_TOLERANCE_M), allow_none=False),
-            keep_outside_demand=bool(opts.get("keep_outside_demand", False)), **one,
+            keep_outside_demand=bool(opts.get("keep_outside_demand", False)),
+            allow_large_population=bool(opts.get("allow_large_population", False)), **one,
         )
     except InputError as exc:
         raise _bad(file, exc.message("en"), exc.message("zh")) from None
@@ -854,7 +972,8 @@ def study_toml(spec: StudySpec, *, base_dir: str | Path | None = None, comment: 
     lines += [""] + _table("network", {
         "path": _relative(n.path, bdir) if n.path else None, "place": n.place, "demo": True if n.demo else None,
         "demo_scale": n.demo_scale if n.demo and n.demo_scale != 1.0 else None,
-        "demo_seed": n.demo_seed if n.demo and n.demo_seed != 7 else None, "facilities": n.facilities})
+        "demo_seed": n.demo_seed if n.demo and n.demo_seed != 7 else None, "facilities": n.facilities,
+        "walk_rules": _relative(n.walk_rules, bdir) if n.walk_rules else None})
     for lf in spec.facilities:
         lines += [""] + _table("facilities", _layer_dict(lf, bdir), array=True)
     for role in ("demand", "areas", "candidates"):
@@ -867,7 +986,8 @@ def study_toml(spec: StudySpec, *, base_dir: str | Path | None = None, comment: 
     if any(v is not None for v in goals.values()):
         lines += [""] + _table("goals", goals)
     opts = {"outside_tolerance_m": spec.outside_tolerance_m if spec.outside_tolerance_m != OUTSIDE_TOLERANCE_M else None,
-            "keep_outside_demand": True if spec.keep_outside_demand else None}
+            "keep_outside_demand": True if spec.keep_outside_demand else None,
+            "allow_large_population": True if spec.allow_large_population else None}
     if any(v is not None for v in opts.values()):
         lines += [""] + _table("options", opts)
     return "\n".join(lines) + "\n"
@@ -893,6 +1013,8 @@ def resolved(spec: StudySpec, base_dir: str | Path | None) -> StudySpec:
     net = spec.network
     if net.path is not None:
         net = replace(net, path=str(Path(_resolve(net.path, bdir)).resolve()))
+    if net.walk_rules is not None:
+        net = replace(net, walk_rules=str(Path(_resolve(net.walk_rules, bdir)).resolve()))
     types_file = str(Path(_resolve(spec.types_file, bdir)).resolve()) if spec.types_file else None
     return replace(spec, network=net, facilities=tuple(fix(lf) for lf in spec.facilities), demand=fix(spec.demand),
                    areas=fix(spec.areas), candidates=fix(spec.candidates), types_file=types_file)
@@ -905,8 +1027,8 @@ def load_study(study_file: str | Path | StudySpec | None = None, *, network: str
                areas: Layer | str | Path | None = None, candidates: Layer | str | Path | None = None,
                coords: str = "wgs84", goals: Goals | None = None, facilities_from_network: bool | None = None,
                types_file: str | Path | None = None, outside_tolerance_m: float = OUTSIDE_TOLERANCE_M,
-               keep_outside_demand: bool = False, label: str | None = None, cache_dir: str | Path | None = None,
-               progress: Callable[[str], None] | None = None) -> Study:
+               keep_outside_demand: bool = False, allow_large_population: bool = False, label: str | None = None,
+               cache_dir: str | Path | None = None, progress: Callable[[str], None] | None = None) -> Study:
     """Build a study from a study file, a :class:`StudySpec`, or keyword arguments.
 
     Parameters
@@ -952,6 +1074,6 @@ def load_study(study_file: str | Path | StudySpec | None = None, *, network: str
             facilities=tuple(as_layer(f) for f in facilities), demand=as_layer(demand), areas=as_layer(areas),
             candidates=as_layer(candidates), coords=coords, goals=goals or Goals(),
             types_file=str(types_file) if types_file is not None else None, outside_tolerance_m=outside_tolerance_m,
-            keep_outside_demand=keep_outside_demand, label=label,
+            keep_outside_demand=keep_outside_demand, allow_large_population=allow_large_population, label=label,
         )
     return build_study(spec, base_dir=base_dir, cache_dir=cache_dir, progress=progress)

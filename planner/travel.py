@@ -372,7 +372,8 @@ def reach(
     half_edge = net.length_m[e]
     for gi, g in enumerate(groups):
         idx = usable[g]
-        pad = limit_m + float(half_edge[g].max()) + 1.0
+        # ground metres -> grid metres of the box: the projection may stretch by up to 0.1 %
+        pad = (limit_m + float(half_edge[g].max())) * net.grid_per_ground_max + 1.0
         x0, x1 = ax[g].min() - pad, ax[g].max() + pad
         y0, y1 = ay[g].min() - pad, ay[g].max() + pad
         sel = np.flatnonzero((net.x >= x0) & (net.x <= x1) & (net.y >= y0) & (net.y <= y1))

@@ -16,9 +16,10 @@ import pytest
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest
 
+from app import state as ss
+from app import uploads
 from maps.i18n import TEXT, t
 from planner import InputError
-from planner import session as ss
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "streamlit_app.py")
@@ -157,7 +158,7 @@ def test_boundary_upload_is_cut_to_the_study_area(env):
     assert not at.exception
     err = "\n".join(texts(at, "error"))
     assert "未载入 elsewhere.geojson" in err and "均不与研究范围" in err and "合成数据" in err
-    assert ss.save_upload("b.geojson", b"{}", kind="areas", data_dir=env).suffix == ".geojson"
+    assert uploads.save_upload("b.geojson", b"{}", kind="areas", data_dir=env).suffix == ".geojson"
 
 
 def pd_concat(frames):
@@ -203,15 +204,15 @@ def test_upload_above_the_limit_is_refused(env, monkeypatch):
 
 def test_save_upload_never_leaves_the_data_folder(tmp_path):
     for name in ("../../etc/passwd.csv", "..\\..\\evil.csv", "/abs/path/x.csv", "C:\\Windows\\x.csv", ".hidden.csv"):
-        p = ss.save_upload(name, b"id,lon,lat\n", kind="facilities", data_dir=tmp_path)
+        p = uploads.save_upload(name, b"id,lon,lat\n", kind="facilities", data_dir=tmp_path)
         assert p.parent.parent == (tmp_path / "uploads").resolve()
         assert ".." not in p.name and p.name.endswith(".csv")
-    assert ss.safe_filename("长宁 区 设施.csv") == "长宁_区_设施.csv"
+    assert uploads.safe_filename("长宁 区 设施.csv") == "长宁_区_设施.csv"
     with pytest.raises(InputError) as e:
-        ss.save_upload("run.py", b"print(1)", kind="facilities", data_dir=tmp_path)
+        uploads.save_upload("run.py", b"print(1)", kind="facilities", data_dir=tmp_path)
     assert "run.py" in e.value.message("en") and "not accepted" in e.value.message("en")
     with pytest.raises(InputError) as e:
-        ss.save_upload("x.csv", b"x" * 2000, kind="facilities", data_dir=tmp_path, max_mb=0.001)
+        uploads.save_upload("x.csv", b"x" * 2000, kind="facilities", data_dir=tmp_path, max_mb=0.001)
     assert "超过上传上限" in e.value.message("zh")
 
 
@@ -226,7 +227,7 @@ def test_click_adds_and_remove_button_removes_a_site(env):
     assert share_of(m.value) > share_of(base) and m.delta.startswith("+") and m.delta.endswith("个百分点")
     assert any(s.startswith("已新增 P1") for s in toasts(at))
     props = at.session_state["proposals"]
-    assert [p.site_id for p in props] == ["P1"] and props[0].type == "health_centre"
+    assert [p.id for p in props] == ["P1"] and props[0].type == "health_centre"
 
     # the incremental what-if agrees with a full run on the scenario
     from planner.scenario import run
@@ -297,7 +298,7 @@ def test_optimise_and_accept(env):
     at.button(key="opt_accept_all").click().run()
     assert not at.exception
     props = at.session_state["proposals"]
-    assert len(props) == 5 and {p.source for p in props} == {"optimised"}
+    assert len(props) == 5 and {p.origin for p in props} == {"optimised"}
     assert headline(at).delta.startswith("+")
     assert any("已采纳 5 个点位" in s for s in toasts(at))
     assert not any("已新增" in s for s in toasts(at) + texts(at, "success"))  # added-site message: clicks only
@@ -336,7 +337,7 @@ def test_save_load_duplicate_compare_scenarios(env):
     assert at.session_state["proposals"] == []
     at.button(key="scen_load").click().run()
     assert not at.exception
-    assert [p.site_id for p in at.session_state["proposals"]] == ["P1"]
+    assert [p.id for p in at.session_state["proposals"]] == ["P1"]
     # a second save under an existing name asks first
     proposals = list(at.session_state["proposals"])
     at.text_input(key="scen_name").set_value("方案甲")
@@ -433,3 +434,66 @@ def test_proposals_survive_a_facility_upload_and_a_switch_of_area_keeps_them_as_
     assert any("存为方案" in t and "草稿" in t for t in toasts(at))
     kept = ScenarioStore().load(drafts[0].name)
     assert len(kept.sites) == 1 and kept.area_key == "demo"
+
+
+def test_cleared_uploaders_let_go_and_the_same_file_loads_again(env):
+    at = open_app()
+    data = facility_csv([("S1", "站一", "health_centre", 121.395, 31.215)])
+    at.file_uploader(key="up_facilities").upload("st.csv", data, "text/csv").run()
+    assert at.metric[1].value == "1"
+    assert any("合成数据" in w for w in texts(at, "warning"))  # files over synthetic residents: said
+    at.button(key="reset_layers").click().run()
+    assert at.metric[1].value == "5" and at.session_state["layers"] == []
+    assert "up_facilities" not in {u.key for u in at.file_uploader}  # a fresh, empty uploader
+    at.file_uploader(key="up_facilities_1").upload("st.csv", data, "text/csv").run()
+    assert not at.exception and at.metric[1].value == "1"  # the same file again is read again
+
+
+def test_skipped_rows_can_be_downloaded(env):
+    at = open_app()
+    data = facility_csv([("S1", "站一", "health_centre", 121.395, 31.215), ("S2", "站二", "health_centre", 121.60, 31.215)])
+    at.checkbox(key="skip_invalid").check().run()
+    at.file_uploader(key="up_facilities").upload("far.csv", data, "text/csv").run()
+    assert not at.exception
+    keys = {b.key for b in at.get("download_button")}
+    assert "rejected_download" in keys
+    rejected = at.session_state["rejected"]
+    assert list(rejected["row"]) == [3] and set(rejected["file"]) == {"far.csv"}
+
+
+def test_walking_speed_choice_changes_the_goal_distance(env):
+    at = open_app()
+    before = share_of(headline(at).value)
+    at.radio(key="speed_kind__zh").set_value("elderly").run()
+    assert not at.exception
+    summary = at.session_state["summary"]
+    assert summary["types"]["health_centre"]["speed_kmh"] == pytest.approx(3.6)
+    assert share_of(headline(at).value) < before  # slower walkers reach less within the same minutes
+    at.radio(key="speed_kind__zh").set_value("custom").run()
+    at.number_input(key="speed_custom").set_value(6.0).run()
+    assert at.session_state["summary"]["types"]["health_centre"]["speed_kmh"] == pytest.approx(6.0)
+    assert share_of(headline(at).value) > before
+
+
+def test_move_one_facility_by_clicking_and_compare_per_subdistrict(env):
+    at = open_app()
+    n_before = len(at.session_state["proposals"])
+    at.toggle(key="reloc_click").set_value(True).run()
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    assert len(at.session_state["proposals"]) == n_before  # in move mode a click adds no site
+    assert at.session_state["reloc_target"] == pytest.approx((CLICK["lng"], CLICK["lat"]))
+    at.button(key="reloc_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    sb, sa = at.session_state["reloc_table"]
+    # the same move through the library gives the same figures
+    study = ss.demo_study()
+    fid = at.selectbox(key="reloc_fac").value
+    from planner.scenario import coverage
+
+    direct = coverage(study.with_facility_moved(fid, CLICK["lng"], CLICK["lat"]), types=["health_centre"], isochrones="none")
+    assert sa["coverage_share"] == direct.summary["types"]["health_centre"]["coverage_share"]
+    assert sb["coverage_share"] != sa["coverage_share"]
+    side = [d.value for d in at.dataframe if "搬迁前覆盖率 %" in d.value.columns]
+    assert side and len(side[0]) == 5  # every subdistrict, before and after
+    assert any("各设施服务人口" in e.label for e in at.expander)

@@ -105,6 +105,12 @@ def test_cut_network_keeps_edges_whole():
     kept = np.flatnonzero(emap >= 0)
     assert sub.n_edges == len(kept) > 0
     np.testing.assert_array_equal(sub.length_m, net.length_m[kept])  # whole edges, 100 m each
+    # every per-edge and per-point array travels with its edge (e.g. ground metres along the geometry)
+    off = net.geom_offsets
+    pts = np.concatenate([np.arange(off[e], off[e + 1]) for e in kept])
+    np.testing.assert_array_equal(sub.geom_xy, net.geom_xy[pts])
+    np.testing.assert_array_equal(sub.geom_cum_m, net.geom_cum_m[pts])
+    np.testing.assert_array_equal(sub.highway_code, net.highway_code[kept])
     # the 100 m halo reaches x = 340..560: edges from 300 to 400 and 500 to 600 m are included whole
     xs = sub.geom_xy[:, 0] - X0
     assert xs.min() == pytest.approx(300.0) and xs.max() == pytest.approx(600.0)

@@ -141,6 +141,21 @@ def test_facilities_from_osm_file(tmp_path):
     assert len(fac) >= 1 and fac["id"].str.match(r"^[nw]\d+$").all()
 
 
+def test_type_hospital_from_osm(tmp_path, capsys):
+    """--type hospital is a known type; the OSM hospitals (node and area of one place merged) are its facilities,
+    and what was skipped or merged is printed without -v."""
+    path = shared_file("osm", "nanjing_xuanwu_overpass_20210612.osm.xml")
+    out = tmp_path / "o"
+    assert main(["coverage", "--network", str(path), "--facilities-from-osm", "--type", "hospital", "--out", str(out),
+                 "--no-map", "--lang", "en", "--cache-dir", str(tmp_path / "cache")]) == 0
+    fac = pd.read_csv(out / "facilities.csv")
+    assert set(fac["type"]) == {"hospital"} and fac["name"].dropna().is_unique
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert set(s["types"]) == {"hospital"} and s["types"]["hospital"]["target_minutes"] == 30
+    printed = capsys.readouterr()
+    assert "merged into it" in printed.out + printed.err and "not taken as facilities" in printed.out + printed.err
+
+
 def test_areas_limit_the_study_to_the_district(tmp_path):
     """A city-wide boundary file keeps the subdistricts the network reaches; demand beyond them leaves the statistics."""
     path = shared_file("shanghai", "osm", "huangpu_people_square_drive_osmnx.osm")
@@ -166,3 +181,26 @@ def test_rerun_into_the_same_folder_leaves_no_stale_outputs(tmp_path):
                  "--out", str(out)]) == 0
     assert not (out / "map.html").exists() and not (out / "isochrones.geojson").exists()
     assert (out / "notes.txt").read_text() == "mine"  # only our own outputs are touched
+
+
+def test_isochrones_and_surface_for_the_first_type_unless_asked(tmp_path, capsys):
+    base = ["coverage", "--demo", "--demo-scale", "0.3", "--type", "service_station", "--type", "aed", "--lang", "en"]
+    assert main(base + ["--out", str(tmp_path / "a")]) == 0
+    iso = gpd.read_file(tmp_path / "a" / "isochrones.geojson")
+    assert set(iso["type"]) == {"service_station"}
+    html = (tmp_path / "a" / "map.html").read_text(encoding="utf-8")
+    assert html.count("L.imageOverlay(") == 1 and "Beyond the goal" in html
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text(encoding="utf-8"))
+    assert set(summary["types"]) == {"service_station", "aed"}  # statistics for every type
+    assert summary["parameters"]["isochrone_types"] == ["service_station"]
+    assert len(gpd.read_file(tmp_path / "a" / "gaps.geojson")["type"].unique()) == 2  # gap cells of every type exported
+    assert main(base + ["--isochrone-types", "all", "--out", str(tmp_path / "b")]) == 0
+    assert set(gpd.read_file(tmp_path / "b" / "isochrones.geojson")["type"]) == {"service_station", "aed"}
+    assert (tmp_path / "b" / "map.html").read_text(encoding="utf-8").count("L.imageOverlay(") == 2
+    assert "surface" in summary["timings_s"]
+    assert main(base + ["--no-map", "--out", str(tmp_path / "d")]) == 0  # no map, no surface to draw
+    assert "surface" not in json.loads((tmp_path / "d" / "summary.json").read_text(encoding="utf-8"))["timings_s"]
+    capsys.readouterr()
+    assert main(base + ["--isochrone-types", "tcm_hall", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "isochrone_types: 'tcm_hall' is not one of the evaluated facility types" in err

@@ -166,3 +166,93 @@ def test_workbook_stores_formula_like_names_as_text(tmp_path):
     cells = [c for row in ws.iter_rows() for c in row]
     assert not [c.coordinate for c in cells if c.data_type == "f"]
     assert '=HYPERLINK("http://evil.example","click")' in [c.value for c in cells]
+
+
+def test_geojson_writer_matches_geopandas():
+    import json
+
+    import geopandas as gpd
+
+    from planner.export import geojson_text
+
+    polys = [shapely.box(0, 0, 100, 100), shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3, 3)]),
+             shapely.Polygon(), None]
+    gdf = gpd.GeoDataFrame(
+        {"type": ["社区卫生服务中心", "aed", "a\x00geometry\x00b", "x"], "population": [1.5, np.nan, 3.0, 0.0],
+         "minutes": [np.inf, 2.0, np.nan, 1e-300], "n": [1, 2, 3, 4], "flag": [True, False, True, False],
+         "facility_id": ["F1", None, "", "=1+2"]},
+        geometry=polys, crs=32651,
+    )
+    expected = json.loads(gdf.to_crs(4326).to_json(na="null", drop_id=True))
+    assert json.loads(geojson_text(gdf)) == expected
+    # without the marker in a property, the one-call path
+    assert json.loads(geojson_text(gdf.iloc[[0, 1, 3]])) == json.loads(gdf.iloc[[0, 1, 3]].to_crs(4326).to_json(na="null", drop_id=True))
+    assert json.loads(geojson_text(gdf.iloc[:0])) == {"type": "FeatureCollection", "features": []}
+
+
+def test_area_table_groups_rows_like_a_mask_per_area():
+    from planner.coverage_stats import area_table, weighted_quantile
+
+    study = grid_study(1)
+    res = run(study, type_keys=["health_centre"], isochrones="none")
+    cov = res.coverage["health_centre"]
+    pop = res.demand_table["population"].to_numpy()
+    rng = np.random.default_rng(0)
+    demand_area = rng.choice(np.array(["A", "B", "C", None], dtype=object), len(pop))
+    fac_area = np.array(["A"] * len(cov.facility_ids), dtype=object)
+    for areas in (pd.DataFrame({"area_id": ["A", "B", "C"], "name": ["a", "b", "c"]}),
+                  pd.DataFrame({"area_id": ["A", "B", "A"], "name": ["a", "b", "a again"]})):  # duplicate ids: the slow path
+        t = area_table(cov, pop, demand_area, fac_area, areas)
+        for row in t.itertuples():
+            m = demand_area == row.area_id
+            assert row.demand_total == pytest.approx(pop[m].sum())
+            assert row.demand_covered == pytest.approx(pop[m & cov.covered].sum())
+            assert row.p90_minutes == pytest.approx(weighted_quantile(cov.minutes[m], pop[m], 0.9), nan_ok=True)
+        assert t["facilities"].tolist() == [len(fac_area) if a == "A" else 0 for a in areas["area_id"]]
+
+
+def test_csv_writer_matches_pandas_byte_for_byte(tmp_path):
+    from planner.export import csv_text, demand_export, write_csv
+
+    rng = np.random.default_rng(0)
+    n = 500
+    tricky = np.array(["a,b", 'q"x', "line\nbreak", "", "中文", " sp", "r\rx", "=1+2", "plain"], dtype=object)
+    df = pd.DataFrame({
+        "id": pd.array(rng.choice(tricky, n), dtype="str"),
+        "area_id": np.where(rng.uniform(size=n) < 0.2, None, rng.choice(tricky, n)).astype(object),
+        "covered": rng.uniform(size=n) < 0.5,
+        "count": rng.integers(-5, 10**12, n),
+        "minutes": np.where(rng.uniform(size=n) < 0.1, np.inf, rng.uniform(0, 60, n) ** rng.uniform(-3, 3, n)),
+        "snap_dist_m": np.where(rng.uniform(size=n) < 0.1, np.nan, rng.normal(0, 1e6, n)),
+        "odd,name": -0.0,
+    })
+    df.loc[3, "minutes"] = 1e17
+    df.loc[4, "minutes"] = 1e-7
+    assert csv_text(df) == df.to_csv(index=False)
+    assert csv_text(df.iloc[:0]) == df.iloc[:0].to_csv(index=False)
+    # a dtype it does not handle goes through pandas
+    other = df.assign(when=pd.Timestamp("2026-11-29"), small=np.float32(0.1))
+    assert csv_text(other) == other.to_csv(index=False)
+    # a whole demand table, as written
+    res = run(grid_study(0), isochrones="none")
+    d = demand_export(res)
+    write_csv(d, tmp_path / "d.csv")
+    d.to_csv(tmp_path / "ref.csv", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "d.csv").read_bytes() == (tmp_path / "ref.csv").read_bytes()
+
+
+def test_csv_writer_in_chunks_and_mixed_object_columns(tmp_path, monkeypatch):
+    from planner import export
+
+    df = pd.DataFrame({"id": [f"d{i}" for i in range(120)], "x": np.arange(120) / 7.0,
+                       "area_id": np.array(["A"] * 119 + [5], dtype=object)})  # a number late in a text column
+    orig = export._csv_chunks
+    monkeypatch.setattr(export, "_csv_chunks", lambda d, rows=50_000: orig(d, rows=25))
+    export.write_csv(df, tmp_path / "a.csv")
+    df.to_csv(tmp_path / "b.csv", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert export.csv_text(df) == df.to_csv(index=False)
+    ok = df.assign(area_id="A")
+    export.write_csv(ok, tmp_path / "c.csv")
+    ok.to_csv(tmp_path / "d.csv", index=False, encoding="utf-8-sig")
+    assert (tmp_path / "c.csv").read_bytes() == (tmp_path / "d.csv").read_bytes()

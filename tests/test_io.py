@@ -266,7 +266,7 @@ def test_unknown_coords_and_default_type():
     with pytest.raises(InputError, match="Unknown coordinate system"):
         read_facilities(D / "gbk_chinese_headers.csv", coords="mercator")
     with pytest.raises(InputError, match="Known types"):
-        read_facilities(D / "no_type_column.csv", default_type="hospital")
+        read_facilities(D / "no_type_column.csv", default_type="pharmacy")  # hospital is a type now
 
 
 def test_missing_file():

@@ -301,3 +301,110 @@ def test_same_layers_give_identical_html():
     assert a == b
     c = to_html(coverage_map(facilities=fac.iloc[:1], types=default_types(), lang="zh"))
     assert c != a
+
+
+# ------------------------------------------------------------------ minutes surface (image)
+
+
+def _surface(goal=15.0):
+    from planner.surface import MinutesSurface
+
+    m = np.full((40, 60), np.nan, dtype=np.float32)
+    m[5:35, 5:55] = np.linspace(0, 30, 50, dtype=np.float32)[None, :]  # 0 .. 30 min, left to right
+    m[20:25, 50:55] = np.inf
+    return MinutesSurface(m, (121.46, 31.22, 121.49, 31.24), 20.0, goal, "health_centre")
+
+
+def _decode_png(data: bytes) -> np.ndarray:
+    """A minimal PNG reader for our own files: 8-bit RGBA, filters 0 (None) and 2 (Up)."""
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, size = 8, b"", None
+    while pos < len(data):
+        n, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + n]
+        assert struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])[0] == zlib.crc32(kind + body) & 0xFFFFFFFF
+        if kind == b"IHDR":
+            size = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + n
+    cols, rows, depth, colour = size[:4]
+    assert (depth, colour) == (8, 6)
+    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(rows, cols * 4 + 1)
+    out = np.zeros((rows, cols * 4), np.uint8)
+    prev = np.zeros(cols * 4, np.uint8)
+    for r in range(rows):
+        f, line = raw[r, 0], raw[r, 1:]
+        assert f in (0, 2)
+        out[r] = line if f == 0 else line + prev
+        prev = out[r]
+    return out.reshape(rows, cols, 4)
+
+
+def test_png_round_trips_and_pillow_reads_it():
+    from maps.raster import png_bytes
+
+    rng = np.random.default_rng(0)
+    rgba = rng.integers(0, 256, (37, 53, 4), dtype=np.uint8)
+    data = png_bytes(rgba)
+    np.testing.assert_array_equal(_decode_png(data), rgba)
+    PIL = pytest.importorskip("PIL.Image")
+    import io
+
+    np.testing.assert_array_equal(np.asarray(PIL.open(io.BytesIO(data)).convert("RGBA")), rgba)
+    with pytest.raises(ValueError, match="uint8 array of shape"):
+        png_bytes(rgba[..., :3])
+
+
+def test_surface_colours_goal_beyond_unreachable_and_transparent():
+    from maps.raster import SURFACE_BEYOND, SURFACE_COLOURS, SURFACE_UNREACHABLE, surface_rgba
+
+    def rgb(c):
+        return [int(c[i:i + 2], 16) for i in (1, 3, 5)]
+
+    m = np.array([[0.0, 15.0, 15.5, np.inf, np.nan, 7.5]], dtype=np.float32)
+    out = surface_rgba(m, goal_minutes=15.0)
+    assert list(out[0, 0, :3]) == rgb(SURFACE_COLOURS[0])
+    assert list(out[0, 1, :3]) == rgb(SURFACE_COLOURS[-1])  # the goal itself is within it
+    assert list(out[0, 2, :3]) == rgb(SURFACE_BEYOND)
+    assert list(out[0, 3, :3]) == rgb(SURFACE_UNREACHABLE)
+    assert out[0, 4, 3] == 0 and (out[0, :4, 3] == 255).all()
+    assert np.abs(out[0, 5, :3].astype(int) - rgb(SURFACE_COLOURS[4])).max() <= 3  # the middle stop
+    with pytest.raises(ValueError, match="goal_minutes"):
+        surface_rgba(m, goal_minutes=0)
+
+
+def test_surface_layer_embeds_the_whole_grid_as_one_image(types):
+    srf = _surface()
+    m = coverage_map(facilities=_facilities(), gaps=_gaps(), isochrones=_isochrones(), surfaces=[srf], types=types, lang="en")
+    html = to_html(m)
+    assert '"fillOpacity": 0.0' in html  # isochrones as outlines over the surface
+    assert '"fillOpacity": 0.35' in to_html(coverage_map(facilities=_facilities(), isochrones=_isochrones(), types=types))
+    assert _external_srcs(html) == []
+    urls = re.findall(r'L\.imageOverlay\(\s*"(data:image/png;base64,[A-Za-z0-9+/=]+)"', html)
+    assert len(urls) == 1
+    import base64
+
+    img = _decode_png(base64.b64decode(urls[0].split(",", 1)[1]))
+    assert img.shape == (40, 60, 4)
+    assert (img[..., 3] > 0).sum() == 30 * 50  # every street pixel drawn, nothing capped
+    # bounds, legend and name
+    assert "[[31.22, 121.46], [31.24, 121.49]]" in html
+    assert "Beyond the goal" in html and "Walk time to nearest facility: Community health service centre" in html
+    # the surface replaces the gap cells on the map (they stay in gaps.geojson)
+    assert "Coverage gaps" not in html
+
+
+def test_surface_layer_follows_the_amap_shift_and_language(types):
+    srf = _surface()
+    plain = layers.surface_layer(srf, types)
+    shifted = layers.surface_layer(srf, types, shift_gcj02=True)
+    (s0, w0), _ = plain.bounds
+    (s1, w1), _ = shifted.bounds
+    assert 200 < _metres(w0, s0, w1, s1) < 900
+    zh = layers.legend([], lang="zh", surface_goal=15).body
+    en = layers.legend([], lang="en", surface_goal=15).body
+    assert "超出目标（&gt; 15 分钟）" in zh and "Beyond the goal (&gt; 15 min)" in en and "无设施可达的街道" in zh

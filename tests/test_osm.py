@@ -25,6 +25,7 @@ from planner.osm import (
     read_graphml,
     read_osm,
 )
+from planner.walkability import NO_RULES
 from tests.conftest import REPO, shared_file
 
 NANJING_BBOX = (118.763, 32.036, 118.796, 32.052)
@@ -329,9 +330,64 @@ def test_facilities_tiny(tiny_osm, caplog):
     assert len(none) == 0 and "type" in none.columns and none.crs.to_epsg() == 4326
 
 
+def test_skipped_features_come_back_as_a_bilingual_warning(tiny_osm):
+    fac = osm_facilities(tiny_osm)
+    assert fac.attrs["skipped"] == {"type hospital not requested": 1, "excluded (amenity=pharmacy)": 1}
+    (w,) = fac.attrs["warnings"]
+    assert w.code == "osm_facilities_skipped" and w.file == str(tiny_osm)
+    assert "2 OSM feature(s) were not taken as facilities (3 kept)" in w.en and "--type hospital" in w.en
+    assert "未作为设施载入" in w.zh and "--type hospital" in w.zh
+    # a file whose only facilities are skipped says so without -v
+    only_hosp = osm_facilities(tiny_osm, "aed", bbox=(121.4104, 31.2104, 121.4106, 31.2106))
+    assert len(only_hosp) == 0 and only_hosp.attrs["warnings"][0].code == "osm_facilities_skipped"
+
+
+def test_building_hospital_areas_and_node_way_merging(tmp_path):
+    """building=hospital and healthcare=* on ways and multipolygon areas; a node and the area of one
+    hospital are one facility, a second hospital nearby with another name is not."""
+    d = 0.0005  # ~50 m
+    nodes = {1: (121.40, 31.20), 2: (121.40 + d, 31.20), 3: (121.40 + d, 31.20 + d), 4: (121.40, 31.20 + d),
+             5: (121.41, 31.20), 6: (121.41 + d, 31.20), 7: (121.41 + d, 31.20 + d), 8: (121.41, 31.20 + d),
+             9: (121.42, 31.20), 10: (121.42 + d, 31.20), 11: (121.42 + d, 31.20 + d), 12: (121.42, 31.20 + d)}
+    xml = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
+    for nid, (lon, lat) in nodes.items():
+        xml.append(f'<node id="{nid}" version="1" lat="{lat}" lon="{lon}"/>')
+    # the POI node of 甲医院, 20 m from its area; a second, differently named hospital beside it
+    xml.append('<node id="50" version="1" lat="31.20027" lon="121.40020"><tag k="amenity" v="hospital"/><tag k="name" v="甲医院"/></node>')
+    xml.append('<node id="51" version="1" lat="31.20030" lon="121.40010"><tag k="amenity" v="hospital"/><tag k="name" v="乙医院"/></node>')
+    ring = lambda a: "".join(f'<nd ref="{r}"/>' for r in (a, a + 1, a + 2, a + 3, a))  # noqa: E731
+    xml.append(f'<way id="60" version="1">{ring(1)}<tag k="building" v="hospital"/><tag k="name" v="甲医院（住院部）"/></way>')
+    xml.append(f'<way id="61" version="1">{ring(5)}<tag k="healthcare" v="clinic"/><tag k="name" v="丙诊所"/></way>')
+    xml.append(f'<way id="62" version="1">{ring(9)}</way>')
+    xml.append('<relation id="70" version="1"><member type="way" ref="62" role="outer"/>'
+               '<tag k="type" v="multipolygon"/><tag k="healthcare" v="hospital"/><tag k="name" v="丁医院"/></relation>')
+    xml.append("</osm>")
+    p = tmp_path / "h.osm"
+    p.write_text("\n".join(xml), encoding="utf-8")
+    fac = osm_facilities(p, types=["hospital", "service_station"])
+    assert dict(zip(fac["id"], fac["name"])) == {"n50": "甲医院", "n51": "乙医院", "w61": "丙诊所", "r70": "丁医院"}
+    assert [(a, b) for a, b, _ in fac.attrs["merged"]] == [("n50", "w60")]
+    r = fac.set_index("id").loc["r70"]
+    assert r["type"] == "hospital" and r["lon"] == pytest.approx(121.42 + d / 2) and r["lat"] == pytest.approx(31.20 + d / 2)
+    apart = osm_facilities(p, types=["hospital"], merge_m=0)
+    assert len(apart) == 4 and apart.attrs["merged"] == ()
+    with pytest.raises(InputError, match="merge_m must be a distance"):
+        osm_facilities(p, merge_m=-1)
+
+
+def test_hospital_is_a_facility_type():
+    t = default_types().get_type("hospital")
+    assert (t.label_zh, t.label_en) == ("医院", "Hospital") and t.target_minutes > 0 and t.colour.startswith("#")
+    assert default_types().resolve("医院") == "hospital" and default_types().resolve("社区医院") == "health_centre"
+    # every type a facility rule can give is a planner type
+    assert {r.type for r in FACILITY_RULES} <= set(default_types())
+
+
 @pytest.mark.parametrize(
     "tags, expected",
     [
+        ({"building": "hospital"}, "hospital"),
+        ({"building": "hospital", "name": "某某社区卫生服务中心"}, "health_centre"),
         ({"emergency": "defibrillator"}, "aed"),
         ({"amenity": "hospital", "name": "长宁区新泾社区卫生服务中心"}, "health_centre"),
         ({"amenity": "hospital", "name": "上海市中医医院"}, "hospital"),
@@ -413,7 +469,8 @@ def test_huangpu_walk_and_bike(huangpu_osm, caplog):
 
 def test_huangpu_length_matches_osmnx(huangpu_osm):
     ox = pytest.importorskip("osmnx")
-    raw = read_osm(huangpu_osm)
+    # osmnx knows nothing of the walkability rules (viaducts, tunnels): compare the general filter
+    raw = read_osm(huangpu_osm, rules=NO_RULES)
     ours = edge_lengths_m(raw).sum()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "appears to have been generated by OSMnx"
@@ -443,9 +500,23 @@ def test_nanjing_core_bbox(nanjing_osm):
 
 
 def test_nanjing_facilities_and_buildings(nanjing_osm):
+    # without merging: the 5 amenity=hospital features of SOURCES.md (3 nodes + 2 ways), plus the
+    # building=hospital footprints now read
+    every = osm_facilities(nanjing_osm, types=[*default_types(), HOSPITAL_TYPE], bbox=NANJING_BBOX, merge_m=0)
+    hosp = every[every["type"] == "hospital"]
+    assert hosp["osm_tags"].str.contains("amenity=hospital").sum() == 5
+    assert set(hosp.loc[~hosp["osm_tags"].str.contains("amenity=hospital"), "id"]) == {"w192941842", "w192941848", "w318197091", "w384477823"}
     fac = osm_facilities(nanjing_osm, types=[*default_types(), HOSPITAL_TYPE], bbox=NANJING_BBOX)
-    assert (fac["type"] == "hospital").sum() == 5  # 3 nodes + 2 ways (SOURCES.md)
-    assert fac["id"].str.match(r"^[nw]\d+$").all() and not fac["lon"].isna().any()
+    assert fac["id"].str.match(r"^[nwr]\d+$").all() and not fac["lon"].isna().any()
+    # one facility per real place: 八一医院 is a node and an area with a tower on it; 江苏省口腔医院 a node
+    # with two unnamed hospital buildings beside it; differently named hospitals are never merged
+    named = fac.loc[fac["type"] == "hospital", "name"].tolist()
+    assert sorted(n for n in named if n) == ["八一医院", "南京医科大学眼科医院", "江苏省中医院", "江苏省口腔医院"]
+    assert {(a, b) for a, b, _ in fac.attrs["merged"]} >= {("n2153973734", "w318197090"), ("n2153973734", "w318197091"),
+                                                             ("n772575588", "w192941842"), ("n772575588", "w192941848")}
+    assert all(d <= 150 for _, _, d in fac.attrs["merged"])
+    (w,) = [w for w in fac.attrs["warnings"] if w.code == "osm_facilities_merged"]
+    assert "w318197090 -> n2153973734" in w.en and "已合并" in w.zh
     assert "hospital" not in set(osm_facilities(nanjing_osm)["type"])
     b = osm_buildings(nanjing_osm, bbox=NANJING_BBOX)
     assert 1000 < len(b) <= 1278 and b.is_valid.all()
@@ -537,15 +608,20 @@ def huangpu_graph(huangpu_osm):
 
 def test_raw_from_osmnx_graph(huangpu_graph):
     G = huangpu_graph
-    raw = raw_from_networkx(G, source="huangpu")
+    # without walkability rules every edge of the graph is there
+    raw = raw_from_networkx(G, source="huangpu", rules=NO_RULES)
     check_contract(raw, all_nodes_used=False)  # this osmnx graph has isolated nodes; they are kept
     assert raw.n_nodes == len(G)
     assert raw.n_edges < G.number_of_edges()  # two directions collapsed
     pairs = {frozenset((int(raw.node_id[u]), int(raw.node_id[v]))) for u, v in zip(raw.edge_u, raw.edge_v)}
     assert pairs == {frozenset((u, v)) for u, v in G.edges()}
-    # same network as the direct parser, within a few percent (osmnx simplification keeps length)
-    direct = edge_lengths_m(read_osm(shared_file("shanghai", "osm", "huangpu_people_square_drive_osmnx.osm")))
+    # same network as the direct parser, within a few percent (osmnx simplification keeps length),
+    # with the rules on both sides and without them on both sides
+    path = shared_file("shanghai", "osm", "huangpu_people_square_drive_osmnx.osm")
+    direct = edge_lengths_m(read_osm(path, rules=NO_RULES))
     assert edge_lengths_m(raw).sum() == pytest.approx(direct.sum(), rel=0.05)
+    ruled = raw_from_networkx(G, source="huangpu")
+    assert edge_lengths_m(ruled).sum() == pytest.approx(edge_lengths_m(read_osm(path)).sum(), rel=0.05)
 
 
 def test_graphml_round_trip(huangpu_graph, tmp_path):

@@ -440,7 +440,7 @@ def test_relocation_never_worse_than_keeping_and_matches_enumeration():
 def test_generated_candidates_leave_no_resident_unreachable():
     """Thinning nodes to one per cell must not make a target look infeasible: every resident on the
     network can be covered by a site placed at their door, so 100 % is always reachable."""
-    from planner.session import demo_study
+    from app.state import demo_study
     from planner.siting import propose_study
 
     study = demo_study(scale=0.3)

@@ -16,15 +16,14 @@ import numpy as np
 import pytest
 
 from planner._errors import InputError, PlannerError
+from planner.compare import compare, headline
 from planner.store import (
     MAX_NAME_CHARS,
     Scenario,
     ScenarioStore,
     Site,
     StoreError,
-    compare,
     default_store_path,
-    headline,
 )
 
 REPO = Path(__file__).resolve().parents[1]

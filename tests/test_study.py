@@ -272,3 +272,159 @@ def test_study_toml_of_a_spec_is_readable_text():
     spec = StudySpec(network=NetworkSource(place="长宁区, 上海市, 中国"), facilities=(Layer("a.csv", coords="gcj02"),))
     text = study_toml(spec)
     assert 'place = "长宁区, 上海市, 中国"' in text and "[[facilities]]" in text and 'coords = "gcj02"' in text
+
+
+def test_moving_one_facility(district):
+    study = planner.load_study(demo=True, demo_scale=SCALE)
+    f = study.facilities[study.facilities["type"] == "health_centre"].iloc[0]
+    moved = study.with_facility_moved(f["id"], f["lon"] + 0.004, f["lat"] - 0.002)
+    row = moved.facilities[moved.facilities["id"] == f["id"]].iloc[0]
+    assert (row["lon"], row["lat"]) == (f["lon"] + 0.004, f["lat"] - 0.002)
+    assert row.geometry.x == row["lon"] and len(moved.facilities) == len(study.facilities)
+    assert study.facilities.loc[study.facilities["id"] == f["id"], "lon"].iloc[0] == f["lon"]  # input unchanged
+    # moving it back where it was gives the original figures exactly
+    back = moved.with_facility_moved(f["id"], f["lon"], f["lat"])
+    a = planner.coverage(study, types=["health_centre"], isochrones="none").summary["types"]["health_centre"]
+    b = planner.coverage(back, types=["health_centre"], isochrones="none").summary["types"]["health_centre"]
+    assert a == b
+    with pytest.raises(InputError, match="outside the street network"):
+        study.with_facility_moved(f["id"], 122.5, 31.2)
+    with pytest.raises(InputError, match="No facility with id"):
+        study.with_facility_moved("nope", f["lon"], f["lat"])
+
+
+def test_catchments_add_up_and_match_a_direct_count(district):
+    study = planner.load_study(demo=True, demo_scale=SCALE)
+    res = planner.coverage(study, types=["health_centre"], isochrones="none")
+    c = res.catchments("health_centre")
+    s = res.summary["types"]["health_centre"]
+    assert c["within_goal"].sum() == pytest.approx(s["demand_covered"])
+    dt = res.demand_table
+    reached = dt[np.isfinite(dt["health_centre_minutes"])]
+    assert (c["within_goal"] + c["beyond_goal"]).sum() == pytest.approx(reached["population"].sum())
+    # one facility, counted directly
+    fid = c["id"].iloc[0]
+    mine = reached[(reached["health_centre_facility_id"].astype(str) == fid) & (reached["health_centre_minutes"] > 5)
+                   & (reached["health_centre_minutes"] <= 10)]
+    assert c["band_2"].iloc[0] == pytest.approx(mine["population"].sum())
+    assert set(c["id"]) == set(study.facilities.loc[study.facilities["type"] == "health_centre", "id"])
+
+
+def test_allow_large_population_reaches_the_reader_from_every_front_end(tmp_path, district):
+    d = district.demand.iloc[:30]
+    big = tmp_path / "big.csv"
+    pd.DataFrame({"id": d["id"], "lon": d.geometry.x, "lat": d.geometry.y,
+                  "population": [2e7] + [10.0] * (len(d) - 1)}).to_csv(big, index=False)
+    with pytest.raises(InputError, match="allow-large-population"):
+        planner.load_study(demo=True, demo_scale=SCALE, demand=big)
+    study = planner.load_study(demo=True, demo_scale=SCALE, demand=big, allow_large_population=True)
+    assert study.demand.population.max() == 2e7
+    f = tmp_path / "s.toml"
+    f.write_text(f"[network]\ndemo = true\ndemo_scale = {SCALE}\n[demand]\npath = \"big.csv\"\n"
+                 "[options]\nallow_large_population = true\n", encoding="utf-8")
+    assert planner.load_study(f).demand.population.max() == 2e7
+    args = ["coverage", "--demo", "--demo-scale", str(SCALE), "--demand", str(big), "--type", "aed", "--no-map",
+            "--isochrones", "none", "--out", str(tmp_path / "o")]
+    assert main(args) == 2
+    assert main(args + ["--allow-large-population"]) == 0
+
+
+# ---------------------------------------------------------------------------------------- population sources
+def _demo_raster(tmp_path, study):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    net = study.networks["walk"]
+    x0, x1, y0, y1 = float(net.x.min()), float(net.x.max()), float(net.y.min()), float(net.y.max())
+    rng = np.random.default_rng(1)
+    w, h = int((x1 - x0) // 100) + 4, int((y1 - y0) // 100) + 4
+    data = rng.gamma(2.0, 20.0, (h, w)).astype("float32")
+    data[rng.random(data.shape) < 0.4] = 0
+    path = tmp_path / "pop.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=h, width=w, count=1, dtype="float32", crs=net.crs,
+                       transform=from_origin(x0 - 200, y1 + 200, 100, 100)) as dst:
+        dst.write(data[None])
+    return path, data
+
+
+def test_population_raster_and_census_table_through_every_front_end(tmp_path, district):
+    pytest.importorskip("rasterio")
+    base = planner.load_study(demo=True, demo_scale=SCALE)
+    tif, data = _demo_raster(tmp_path, base)
+    study = planner.load_study(demo=True, demo_scale=SCALE, demand=tif)
+    inp = study.meta["inputs"]["demand"]
+    assert inp["kind"] == "raster" and inp["population_kept"] == pytest.approx(study.demand.population.sum(), rel=1e-12)
+    assert inp["population_kept"] + inp["population_outside"] == pytest.approx(float(data[data > 0].sum()), rel=1e-6)
+    out = tmp_path / "r"
+    assert main(["coverage", "--demo", "--demo-scale", str(SCALE), "--demand", str(tif), "--demand-placement", "streets",
+                 "--type", "aed", "--no-map", "--isochrones", "none", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert s["inputs"]["demand"]["placement"] == "streets"
+    assert s["demand"]["total"] == pytest.approx(inp["population_kept"], rel=1e-9)  # streets keep each cell's total
+
+    # census: residents per subdistrict, no coordinates, joined to the boundaries by name
+    areas = base.areas[["area_id", "name", "geometry"]]
+    areas.to_file(tmp_path / "areas.geojson", driver="GeoJSON")
+    census = pd.DataFrame({"街道": areas["name"], "常住人口": [10000 + 1000 * i for i in range(len(areas))]})
+    census.to_csv(tmp_path / "census.csv", index=False, encoding="gbk")
+    study = planner.load_study(demo=True, demo_scale=SCALE, demand=tmp_path / "census.csv", areas=tmp_path / "areas.geojson")
+    per = study.demand.gdf.groupby("area_id")["population"].sum()
+    want = dict(zip(areas["area_id"], census["常住人口"].astype(float)))
+    assert {k: per[k] for k in want} == pytest.approx(want, rel=1e-12)
+    out = tmp_path / "c"
+    assert main(["coverage", "--demo", "--demo-scale", str(SCALE), "--demand", str(tmp_path / "census.csv"), "--areas",
+                 str(tmp_path / "areas.geojson"), "--type", "health_centre", "--no-map", "--isochrones", "none",
+                 "--out", str(out)]) == 0
+    a = pd.read_csv(out / "areas.csv")
+    assert a.set_index("area_id")["demand_total"].to_dict() == pytest.approx(want, rel=1e-9)
+    from planner.demo import write_demo
+
+    osm = write_demo(tmp_path / "files", scale=0.2)["osm"]  # a network file: no areas of its own
+    with pytest.raises(InputError, match="give the areas"):
+        planner.load_study(network=osm, demand=tmp_path / "census.csv")
+
+
+def test_a_gcj02_file_read_as_wgs84_is_flagged_by_the_builder(tmp_path):
+    """On a real street network, an Amap export read as WGS-84 sits clearly off the streets: the builder says so
+    (every front end shows the study's notes), naming the better system; read as GCJ-02 it is quiet."""
+    from tests.conftest import shared_file
+
+    osm = shared_file("osm", "nanjing_xuanwu_overpass_20210612.osm.xml")
+    net = planner.load_study(network=osm, cache_dir=tmp_path / "cache").networks["walk"]
+    rng = np.random.default_rng(4)
+    pick = rng.choice(len(net.lon), 40, replace=False)
+    lon, lat = wgs84_to_gcj02(net.lon[pick] + rng.normal(0, 1e-5, 40), net.lat[pick] + rng.normal(0, 1e-5, 40))
+    path = tmp_path / "amap.csv"
+    pd.DataFrame({"名称": [f"站{i}" for i in range(40)], "经度": lon, "纬度": lat}).to_csv(path, index=False, encoding="gbk")
+    wrong = planner.load_study(network=osm, facilities=[Layer(path, type="service_station")], cache_dir=tmp_path / "cache")
+    hint = [n for n in wrong.notes if n.code == "coords_shift" and n.file == "amap.csv"]
+    assert len(hint) == 1 and "GCJ-02" in hint[0].message("en") and "GCJ-02" in hint[0].message("zh")
+    assert wrong.meta["inputs"]["facilities"][0]["coords_hint"] == "coords_shift"
+    right = planner.load_study(network=osm, facilities=[Layer(path, coords="gcj02", type="service_station")],
+                               cache_dir=tmp_path / "cache")
+    assert not [n for n in right.notes if n.code == "coords_shift"]
+
+
+def test_access_median_and_move_through_the_cli_and_the_api(tmp_path, district):
+    f = district.facilities[district.facilities["type"] == "health_centre"]
+    fac = tmp_path / "centres.csv"
+    pd.DataFrame({"id": f["id"], "name": f["name"], "type": f["type"], "lon": f["lon"], "lat": f["lat"],
+                  "doctors": np.arange(len(f)) % 4 + 1}).to_csv(fac, index=False)
+    common = ["--demo", "--demo-scale", str(SCALE), "--facilities", str(fac), "--type", "health_centre", "--no-map"]
+    assert main(["access", *common[:-1], "--supply-column", "doctors", "--out", str(tmp_path / "a")]) == 0
+    acc = pd.read_csv(tmp_path / "a" / "access.csv")
+    study = planner.load_study(demo=True, demo_scale=SCALE, facilities=[fac])
+    lib = planner.access(study, "health_centre", supply_column="doctors")
+    np.testing.assert_allclose(acc["access_per_1000"], lib.demand["access_per_1000"], rtol=1e-12)
+    assert (tmp_path / "a" / "study.toml").exists()
+
+    assert main(["propose", *common, "--count", "2", "--objective", "median", "--out", str(tmp_path / "m")]) == 0
+    s = json.loads((tmp_path / "m" / "summary.json").read_text(encoding="utf-8"))
+    res = planner.propose_time(study, "health_centre", count=2, objective="median", time_limit_s=10)
+    assert s["value_minutes"] == pytest.approx(res.value) and s["value_minutes"] <= s["value_before_minutes"]
+
+    fid = str(f["id"].iloc[0])
+    assert main(["propose", *common, "--move", fid, "--out", str(tmp_path / "v")]) == 0
+    s = json.loads((tmp_path / "v" / "summary.json").read_text(encoding="utf-8"))
+    assert s["facility_id"] == fid and s["share_after"] >= s["share_before"] - 1e-12
+    assert main(["propose", *common, "--objective", "center", "--target-share", "0.9", "--out", str(tmp_path / "x")]) == 2

@@ -22,7 +22,7 @@ def test_nonsense_goals_are_refused(kw):
 
 def test_nonsense_breaks_and_zero_demand():
     study = grid_study(0)
-    with pytest.raises(InputError, match="breaks must be positive"):
+    with pytest.raises(InputError, match=r"breaks\) must be a number \(minutes\) >= 0.1"):
         run(study, breaks=[0, 5])
     g = study.demand.gdf.copy()
     g["population"] = 0.0
