@@ -200,6 +200,30 @@ def _discs_by_cell(x: np.ndarray, y: np.ndarray, r: np.ndarray, cell_m: float = 
     return shapely.union_all(shapely.buffer(boxes, rmax / math.cos(math.pi / (4 * _QUAD_SEGS)), quad_segs=_QUAD_SEGS))
 
 
+def _snapped_by_class(net: Network, snap: Snap) -> dict:
+    """Points per highway class, as the whole run's network audit counts them (additive over parts)."""
+    try:
+        from .network import snapped_by_class
+    except ImportError:  # a network module without the audit
+        return {}
+    return snapped_by_class(net, snap)
+
+
+def _sum_by_class(counts: Iterable[dict]) -> dict:
+    """Per-class counts of parts added up, most first (ties in the classes' own order, as the whole run lists them)."""
+    total: dict[str, int] = {}
+    for c in counts:
+        for k, v in c.items():
+            total[k] = total.get(k, 0) + int(v)
+    try:
+        from .network import HIGHWAY_CLASSES
+
+        rank = {c: i for i, c in enumerate(HIGHWAY_CLASSES)}
+    except ImportError:
+        rank = {}
+    return dict(sorted(total.items(), key=lambda kv: (-kv[1], rank.get(kv[0], len(rank)))))
+
+
 def _on_part(snap: Snap, edge_map: np.ndarray) -> Snap:
     """A whole-network snap moved onto a part's edges (points flagged too far keep edge 0: never used)."""
     e = edge_map[snap.edge]
@@ -347,6 +371,7 @@ def run_part(prep: Prepared, area_id) -> PartResult:
         if net.mode not in dem_snaps:
             x, y = net.to_metric(dlon, dlat)
             dem_snaps[net.mode] = snap_points(net, x, y, max_snap_m=prep.max_snap_m)
+            info.setdefault("demand_snapped_by_class", {})[net.mode] = _snapped_by_class(net, dem_snaps[net.mode])
             # a point assigned to this area from outside it (nearest area) brings its own surroundings
             x, y = np.asarray(x), np.asarray(y)
             geom = prep.area_geoms[net.mode][area_id]
@@ -473,8 +498,12 @@ def merge_parts(prep: Prepared, parts: Iterable[PartResult], *, gap_cell_m: floa
     opts = prep.options
     summary = {
         "study": study.label,
-        "parameters": {"types": prep.keys, "minutes_override": opts.minutes, "speed_kmh_override": opts.speed_kmh,
-                       "max_snap_m": prep.max_snap_m, "isochrones": "none", "gap_cell_m": gap_cell_m},
+        "parameters": {"types": prep.keys,
+                       # as planner.coverage reports them: the keywords, else the study's goals
+                       "minutes_override": opts.minutes if opts.minutes is not None else study.goals.minutes,
+                       "speed_kmh_override": opts.speed_kmh if opts.speed_kmh is not None else study.goals.speed(study.types),
+                       "max_snap_m": prep.max_snap_m, "isochrones": "none", "isochrone_types": [], "breaks": None,
+                       "gap_cell_m": gap_cell_m},
         "network": {m: n.summary() for m, n in study.networks.items()},
         "demand": {"kind": prep.demand.kind, "is_proxy": prep.demand.is_proxy, "note_en": prep.demand.note_en,
                    "note_zh": prep.demand.note_zh, "points": int(len(dt)), "total": float(pop.sum()),
@@ -493,6 +522,13 @@ def merge_parts(prep: Prepared, parts: Iterable[PartResult], *, gap_cell_m: floa
                    "Isochrone polygons are not merged.",
         "note_zh": "各区域在其缓冲范围内的道路和设施上计算；结果与整体计算一致。等时圈多边形未合并。",
     }
+    if hasattr(next(iter(study.networks.values())), "audit"):  # the whole run's network audit, counts added up
+        summary["network_audit"] = {
+            m: {**n.audit.to_dict(),
+                "demand_snapped_by_class": _sum_by_class(p.info.get("demand_snapped_by_class", {}).get(m, {}) for p in parts)
+                if m in prep.fac_snaps else {},
+                "facilities_snapped_by_class": _snapped_by_class(n, prep.fac_snaps[m]) if m in prep.fac_snaps else {}}
+            for m, n in study.networks.items()}
     if extra:
         summary.update(extra)
     timings = {"merge": time.perf_counter() - t0}

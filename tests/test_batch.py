@@ -47,6 +47,9 @@ def _assert_same(whole, split, keys):
     np.testing.assert_allclose(split.areas["mean_minutes"], whole.areas["mean_minutes"], rtol=0, atol=1e-9)
     np.testing.assert_allclose(split.areas["p90_minutes"], whole.areas["p90_minutes"], rtol=0, atol=1e-9)
     assert whole.gaps["population"].tolist() == split.gaps["population"].tolist()
+    assert whole.summary["parameters"] == split.summary["parameters"]
+    assert whole.summary["network_audit"] == split.summary["network_audit"]
+    assert set(whole.summary) <= set(split.summary)  # plus "split" (and "dask", "failures" from Dask)
 
 
 def _three_areas(net, span):
