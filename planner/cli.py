@@ -10,7 +10,7 @@ import logging
 import sys
 import time
 
-from . import access_cli, siting_cli
+from . import access_cli, batch_cli, siting_cli
 from ._cli_common import add_common, build_from_args, network_lines, say, study_file_text
 from ._errors import InputError, PlannerError
 
@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     siting_cli.add_parser(sub, add_common)
     access_cli.add_parser(sub, add_common)
+    batch_cli.add_parser(sub, add_common)
     return parser
 
 
