@@ -29,7 +29,7 @@ logger = logging.getLogger("coverage_planner.app")
 SLOTS: dict = {}
 
 #: The main map's frame (pixels); its width is about 3/5 of a wide page.
-MAP_HEIGHT, MAP_WIDTH = 560, 760
+MAP_HEIGHT, MAP_WIDTH = 640, 720  # the width the first view is fitted to: the map is wider at every page width from 800 px
 DIFF_WIDTH = 900  # the compare tab's map (SVG), pixels
 
 # ---------------------------------------------------------------------------------------- state
@@ -119,6 +119,13 @@ def show_messages(box) -> None:
 
 
 # ---------------------------------------------------------------------------------------- cached computation
+@st.cache_resource(show_spinner=False, ttl=3600)
+def pruned_uploads() -> int:
+    """Uploads not uploaded again for a day are removed, once an hour per server process (the files live
+    sessions use now are refreshed on every upload, so they are younger than that)."""
+    return len(uploads.prune_uploads(max_age_s=86400.0))
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def cached_base(source):
     """A network source opened once per server (demo, file or place); its compiled network is shared and never mutated."""
@@ -154,11 +161,13 @@ def current_spec(layers=None):
 
 
 @st.cache_resource(show_spinner=False, max_entries=48)
-def cached_run(_study, key: str, type_keys: tuple | None, isochrones: str):
-    """``planner.coverage`` (the study's goals) cached on its inputs (``key`` hashes the study)."""
+def cached_run(_study, key: str, type_keys: tuple | None, isochrones: str, surface: bool = False):
+    """``planner.coverage`` (the study's goals) cached on its inputs (``key`` hashes the study); ``surface``: also the
+    minutes-to-nearest image of the types (the map's gap view, no feature cap)."""
     from planner.scenario import coverage
 
-    return coverage(_study, types=list(type_keys) if type_keys else None, isochrones=isochrones)
+    keys = list(type_keys) if type_keys else None
+    return coverage(_study, types=keys, isochrones=isochrones, surface_types="all" if surface else None)
 
 
 def base_study():
@@ -450,6 +459,7 @@ def startup_study() -> None:
 def main() -> None:
     from planner.config import default_types
 
+    pruned_uploads()
     startup_study()
     opts = sidebar(default_types())
     st.title(L("page_title"))
@@ -515,22 +525,23 @@ def main() -> None:
             with head_box:
                 headline(study, base_res, type_key, tracker)
             iso = "dissolved" if opts["show_iso"] else "none"
-            res = cached_run(scenario, scen_key, (type_key,), iso) if (scenario.facilities["type"] == type_key).any() else None
+            res = cached_run(scenario, scen_key, (type_key,), iso, True) if (scenario.facilities["type"] == type_key).any() else None
         except PlannerError as exc:
             msg_box.error(exc.message(lang()))
             res = None
     show_messages(msg_box)
 
-    col_map, col_stats = st.columns([3, 2], gap="medium")
-    with col_map:
-        st.subheader(L("map_header"))
-        st.caption(L("map_hint", type=ftype.label(lang())))
-        spec = map_spec(scenario, res, type_key, opts)
-        draw_map(spec, study, base_key)
+    # map first: the full width of the page; statistics and the planner's tools side by side under it
+    st.subheader(L("map_header"))
+    st.caption(L("map_hint", type=ftype.label(lang())))
+    spec = map_spec(scenario, res, type_key, opts)
+    draw_map(spec, study, base_key)
+    col_stats, col_tools = st.columns([1, 1], gap="large")
     with col_stats:
         stats_panel(res, type_key, base_res, scenario, scen_key)
 
-    tabs = st.tabs([L("propose_header"), L("optimise_header"), L("reloc_header"), L("scen_header"), L("export_header")])
+    tabs = col_tools.tabs([L("propose_header"), L("optimise_header"), L("reloc_header"), L("scen_header"),
+                           L("export_header")])
     with tabs[0]:
         proposals_panel(types)
     with tabs[1]:
@@ -687,6 +698,8 @@ def map_spec(scenario, res, type_key: str, opts: dict) -> dict:
     it, so the same object drawn twice shows nothing. :func:`build_map` makes a new one from
     this on every run and for the map.html export.
     """
+    from planner.surface import street_raster
+
     fac = scenario.facilities
     existing = fac[(fac["type"] == type_key) & ~fac.get("proposed", pd.Series(False, index=fac.index)).fillna(False).astype(bool)] \
         if len(fac) else fac
@@ -705,11 +718,12 @@ def map_spec(scenario, res, type_key: str, opts: dict) -> dict:
         else pd.DataFrame(columns=["id", "name", "type", "lon", "lat"]),
         isochrones=res.isochrones if res is not None else None,
         gaps=res.gaps if res is not None else None,
+        surfaces=res.surfaces if res is not None else None,
         areas=res.area_layer(type_key) if res is not None else None,
         proposals=props if len(props) else None,
         preview=preview,
         types=scenario.types, lang=lang(), basemap=opts["basemap"], title=ss.study_label(scenario, lang()),
-        share_goal=goal_share(),
+        share_goal=goal_share(), streets=street_raster(scenario.networks["walk"]),  # kept on the shared network
     )
 
 
@@ -730,11 +744,11 @@ def _content_key(spec: dict) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    for k in ("facilities", "proposals"):
-        v = spec[k]
+    for k in ("facilities", "proposals", "preview"):
+        v = spec.get(k)
         if v is not None and len(v):
             h.update(pd.util.hash_pandas_object(v.astype(str), index=False).values.tobytes())
-    for k in ("isochrones", "gaps", "areas"):
+    for k in ("isochrones", "gaps", "areas", "surfaces"):
         v = spec[k]
         h.update(f"{k}:{id(v)}:{0 if v is None else len(v)}".encode())
     h.update(repr((spec["lang"], spec["basemap"], spec["title"], spec["share_goal"])).encode())

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import folium
 from branca.element import CssLink, Element, Figure, JavascriptLink, MacroElement
+from jinja2 import Template
 
 __all__ = [
     "stable_ids",
@@ -237,13 +238,30 @@ def offline_map(
     """
     from .basemaps import add_basemap
 
+    metric_scale = bool(kwargs.pop("control_scale", False))
     m = OfflineMap(location=list(location), zoom_start=zoom, tiles=None, **kwargs)
+    if metric_scale:  # a scale bar in metres only (Leaflet's default adds miles)
+        MetricScale().add_to(m)
     # MarkerCluster needs the map's maxZoom, which folium only sets on tile layers; with no
     # basemap the page would fail with "Map has no maxZoom specified".
     m.options.setdefault("max_zoom", 19)
     OfflineFigure(title=title).add_child(m)
     add_basemap(m, basemap)
     return m
+
+
+class MetricScale(MacroElement):
+    """Leaflet's scale bar in metres and kilometres only."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            L.control.scale({imperial: false, metric: true}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self):
+        super().__init__()
+        self._name = "MetricScale"
 
 
 def to_html(m: folium.Map) -> str:

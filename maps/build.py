@@ -20,6 +20,7 @@ from .layers import (
     isochrones_layer,
     legend,
     proposals_layer,
+    streets_layer,
     surface_layer,
 )
 
@@ -37,6 +38,7 @@ def coverage_map(
     isochrones=None,
     gaps=None,
     surfaces=None,
+    streets=None,
     areas=None,
     proposals=None,
     preview=None,
@@ -55,6 +57,8 @@ def coverage_map(
         ``id, name, type, lon, lat`` (WGS-84); see :func:`maps.layers.facilities_layer`.
     isochrones, gaps, areas : GeoDataFrame, optional
         See the matching layer builders.
+    streets : planner.surface.StreetRaster, optional
+        The loaded network, drawn thin and grey under everything (the offline basemap).
     surfaces : sequence of planner.surface.MinutesSurface, optional
         Minutes to the nearest facility drawn as images (:func:`maps.layers.surface_layer`), the
         first one shown. They show every place of a study of any size, so when they are given the
@@ -87,12 +91,16 @@ def coverage_map(
     m = offline_map(tuple(center), int(zoom), basemap=basemap, title=_esc(title) if title else None,
                     control_scale=True)
     kw = {"lang": lang, "shift_gcj02": shift}
+    if streets is not None and not surfaces:
+        streets_layer(streets, **kw).add_to(m)
     if areas is not None and len(areas):
         areas_layer(areas, goal=share_goal, **kw).add_to(m)
     gap_scale = None
     surfaces = list(surfaces.values() if isinstance(surfaces, dict) else surfaces or [])
     for i, srf in enumerate(surfaces):
         surface_layer(srf, types, show=i == 0, **kw).add_to(m)
+    if streets is not None and surfaces:  # over the minutes surface, so the streets orient the eye
+        streets_layer(streets, **kw).add_to(m)
     if gaps is not None and len(gaps) and not surfaces:
         import pandas as pd
 

@@ -74,6 +74,7 @@ _TEXT = {
     "no_coords": ("无坐标未显示", "without coordinates not shown"),
     "goal": ("目标", "goal"),
     "surface": ("到最近设施的步行时间", "Walk time to nearest facility"),
+    "streets": ("街道（路网）", "Streets (the network)"),
     "surface_scale": ("步行时间（分钟，至目标）", "Walk time (min, up to the goal)"),
     "beyond_goal": ("超出目标", "Beyond the goal"),
     "no_facility_reach": ("无设施可达的街道", "Streets no facility reaches"),
@@ -621,6 +622,43 @@ def surface_layer(
     return folium.raster_layers.ImageOverlay(
         png_data_url(rgba), bounds=[[float(s), float(w)], [float(n), float(e)]], opacity=float(opacity),
         name=_esc(name), show=show, interactive=False, pixelated=False,
+    )
+
+
+def streets_layer(
+    streets,
+    *,
+    lang: str = "zh",
+    shift_gcj02: bool = False,
+    colour: str = "#6f6f6f",
+    opacity: float = 0.55,
+    name: str | None = None,
+    show: bool = True,
+) -> folium.raster_layers.ImageOverlay:
+    """The loaded street network as a thin grey image under everything: the basemap an offline office always has.
+
+    Parameters
+    ----------
+    streets : planner.surface.StreetRaster
+        The network's streets as a pixel mask and its WGS-84 bounds.
+    colour, opacity : the streets' colour and opacity.
+
+    Returns
+    -------
+    folium.raster_layers.ImageOverlay
+        Embedded as a PNG data URL (self-contained); no feature cap whatever the network's size.
+    """
+    from .raster import png_data_url
+
+    _check_lang(lang)
+    rgba = np.zeros((*streets.mask.shape, 4), np.uint8)
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    rgba[streets.mask] = (r, g, b, 255)
+    west, south, east, north = streets.bounds_lonlat
+    (w, e), (s, n) = _display_xy([west, east], [south, north], shift_gcj02)
+    return folium.raster_layers.ImageOverlay(
+        png_data_url(rgba), bounds=[[float(s), float(w)], [float(n), float(e)]], opacity=float(opacity),
+        name=_esc(name or _t("streets", lang)), show=show, interactive=False, pixelated=False,
     )
 
 

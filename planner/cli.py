@@ -111,11 +111,14 @@ def cmd_coverage(args) -> int:
         t = time.perf_counter()
         from maps.build import coverage_map, to_html
 
+        from .surface import street_raster
+
         m = coverage_map(
             facilities=result.facilities_table,
             isochrones=result.isochrones,
             gaps=result.gaps,
             surfaces=result.surfaces,
+            streets=street_raster(study.networks["walk"]),
             areas=result.area_layer(),
             types=study.types,
             lang=args.lang,
