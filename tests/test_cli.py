@@ -189,14 +189,14 @@ def test_isochrones_and_surface_for_the_first_type_unless_asked(tmp_path, capsys
     iso = gpd.read_file(tmp_path / "a" / "isochrones.geojson")
     assert set(iso["type"]) == {"service_station"}
     html = (tmp_path / "a" / "map.html").read_text(encoding="utf-8")
-    assert html.count("L.imageOverlay(") == 1 and "Beyond the goal" in html
+    assert html.count("L.imageOverlay(") == 1 + 1 and "Beyond the goal" in html  # the first type's surface + the streets
     summary = json.loads((tmp_path / "a" / "summary.json").read_text(encoding="utf-8"))
     assert set(summary["types"]) == {"service_station", "aed"}  # statistics for every type
     assert summary["parameters"]["isochrone_types"] == ["service_station"]
     assert len(gpd.read_file(tmp_path / "a" / "gaps.geojson")["type"].unique()) == 2  # gap cells of every type exported
     assert main(base + ["--isochrone-types", "all", "--out", str(tmp_path / "b")]) == 0
     assert set(gpd.read_file(tmp_path / "b" / "isochrones.geojson")["type"]) == {"service_station", "aed"}
-    assert (tmp_path / "b" / "map.html").read_text(encoding="utf-8").count("L.imageOverlay(") == 2
+    assert (tmp_path / "b" / "map.html").read_text(encoding="utf-8").count("L.imageOverlay(") == 2 + 1  # + the streets
     assert "surface" in summary["timings_s"]
     assert main(base + ["--no-map", "--out", str(tmp_path / "d")]) == 0  # no map, no surface to draw
     assert "surface" not in json.loads((tmp_path / "d" / "summary.json").read_text(encoding="utf-8"))["timings_s"]
