@@ -78,25 +78,11 @@ class RunOptions:
     max_snap_m: float | None = None
 
     def resolve(self, study):
-        """``(keys, {key: FacilityType with the goal used}, max_snap_m)`` exactly as :func:`planner.coverage` resolves them."""
-        from .scenario import goal_for
+        """``(keys, {key: FacilityType with the goal used}, max_snap_m)``: :func:`planner.scenario.resolve_goals`."""
+        from .scenario import resolve_goals
 
-        goals = study.goals
-        speed = self.speed_kmh if self.speed_kmh is not None else goals.speed(study.types)
-        minutes = self.minutes if self.minutes is not None else goals.minutes
-        snap = self.max_snap_m if self.max_snap_m is not None else goals.max_snap_m
-        wanted = list(self.types) if self.types else (list(goals.types) if goals.types else None)
-        fac = study.facilities
-        if wanted:
-            keys = [study.types.get_type(k).key for k in wanted]
-        else:
-            keys = [k for k in study.types if (fac["type"] == k).any()]
-        if not keys:
-            raise InputError(
-                "No facilities of a known type to evaluate; give --type or a facilities file with a type column.",
-                "没有可评估的已知类型设施；请指定 --type 或提供含类型列的设施文件。",
-            )
-        return keys, {k: goal_for(study.types, k, minutes=minutes, speed_kmh=speed) for k in keys}, float(snap)
+        return resolve_goals(study, types=self.types, minutes=self.minutes, speed_kmh=self.speed_kmh,
+                             max_snap_m=self.max_snap_m)[:3]
 
     def key(self) -> str:
         return json.dumps([self.types, self.minutes, self.speed_kmh, self.max_snap_m])

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputError, Problem
+from .config import metres_per_minute
 from .network import Network, Snap, snap_points
 from .travel import nearest, reach, reach_points
 
@@ -404,7 +405,7 @@ def access(
     fac_snap = snap_points(net, *net.to_metric(flon, flat), max_snap_m=max_snap_m)
     timings["snap"] = time.perf_counter() - t
 
-    mpm = ftype.speed_kmh * 1000.0 / 60.0
+    mpm = ftype.metres_per_minute
     t = time.perf_counter()
     pf, pd_, dist = catchment_pairs(net, fac_snap, dem_snap, limit_m=(m + _TOL_MIN) * mpm)
     t_min = dist / mpm
@@ -615,7 +616,7 @@ class AccessWhatIf:
         self.minutes = float(minutes)
         self.decay = decay
         self.sigma = _check_decay(decay, self.minutes, gaussian_sigma)
-        self._mpm = float(speed_kmh) * 1000.0 / 60.0
+        self._mpm = metres_per_minute(speed_kmh)
         self.limit_m = (self.minutes + _TOL_MIN) * self._mpm
         self.max_snap_m = float(max_snap_m)
         self.dem_snap = dem_snap

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import shapely
 
+from .config import metres_per_minute
 from .network import Network, Snap
 from .travel import NodeField, reach
 
@@ -167,7 +168,7 @@ def type_isochrones(
     if method not in ("auto", "vector", "raster"):
         raise ValueError(f"method must be 'auto', 'vector' or 'raster', not {method!r}")
     if method == "auto":
-        top = max(breaks_min) * speed_kmh * 1000.0 / 60.0
+        top = max(breaks_min) * metres_per_minute(speed_kmh)
         n_pieces = len(edge_pieces(net, field.dist_m[net.edge_u], field.dist_m[net.edge_v], top)[0])
         method = "raster" if n_pieces > RASTER_ABOVE_PIECES else "vector"
         logger.info("isochrones: %d street pieces within %.0f m: %s", n_pieces, top, method)
@@ -184,7 +185,7 @@ def type_isochrones(
     left_p = np.zeros(len(usable))
     poly = None
     for b in sorted(breaks_min):
-        budget = b * speed_kmh * 1000.0 / 60.0
+        budget = b * metres_per_minute(speed_kmh)
         a = np.clip(budget - du, 0, None)
         c = np.clip(budget - dv, 0, None)
         e, s0, s1 = _band(L, a_p, c_p, a, c)
@@ -265,7 +266,7 @@ def raster_isochrones(
     from .surface import street_samples
 
     brk = sorted(float(b) for b in breaks_min)
-    mpm = speed_kmh * 1000.0 / 60.0
+    mpm = metres_per_minute(speed_kmh)
     top = brk[-1] * mpm
     reached = field.dist_m <= top
     usable = ~src.too_far
@@ -307,7 +308,7 @@ def facility_isochrones(
     net: Network, src: Snap, *, breaks_min, speed_kmh: float, radius_m: float = 40.0, simplify_m: float = 2.0
 ) -> list[tuple[int, float, object]]:
     """Per-facility (overlapping) isochrones: ``[(facility index, minutes, polygon), ...]``."""
-    mpm = speed_kmh * 1000.0 / 60.0
+    mpm = metres_per_minute(speed_kmh)
     top = max(breaks_min) * mpm
     rch = reach(net, src, limit_m=top)
     order = np.argsort(rch.source, kind="stable")
@@ -416,7 +417,7 @@ def split_isochrones(
     divided by the nearest street piece, so the catchments tile it without overlapping.
     Returns ``[(facility index, polygon), ...]``.
     """
-    budget = minutes * speed_kmh * 1000.0 / 60.0
+    budget = minutes * metres_per_minute(speed_kmh)
     edges, start, end, owner = split_pieces(net, field, src, budget)
     lines = substrings(net, edges, start, end)
     if len(lines) == 0:

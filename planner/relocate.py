@@ -113,7 +113,7 @@ def relocate_one(
         raise InputError(f"The cut-off must be at least the goal ({ftype.target_minutes:g} minutes), not {cutoff_minutes}.",
                          f"截断时间不能小于目标时间（{ftype.target_minutes:g} 分钟），而非 {cutoff_minutes}。")
     net = study.network_for(ftype)
-    mpm = ftype.speed_kmh * 1000.0 / 60.0
+    mpm = ftype.metres_per_minute
     goal = ftype.target_minutes + 1e-9
     flon, flat = float(fac["lon"].iloc[k]), float(fac["lat"].iloc[k])
     fx, fy = net.to_metric([flon], [flat])

@@ -17,7 +17,7 @@ from .study import Study
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Study", "CoverageResult", "coverage", "run", "goal_for"]
+__all__ = ["Study", "CoverageResult", "coverage", "run", "goal_for", "resolve_goals", "evaluated_types"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +102,40 @@ class CoverageResult:
         return study.areas.merge(sub, on="area_id", how="left")
 
 
+def evaluated_types(study: Study, type_keys=None) -> list[str]:
+    """The type keys a run evaluates: those named (keys or labels), else every type with a facility in the study."""
+    types, fac = study.types, study.facilities
+    if type_keys:
+        keys = [types.get_type(k).key for k in type_keys]
+    else:
+        keys = [k for k in types if len(fac) and (fac["type"] == k).any()]
+    if not keys:
+        raise InputError(
+            "No facilities of a known type to evaluate; give --type or a facilities file with a type column.",
+            "没有可评估的已知类型设施；请指定 --type 或提供含类型列的设施文件。",
+        )
+    return keys
+
+
+def resolve_goals(study: Study, *, types=None, minutes: float | None = None, speed_kmh: float | None = None,
+                  max_snap_m: float | None = None) -> tuple[list[str], dict, float, tuple]:
+    """What :func:`coverage` measures: ``(type keys, {key: FacilityType with the goal used}, max_snap_m,
+    (minutes, speed_kmh) overrides in force)``.
+
+    The study's goals (a study file's ``[goals]``: types, minutes, speed or the elderly profile, snap
+    limit) are the defaults and the keywords override them: the one place this rule is written
+    (the batch's parts resolve through it too).
+    """
+    goals = study.goals
+    speed = speed_kmh if speed_kmh is not None else goals.speed(study.types)
+    minutes = minutes if minutes is not None else goals.minutes
+    snap = max_snap_m if max_snap_m is not None else goals.max_snap_m
+    wanted = list(types) if types else (list(goals.types) if goals.types else None)
+    keys = evaluated_types(study, wanted)
+    goal_map = {k: goal_for(study.types, k, minutes=minutes, speed_kmh=speed) for k in keys}
+    return keys, goal_map, float(snap), (minutes, speed)
+
+
 def goal_for(types: FacilityTypes, key: str, *, minutes: float | None = None, speed_kmh: float | None = None) -> FacilityType:
     """The type with an overridden goal and/or speed (``--minutes``, ``--speed-kmh``)."""
     return types.get_type(key).with_goal(minutes=minutes, speed_kmh=speed_kmh)
@@ -127,6 +161,7 @@ def run(
     breaks=None,
     gap_cell_m: float = 200.0,
     progress=None,
+    goals: dict | None = None,
 ) -> CoverageResult:
     """Compute coverage for each facility type of a study.
 
@@ -170,15 +205,7 @@ def run(
     report = progress or (lambda f, t: None)
     fac = study.facilities
     types = study.types
-    if type_keys:
-        keys = [types.get_type(k).key for k in type_keys]
-    else:
-        keys = [k for k in types if (fac["type"] == k).any()]
-    if not keys:
-        raise InputError(
-            "No facilities of a known type to evaluate; give --type or a facilities file with a type column.",
-            "没有可评估的已知类型设施；请指定 --type 或提供含类型列的设施文件。",
-        )
+    keys = evaluated_types(study, type_keys)
     unknown_rows = ~fac["type"].isin(list(types))
     if unknown_rows.any():
         raise InputError(
@@ -197,7 +224,10 @@ def run(
         raise InputError(f"isochrones must be 'dissolved', 'all' or 'none', not {isochrones!r}.",
                          f"isochrones 须为 dissolved、all 或 none，而非 {isochrones!r}。")
     breaks = V.breaks(breaks)
-    goals = {k: goal_for(types, k, minutes=minutes, speed_kmh=speed_kmh) for k in keys}
+    if goals is None:
+        goals = {k: goal_for(types, k, minutes=minutes, speed_kmh=speed_kmh) for k in keys}
+    else:  # resolved by resolve_goals (planner.coverage): the goal of each evaluated type
+        goals = {k: goals[k] for k in keys}
     iso_keys = _subset_of(types, keys, isochrone_types, "isochrone_types")
     surface_keys = _subset_of(types, keys, surface_types or [], "surface_types")
     if not len(study.demand) or not float(study.demand.population.sum()) > 0:
@@ -459,14 +489,15 @@ def coverage(
     >>> 0 <= res.summary["types"]["aed"]["coverage_share"] <= 1
     True
     """
-    goals = study.goals
-    speed = speed_kmh if speed_kmh is not None else goals.speed(study.types)
+    keys, goals, snap, (mins, speed) = resolve_goals(study, types=types, minutes=minutes, speed_kmh=speed_kmh,
+                                                     max_snap_m=max_snap_m)
     return run(
         study,
-        type_keys=list(types) if types else (list(goals.types) if goals.types else None),
-        minutes=minutes if minutes is not None else goals.minutes,
+        type_keys=keys,
+        goals=goals,
+        minutes=mins,  # recorded in the summary
         speed_kmh=speed,
-        max_snap_m=max_snap_m if max_snap_m is not None else goals.max_snap_m,
+        max_snap_m=snap,
         isochrones=isochrones,
         breaks=breaks,
         gap_cell_m=gap_cell_m,

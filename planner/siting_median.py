@@ -565,7 +565,7 @@ def propose_time(
     if not (np.isfinite(cutoff) and cutoff > 0):
         raise InputError(f"The cut-off must be a positive number of minutes, not {cutoff_minutes}.", f"截断时间须为正的分钟数，而非 {cutoff_minutes}。")
     net = study.network_for(ftype)
-    mpm = ftype.speed_kmh * 1000.0 / 60.0
+    mpm = ftype.metres_per_minute
     fac = study.facilities
     sel = np.flatnonzero(fac["type"].to_numpy() == ftype.key) if len(fac) else np.zeros(0, np.int64)
     flon, flat = fac["lon"].to_numpy(float)[sel], fac["lat"].to_numpy(float)[sel]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import metres_per_minute
 from .network import Network, Snap
 from .travel import NodeField
 
@@ -246,7 +247,7 @@ def minutes_surface(
         raise ValueError(f"max_px must be at least 16, not {max_px}")
     from scipy import ndimage
 
-    mpm = speed_kmh * 1000.0 / 60.0
+    mpm = metres_per_minute(speed_kmh)
     # grid: square pixels in Web Mercator, covering the nodes plus the fill margin
     lon0, lat0, lon1, lat1 = net.bounds_lonlat
     lat_mid = (lat0 + lat1) / 2
