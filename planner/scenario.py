@@ -117,6 +117,19 @@ def evaluated_types(study: Study, type_keys=None) -> list[str]:
     return keys
 
 
+def _checked_overrides(max_snap_m, minutes, speed_kmh):
+    """The run's numeric options within their plausible ranges (messages name the CLI flags)."""
+    from . import _validate as V
+
+    max_snap_m = V.number(max_snap_m, name="max_snap_m", flag="--max-snap-m", unit_en="(metres)", unit_zh="米",
+                          minimum=0.0, allow_min=False, maximum=V.MAX_DISTANCE_M)
+    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟",
+                       minimum=V.MIN_MINUTES, maximum=V.MAX_MINUTES, allow_none=True)
+    speed_kmh = V.number(speed_kmh, name="speed_kmh", flag="--speed-kmh", unit_en="(km/h)", unit_zh="公里/小时",
+                         minimum=V.MIN_SPEED_KMH, maximum=V.MAX_SPEED_KMH, allow_none=True)
+    return max_snap_m, minutes, speed_kmh
+
+
 def resolve_goals(study: Study, *, types=None, minutes: float | None = None, speed_kmh: float | None = None,
                   max_snap_m: float | None = None) -> tuple[list[str], dict, float, tuple]:
     """What :func:`coverage` measures: ``(type keys, {key: FacilityType with the goal used}, max_snap_m,
@@ -130,6 +143,7 @@ def resolve_goals(study: Study, *, types=None, minutes: float | None = None, spe
     speed = speed_kmh if speed_kmh is not None else goals.speed(study.types)
     minutes = minutes if minutes is not None else goals.minutes
     snap = max_snap_m if max_snap_m is not None else goals.max_snap_m
+    snap, minutes, speed = _checked_overrides(snap, minutes, speed)
     wanted = list(types) if types else (list(goals.types) if goals.types else None)
     keys = evaluated_types(study, wanted)
     goal_map = {k: goal_for(study.types, k, minutes=minutes, speed_kmh=speed) for k in keys}
@@ -212,12 +226,7 @@ def run(
             f"{int(unknown_rows.sum())} facilities have a type that is not defined: {sorted(set(fac.loc[unknown_rows, 'type'].astype(str)))}",
             f"{int(unknown_rows.sum())} 个设施的类型未定义：{sorted(set(fac.loc[unknown_rows, 'type'].astype(str)))}",
         )
-    max_snap_m = V.number(max_snap_m, name="max_snap_m", flag="--max-snap-m", unit_en="(metres)", unit_zh="米",
-                          minimum=0.0, allow_min=False, maximum=V.MAX_DISTANCE_M)
-    minutes = V.number(minutes, name="minutes", flag="--minutes", unit_en="(minutes)", unit_zh="分钟",
-                       minimum=V.MIN_MINUTES, maximum=V.MAX_MINUTES, allow_none=True)
-    speed_kmh = V.number(speed_kmh, name="speed_kmh", flag="--speed-kmh", unit_en="(km/h)", unit_zh="公里/小时",
-                         minimum=V.MIN_SPEED_KMH, maximum=V.MAX_SPEED_KMH, allow_none=True)
+    max_snap_m, minutes, speed_kmh = _checked_overrides(max_snap_m, minutes, speed_kmh)
     gap_cell_m = V.number(gap_cell_m, name="gap_cell_m", unit_en="(metres)", unit_zh="米", minimum=1.0,
                           maximum=V.MAX_DISTANCE_M)
     if isochrones not in ("dissolved", "all", "none"):
