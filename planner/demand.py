@@ -109,6 +109,19 @@ def _segments(net: Network):
     return x0, y0, x1, y1, np.hypot(x1 - x0, y1 - y0)
 
 
+def street_samples(net: Network, step_m: float):
+    """Points every ``step_m`` along every street (metric ``net.crs``, at the middle of each step) and the
+    street length each stands for: where residents of an area go when only its total is known."""
+    x0, y0, x1, y1, length = _segments(net)
+    n_pts = np.maximum(np.ceil(length / step_m).astype(np.int64), 1)
+    seg = np.repeat(np.arange(len(length)), n_pts)
+    k = np.arange(len(seg)) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
+    t = (k + 0.5) / n_pts[seg]
+    px = x0[seg] + t * (x1[seg] - x0[seg])
+    py = y0[seg] + t * (y1[seg] - y0[seg])
+    return px, py, length[seg] / n_pts[seg]
+
+
 def _cells(x, y, w, cell_m):
     """Bin weighted points into square cells: (cell keys, weight sum, weighted centroid x, y)."""
     ix = np.floor(x / cell_m).astype(np.int64)
@@ -194,14 +207,7 @@ def demand_from_polygons(net: Network, polygons, *, pop_column: str = "populatio
 
     polys = polygons.to_crs(net.crs).reset_index(drop=True)
     check_population(polys[pop_column], polys["id"].to_numpy() if "id" in polys.columns else None, source="demand polygons")
-    x0, y0, x1, y1, length = _segments(net)
-    n_pts = np.maximum(np.ceil(length / step_m).astype(np.int64), 1)
-    seg = np.repeat(np.arange(len(length)), n_pts)
-    k = np.arange(len(seg)) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
-    t = (k + 0.5) / n_pts[seg]
-    px = x0[seg] + t * (x1[seg] - x0[seg])
-    py = y0[seg] + t * (y1[seg] - y0[seg])
-    pw = length[seg] / n_pts[seg]
+    px, py, pw = street_samples(net, step_m)
     pts = shapely.points(px, py)
     tree = shapely.STRtree(pts)
     rows = []

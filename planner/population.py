@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ._errors import InputError, Problem
-from .demand import Demand, _segments
+from .demand import Demand, street_samples
 from .network import Network
 
 logger = logging.getLogger(__name__)
@@ -51,18 +51,6 @@ def _to_metric(geom, net: Network):
     import shapely
 
     return shapely.transform(geom, lambda a: np.column_stack(net.to_metric(a[:, 0], a[:, 1])))
-
-
-def _street_samples(net: Network, step_m: float):
-    """Points every ``step_m`` along every street (metric ``net.crs``) with the length each stands for."""
-    x0, y0, x1, y1, length = _segments(net)
-    n_pts = np.maximum(np.ceil(length / step_m).astype(np.int64), 1)
-    seg = np.repeat(np.arange(len(length)), n_pts)
-    k = np.arange(len(seg)) - np.repeat(np.cumsum(n_pts) - n_pts, n_pts)
-    t = (k + 0.5) / n_pts[seg]
-    px = x0[seg] + t * (x1[seg] - x0[seg])
-    py = y0[seg] + t * (y1[seg] - y0[seg])
-    return px, py, length[seg] / n_pts[seg]
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,7 +391,7 @@ def _cell_ids(rows: np.ndarray, cols: np.ndarray, sub: np.ndarray | None = None)
 
 def _spread_cells_on_streets(net: Network, to_r, transform, shape, rows, cols, vals, lon, lat, step_m):
     """Spread each kept cell's population over the street points inside it (by length); centre otherwise."""
-    px, py, pw = _street_samples(net, step_m)
+    px, py, pw = street_samples(net, step_m)
     rx, ry = to_r.transform(px, py)
     # north-up grid (checked on open): column and row from the origin and cell size
     fc = (np.asarray(rx) - transform.c) / transform.a
@@ -813,7 +801,7 @@ def demand_from_census(path, areas, *, net: Network, code_column: str | None = N
         a_l.append(a)
     need = sel[~with_b[sel]]
     if len(need):
-        sx, sy, sw = _street_samples(net, step_m)
+        sx, sy, sw = street_samples(net, step_m)
         p, a = _points_in_areas(sx, sy, geoms_m[need])
         a = need[a]
         px_l.append(sx[p])

@@ -204,6 +204,20 @@ def _vertices_lon_merc(net: Network) -> np.ndarray:
     return cached
 
 
+def _mercator_grid(net: Network, *, max_px: int, min_pixel_m: float, margin_m: float):
+    """A square-pixel grid in (lon radians, Mercator y) over the network plus ``margin_m``: ``(west, north,
+    pixel size in those units, rows, cols, pixel size in ground metres)``; at most ``max_px`` on the long side."""
+    lon0, lat0, lon1, lat1 = net.bounds_lonlat
+    m_per_unit = _EARTH_R * math.cos(math.radians((lat0 + lat1) / 2))  # ground metres per Mercator unit (radian)
+    margin = margin_m / m_per_unit
+    west, east = math.radians(lon0) - margin, math.radians(lon1) + margin
+    south, north = float(_merc_y(lat0)) - margin, float(_merc_y(lat1)) + margin
+    d = max((east - west) / max_px, (north - south) / max_px, min_pixel_m / m_per_unit)
+    cols = max(int(math.ceil((east - west) / d)), 1)
+    rows = max(int(math.ceil((north - south) / d)), 1)
+    return west, north, d, rows, cols, d * m_per_unit
+
+
 def minutes_surface(
     net: Network,
     field: NodeField,
@@ -249,17 +263,9 @@ def minutes_surface(
 
     mpm = metres_per_minute(speed_kmh)
     # grid: square pixels in Web Mercator, covering the nodes plus the fill margin
-    lon0, lat0, lon1, lat1 = net.bounds_lonlat
-    lat_mid = (lat0 + lat1) / 2
-    m_per_unit = _EARTH_R * math.cos(math.radians(lat_mid))  # ground metres per Mercator unit (radian)
-    margin = (fill_m + min_pixel_m) / m_per_unit
-    west, east = math.radians(lon0) - margin, math.radians(lon1) + margin
-    south, north = float(_merc_y(lat0)) - margin, float(_merc_y(lat1)) + margin
-    d = max((east - west) / max_px, (north - south) / max_px, min_pixel_m / m_per_unit)
-    cols = max(int(math.ceil((east - west) / d)), 1)
-    rows = max(int(math.ceil((north - south) / d)), 1)
+    west, north, d, rows, cols, pixel_m = _mercator_grid(net, max_px=max_px, min_pixel_m=min_pixel_m,
+                                                         margin_m=fill_m + min_pixel_m)
     east, south = west + cols * d, north - rows * d
-    pixel_m = d * m_per_unit
 
     # street positions straight in (lon, Mercator y): interpolating between vertices a few metres
     # apart in those coordinates is exact to well under a pixel
@@ -328,15 +334,8 @@ def street_raster(net: Network, *, max_px: int = 2048, min_pixel_m: float = 4.0)
     cached = net.__dict__.get("_street_raster")
     if cached is not None and cached[0] == (max_px, min_pixel_m):
         return cached[1]
-    lon0, lat0, lon1, lat1 = net.bounds_lonlat
-    lat_mid = (lat0 + lat1) / 2
-    m_per_unit = _EARTH_R * math.cos(math.radians(lat_mid))
-    margin = 2 * min_pixel_m / m_per_unit
-    west, east = math.radians(lon0) - margin, math.radians(lon1) + margin
-    south, north = float(_merc_y(lat0)) - margin, float(_merc_y(lat1)) + margin
-    d = max((east - west) / max_px, (north - south) / max_px, min_pixel_m / m_per_unit)
-    cols = max(int(math.ceil((east - west) / d)), 1)
-    rows = max(int(math.ceil((north - south) / d)), 1)
+    west, north, d, rows, cols, pixel_m = _mercator_grid(net, max_px=max_px, min_pixel_m=min_pixel_m,
+                                                         margin_m=2 * min_pixel_m)
     east, south = west + cols * d, north - rows * d
     v = _vertices_lon_merc(net)
     off = np.asarray(net.geom_offsets)
@@ -357,6 +356,6 @@ def street_raster(net: Network, *, max_px: int = 2048, min_pixel_m: float = 4.0)
     mask[r[ok] * cols + c[ok]] = True
     bounds = (math.degrees(west), math.degrees(2 * math.atan(math.exp(south)) - math.pi / 2),
               math.degrees(east), math.degrees(2 * math.atan(math.exp(north)) - math.pi / 2))
-    out = StreetRaster(mask.reshape(rows, cols), bounds, float(d * m_per_unit))
+    out = StreetRaster(mask.reshape(rows, cols), bounds, float(pixel_m))
     net.__dict__["_street_raster"] = ((max_px, min_pixel_m), out)
     return out
