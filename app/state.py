@@ -239,9 +239,9 @@ def type_stats(result, type_key: str) -> dict:
 
 
 def _band_label(band: str, lang: str) -> str:
-    if band == "unreachable":
-        return "不可达" if lang == "zh" else "unreachable"
-    return f"{band} 分钟" if lang == "zh" else f"{band} min"
+    from planner.i18n import band_label
+
+    return band_label(band, lang)
 
 
 def _band_rank(band: dict) -> tuple:

@@ -7,25 +7,11 @@ from datetime import date as _date
 
 import pandas as pd
 
+from planner.i18n import section
+
 __all__ = ["batch_report_html"]
 
-_L = {
-    "title": ("批量步行覆盖分析：{label}", "Batch walking coverage: {label}"),
-    "runs": ("{n} 个研究/区域，{t} 种设施类型；Dask：{workers} 个工作进程（{scheduler}）。",
-             "{n} studies/areas, {t} facility types; Dask: {workers} workers ({scheduler})."),
-    "failed": ("{n} 个部分失败，见 failures.csv：", "{n} parts failed, see failures.csv:"),
-    "study": ("研究/区域", "Study / area"),
-    "type": ("设施类型", "Facility type"),
-    "goal": ("目标（分钟）", "Goal (min)"),
-    "demand": ("需求", "Demand"),
-    "covered": ("已覆盖", "Covered"),
-    "share": ("覆盖率", "Share"),
-    "mean": ("平均（分钟）", "Mean (min)"),
-    "p90": ("90%分位（分钟）", "P90 (min)"),
-    "capped": ("仅列出覆盖率最低的 {n} 行，共 {total} 行；全部见 batch.csv。",
-               "Showing the {n} lowest of {total} rows; batch.csv has them all."),
-    "date": ("日期", "Date"),
-}
+_L = section("batch")  # the one catalogue: planner/i18n.py
 
 
 def _l(key: str, lang: str, **kw) -> str:

@@ -13,6 +13,7 @@ from .basemaps import needs_gcj02
 from .layers import (
     _default_gap_max,
     _esc,
+    _t,
     areas_layer,
     facilities_layer,
     gap_colormap,
@@ -116,7 +117,7 @@ def coverage_map(
     if proposals is not None and len(proposals):
         proposals_layer(proposals, **kw).add_to(m)
     if preview is not None and len(preview):
-        proposals_layer(preview, name="优化结果（未采纳）" if lang == "zh" else "Optimised sites (not accepted)", **kw).add_to(m)
+        proposals_layer(preview, name=_t("preview", lang), **kw).add_to(m)
 
     shown = _types_shown(facilities, types)
     legend(shown, lang=lang, title=title, gap_scale=gap_scale,

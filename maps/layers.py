@@ -25,6 +25,8 @@ import shapely
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
+from planner.i18n import section
+
 from .assets import icon_svg_path
 
 __all__ = [
@@ -52,33 +54,7 @@ METRIC_CRS = "EPSG:32651"
 _UNKNOWN_COLOUR = "#737373"
 _GAP_COLOURS = ["#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026"]
 
-_TEXT = {
-    "facilities": ("设施", "Facilities"),
-    "isochrones": ("步行等时圈", "Walking isochrones"),
-    "gaps": ("覆盖缺口", "Coverage gaps"),
-    "areas": ("街道/镇覆盖率", "Subdistrict coverage"),
-    "proposals": ("建议新增点位", "Proposed sites"),
-    "type": ("类型", "Type"),
-    "name": ("名称", "Name"),
-    "id": ("编号", "ID"),
-    "minutes": ("分钟", "min"),
-    "walk_minutes": ("步行时间", "Walk time"),
-    "population": ("人口", "Population"),
-    "unreachable": ("不可达", "Unreachable"),
-    "share": ("覆盖率", "Coverage"),
-    "rank": ("排名", "Rank"),
-    "marginal": ("新增覆盖需求", "Marginal demand"),
-    "legend": ("图例", "Legend"),
-    "gap_scale": ("到最近设施的步行时间（分钟）", "Walk time to nearest facility (min)"),
-    "unknown_type": ("未知类型", "Unknown type"),
-    "no_coords": ("无坐标未显示", "without coordinates not shown"),
-    "goal": ("目标", "goal"),
-    "surface": ("到最近设施的步行时间", "Walk time to nearest facility"),
-    "streets": ("街道（路网）", "Streets (the network)"),
-    "surface_scale": ("步行时间（分钟，至目标）", "Walk time (min, up to the goal)"),
-    "beyond_goal": ("超出目标", "Beyond the goal"),
-    "no_facility_reach": ("无设施可达的街道", "Streets no facility reaches"),
-}
+_TEXT = section("map")  # the one catalogue: planner/i18n.py
 
 
 def _t(key: str, lang: str) -> str:
@@ -190,7 +166,7 @@ def _prepare_polygons(
 def _cap_note(shown: int, total: int, lang: str) -> str:
     if shown >= total:
         return ""
-    return f"（显示 {shown}/{total}）" if lang != "en" else f" (showing {shown} of {total})"
+    return _t("showing", lang).format(shown=shown, total=total)
 
 
 # ---------------------------------------------------------------------------- element

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from planner._errors import PlannerError
+from planner.i18n import section
 
 from .layers import _esc
 from .static import focus_type, map_legend_html, proposals_frame, static_map_svg
@@ -36,49 +37,7 @@ class ReportError(PlannerError):
     """A report cannot be produced (e.g. no Chromium for the PDF)."""
 
 
-_L = {
-    "title": ("{label} 设施步行覆盖分析摘要", "Walking coverage summary: {label}"),
-    "title_plain": ("设施步行覆盖分析摘要", "Walking coverage summary"),
-    "scenario": ("方案", "Scenario"),
-    "date": ("日期", "Date"),
-    "synthetic": ("合成数据：本报告基于虚构的示范数据，仅供演示，不代表真实情况。",
-                  "Synthetic data: this report is built on invented demo data, for demonstration only."),
-    "proxy": ("需求为代理估算值（非实际人口），结果仅供参考。",
-              "Demand is a proxy estimate (not counted population); treat results as indicative."),
-    "headline": ("分类型覆盖情况", "Coverage by facility type"),
-    "type": ("设施类型", "Facility type"),
-    "coverage": ("覆盖率", "Coverage"),
-    "cov_line": ("{m} 分钟覆盖率 {share} / 目标 {goal}", "{m}-min coverage {share} / goal {goal}"),
-    "facilities": ("设施数", "Facilities"),
-    "covered": ("已覆盖 / 总需求", "Covered / total demand"),
-    "mean": ("平均（分钟）", "Mean (min)"),
-    "p90": ("90%分位（分钟）", "P90 (min)"),
-    "bands": ("按步行时间分段的人口：{label}", "Population by walking time: {label}"),
-    "minutes": ("分钟", "min"),
-    "unreachable": ("不可达", "unreachable"),
-    "map": ("覆盖地图：{label}", "Coverage map: {label}"),
-    "map_note": ("色块为未覆盖人口所在网格（按到最近设施的步行时间着色）；街道/镇底色为覆盖率；圆点为现有设施；星形为建议点位。",
-                 "Cells: uncovered residents, coloured by walk time to the nearest facility; subdistrict fill: coverage share; "
-                 "dots: existing facilities; stars: proposed sites."),
-    "areas": ("分街道/镇覆盖率：{label}（按覆盖率由低到高）", "Coverage by subdistrict: {label} (lowest first)"),
-    "area": ("街道/镇", "Subdistrict"),
-    "population": ("人口", "Population"),
-    "areas_capped": ("仅列出覆盖率最低的 {n} 个，共 {total} 个。", "Showing the {n} lowest of {total}."),
-    "no_areas": ("未提供街道/镇边界，无分区统计。", "No subdistrict boundaries were given; no per-area figures."),
-    "proposals": ("建议新增点位", "Proposed sites"),
-    "rank": ("序号", "#"),
-    "id": ("编号", "ID"),
-    "lonlat": ("经度, 纬度（WGS-84）", "Lon, lat (WGS-84)"),
-    "marginal": ("新增覆盖人口", "Added coverage"),
-    "origin": ("来源", "Origin"),
-    "origin_click": ("地图点选", "clicked"),
-    "origin_optimised": ("优化", "optimised"),
-    "origin_file": ("文件", "file"),
-    "props_capped": ("另有 {n} 个点位未列出。", "{n} more sites not listed."),
-    "footer": ("步行速度 {speed} km/h；路网 {nodes} 个节点；需求点 {points} 个，总人口 {total}。由 coverage-planner 生成。",
-               "Walking speed {speed} km/h; network {nodes} nodes; {points} demand points, total {total}. "
-               "Made with coverage-planner."),
-}
+_L = section("report")  # the one catalogue: planner/i18n.py
 
 
 def _l(key: str, lang: str, **kw) -> str:

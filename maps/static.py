@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner.i18n import section
+
 from .layers import UNREACHABLE_COLOUR, _default_gap_max, gap_colormap, share_colormap
 from .layers import _esc as _esc_label
 
@@ -24,16 +26,7 @@ __all__ = ["static_map_svg", "map_legend_html", "proposals_frame", "focus_type"]
 
 _UNKNOWN_COLOUR = "#737373"
 _PROPOSAL_COLOUR = "#111111"
-_TEXT = {
-    "map": ("覆盖地图", "Coverage map"),
-    "gaps": ("覆盖缺口：到最近设施的步行时间（分钟）", "Coverage gaps: walk time to nearest facility (min)"),
-    "share": ("街道/镇覆盖率", "Subdistrict coverage share"),
-    "unreachable": ("不可达", "unreachable"),
-    "proposals": ("建议新增点位", "Proposed sites"),
-    "no_data": ("无可绘制的数据", "Nothing to draw"),
-    "north": ("北", "N"),
-    "goal": ("目标", "goal"),
-}
+_TEXT = section("static")  # the one catalogue: planner/i18n.py
 
 
 def _t(key: str, lang: str) -> str:

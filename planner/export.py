@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .i18n import band_label, section
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
@@ -191,23 +193,12 @@ def bands_table(result, lang: str = "en") -> pd.DataFrame:
         for b in cov.stats["bands"]:
             band = b["band"]
             if lang == "zh":
-                band = "不可达" if band == "unreachable" else band + " 分钟"
+                band = band_label(band, "zh")
             rows.append({"type": k, "band": band, "demand": b["demand"], "share": b["share"]})
     return pd.DataFrame(rows)
 
 
-HEADERS_ZH = {
-    "type": "设施类型", "label": "类型名称", "target_minutes": "目标时间（分钟）", "facilities": "设施数",
-    "demand_total": "需求总量", "demand_covered": "已覆盖需求", "coverage_pct": "覆盖率（%）",
-    "mean_minutes": "人口加权平均时间（分钟）", "p90_minutes": "90%分位时间（分钟）",
-    "unreachable_demand": "不可达需求", "facilities_snapped_too_far": "距路网过远的设施",
-    "demand_snapped_too_far": "距路网过远的需求点", "area_id": "区域编号", "name": "名称",
-    "has_facility": "区内有设施", "per_area_goal": "每街镇需设置", "id": "编号", "population": "人口",
-    "lon": "经度", "lat": "纬度", "snap_dist_m": "到路网距离（米）", "snapped_too_far": "距路网过远",
-    "minutes": "步行时间（分钟）", "facility_id": "最近设施", "covered": "是否覆盖",
-    "band": "时间段", "demand": "需求", "pct": "占比（%）",
-    "share_before_pct": "新增前覆盖率（%）", "share_after_pct": "新增后覆盖率（%）",
-}
+HEADERS_ZH = {k: zh for k, (zh, _en) in section("export").items()}  # the one catalogue: planner/i18n.py
 
 
 def tables_for_export(result, lang: str = "en") -> dict[str, pd.DataFrame]:
@@ -233,7 +224,7 @@ def tables_for_export(result, lang: str = "en") -> dict[str, pd.DataFrame]:
 def _header_zh(col: str) -> str:
     if col.startswith("band_"):
         band = col[5:]
-        return "不可达人口" if band == "unreachable" else f"{band} 分钟人口"
+        return band_label(band, "zh") + "人口"
     return HEADERS_ZH.get(col, col)
 
 
