@@ -27,7 +27,15 @@ from jinja2 import Template
 
 from planner.i18n import section
 
+from . import style
 from .assets import icon_svg_path
+from .style import (
+    SHARE_MISSING_COLOUR,
+    STREETS_COLOUR,
+    UNKNOWN_COLOUR,
+    UNREACHABLE_COLOUR,
+    share_colormap,
+)
 
 __all__ = [
     "facilities_layer",
@@ -48,11 +56,8 @@ logger = logging.getLogger(__name__)
 #: Facilities layers with more markers than this are clustered (``cluster=None``).
 CLUSTER_ABOVE = 500
 #: Fill of cells no facility can be reached from.
-UNREACHABLE_COLOUR = "#3f007d"
 #: Metric CRS used to simplify polygons (UTM 51N covers Shanghai).
 METRIC_CRS = "EPSG:32651"
-_UNKNOWN_COLOUR = "#737373"
-_GAP_COLOURS = ["#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026"]
 
 _TEXT = section("map")  # the one catalogue: planner/i18n.py
 
@@ -343,7 +348,7 @@ def facilities_layer(
         key = resolve(raw_type) if resolve is not None else (raw_type if raw_type in types else None)
         if key is None:
             n_unknown += 1
-            label, colour, glyph, ikey = str(raw_type), _UNKNOWN_COLOUR, "question", "?"
+            label, colour, glyph, ikey = str(raw_type), UNKNOWN_COLOUR, "question", "?"
         else:
             ft = types[key]
             label, colour, glyph, ikey = ft.label(lang), ft.colour, ft.icon, key
@@ -443,7 +448,7 @@ def isochrones_layer(
     for _, row in prep.iterrows():
         key = resolve(row["type"]) if resolve is not None else row["type"]
         ft = types[key] if key in types else None
-        colour = ft.colour if ft else _UNKNOWN_COLOUR
+        colour = ft.colour if ft else UNKNOWN_COLOUR
         label = ft.label(lang) if ft else str(row["type"])
         m = row["_m"]
         rank = levels.index(float(m)) if pd.notna(m) else len(levels)
@@ -469,7 +474,7 @@ def isochrones_layer(
 
 def gap_colormap(max_minutes: float = 30.0, *, lang: str = "zh") -> bcm.LinearColormap:
     """Sequential colour scale for walk minutes to the nearest facility (0 .. max_minutes)."""
-    return bcm.LinearColormap(_GAP_COLOURS, vmin=0.0, vmax=float(max_minutes), caption=_t("gap_scale", lang))
+    return style.gap_colormap(max_minutes, caption=_t("gap_scale", lang))
 
 
 def gaps_layer(
@@ -606,7 +611,7 @@ def streets_layer(
     *,
     lang: str = "zh",
     shift_gcj02: bool = False,
-    colour: str = "#6f6f6f",
+    colour: str = STREETS_COLOUR,
     opacity: float = 0.55,
     name: str | None = None,
     show: bool = True,
@@ -639,14 +644,6 @@ def streets_layer(
 
 
 # ---------------------------------------------------------------------------- areas
-
-
-def share_colormap(goal: float = 0.8) -> bcm.LinearColormap:
-    """Diverging scale for coverage share: red below ``goal``, white at it, blue above."""
-    # the neutral colour sits at the goal; a 100 % goal puts it just below 1 so "met" stays blue
-    goal = min(max(float(goal), 0.01), 0.99)
-    return bcm.LinearColormap(["#b2182b", "#f4a582", "#f7f7f7", "#92c5de", "#2166ac"],
-                              index=[0.0, goal / 2, goal, (1 + goal) / 2, 1.0], vmin=0.0, vmax=1.0)
 
 
 def areas_layer(
@@ -685,7 +682,7 @@ def areas_layer(
     features = []
     for _, row in prep.iterrows():
         share = pd.to_numeric(pd.Series([row["coverage_share"]]), errors="coerce").iloc[0]
-        fill = cmap(min(max(share, 0.0), 1.0))[:7] if pd.notna(share) else "#bdbdbd"
+        fill = cmap(min(max(share, 0.0), 1.0))[:7] if pd.notna(share) else SHARE_MISSING_COLOUR
         if fill not in style_index:
             style_index[fill] = len(styles)
             styles.append({"color": "#404040", "weight": 1.5, "opacity": 0.9, "fillColor": fill, "fillOpacity": 0.3})

@@ -11,14 +11,9 @@ import zlib
 
 import numpy as np
 
-__all__ = ["SURFACE_COLOURS", "SURFACE_BEYOND", "SURFACE_UNREACHABLE", "surface_rgba", "png_bytes", "png_data_url"]
+from .style import SURFACE_BEYOND, SURFACE_COLOURS, SURFACE_UNREACHABLE  # colours live in maps/style.py
 
-#: Minutes from 0 to the goal: viridis (sequential, perceptually even, readable with colour-vision deficiencies).
-SURFACE_COLOURS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"]
-#: Places beyond the goal (Okabe-Ito vermillion: apart from every viridis colour in hue and lightness).
-SURFACE_BEYOND = "#d55e00"
-#: Streets that no facility of the type reaches.
-SURFACE_UNREACHABLE = "#000000"
+__all__ = ["SURFACE_COLOURS", "SURFACE_BEYOND", "SURFACE_UNREACHABLE", "surface_rgba", "png_bytes", "png_data_url"]
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:

@@ -97,12 +97,16 @@ def _headline_rows(result, lang: str, coverage_goal: float) -> str:
 
 
 def _band_colour(band: dict, target: float) -> str:
+    from .style import BAND_BEYOND_COLOUR, BAND_WITHIN_COLOURS, UNREACHABLE_COLOUR
+
     if band["band"] == "unreachable":
-        return "#3f007d"
+        return UNREACHABLE_COLOUR
     hi = band.get("to_min")
     if hi is None:
-        return "#e34a33"
-    return ("#238b45", "#74c476", "#c7e9c0")[min(2, max(0, round(3 * float(hi) / target) - 1))] if target else "#74c476"
+        return BAND_BEYOND_COLOUR
+    if not target:
+        return BAND_WITHIN_COLOURS[1]
+    return BAND_WITHIN_COLOURS[min(2, max(0, round(3 * float(hi) / target) - 1))]
 
 
 def band_chart_svg(stats: dict, *, lang: str = "zh", width: int = 330, height: int = 170) -> str:

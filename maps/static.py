@@ -17,15 +17,21 @@ import shapely
 
 from planner.i18n import section
 
-from .layers import UNREACHABLE_COLOUR, _default_gap_max, gap_colormap, share_colormap
+from .layers import _default_gap_max, gap_colormap
 from .layers import _esc as _esc_label
+from .style import (
+    HIGHLIGHT_COLOUR,
+    PROPOSAL_FILL,
+    PROPOSAL_STROKE,
+    UNKNOWN_COLOUR,
+    UNREACHABLE_COLOUR,
+    share_colormap,
+)
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["static_map_svg", "map_legend_html", "proposals_frame", "focus_type"]
 
-_UNKNOWN_COLOUR = "#737373"
-_PROPOSAL_COLOUR = "#111111"
 _TEXT = section("static")  # the one catalogue: planner/i18n.py
 
 
@@ -96,10 +102,6 @@ def _metric_crs(result):
     from planner.coords import utm_crs
 
     return utm_crs(lon, lat)
-
-
-#: Cells a compared scenario newly covers (blue: apart from the warm gap colours and the share scale's ends).
-HIGHLIGHT_COLOUR = "#2166ac"
 
 
 class _Frame:
@@ -354,7 +356,7 @@ def _svg_facilities(d: _StaticLayers, frame, types, key: str, lang: str) -> list
     out = ['<g class="facilities" stroke="#fff" stroke-width="1">']
     for x, y, (_, row) in zip(fx, fy, d.ft.iterrows()):
         t = types.get(row["type"]) if hasattr(types, "get") else None
-        colour = t.colour if t is not None else _UNKNOWN_COLOUR
+        colour = t.colour if t is not None else UNKNOWN_COLOUR
         tlabel = t.label(lang) if t is not None else row["type"]
         ring = ' stroke="#111" stroke-width="1.6"' if row["type"] == key else ""
         r = 5.0 if row["type"] == key else 3.0
@@ -366,7 +368,7 @@ def _svg_facilities(d: _StaticLayers, frame, types, key: str, lang: str) -> list
 
 def _svg_proposals(d: _StaticLayers, frame) -> list[str]:
     px, py = frame.xy(d.ppts.x.to_numpy(), d.ppts.y.to_numpy())
-    out = [f'<g class="proposals" fill="#ffd700" stroke="{_PROPOSAL_COLOUR}" stroke-width="1.2">']
+    out = [f'<g class="proposals" fill="{PROPOSAL_FILL}" stroke="{PROPOSAL_STROKE}" stroke-width="1.2">']
     out += [f'<polygon class="prop" points="{_star(x, y)}"><title>{_esc(row["id"])}</title></polygon>'
             for x, y, (_, row) in zip(px, py, d.prop.iterrows())]
     out.append("</g>")
@@ -414,7 +416,7 @@ def map_legend_html(result, *, type_key: str | None = None, proposals=None, lang
     items = []
     for k in keys:
         t = types.get(k) if hasattr(types, "get") else None
-        colour = t.colour if t is not None else _UNKNOWN_COLOUR
+        colour = t.colour if t is not None else UNKNOWN_COLOUR
         ring = ";border:1.5px solid #111" if k == key else ""
         items.append(f'<span class="lg-item"><span class="lg-dot" style="background:{_esc(colour)}{ring}"></span>'
                      f'{_esc(t.label(lang) if t is not None else k)}</span>')
