@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 from ._errors import InputError
 from .study import MAX_SNAP_M, OUTSIDE_TOLERANCE_M, Goals, Layer, NetworkSource, StudySpec, read_study_file, resolved
@@ -82,10 +81,11 @@ def parse_columns(text: str | None) -> dict[str, str] | None:
     return out
 
 
-def spec_from_args(args, *, candidates: str | None = None) -> tuple[StudySpec, Path | None]:
+def spec_from_args(args, *, candidates: str | None = None) -> StudySpec:
     """The study the flags describe: ``--study FILE`` if given, with every given flag overriding it.
 
-    Returns the spec and the folder its relative paths start from (the study file's, else None).
+    Every path in the returned spec is absolute or relative to the working folder (a study file's own
+    relative paths are resolved against its folder here).
     """
     if args.study:
         spec, base_dir = read_study_file(args.study)
@@ -153,15 +153,14 @@ def spec_from_args(args, *, candidates: str | None = None) -> tuple[StudySpec, P
         keep_outside_demand=bool(args.keep_outside_demand) or spec.keep_outside_demand,
         allow_large_population=bool(args.allow_large_population) or spec.allow_large_population,
     )
-    return spec, None
+    return spec
 
 
 def build_from_args(args, *, candidates: str | None = None):
     """The Study the flags describe (through the one builder)."""
     from .study import build_study
 
-    spec, base_dir = spec_from_args(args, candidates=candidates)
-    study = build_study(spec, base_dir=base_dir, cache_dir=args.cache_dir, progress=say)
+    study = build_study(spec_from_args(args, candidates=candidates), cache_dir=args.cache_dir, progress=say)
     for note in study.notes:
         say(("警告：" if args.lang == "zh" else "warning: ") + note.message(args.lang))
     return study

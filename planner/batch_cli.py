@@ -136,7 +136,7 @@ def cmd_batch(args) -> int:
     opts = {"types": args.types, "minutes": args.minutes, "speed_kmh": args.speed_kmh, "max_snap_m": args.max_snap_m}
     specs = _studies(args) if args.study_files else None
     if specs is None:
-        spec, base_dir = spec_from_args(args)
+        spec = spec_from_args(args)
     if not args.verbose:
         _quiet_dask()
     client = start_client(workers=args.workers, scheduler=args.scheduler, processes=not args.threads)
@@ -153,7 +153,7 @@ def cmd_batch(args) -> int:
             br = studies_on_dask(client, specs, cache_dir=args.cache_dir, out=args.out, isochrones=args.isochrones,
                                  progress=progress, **opts)
         else:
-            br = split_on_dask(client, spec, base_dir=base_dir, cache_dir=args.cache_dir, out=args.out,
+            br = split_on_dask(client, spec, base_dir=None, cache_dir=args.cache_dir, out=args.out,
                                progress=progress, **opts)
     finally:
         close_client(client)
