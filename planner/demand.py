@@ -267,9 +267,15 @@ def clip_to_areas(demand: Demand, areas, *, tolerance_m: float = 100.0) -> tuple
     if not len(g):
         return demand, {"points": 0, "population": 0.0}
     metric = g.estimate_utm_crs() if g.crs is not None else None
-    pts = g.to_crs(metric).geometry.values
+    pts = np.asarray(g.to_crs(metric).geometry.values)
     shape = shapely.union_all(gpd.GeoSeries(areas.geometry.values, crs=areas.crs).to_crs(metric).values)
-    inside = shapely.dwithin(pts, shape, tolerance_m)
+    # containment on the prepared union first (fast); the distance test only for the points left outside
+    shapely.prepare(shape)
+    xy = shapely.get_coordinates(pts)
+    inside = shapely.contains_xy(shape, xy[:, 0], xy[:, 1]) if len(xy) == len(pts) else shapely.contains(shape, pts)
+    rest = np.flatnonzero(~inside)
+    if len(rest):
+        inside[rest] = shapely.dwithin(pts[rest], shape, tolerance_m)
     out = {"points": int((~inside).sum()), "population": float(g.loc[~inside, "population"].sum())}
     if out["points"]:
         logger.info("%d demand points (population %.0f) lie outside the areas and are left out", out["points"], out["population"])

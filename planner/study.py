@@ -29,6 +29,7 @@ import math
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -410,9 +411,26 @@ class Base:
     facilities: object  # GeoDataFrame (possibly empty)
     demand: Demand | None
     areas: object
-    buildings: object
+    buildings_source: object  # the OSM file to read building footprints from, or None
     meta: dict
     notes: tuple = ()
+
+    @cached_property
+    def buildings(self):
+        """Building footprints of the OSM network file (``None`` without one), read on first use.
+
+        Only a demand proxy or a census spread needs them; reading them from a district's OSM file
+        takes seconds, so a study with its own residents never pays for it.
+        """
+        if self.buildings_source is None:
+            return None
+        from .osm import osm_buildings
+
+        try:
+            return osm_buildings(self.buildings_source)
+        except PlannerError as exc:
+            logger.info("no buildings read from %s: %s", Path(self.buildings_source).name, exc.message("en"))
+            return None
 
 
 def empty_facilities():
@@ -476,7 +494,7 @@ def open_base(source: NetworkSource, *, facilities: bool = True, bike: bool = Fa
         networks["bike"] = load_network(path, mode="bike", cache_dir=cache_dir, rules=rules)
     own, buildings = empty_facilities(), None
     if is_osm_file(path):
-        from .osm import osm_buildings, osm_facilities
+        from .osm import osm_facilities
 
         if facilities:
             found = osm_facilities(path, list(facility_types) if facility_types is not None else None)
@@ -484,10 +502,7 @@ def open_base(source: NetworkSource, *, facilities: bool = True, bike: bool = Fa
             notes.extend(found.attrs.get("warnings", ()))  # what was skipped or merged, said without -v
             if len(found):
                 own = found
-        try:
-            buildings = osm_buildings(path)
-        except PlannerError as exc:
-            logger.info("no buildings read from %s: %s", path.name, exc.message("en"))
+        buildings = path  # read on first use (Base.buildings)
     elif facilities and source.facilities:
         raise InputError(f"{path.name}: facilities from the network need an OSM file (.osm, .osm.pbf), not this file.",
                          f"{path.name}：从路网读取设施需要 OSM 文件（.osm、.osm.pbf），此文件不行。")

@@ -428,3 +428,19 @@ def test_access_median_and_move_through_the_cli_and_the_api(tmp_path, district):
     s = json.loads((tmp_path / "v" / "summary.json").read_text(encoding="utf-8"))
     assert s["facility_id"] == fid and s["share_after"] >= s["share_before"] - 1e-12
     assert main(["propose", *common, "--objective", "center", "--target-share", "0.9", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_buildings_are_read_only_when_the_demand_needs_them(tmp_path, monkeypatch):
+    """Reading footprints from a district's OSM file takes seconds: a study with its own residents never
+    reads them; a study without residents (the street-length and building proxy) does, once."""
+    import planner.osm as posm
+    from planner.demo import write_demo
+
+    paths = write_demo(tmp_path / "d", scale=0.3)
+    calls = []
+    real = posm.osm_buildings
+    monkeypatch.setattr(posm, "osm_buildings", lambda path, **kw: calls.append(path) or real(path, **kw))
+    with_residents = planner.load_study(network=paths["osm"], demand=paths["demand"], cache_dir=tmp_path / "c")
+    assert len(with_residents.demand) > 0 and calls == []
+    proxy = planner.load_study(network=paths["osm"], cache_dir=tmp_path / "c")
+    assert proxy.demand.is_proxy and len(calls) == 1
