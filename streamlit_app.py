@@ -10,6 +10,7 @@ Run: ``streamlit run streamlit_app.py`` (``-- --study FILE`` opens a study file)
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import replace
 
 import pandas as pd
@@ -519,13 +520,18 @@ def main() -> None:
     base_res = res = None
     with st.spinner(L("computing")):
         try:
-            base_res = cached_run(study, skey, tuple(present), "none") if present else None
+            # the type in view only (a Pudong-sized study computes one type in seconds, not all eleven):
+            # the what-if's baseline and, while no site of the type is proposed, the map's run too
+            iso = "dissolved" if opts["show_iso"] else "none"
+            base_res = cached_run(study, skey, (type_key,), iso, True) if type_key in present else None
             st.session_state["summary"] = base_res.summary if base_res is not None else None
-            tracker = whatif_tracker(base_res, skey, type_key) if base_res is not None and type_key in present else None
+            tracker = whatif_tracker(base_res, skey, type_key) if base_res is not None else None
             with head_box:
                 headline(study, base_res, type_key, tracker)
-            iso = "dissolved" if opts["show_iso"] else "none"
-            res = cached_run(scenario, scen_key, (type_key,), iso, True) if (scenario.facilities["type"] == type_key).any() else None
+            if any(p.type == type_key for p in proposals):
+                res = cached_run(scenario, scen_key, (type_key,), iso, True)
+            else:
+                res = base_res
         except PlannerError as exc:
             msg_box.error(exc.message(lang()))
             res = None
@@ -538,7 +544,7 @@ def main() -> None:
     draw_map(spec, study, base_key)
     col_stats, col_tools = st.columns([1, 1], gap="large")
     with col_stats:
-        stats_panel(res, type_key, base_res, scenario, scen_key)
+        stats_panel(res, type_key, base_res, scenario, scen_key, study, skey)
 
     tabs = col_tools.tabs([L("propose_header"), L("optimise_header"), L("reloc_header"), L("scen_header"),
                            L("export_header")])
@@ -633,7 +639,7 @@ def headline(study, base_res, type_key: str, tracker) -> None:
     c4.number_input(L("goal_share"), 0.0, 100.0, value=100.0, step=5.0, key="goal_share")
 
 
-def stats_panel(res, type_key: str, base_res, scenario, scen_key: str) -> None:
+def stats_panel(res, type_key: str, base_res, scenario, scen_key: str, study, skey: str) -> None:
     st.subheader(L("stats_header"))
     h = table_headers(lang())
     if res is None:
@@ -679,16 +685,36 @@ def stats_panel(res, type_key: str, base_res, scenario, scen_key: str) -> None:
             if snapped:
                 st.caption(L("audit_snapped", classes=", ".join(f"{k} {v}" for k, v in
                                                                  sorted(snapped.items(), key=lambda kv: -kv[1]))))
-    if base_res is not None:
-        st.markdown(f"**{L('all_types')}**")
-        rows = []
-        for k, s in base_res.summary["types"].items():
-            if res is not None and k == type_key:
-                s = res.summary["types"][k]
-            rows.append({"type": scenario.types[k].label(lang()), "target_minutes": s["target_minutes"],
-                         "coverage_share": round(s["coverage_share"] * 100, 1), "facilities": s["facilities"],
-                         "mean_minutes": round(s["mean_minutes"], 1), "p90_minutes": round(s["p90_minutes"], 1)})
-        st.dataframe(pd.DataFrame(rows).rename(columns=h), hide_index=True, width="stretch")
+    all_types_table(study, skey, type_key, res, scenario, h)
+
+
+#: Above this many network nodes × facility types, the table of every type waits for the planner's request
+#: (``PLANNER_ALL_TYPES_AUTO`` sets it for a server).
+ALL_TYPES_AUTO = int(os.environ.get("PLANNER_ALL_TYPES_AUTO", "3000000"))
+
+
+def all_types_table(study, skey: str, type_key: str, res, scenario, h) -> None:
+    """Coverage of every facility type present: computed with the page on a district-sized study, on request
+    on a larger one (eleven types on a million streets take tens of seconds)."""
+    present = tuple(k for k in study.types if (study.facilities["type"] == k).any()) if len(study.facilities) else ()
+    if not present:
+        return
+    st.markdown(f"**{L('all_types')}**")
+    small = study.networks["walk"].n_nodes * len(present) <= ALL_TYPES_AUTO
+    if not small and not st.session_state.get("all_types_on"):
+        st.button(L("all_types_compute", n=len(present)), key="all_types_btn",
+                  on_click=lambda: st.session_state.update(all_types_on=True))
+        return
+    with st.spinner(L("computing")):
+        every = cached_run(study, skey, present, "none")
+    rows = []
+    for k, s in every.summary["types"].items():
+        if res is not None and k == type_key:
+            s = res.summary["types"][k]
+        rows.append({"type": scenario.types[k].label(lang()), "target_minutes": s["target_minutes"],
+                     "coverage_share": round(s["coverage_share"] * 100, 1), "facilities": s["facilities"],
+                     "mean_minutes": round(s["mean_minutes"], 1), "p90_minutes": round(s["p90_minutes"], 1)})
+    st.dataframe(pd.DataFrame(rows).rename(columns=h), hide_index=True, width="stretch")
 
 
 def map_spec(scenario, res, type_key: str, opts: dict) -> dict:

@@ -112,6 +112,7 @@ _APP: dict[str, tuple[str, str]] = {
     "synthetic_note": ("示范区为合成数据，仅用于演示。", "The demo district is synthetic, for demonstration only."),
     "stats_header": ("统计", "Statistics"),
     "all_types": ("各类型覆盖情况", "Coverage by facility type"),
+    "all_types_compute": ("计算全部 {n} 类设施的覆盖率（大型路网上需数十秒）", "Compute coverage of all {n} facility types (tens of seconds on a large network)"),
     "bands_chart": ("各时间段人口", "Population by time band"),
     "areas_table": ("分街道/镇统计（可点击列标题排序）", "Per-area statistics (click a column header to sort)"),
     "no_areas": ("未载入街道/镇边界。", "No subdistrict boundaries loaded."),

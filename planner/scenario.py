@@ -160,6 +160,18 @@ def _snap_lonlat(net: Network, lon, lat, max_snap_m: float) -> Snap:
     return snap_points(net, x, y, max_snap_m=max_snap_m)
 
 
+def demand_snap(study: Study, net: Network, max_snap_m: float) -> Snap:
+    """The study's demand snapped to ``net``, computed once per study and the studies derived from it
+    (a scenario shares its baseline's residents and network; only its facilities differ)."""
+    key = ("demand_snap", id(net), id(study.demand), float(max_snap_m))
+    hit = study.memo.get(key)
+    if hit is None:
+        g = study.demand.gdf
+        snap = _snap_lonlat(net, g.geometry.x.to_numpy(), g.geometry.y.to_numpy(), max_snap_m)
+        hit = study.memo[key] = (net, study.demand, snap)  # the objects are held so their ids stay theirs
+    return hit[2]
+
+
 def run(
     study: Study,
     *,
@@ -259,7 +271,7 @@ def run(
     for k in keys:
         net = study.network_for(goals[k])
         if net.mode not in dem_snaps:
-            dem_snaps[net.mode] = _snap_lonlat(net, dlon, dlat, max_snap_m)
+            dem_snaps[net.mode] = demand_snap(study, net, max_snap_m)
             fac_snaps[net.mode] = _snap_lonlat(net, flon, flat, max_snap_m)
     timings["snap"] = time.perf_counter() - t
     report(0.1, "snapped")

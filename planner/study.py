@@ -333,6 +333,9 @@ class Study:
     candidates : GeoDataFrame of candidate sites (the spec's candidates layer), or None.
     rejected : rows refused with ``skip_invalid`` (file, row, column, reason), or None.
     notes : warnings to show the planner (:class:`planner.Problem`).
+    memo : values computed once and shared by every study derived from this one with
+        :meth:`with_facilities` (the demand snapped to each network: a scenario with one more site
+        does not snap 300,000 residents again). Keyed by what they were computed from.
     """
 
     networks: dict
@@ -346,6 +349,7 @@ class Study:
     candidates: object = None
     rejected: pd.DataFrame | None = None
     notes: tuple = ()
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def network_for(self, ftype: FacilityType):
         if ftype.mode == "bike" and "bike" in self.networks:

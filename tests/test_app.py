@@ -497,3 +497,18 @@ def test_move_one_facility_by_clicking_and_compare_per_subdistrict(env):
     side = [d.value for d in at.dataframe if "搬迁前覆盖率 %" in d.value.columns]
     assert side and len(side[0]) == 5  # every subdistrict, before and after
     assert any("各设施服务人口" in e.label for e in at.expander)
+
+
+def test_a_large_study_computes_the_type_in_view_and_every_type_on_request(env, monkeypatch):
+    """On a Pudong-sized study the page computes the type on screen only; the table of all eleven types waits
+    for the planner's click (the threshold is lowered here so the demo counts as large)."""
+    monkeypatch.setenv("PLANNER_ALL_TYPES_AUTO", "1")
+    at = open_app()
+    assert set(at.session_state["summary"]["types"]) == {"health_centre"}
+    assert [b for b in at.button if b.key == "all_types_btn"]
+    frames = len(at.dataframe)
+    at.button(key="all_types_btn").click().run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key == "all_types_btn"]
+    assert len(at.dataframe) == frames + 1
+    monkeypatch.delenv("PLANNER_ALL_TYPES_AUTO")
