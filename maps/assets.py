@@ -22,6 +22,8 @@ from branca.element import CssLink, Element, Figure, JavascriptLink, MacroElemen
 from jinja2 import Template
 
 __all__ = [
+    "Verbatim",
+    "VerbatimRender",
     "stable_ids",
     "OfflineAssetError",
     "OfflineFigure",
@@ -101,6 +103,46 @@ def _markercluster(name: str) -> str:
     return _read("leaflet_markercluster", name)
 
 
+class Verbatim(Element):
+    """Text placed in a figure as it is.
+
+    branca wraps what every macro element renders in a new ``Element``, which compiles that text
+    as a Jinja template: on a layer holding a multi-megabyte GeoJSON or PNG data URL, lexing it
+    takes seconds on every redraw. This element returns its text unchanged.
+    """
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "Verbatim"
+        self._text = text
+
+    def render(self, **kwargs) -> str:
+        return self._text
+
+
+class VerbatimRender(MacroElement):
+    """A ``MacroElement`` whose rendered header, html and script go into the figure as :class:`Verbatim` text:
+    the same HTML as branca's ``MacroElement.render``, without compiling it a second time (nor evaluating
+    template syntax that a user's text might carry).
+
+    Subclass it directly, or list it after a folium class (``class X(folium.raster_layers.ImageOverlay,
+    VerbatimRender)``): it then sits just before ``MacroElement`` in the method order, so folium's own
+    ``render`` steps (adding the layer to its parent, include statements) still run first.
+    """
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        if not isinstance(figure, Figure):
+            raise TypeError("You cannot render this Element if it is not in a Figure.")
+        module = self._template.module.__dict__
+        for part, slot in (("header", figure.header), ("html", figure.html), ("script", figure.script)):
+            macro = module.get(part)
+            if macro is not None:
+                slot.add_child(Verbatim(macro(self, kwargs)), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
 # URL file name (what folium/plugins link) -> (kind, loader)
 _INLINE = {
     "leaflet.js": ("js", leaflet_js),
@@ -117,14 +159,14 @@ def _inline_element(url: str) -> Element | None:
         head, _, payload = url.partition(",")
         text = base64.b64decode(payload).decode("utf-8") if head.endswith(";base64") else payload
         if "css" in head:
-            return Element(f"<style>{_safe_style(text)}</style>")
-        return Element(f"<script>{_safe_script(text)}</script>")
+            return Verbatim(f"<style>{_safe_style(text)}</style>")
+        return Verbatim(f"<script>{_safe_script(text)}</script>")
     base = url.rsplit("/", 1)[-1].split("?", 1)[0].lower()
     if base in _INLINE:
         kind, load = _INLINE[base]
         if kind == "js":
-            return Element(f"<script>{_safe_script(load())}</script>")
-        return Element(f"<style>{_safe_style(load())}</style>")
+            return Verbatim(f"<script>{_safe_script(load())}</script>")
+        return Verbatim(f"<style>{_safe_style(load())}</style>")
     if any(word in url.lower() for word in _DROPPABLE):
         logger.debug("dropping unneeded asset %s", url)
         return None

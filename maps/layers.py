@@ -28,7 +28,8 @@ from jinja2 import Template
 from planner.i18n import section
 
 from . import style
-from .assets import icon_svg_path
+from ._memo import by_identity
+from .assets import VerbatimRender, icon_svg_path
 from .style import (
     SHARE_MISSING_COLOUR,
     STREETS_COLOUR,
@@ -177,7 +178,11 @@ def _cap_note(shown: int, total: int, lang: str) -> str:
 # ---------------------------------------------------------------------------- element
 
 
-class _GeoJsonLayer(MacroElement):
+class _ImageOverlay(folium.raster_layers.ImageOverlay, VerbatimRender):
+    """folium's ImageOverlay, its data URL placed in the page without being compiled as a template."""
+
+
+class _GeoJsonLayer(VerbatimRender):
     """GeoJSON drawn by Leaflet with per-feature style/icon index, tooltip and popup.
 
     Feature properties used: ``_s`` style index (polygons) or ``_i`` icon index (points),
@@ -434,9 +439,9 @@ def isochrones_layer(
     """
     _check_lang(lang)
     _require(gdf, ["type", "minutes"], "isochrones")
-    prep, total = _prepare_polygons(
+    prep, total = by_identity("isochrones", gdf, (shift_gcj02, simplify_m, max_features), lambda: _prepare_polygons(
         gdf, shift_gcj02=shift_gcj02, simplify_m=simplify_m, max_features=max_features, keep_largest=None
-    )
+    ))
     minutes = pd.to_numeric(prep["minutes"], errors="coerce")
     levels = sorted(float(m) for m in minutes.dropna().unique())
     # Larger bands first so the smaller, darker ones are drawn on top.
@@ -599,9 +604,10 @@ def surface_layer(
         if types is not None and surface.type_key in types:
             label = types[surface.type_key].label(lang)
         name = f"{_t('surface', lang)}：{label}" if lang != "en" else f"{_t('surface', lang)}: {label}"
-    rgba = surface_rgba(surface.minutes, goal_minutes=surface.goal_minutes)
-    return folium.raster_layers.ImageOverlay(
-        png_data_url(rgba), bounds=[[float(s), float(w)], [float(n), float(e)]], opacity=float(opacity),
+    url = by_identity("surface", surface, float(surface.goal_minutes),
+                      lambda: png_data_url(surface_rgba(surface.minutes, goal_minutes=surface.goal_minutes)))
+    return _ImageOverlay(
+        url, bounds=[[float(s), float(w)], [float(n), float(e)]], opacity=float(opacity),
         name=_esc(name), show=show, interactive=False, pixelated=False,
     )
 
@@ -632,13 +638,18 @@ def streets_layer(
     from .raster import png_data_url
 
     _check_lang(lang)
-    rgba = np.zeros((*streets.mask.shape, 4), np.uint8)
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    rgba[streets.mask] = (r, g, b, 255)
+
+    def paint() -> str:
+        rgba = np.zeros((*streets.mask.shape, 4), np.uint8)
+        r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        rgba[streets.mask] = (r, g, b, 255)
+        return png_data_url(rgba)
+
+    url = by_identity("streets", streets, colour, paint)
     west, south, east, north = streets.bounds_lonlat
     (w, e), (s, n) = _display_xy([west, east], [south, north], shift_gcj02)
-    return folium.raster_layers.ImageOverlay(
-        png_data_url(rgba), bounds=[[float(s), float(w)], [float(n), float(e)]], opacity=float(opacity),
+    return _ImageOverlay(
+        url, bounds=[[float(s), float(w)], [float(n), float(e)]], opacity=float(opacity),
         name=_esc(name or _t("streets", lang)), show=show, interactive=False, pixelated=False,
     )
 

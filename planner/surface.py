@@ -91,6 +91,41 @@ def points_along(net: Network, edge: np.ndarray, t_m: np.ndarray, *, xy: np.ndar
     return xy[k - 1] + f[:, None] * (xy[k] - xy[k - 1]), k
 
 
+def _sample_layout(net: Network, edges: np.ndarray, step_m: float):
+    """Sample positions on ``edges``, at most ``step_m`` apart, both ends included: ``(e, t, n, start)``
+    (edge and metres from its start per sample; samples per edge and the first sample's index)."""
+    L = net.length_m
+    n = np.maximum(np.ceil(L[edges] / step_m).astype(np.int64), 1) + 1  # samples per edge, both ends included
+    e = np.repeat(edges, n)
+    start = np.cumsum(n) - n
+    j = np.arange(int(n.sum())) - np.repeat(start, n)
+    t = j * np.repeat(L[edges] / (n - 1), n)
+    return e, t, n, start
+
+
+def _sample_dist(net: Network, field: NodeField, src: Snap, edges, e, t, n, start) -> np.ndarray:
+    """Network distance from the nearest source at each sample of :func:`_sample_layout`."""
+    L = net.length_m
+    du, dv = field.dist_m[net.edge_u], field.dist_m[net.edge_v]
+    d = np.minimum(du[e] + t, dv[e] + (L[e] - t))
+    # sources on an edge: reached along it without passing a node
+    usable = np.flatnonzero(~src.too_far)
+    if len(usable):
+        order = np.argsort(src.edge[usable], kind="stable")
+        s_edge = src.edge[usable][order]
+        s_at = src.along_m[usable][order]
+        s_off = src.dist_m[usable][order]
+        # samples of edges holding sources, once per source on that edge
+        pos = np.searchsorted(edges, s_edge)
+        ok = (pos < len(edges)) & (edges[np.minimum(pos, len(edges) - 1)] == s_edge)
+        rep = n[pos[ok]]
+        first = start[pos[ok]]
+        idx = np.repeat(first, rep) + (np.arange(int(rep.sum())) - np.repeat(np.cumsum(rep) - rep, rep))
+        via_src = np.repeat(s_off[ok], rep) + np.abs(t[idx] - np.repeat(s_at[ok], rep))
+        np.minimum.at(d, idx, via_src)
+    return d
+
+
 def street_samples(net: Network, field: NodeField, src: Snap, *, step_m: float, max_dist_m: float = np.inf,
                    xy: np.ndarray | None = None):
     """Positions along the streets, at most ``step_m`` apart, with their network distance to the nearest source.
@@ -106,35 +141,16 @@ def street_samples(net: Network, field: NodeField, src: Snap, *, step_m: float, 
         vertices in another system, see :func:`points_along`)
     dist_m : float64 array
     """
-    L = net.length_m
-    du, dv = field.dist_m[net.edge_u], field.dist_m[net.edge_v]
-    usable = np.flatnonzero(~src.too_far)
     if np.isfinite(max_dist_m):
+        du, dv = field.dist_m[net.edge_u], field.dist_m[net.edge_v]
+        usable = np.flatnonzero(~src.too_far)
         has_src = np.zeros(net.n_edges, bool)
         has_src[src.edge[usable]] = True
         edges = np.flatnonzero((np.minimum(du, dv) <= max_dist_m) | has_src)
     else:
         edges = np.arange(net.n_edges)
-    n = np.maximum(np.ceil(L[edges] / step_m).astype(np.int64), 1) + 1  # samples per edge, both ends included
-    e = np.repeat(edges, n)
-    start = np.cumsum(n) - n
-    j = np.arange(int(n.sum())) - np.repeat(start, n)
-    t = j * np.repeat(L[edges] / (n - 1), n)
-    d = np.minimum(du[e] + t, dv[e] + (L[e] - t))
-    # sources on an edge: reached along it without passing a node
-    if len(usable):
-        order = np.argsort(src.edge[usable], kind="stable")
-        s_edge = src.edge[usable][order]
-        s_at = src.along_m[usable][order]
-        s_off = src.dist_m[usable][order]
-        # samples of edges holding sources, once per source on that edge
-        pos = np.searchsorted(edges, s_edge)
-        ok = (pos < len(edges)) & (edges[np.minimum(pos, len(edges) - 1)] == s_edge)
-        rep = n[pos[ok]]
-        first = start[pos[ok]]
-        idx = np.repeat(first, rep) + (np.arange(int(rep.sum())) - np.repeat(np.cumsum(rep) - rep, rep))
-        via_src = np.repeat(s_off[ok], rep) + np.abs(t[idx] - np.repeat(s_at[ok], rep))
-        np.minimum.at(d, idx, via_src)
+    e, t, n, start = _sample_layout(net, edges, step_m)
+    d = _sample_dist(net, field, src, edges, e, t, n, start)
     if np.isfinite(max_dist_m):
         keep = d <= max_dist_m
         e, t, d = e[keep], t[keep], d[keep]
@@ -218,6 +234,60 @@ def _mercator_grid(net: Network, *, max_px: int, min_pixel_m: float, margin_m: f
     return west, north, d, rows, cols, d * m_per_unit
 
 
+@dataclass(frozen=True, eq=False)
+class _SurfaceLayout:
+    """What a minutes surface of one network needs that no facility changes (cached per network)."""
+
+    grid: tuple  # west, north, pixel size (Mercator units), rows, cols, pixel metres
+    edges: np.ndarray
+    e: np.ndarray
+    t: np.ndarray
+    n: np.ndarray
+    start: np.ndarray
+    on_grid: np.ndarray  # samples inside the grid
+    pixel: np.ndarray  # their flat pixel index
+    near: np.ndarray | None  # flat index of the nearest street pixel, per pixel (rows, cols); None: no street
+    off_m: np.ndarray  # metres to it
+    too_far: np.ndarray  # pixels beyond the fill distance
+
+
+def _surface_layout(net: Network, *, max_px: int, min_pixel_m: float, fill_m: float) -> _SurfaceLayout:
+    """The grid, the street samples and their pixels, and each pixel's nearest street pixel; cached per network
+    (a scenario with one more facility, or another type, reuses it: only the distances change)."""
+    from scipy import ndimage
+
+    key = (max_px, min_pixel_m, fill_m)
+    cached = net.__dict__.get("_surface_layout")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    # grid: square pixels in Web Mercator, covering the nodes plus the fill margin
+    grid = _mercator_grid(net, max_px=max_px, min_pixel_m=min_pixel_m, margin_m=fill_m + min_pixel_m)
+    west, north, d, rows, cols, pixel_m = grid
+    # street positions straight in (lon, Mercator y): interpolating between vertices a few metres
+    # apart in those coordinates is exact to well under a pixel
+    # (a sample per pixel length: a corner a street clips between two samples gets filled from
+    # its neighbours like any off-street pixel)
+    edges = np.arange(net.n_edges)
+    e, t, n, start = _sample_layout(net, edges, pixel_m)
+    pts, _ = points_along(net, e, t, xy=_vertices_lon_merc(net))
+    c = np.floor((pts[:, 0] - west) / d).astype(np.int64)
+    r = np.floor((north - pts[:, 1]) / d).astype(np.int64)
+    on_grid = (c >= 0) & (c < cols) & (r >= 0) & (r < rows)
+    pixel = r[on_grid] * cols + c[on_grid]
+    has = np.zeros(rows * cols, bool)
+    has[pixel] = True
+    has = has.reshape(rows, cols)
+    near = off_m = too_far = None
+    if has.any():
+        off_px, (ir, ic) = ndimage.distance_transform_edt(~has, return_indices=True)
+        off_m = off_px * pixel_m
+        near = ir * cols + ic
+        too_far = off_m > fill_m
+    out = _SurfaceLayout(grid, edges, e, t, n, start, on_grid, pixel, near, off_m, too_far)
+    net.__dict__["_surface_layout"] = (key, out)
+    return out
+
+
 def minutes_surface(
     net: Network,
     field: NodeField,
@@ -259,32 +329,16 @@ def minutes_surface(
     """
     if max_px < 16:
         raise ValueError(f"max_px must be at least 16, not {max_px}")
-    from scipy import ndimage
-
     mpm = metres_per_minute(speed_kmh)
-    # grid: square pixels in Web Mercator, covering the nodes plus the fill margin
-    west, north, d, rows, cols, pixel_m = _mercator_grid(net, max_px=max_px, min_pixel_m=min_pixel_m,
-                                                         margin_m=fill_m + min_pixel_m)
+    lay = _surface_layout(net, max_px=max_px, min_pixel_m=min_pixel_m, fill_m=fill_m)
+    west, north, d, rows, cols, pixel_m = lay.grid
     east, south = west + cols * d, north - rows * d
-
-    # street positions straight in (lon, Mercator y): interpolating between vertices a few metres
-    # apart in those coordinates is exact to well under a pixel
-    # (a sample per pixel length: a corner a street clips between two samples gets filled from
-    # its neighbours like any off-street pixel)
-    mx, my, dist = street_samples(net, field, src, step_m=pixel_m, xy=_vertices_lon_merc(net))
-    c = np.floor((mx - west) / d).astype(np.int64)
-    r = np.floor((north - my) / d).astype(np.int64)
-    ok = (c >= 0) & (c < cols) & (r >= 0) & (r < rows)
-    street = np.full(rows * cols, np.inf)
-    np.minimum.at(street, r[ok] * cols + c[ok], dist[ok])
-    has = np.zeros(rows * cols, bool)
-    has[r[ok] * cols + c[ok]] = True
-    street, has = street.reshape(rows, cols), has.reshape(rows, cols)
-    if has.any():
-        off_px, (ir, ic) = ndimage.distance_transform_edt(~has, return_indices=True)
-        off_m = off_px * pixel_m
-        out = (street[ir, ic] + off_m) / mpm
-        out[off_m > fill_m] = np.nan
+    if lay.near is not None:
+        dist = _sample_dist(net, field, src, lay.edges, lay.e, lay.t, lay.n, lay.start)
+        street = np.full(rows * cols, np.inf)
+        np.minimum.at(street, lay.pixel, dist[lay.on_grid])
+        out = (street[lay.near] + lay.off_m) / mpm
+        out[lay.too_far] = np.nan
     else:
         out = np.full((rows, cols), np.nan)
     bounds = (math.degrees(west), math.degrees(2 * math.atan(math.exp(south)) - math.pi / 2),

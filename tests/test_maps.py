@@ -145,6 +145,19 @@ def test_hostile_strings_are_escaped_in_popups_tooltips_and_legend(types):
     assert "<title>&lt;script&gt;" in html
 
 
+def test_template_syntax_in_user_text_reaches_the_page_as_text(types):
+    """Names are data: a facility or area called ``{{ 7 * 7 }}`` shows those characters. (branca compiles what
+    every layer renders as a Jinja template, so a name was evaluated: 49, or worse; layers now add their text
+    verbatim, which also spares seconds of template lexing on a multi-megabyte layer.)"""
+    fac = _facilities()
+    fac.loc[1, "name"] = "{{ 7 * 7 }}{% if true %}X{% endif %}"
+    areas = _areas()
+    areas.loc[0, "name"] = "{{ 6 * 7 }}"
+    html = to_html(coverage_map(facilities=fac, areas=areas, types=types))
+    assert "{{ 7 * 7 }}{% if true %}X{% endif %}" in html and "{{ 6 * 7 }}" in html
+    assert "49X" not in html and ">42<" not in html
+
+
 def test_hostile_type_label_is_escaped(types):
     from planner.config import FacilityType
 

@@ -159,3 +159,21 @@ def test_gap_cells_match_a_row_wise_unique():
     np.testing.assert_allclose(gp, np.bincount(inv.ravel(), weights=pop[gap]))
     np.testing.assert_array_equal(shapely.bounds(polys)[:, :2], key * 250.0)
     assert np.all(gx >= np.where(np.isfinite(gm), gm, -np.inf) - 1e-9)
+
+
+def test_the_surface_layout_cached_per_network_gives_the_surface_of_a_fresh_network():
+    """The grid, street samples and nearest street pixels are kept per network and reused by every later surface
+    (another type, a scenario with one more site): the minutes are those computed on a network seen the first time."""
+    net, src, field = _grid_case(2)
+    rng = np.random.default_rng(9)
+    x, y = rng.uniform(X0, X0 + 2900.0, 7), rng.uniform(Y0, Y0 + 2900.0, 7)
+    minutes_surface(net, field, src, speed_kmh=4.5, goal_minutes=15.0, max_px=300)  # fills the cache
+    assert "_surface_layout" in net.__dict__
+    other = snap_points(net, x, y)
+    again = minutes_surface(net, nearest_field(net, other), other, speed_kmh=4.5, goal_minutes=15.0, max_px=300)
+    fresh_net = grid_network(30)
+    fresh_src = snap_points(fresh_net, x, y)
+    fresh = minutes_surface(fresh_net, nearest_field(fresh_net, fresh_src), fresh_src, speed_kmh=4.5, goal_minutes=15.0,
+                            max_px=300)
+    np.testing.assert_array_equal(again.minutes, fresh.minutes)
+    assert again.bounds_lonlat == fresh.bounds_lonlat
