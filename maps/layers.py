@@ -44,6 +44,9 @@ __all__ = [
     "surface_layer",
     "areas_layer",
     "proposals_layer",
+    "candidates_layer",
+    "exclusions_layer",
+    "route_layer",
     "legend",
     "gap_colormap",
     "share_colormap",
@@ -257,7 +260,10 @@ _CSS = """
 .pm-prop .pm-rank{position:absolute;right:-8px;top:-8px;background:#111;color:#fff;border-radius:9px;
  font:bold 11px/16px sans-serif;min-width:16px;padding:0 3px;text-align:center}
 .pm-pop td,.pm-pop th{padding:1px 4px;text-align:left;vertical-align:top}
+.pm-cand .pm-hollow{box-sizing:border-box;width:100%;height:100%;border-radius:50%;background:transparent;
+ border:2px solid {CAND};box-shadow:0 0 0 1px #fff}
 """
+_CSS = _CSS.replace("{CAND}", style.CANDIDATE_STROKE)
 
 
 def _svg(icon: str) -> str:
@@ -747,6 +753,72 @@ def proposals_layer(
     return group
 
 
+# ---------------------------------------------------------------------------- siting constraints and routes
+
+
+def candidates_layer(gdf, *, lang: str = "zh", shift_gcj02: bool = False, name: str | None = None,
+                     show: bool = True) -> folium.FeatureGroup:
+    """Candidate sites (the only places a new site may go) as small hollow rings.
+
+    ``gdf``: columns ``lon``, ``lat`` (WGS-84) and optionally ``id``, ``name`` (escaped in the tooltip).
+    """
+    _check_lang(lang)
+    _require(gdf, ["lon", "lat"], "candidates")
+    lon = pd.to_numeric(gdf["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(gdf["lat"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    rows = gdf[ok]
+    x, y = _display_xy(lon[ok], lat[ok], shift_gcj02)
+    icons = [{"html": '<div class="pm-hollow"></div>', "cls": "pm-cand", "size": [12, 12], "z": 500}]
+    features = []
+    for (_, row), fx, fy in zip(rows.iterrows(), x, y):
+        label = " · ".join(_esc(row[c]) for c in ("name", "id") if c in rows.columns and pd.notna(row[c]) and str(row[c]))
+        features.append(_feature({"type": "Point", "coordinates": [float(fx), float(fy)]},
+                                 {"_i": 0, "_tip": label or _t("candidates", lang)}))
+    group = folium.FeatureGroup(name=_esc(name or _t("candidates", lang)), show=show)
+    group.add_child(_GeoJsonLayer(features, icons=icons, css=_CSS))
+    return group
+
+
+def exclusions_layer(gdf, *, lang: str = "zh", shift_gcj02: bool = False, name: str | None = None,
+                     show: bool = True) -> folium.FeatureGroup:
+    """Exclusion zones (no new site may go there): grey polygons with a dashed outline, the zone's name as tooltip."""
+    _check_lang(lang)
+    g = _to_wgs84(gdf)
+    geoms = _display_geoms(np.asarray(g.geometry.values), shift_gcj02)
+    styles = [{"color": style.EXCLUSION_STROKE, "weight": 1.5, "opacity": 0.9, "dashArray": "4 3",
+               "fillColor": style.EXCLUSION_FILL, "fillOpacity": 0.45}]
+    features = []
+    names = g["name"] if "name" in g.columns else pd.Series([""] * len(g), index=g.index)
+    for geom, nm in zip(geoms, names):
+        if geom is None or geom.is_empty:
+            continue
+        tip = f"<b>{_esc(nm)}</b><br>{_t('exclusions', lang)}" if str(nm) else _t("exclusions", lang)
+        features.append(_feature(shapely.geometry.mapping(geom), {"_s": 0, "_tip": tip}))
+    group = folium.FeatureGroup(name=_esc(name or _t("exclusions", lang)), show=show)
+    group.add_child(_GeoJsonLayer(features, styles=styles))
+    return group
+
+
+def route_layer(route: Mapping, *, lang: str = "zh", shift_gcj02: bool = False, name: str | None = None,
+                show: bool = True) -> folium.FeatureGroup:
+    """A walking route (``CoverageResult.route``: ``lonlat``, ``minutes``, ``metres``, ``facility_name``) as a line
+    with a popup of the minutes and the facility's name (escaped)."""
+    _check_lang(lang)
+    xy = np.asarray(route["lonlat"], dtype=float)
+    x, y = _display_xy(xy[:, 0], xy[:, 1], shift_gcj02)
+    text = _t("route_tip", lang).format(minutes=f"{float(route['minutes']):.1f}", metres=f"{float(route['metres']):,.0f}",
+                                        name=_esc(route.get("facility_name", "")))
+    line = _feature({"type": "LineString", "coordinates": [[float(a), float(b)] for a, b in zip(x, y)]},
+                    {"_s": 0, "_tip": text, "_pop": f'<div class="pm-route">{text}</div>'})
+    group = folium.FeatureGroup(name=_esc(name or _t("route", lang)), show=show)
+    group.add_child(_GeoJsonLayer([line], styles=[{"color": style.ROUTE_COLOUR, "weight": 5, "opacity": 0.9}]))
+    folium.CircleMarker([float(y[0]), float(x[0])], radius=6, color=style.ROUTE_COLOUR, weight=2, fill=True,
+                        fill_color=style.ROUTE_START_FILL, fill_opacity=1.0, tooltip=text,
+                        popup=folium.Popup(text, max_width=320)).add_to(group)
+    return group
+
+
 # ---------------------------------------------------------------------------- legend
 
 
@@ -803,6 +875,9 @@ def legend(
     show_unreachable: bool = True,
     share_goal: float | None = None,
     surface_goal: float | None = None,
+    candidates: bool = False,
+    exclusions: bool = False,
+    route: bool = False,
     position: str = "bottomright",
 ) -> MacroElement:
     """A fixed legend: facility types with colour and glyph, and the gap colour scale.
@@ -855,6 +930,15 @@ def legend(
         for colour, text in ((SURFACE_BEYOND, over), (SURFACE_UNREACHABLE, _t("no_facility_reach", lang))):
             parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{colour}">'
                          f"</span><span>{text}</span></div>")
+    if candidates:
+        parts.append(f'<div class="pm-row"><span class="pm-sw" style="width:10px;height:10px;background:transparent;'
+                     f'border:2px solid {style.CANDIDATE_STROKE}"></span><span>{_t("candidates", lang)}</span></div>')
+    if exclusions:
+        parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{style.EXCLUSION_FILL};'
+                     f'border:1px dashed {style.EXCLUSION_STROKE}"></span><span>{_t("exclusions", lang)}</span></div>')
+    if route:
+        parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;height:4px;background:{style.ROUTE_COLOUR}">'
+                     f'</span><span>{_t("route", lang)}</span></div>')
     if share_goal is not None:
         caption = f"{_t('share', lang)}（{_t('goal', lang)} {share_goal:.0%}）" if lang != "en" \
             else f"{_t('share', lang)} ({_t('goal', lang)} {share_goal:.0%})"
