@@ -335,6 +335,25 @@ def test_propose_cli_takes_exclusions(tmp_path, district):
     assert "[exclusions]" in (out / "study.toml").read_text(encoding="utf-8")
 
 
+def test_a_file_with_unrecognised_columns_loads_through_a_column_mapping(tmp_path, district):
+    """Headers detection does not know: the study file's ``columns`` (what the app's mapping dialog writes) read it."""
+    f = _stations(district)
+    pd.DataFrame({"单位": f["name"], "X坐标值": f["lon"], "Y坐标值": f["lat"], "性质": "service_station"}).to_csv(
+        tmp_path / "机构.csv", index=False)
+    with pytest.raises(InputError) as e:
+        planner.load_study(demo=True, demo_scale=SCALE, facilities=[tmp_path / "机构.csv"])
+    assert {p.code for p in e.value.problems} == {"missing_column"}
+    (tmp_path / "s.toml").write_text(
+        f'[network]\ndemo = true\ndemo_scale = {SCALE}\n[[facilities]]\npath = "机构.csv"\n'
+        'columns = { name = "单位", lon = "X坐标值", lat = "Y坐标值", type = "性质" }\n', encoding="utf-8")
+    study = planner.load_study(tmp_path / "s.toml")
+    got = study.facilities[study.facilities["source_file"] == "机构.csv"]
+    assert len(got) == len(f) and sorted(got["name"]) == sorted(f["name"])
+    np.testing.assert_allclose(np.sort(got["lon"].to_numpy(float)), np.sort(f["lon"].to_numpy(float)))
+    spec, _ = read_study_file(tmp_path / "s.toml")
+    assert 'columns = { lat = "Y坐标值", lon = "X坐标值", name = "单位", type = "性质" }' in study_toml(spec)
+
+
 def test_study_toml_of_a_spec_is_readable_text():
     spec = StudySpec(network=NetworkSource(place="长宁区, 上海市, 中国"), facilities=(Layer("a.csv", coords="gcj02"),))
     text = study_toml(spec)
