@@ -121,6 +121,8 @@ def offer_mapping(kind: str, upload, path, exc) -> bool:
     except Exception:  # the file cannot even be read as a table: the error message says why
         logger.info("no column list for %s", upload.name, exc_info=True)
         return False
+    for f in {f for fields in MAPPED_FIELDS.values() for f in fields}:  # a new file: its own choices
+        st.session_state.pop(f"colmap_{f}", None)
     st.session_state["colmap_pending"] = {"kind": kind, "file_id": upload.file_id, "name": upload.name,
                                           "columns": columns}
     return True

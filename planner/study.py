@@ -410,8 +410,7 @@ class Study:
 
         if self.exclusions is None or not len(self.exclusions):
             return None
-        hit = shapely.contains_xy(self.exclusions.geometry.values, float(lon), float(lat))
-        hit |= shapely.intersects_xy(self.exclusions.geometry.values.boundary, float(lon), float(lat))
+        hit = np.asarray(shapely.intersects_xy(self.exclusions.geometry.values, float(lon), float(lat)), bool)
         return str(self.exclusions["name"].iloc[int(np.flatnonzero(hit)[0])]) if hit.any() else None
 
     @property
