@@ -815,7 +815,7 @@ def route_layer(route: Mapping, *, lang: str = "zh", shift_gcj02: bool = False, 
     group.add_child(_GeoJsonLayer([line], styles=[{"color": style.ROUTE_COLOUR, "weight": 5, "opacity": 0.9}]))
     folium.CircleMarker([float(y[0]), float(x[0])], radius=6, color=style.ROUTE_COLOUR, weight=2, fill=True,
                         fill_color=style.ROUTE_START_FILL, fill_opacity=1.0, tooltip=text,
-                        popup=folium.Popup(text, max_width=320)).add_to(group)
+                        popup=folium.Popup(text, max_width=320, show=True)).add_to(group)  # open: the answer to the click
     return group
 
 

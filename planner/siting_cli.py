@@ -103,7 +103,7 @@ def cmd_propose(args) -> int:
             areas = study.areas.merge(cols.rename(columns={"share_after": "coverage_share"}), on="area_id", how="left")
         m = coverage_map(facilities=fac[fac["type"] == ftype.key], proposals=result.sites_gdf(),
                          areas=areas, types=study.types, lang=args.lang, basemap=args.basemap,
-                         title=study.label)
+                         title=study.label, candidates=study.candidates, exclusions=study.exclusions)
         html = to_html(m)
     extra = {"study": study.label, "elapsed_s": round(time.perf_counter() - t0, 3)}
     written = write_siting(result, args.out, map_html=html, extra_summary=extra, study=study,

@@ -329,9 +329,11 @@ def test_propose_cli_takes_exclusions(tmp_path, district):
     cand, zone = _rooms_and_zone(tmp_path, district)
     out = tmp_path / "p"
     assert main(["propose", "--demo", "--demo-scale", str(SCALE), "--type", "aed", "--count", "2", "--candidates", str(cand),
-                 "--exclusions", str(zone), "--exclusions-coords", "wgs84", "--no-map", "--out", str(out)]) == 0
+                 "--exclusions", str(zone), "--exclusions-coords", "wgs84", "--out", str(out)]) == 0
     got = pd.read_csv(out / "proposals.csv")
     assert set(got["id"]) <= {f"R{i}" for i in range(3, 8)}
+    html = (out / "map.html").read_text(encoding="utf-8")  # both layers drawn, with legend entries
+    assert html.count("pm-cand") >= 2 and json.dumps("禁建区（不可新增点位）")[1:-1] in html
     assert "[exclusions]" in (out / "study.toml").read_text(encoding="utf-8")
 
 
