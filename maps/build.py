@@ -78,7 +78,7 @@ def coverage_map(
     candidates : DataFrame, optional
         Candidate sites (``lon, lat``, optional ``id, name``): small hollow rings.
     exclusions : GeoDataFrame, optional
-        Exclusion zones (polygons, optional ``name``): grey with a dashed outline.
+        Exclusion zones (polygons, optional ``name``): grey hatched with a dashed outline.
     route : dict, optional
         A walking route (:meth:`planner.scenario.CoverageResult.route`): a line with its minutes and facility.
     types : planner.config.FacilityTypes

@@ -184,7 +184,7 @@ class _GeoJsonLayer(MacroElement):
     """GeoJSON drawn by Leaflet with per-feature style/icon index, tooltip and popup.
 
     Feature properties used: ``_s`` style index (polygons) or ``_i`` icon index (points),
-    ``_tip`` tooltip HTML and ``_pop`` popup HTML (both already escaped).
+    ``_tip`` tooltip HTML and ``_pop`` popup HTML (both already escaped); ``_open``: the tooltip stays shown.
     """
 
     _template = Template(
@@ -203,7 +203,8 @@ class _GeoJsonLayer(MacroElement):
             style: function (f) { return {{ this.styles|tojson }}[f.properties._s]; },
             {%- endif %}
             onEachFeature: function (f, layer) {
-                if (f.properties._tip) { layer.bindTooltip(f.properties._tip, {sticky: {{ 'false' if this.icons else 'true' }}}); }
+                if (f.properties._tip) { layer.bindTooltip(f.properties._tip, {sticky: {{ 'false' if this.icons else 'true' }},
+                    permanent: !!f.properties._open}); }
                 if (f.properties._pop) { layer.bindPopup(f.properties._pop, {maxWidth: 320}); }
             }
         });
@@ -212,20 +213,23 @@ class _GeoJsonLayer(MacroElement):
         """
     )
 
-    def __init__(self, features: list[dict], *, styles=None, icons=None, css: str = ""):
+    def __init__(self, features: list[dict], *, styles=None, icons=None, css: str = "", body: str = ""):
         super().__init__()
         self._name = "GeoJsonLayer"
         self.data = {"type": "FeatureCollection", "features": features}
         self.styles = styles or []
         self.icons = icons or []
         self.css = css
+        self.body = body  # e.g. an SVG pattern the styles refer to, once per page
         self._bounds = _bounds_of(features)
 
     def render(self, **kwargs):
-        if self.css:
-            figure = self.get_root()
-            if isinstance(figure, Figure):
+        figure = self.get_root()
+        if isinstance(figure, Figure):
+            if self.css:
                 figure.header.add_child(Element(f"<style>{self.css}</style>"), name="maps_layer_css")
+            if self.body:
+                figure.html.add_child(Element(self.body), name="maps_layer_body")
         super().render(**kwargs)
 
     def _get_self_bounds(self):
@@ -780,14 +784,24 @@ def candidates_layer(gdf, *, lang: str = "zh", shift_gcj02: bool = False, name: 
     return group
 
 
+_HATCH = (
+    '<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>'
+    '<pattern id="pm-hatch" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)">'
+    f'<rect width="8" height="8" fill="{style.EXCLUSION_FILL}" fill-opacity="0.5"/>'
+    f'<line x1="0" y1="0" x2="0" y2="8" stroke="{style.EXCLUSION_STROKE}" stroke-width="2.5"/></pattern></defs></svg>'
+)
+
+
 def exclusions_layer(gdf, *, lang: str = "zh", shift_gcj02: bool = False, name: str | None = None,
                      show: bool = True) -> folium.FeatureGroup:
-    """Exclusion zones (no new site may go there): grey polygons with a dashed outline, the zone's name as tooltip."""
+    """Exclusion zones (no new site may go there): grey hatched polygons with a dashed outline, the zone's name as
+    tooltip."""
     _check_lang(lang)
     g = _to_wgs84(gdf)
     geoms = _display_geoms(np.asarray(g.geometry.values), shift_gcj02)
+    # hatched: an SVG pattern on the page, grey where a viewer does not resolve it
     styles = [{"color": style.EXCLUSION_STROKE, "weight": 1.5, "opacity": 0.9, "dashArray": "4 3",
-               "fillColor": style.EXCLUSION_FILL, "fillOpacity": 0.45}]
+               "fillColor": f"url(#pm-hatch) {style.EXCLUSION_FILL}", "fillOpacity": 0.6}]
     features = []
     names = g["name"] if "name" in g.columns else pd.Series([""] * len(g), index=g.index)
     for geom, nm in zip(geoms, names):
@@ -796,7 +810,7 @@ def exclusions_layer(gdf, *, lang: str = "zh", shift_gcj02: bool = False, name: 
         tip = f"<b>{_esc(nm)}</b><br>{_t('exclusions', lang)}" if str(nm) else _t("exclusions", lang)
         features.append(_feature(shapely.geometry.mapping(geom), {"_s": 0, "_tip": tip}))
     group = folium.FeatureGroup(name=_esc(name or _t("exclusions", lang)), show=show)
-    group.add_child(_GeoJsonLayer(features, styles=styles))
+    group.add_child(_GeoJsonLayer(features, styles=styles, body=_HATCH))
     return group
 
 
@@ -811,11 +825,14 @@ def route_layer(route: Mapping, *, lang: str = "zh", shift_gcj02: bool = False, 
                                         name=_esc(route.get("facility_name", "")))
     line = _feature({"type": "LineString", "coordinates": [[float(a), float(b)] for a, b in zip(x, y)]},
                     {"_s": 0, "_tip": text, "_pop": f'<div class="pm-route">{text}</div>'})
+    # the clicked place, its label shown at once: the answer to the click
+    start = _feature({"type": "Point", "coordinates": [float(x[0]), float(y[0])]},
+                     {"_i": 0, "_tip": text, "_pop": f'<div class="pm-route">{text}</div>', "_open": True})
+    dot = (f'<div style="box-sizing:border-box;width:100%;height:100%;border-radius:50%;'
+           f'background:{style.ROUTE_START_FILL};border:3px solid {style.ROUTE_COLOUR}"></div>')
     group = folium.FeatureGroup(name=_esc(name or _t("route", lang)), show=show)
     group.add_child(_GeoJsonLayer([line], styles=[{"color": style.ROUTE_COLOUR, "weight": 5, "opacity": 0.9}]))
-    folium.CircleMarker([float(y[0]), float(x[0])], radius=6, color=style.ROUTE_COLOUR, weight=2, fill=True,
-                        fill_color=style.ROUTE_START_FILL, fill_opacity=1.0, tooltip=text,
-                        popup=folium.Popup(text, max_width=320, show=True)).add_to(group)  # open: the answer to the click
+    group.add_child(_GeoJsonLayer([start], icons=[{"html": dot, "cls": "pm-icon", "size": [14, 14], "z": 900}]))
     return group
 
 
@@ -934,7 +951,8 @@ def legend(
         parts.append(f'<div class="pm-row"><span class="pm-sw" style="width:10px;height:10px;background:transparent;'
                      f'border:2px solid {style.CANDIDATE_STROKE}"></span><span>{_t("candidates", lang)}</span></div>')
     if exclusions:
-        parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{style.EXCLUSION_FILL};'
+        hatch = f"repeating-linear-gradient(45deg,{style.EXCLUSION_STROKE} 0 2px,{style.EXCLUSION_FILL} 2px 5px)"
+        parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{hatch};'
                      f'border:1px dashed {style.EXCLUSION_STROKE}"></span><span>{_t("exclusions", lang)}</span></div>')
     if route:
         parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;height:4px;background:{style.ROUTE_COLOUR}">'

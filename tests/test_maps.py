@@ -425,7 +425,7 @@ def test_candidates_exclusions_and_route_are_drawn_escaped_with_legend_entries(t
     tip = c.data["features"][0]["properties"]["_tip"]
     assert "<script>" not in tip and "&lt;script&gt;" in tip
     z = _layer_element(layers.exclusions_layer(zones, lang="en"))
-    assert z.styles[0]["fillColor"] == style.EXCLUSION_FILL and z.styles[0]["dashArray"]
+    assert z.styles[0]["fillColor"] == f"url(#pm-hatch) {style.EXCLUSION_FILL}" and z.styles[0]["dashArray"]
     assert "<script>" not in z.data["features"][0]["properties"]["_tip"]
     r = layers.route_layer(route, lang="en")
     line = _layer_element(r).data["features"][0]
@@ -434,5 +434,7 @@ def test_candidates_exclusions_and_route_are_drawn_escaped_with_legend_entries(t
     html = to_html(coverage_map(facilities=_facilities(), types=types, lang="en", candidates=cand, exclusions=zones,
                                 route=route))
     assert _external_srcs(html) == [] and "<script>alert(1)" not in html
+    assert html.count('<pattern id="pm-hatch"') == 1  # the hatch the zones are filled with, once
+    assert "$(" not in html  # no folium popup: it needs jQuery, which the offline page does not ship (a script error)
     for word in ("Candidate sites (the only places for new sites)", "Exclusion zones (no new sites)", "Walking route"):
         assert html.count(word) >= 2  # the layer and its legend entry
