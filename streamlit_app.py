@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from app import state as ss
-from app import uploads
+from app import tools, uploads
 from maps.i18n import LANGS, t, table_headers
 from planner import OfflineError, PlannerError, export
 from planner.store import Site
@@ -241,18 +241,20 @@ def sidebar(types) -> dict:
                           fmt=lambda k, lg: types[k].label(lg))
     fac = sb.file_uploader(L("fac_upload"), key=upload_key("up_facilities"))
     if fac is not None:
-        add_layer(fac, "facilities", coords=coords, skip_invalid=skip, default_type=default_type)
+        add_layer(fac, "facilities", coords=coords, skip_invalid=skip, default_type=default_type,
+                  columns=tools.mapping_for("facilities", fac))
     demand_kind = choose(sb, "radio", L("demand_source"), ["default", "file"], key="demand_kind",
                          fmt=lambda k, lg: t("demand_default" if k == "default" else "demand_file", lg))
     if demand_kind == "file":
         dem = sb.file_uploader(L("demand_upload"), key=upload_key("up_demand"))
         if dem is not None:
-            add_layer(dem, "demand", coords=coords, skip_invalid=skip)
+            add_layer(dem, "demand", coords=coords, skip_invalid=skip, columns=tools.mapping_for("demand", dem))
     elif any(role == "demand" for role, _ in st.session_state["layers"]):
         st.session_state["layers"] = [(r, lf) for r, lf in st.session_state["layers"] if r != "demand"]
     areas = sb.file_uploader(L("areas_upload"), key=upload_key("up_areas"))
     if areas is not None:
         add_layer(areas, "areas", coords=coords)
+    tools.column_mapping_dialog(sb)  # a file whose columns were not recognised: pick them
     if st.session_state["layers"]:
         sb.caption(L("loaded_files", files=", ".join(lf.label for _, lf in st.session_state["layers"])))
         if sb.button(L("reset_layers"), key="reset_layers"):
@@ -399,16 +401,20 @@ def add_layer(upload, kind: str, **options) -> None:
         return
     st.session_state["seen_uploads"].add(handled)
     name = uploads.safe_filename(upload.name)
+    path = None
     try:
         path = uploads.save_upload(upload.name, upload.getvalue(), kind=kind)
         lf = Layer(str(path), coords=options.get("coords"), type=options.get("default_type"),
-                   skip_invalid=bool(options.get("skip_invalid")), name=name)
+                   skip_invalid=bool(options.get("skip_invalid")), name=name, columns=options.get("columns"))
         # a facility file replaces the same file read with other options; demand and areas replace their role
         others = [(r, x) for r, x in st.session_state["layers"] if not (r == kind and (kind != "facilities" or x.path == lf.path))]
         layers = others + [(kind, lf)]
         base, _ = base_study()
         study = cached_study(base, current_spec(layers))  # raises PlannerError on a bad file
     except PlannerError as exc:
+        if path is not None and tools.offer_mapping(kind, upload, path, exc):
+            say("warning", "colmap_needed", file=name)
+            return
         codes = {p.code for p in exc.problems}
         if "outside_study_area" in codes and codes <= {"outside_study_area", "coords_hint"} \
                 and not options.get("skip_invalid"):
@@ -539,9 +545,11 @@ def main() -> None:
 
     # map first: the full width of the page; statistics and the planner's tools side by side under it
     st.subheader(L("map_header"))
-    st.caption(L("map_hint", type=ftype.label(lang())))
+    tools.map_hint(ftype.label(lang()))
     spec = map_spec(scenario, res, type_key, opts)
+    spec.update(tools.map_layers(study, tools.current_route(res, type_key)))
     draw_map(spec, study, base_key)
+    tools.route_caption(st.container(), ftype.label(lang()))
     col_stats, col_tools = st.columns([1, 1], gap="large")
     with col_stats:
         stats_panel(res, type_key, base_res, scenario, scen_key, study, skey)
@@ -602,8 +610,15 @@ def handle_click(type_key: str, basemap: str, study) -> None:
     if not in_study_area(study, lon, lat):
         say("warning", "click_outside", toast=True)
         return
+    if tools.route_mode():  # the walking route from there, instead of a site
+        st.session_state["route_at"] = (lon, lat)
+        return
     if st.session_state.get("click_mode") == "move":  # the relocation tab picks the new place by clicking
         st.session_state["reloc_target"] = (lon, lat)
+        return
+    zone = study.exclusion_at(lon, lat)
+    if zone is not None:
+        say("warning", "click_excluded", toast=True, zone=zone)
         return
     props = st.session_state["proposals"]
     sid = ss.next_site_id(props)
@@ -770,12 +785,13 @@ def _content_key(spec: dict) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    for k in ("facilities", "proposals", "preview"):
+    for k in ("facilities", "proposals", "preview", "candidates"):
         v = spec.get(k)
         if v is not None and len(v):
             h.update(pd.util.hash_pandas_object(v.astype(str), index=False).values.tobytes())
-    for k in ("isochrones", "gaps", "areas", "surfaces"):
-        v = spec[k]
+    h.update(repr(spec.get("route") and spec["route"]["lonlat"].tolist()).encode())
+    for k in ("isochrones", "gaps", "areas", "surfaces", "exclusions"):
+        v = spec.get(k)
         h.update(f"{k}:{id(v)}:{0 if v is None else len(v)}".encode())
     h.update(repr((spec["lang"], spec["basemap"], spec["title"], spec["share_goal"])).encode())
     return h.hexdigest()
@@ -856,6 +872,10 @@ def forget_click() -> None:
 def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
     from planner.siting import propose_study
 
+    before = list(st.session_state["layers"])
+    tools.siting_layers_panel(scenario, add_layer, upload_key, st.session_state.get("coords", "wgs84"))
+    if st.session_state["layers"] != before:
+        st.rerun()  # the new layer is part of the study: draw it and optimise with it
     c1, c2, c3 = st.columns(3)
     mode = choose(c1, "radio", L("opt_mode"), ["count", "target"], key="opt_mode",
                   fmt=lambda k, lg: t("opt_count" if k == "count" else "opt_target", lg))

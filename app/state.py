@@ -31,8 +31,9 @@ __all__ = ["ROLES", "OUTSIDE_TOLERANCE_M", "app_source", "app_spec", "spec_layer
 
 # ============================================================================ studies
 
-#: Upload kinds that are study roles (``boundaries`` is the older name of ``areas``).
-ROLES = ("facilities", "demand", "areas")
+#: Upload kinds that are study roles (``boundaries`` is the older name of ``areas``); ``candidates`` and
+#: ``exclusions`` are the siting layers (the only places a new site may go; polygons where none may).
+ROLES = ("facilities", "demand", "areas", "candidates", "exclusions")
 
 
 def app_source(*, demo: bool = False, path: str | Path | None = None, place: str | None = None,
@@ -51,8 +52,8 @@ def app_spec(source: NetworkSource, layers: Iterable[tuple[str, Layer]] = (), go
              template: StudySpec | None = None) -> StudySpec:
     """The study the app's widgets describe: a source, uploaded ``(role, Layer)`` pairs in order, and goals.
 
-    Several facility files are merged; the last demand and areas file count. ``template`` (an opened
-    study file) gives everything the widgets do not set (label, candidates, tolerances, types file).
+    Several facility files are merged; the last demand, areas, candidates and exclusions file count.
+    ``template`` (an opened study file) gives everything the widgets do not set (label, tolerances, types file).
     """
     layers = list(layers)
     for role, _ in layers:
@@ -67,13 +68,15 @@ def app_spec(source: NetworkSource, layers: Iterable[tuple[str, Layer]] = (), go
 
     return _replace(template or StudySpec(network=source), network=source,
                     facilities=tuple(lf for r, lf in layers if r == "facilities"), demand=last("demand"),
-                    areas=last("areas"), goals=goals or (template.goals if template else Goals()))
+                    areas=last("areas"), candidates=last("candidates"), exclusions=last("exclusions"),
+                    goals=goals or (template.goals if template else Goals()))
 
 
 def spec_layers(spec: StudySpec) -> list[tuple[str, Layer]]:
     """The ``(role, Layer)`` pairs of a spec, in the app's order (the inverse of :func:`app_spec`)."""
     out = [("facilities", lf) for lf in spec.facilities]
-    out += [(role, getattr(spec, role)) for role in ("demand", "areas") if getattr(spec, role) is not None]
+    out += [(role, getattr(spec, role)) for role in ("demand", "areas", "candidates", "exclusions")
+            if getattr(spec, role) is not None]
     return out
 
 

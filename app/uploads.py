@@ -28,6 +28,8 @@ UPLOAD_SUFFIXES: dict[str, tuple[str, ...]] = {
     "areas": (".geojson", ".json", ".gpkg", ".zip"),
 }
 UPLOAD_SUFFIXES["boundaries"] = UPLOAD_SUFFIXES["areas"]  # the older name of the same kind
+UPLOAD_SUFFIXES["candidates"] = UPLOAD_SUFFIXES["facilities"]  # candidate sites: points, like facilities
+UPLOAD_SUFFIXES["exclusions"] = UPLOAD_SUFFIXES["areas"]  # exclusion zones: polygons
 
 
 # ============================================================================ limits and uploads
@@ -93,7 +95,8 @@ def save_upload(name: str, data: bytes, *, kind: str, data_dir: str | Path | Non
     name : str
         The name the browser sent (only used, sanitised, as a label).
     data : bytes
-    kind : {'network', 'facilities', 'demand', 'areas'} (``'boundaries'`` is accepted as ``'areas'``)
+    kind : {'network', 'facilities', 'demand', 'areas', 'candidates', 'exclusions'} (``'boundaries'`` is accepted as
+        ``'areas'``)
     """
     if kind not in UPLOAD_SUFFIXES:
         raise ValueError(f"unknown upload kind {kind!r}")

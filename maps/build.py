@@ -15,12 +15,15 @@ from .layers import (
     _esc,
     _t,
     areas_layer,
+    candidates_layer,
+    exclusions_layer,
     facilities_layer,
     gap_colormap,
     gaps_layer,
     isochrones_layer,
     legend,
     proposals_layer,
+    route_layer,
     streets_layer,
     surface_layer,
 )
@@ -43,6 +46,9 @@ def coverage_map(
     areas=None,
     proposals=None,
     preview=None,
+    candidates=None,
+    exclusions=None,
+    route=None,
     types,
     lang: str = "zh",
     basemap: str = "none",
@@ -69,6 +75,12 @@ def coverage_map(
     preview : DataFrame, optional
         Optimised sites not yet accepted, same columns: drawn numbered in a layer of their own so
         the planner sees them before accepting.
+    candidates : DataFrame, optional
+        Candidate sites (``lon, lat``, optional ``id, name``): small hollow rings.
+    exclusions : GeoDataFrame, optional
+        Exclusion zones (polygons, optional ``name``): grey hatched with a dashed outline.
+    route : dict, optional
+        A walking route (:meth:`planner.scenario.CoverageResult.route`): a line with its minutes and facility.
     types : planner.config.FacilityTypes
     lang : {"zh", "en"}
     basemap : str
@@ -113,7 +125,13 @@ def coverage_map(
     if isochrones is not None and len(isochrones):
         # over a minutes surface the bands are its contour lines: outlines, so its colours show through
         isochrones_layer(isochrones, types, fill_opacity=0.0 if surfaces else 0.35, **kw).add_to(m)
+    if exclusions is not None and len(exclusions):
+        exclusions_layer(exclusions, **kw).add_to(m)
     facilities_layer(facilities, types, **kw).add_to(m)
+    if candidates is not None and len(candidates):
+        candidates_layer(candidates, **kw).add_to(m)
+    if route is not None:
+        route_layer(route, **kw).add_to(m)
     if proposals is not None and len(proposals):
         proposals_layer(proposals, **kw).add_to(m)
     if preview is not None and len(preview):
@@ -122,7 +140,9 @@ def coverage_map(
     shown = _types_shown(facilities, types)
     legend(shown, lang=lang, title=title, gap_scale=gap_scale,
            share_goal=share_goal if areas is not None and len(areas) else None,
-           surface_goal=surfaces[0].goal_minutes if surfaces else None).add_to(m)
+           surface_goal=surfaces[0].goal_minutes if surfaces else None,
+           candidates=candidates is not None and len(candidates) > 0,
+           exclusions=exclusions is not None and len(exclusions) > 0, route=route is not None).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
 
     bounds = m.get_bounds()

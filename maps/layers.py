@@ -45,6 +45,9 @@ __all__ = [
     "surface_layer",
     "areas_layer",
     "proposals_layer",
+    "candidates_layer",
+    "exclusions_layer",
+    "route_layer",
     "legend",
     "gap_colormap",
     "share_colormap",
@@ -186,7 +189,7 @@ class _GeoJsonLayer(VerbatimRender):
     """GeoJSON drawn by Leaflet with per-feature style/icon index, tooltip and popup.
 
     Feature properties used: ``_s`` style index (polygons) or ``_i`` icon index (points),
-    ``_tip`` tooltip HTML and ``_pop`` popup HTML (both already escaped).
+    ``_tip`` tooltip HTML and ``_pop`` popup HTML (both already escaped); ``_open``: the tooltip stays shown.
     """
 
     _template = Template(
@@ -205,7 +208,8 @@ class _GeoJsonLayer(VerbatimRender):
             style: function (f) { return {{ this.styles|tojson }}[f.properties._s]; },
             {%- endif %}
             onEachFeature: function (f, layer) {
-                if (f.properties._tip) { layer.bindTooltip(f.properties._tip, {sticky: {{ 'false' if this.icons else 'true' }}}); }
+                if (f.properties._tip) { layer.bindTooltip(f.properties._tip, {sticky: {{ 'false' if this.icons else 'true' }},
+                    permanent: !!f.properties._open}); }
                 if (f.properties._pop) { layer.bindPopup(f.properties._pop, {maxWidth: 320}); }
             }
         });
@@ -214,20 +218,23 @@ class _GeoJsonLayer(VerbatimRender):
         """
     )
 
-    def __init__(self, features: list[dict], *, styles=None, icons=None, css: str = ""):
+    def __init__(self, features: list[dict], *, styles=None, icons=None, css: str = "", body: str = ""):
         super().__init__()
         self._name = "GeoJsonLayer"
         self.data = {"type": "FeatureCollection", "features": features}
         self.styles = styles or []
         self.icons = icons or []
         self.css = css
+        self.body = body  # e.g. an SVG pattern the styles refer to, once per page
         self._bounds = _bounds_of(features)
 
     def render(self, **kwargs):
-        if self.css:
-            figure = self.get_root()
-            if isinstance(figure, Figure):
+        figure = self.get_root()
+        if isinstance(figure, Figure):
+            if self.css:
                 figure.header.add_child(Element(f"<style>{self.css}</style>"), name="maps_layer_css")
+            if self.body:
+                figure.html.add_child(Element(self.body), name="maps_layer_body")
         super().render(**kwargs)
 
     def _get_self_bounds(self):
@@ -262,7 +269,10 @@ _CSS = """
 .pm-prop .pm-rank{position:absolute;right:-8px;top:-8px;background:#111;color:#fff;border-radius:9px;
  font:bold 11px/16px sans-serif;min-width:16px;padding:0 3px;text-align:center}
 .pm-pop td,.pm-pop th{padding:1px 4px;text-align:left;vertical-align:top}
+.pm-cand .pm-hollow{box-sizing:border-box;width:100%;height:100%;border-radius:50%;background:transparent;
+ border:2px solid {CAND};box-shadow:0 0 0 1px #fff}
 """
+_CSS = _CSS.replace("{CAND}", style.CANDIDATE_STROKE)
 
 
 def _svg(icon: str) -> str:
@@ -758,6 +768,85 @@ def proposals_layer(
     return group
 
 
+# ---------------------------------------------------------------------------- siting constraints and routes
+
+
+def candidates_layer(gdf, *, lang: str = "zh", shift_gcj02: bool = False, name: str | None = None,
+                     show: bool = True) -> folium.FeatureGroup:
+    """Candidate sites (the only places a new site may go) as small hollow rings.
+
+    ``gdf``: columns ``lon``, ``lat`` (WGS-84) and optionally ``id``, ``name`` (escaped in the tooltip).
+    """
+    _check_lang(lang)
+    _require(gdf, ["lon", "lat"], "candidates")
+    lon = pd.to_numeric(gdf["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(gdf["lat"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    rows = gdf[ok]
+    x, y = _display_xy(lon[ok], lat[ok], shift_gcj02)
+    icons = [{"html": '<div class="pm-hollow"></div>', "cls": "pm-cand", "size": [12, 12], "z": 500}]
+    features = []
+    for (_, row), fx, fy in zip(rows.iterrows(), x, y):
+        label = " · ".join(_esc(row[c]) for c in ("name", "id") if c in rows.columns and pd.notna(row[c]) and str(row[c]))
+        features.append(_feature({"type": "Point", "coordinates": [float(fx), float(fy)]},
+                                 {"_i": 0, "_tip": label or _t("candidates", lang)}))
+    group = folium.FeatureGroup(name=_esc(name or _t("candidates", lang)), show=show)
+    group.add_child(_GeoJsonLayer(features, icons=icons, css=_CSS))
+    return group
+
+
+_HATCH = (
+    '<svg width="0" height="0" style="position:absolute" aria-hidden="true"><defs>'
+    '<pattern id="pm-hatch" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)">'
+    f'<rect width="8" height="8" fill="{style.EXCLUSION_FILL}" fill-opacity="0.5"/>'
+    f'<line x1="0" y1="0" x2="0" y2="8" stroke="{style.EXCLUSION_STROKE}" stroke-width="2.5"/></pattern></defs></svg>'
+)
+
+
+def exclusions_layer(gdf, *, lang: str = "zh", shift_gcj02: bool = False, name: str | None = None,
+                     show: bool = True) -> folium.FeatureGroup:
+    """Exclusion zones (no new site may go there): grey hatched polygons with a dashed outline, the zone's name as
+    tooltip."""
+    _check_lang(lang)
+    g = _to_wgs84(gdf)
+    geoms = _display_geoms(np.asarray(g.geometry.values), shift_gcj02)
+    # hatched: an SVG pattern on the page, grey where a viewer does not resolve it
+    styles = [{"color": style.EXCLUSION_STROKE, "weight": 1.5, "opacity": 0.9, "dashArray": "4 3",
+               "fillColor": f"url(#pm-hatch) {style.EXCLUSION_FILL}", "fillOpacity": 0.6}]
+    features = []
+    names = g["name"] if "name" in g.columns else pd.Series([""] * len(g), index=g.index)
+    for geom, nm in zip(geoms, names):
+        if geom is None or geom.is_empty:
+            continue
+        tip = f"<b>{_esc(nm)}</b><br>{_t('exclusions', lang)}" if str(nm) else _t("exclusions", lang)
+        features.append(_feature(shapely.geometry.mapping(geom), {"_s": 0, "_tip": tip}))
+    group = folium.FeatureGroup(name=_esc(name or _t("exclusions", lang)), show=show)
+    group.add_child(_GeoJsonLayer(features, styles=styles, body=_HATCH))
+    return group
+
+
+def route_layer(route: Mapping, *, lang: str = "zh", shift_gcj02: bool = False, name: str | None = None,
+                show: bool = True) -> folium.FeatureGroup:
+    """A walking route (``CoverageResult.route``: ``lonlat``, ``minutes``, ``metres``, ``facility_name``) as a line
+    with a popup of the minutes and the facility's name (escaped)."""
+    _check_lang(lang)
+    xy = np.asarray(route["lonlat"], dtype=float)
+    x, y = _display_xy(xy[:, 0], xy[:, 1], shift_gcj02)
+    text = _t("route_tip", lang).format(minutes=f"{float(route['minutes']):.1f}", metres=f"{float(route['metres']):,.0f}",
+                                        name=_esc(route.get("facility_name", "")))
+    line = _feature({"type": "LineString", "coordinates": [[float(a), float(b)] for a, b in zip(x, y)]},
+                    {"_s": 0, "_tip": text, "_pop": f'<div class="pm-route">{text}</div>'})
+    # the clicked place, its label shown at once: the answer to the click
+    start = _feature({"type": "Point", "coordinates": [float(x[0]), float(y[0])]},
+                     {"_i": 0, "_tip": text, "_pop": f'<div class="pm-route">{text}</div>', "_open": True})
+    dot = (f'<div style="box-sizing:border-box;width:100%;height:100%;border-radius:50%;'
+           f'background:{style.ROUTE_START_FILL};border:3px solid {style.ROUTE_COLOUR}"></div>')
+    group = folium.FeatureGroup(name=_esc(name or _t("route", lang)), show=show)
+    group.add_child(_GeoJsonLayer([line], styles=[{"color": style.ROUTE_COLOUR, "weight": 5, "opacity": 0.9}]))
+    group.add_child(_GeoJsonLayer([start], icons=[{"html": dot, "cls": "pm-icon", "size": [14, 14], "z": 900}]))
+    return group
+
+
 # ---------------------------------------------------------------------------- legend
 
 
@@ -814,6 +903,9 @@ def legend(
     show_unreachable: bool = True,
     share_goal: float | None = None,
     surface_goal: float | None = None,
+    candidates: bool = False,
+    exclusions: bool = False,
+    route: bool = False,
     position: str = "bottomright",
 ) -> MacroElement:
     """A fixed legend: facility types with colour and glyph, and the gap colour scale.
@@ -866,6 +958,16 @@ def legend(
         for colour, text in ((SURFACE_BEYOND, over), (SURFACE_UNREACHABLE, _t("no_facility_reach", lang))):
             parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{colour}">'
                          f"</span><span>{text}</span></div>")
+    if candidates:
+        parts.append(f'<div class="pm-row"><span class="pm-sw" style="width:10px;height:10px;background:transparent;'
+                     f'border:2px solid {style.CANDIDATE_STROKE}"></span><span>{_t("candidates", lang)}</span></div>')
+    if exclusions:
+        hatch = f"repeating-linear-gradient(45deg,{style.EXCLUSION_STROKE} 0 2px,{style.EXCLUSION_FILL} 2px 5px)"
+        parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{hatch};'
+                     f'border:1px dashed {style.EXCLUSION_STROKE}"></span><span>{_t("exclusions", lang)}</span></div>')
+    if route:
+        parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;height:4px;background:{style.ROUTE_COLOUR}">'
+                     f'</span><span>{_t("route", lang)}</span></div>')
     if share_goal is not None:
         caption = f"{_t('share', lang)}（{_t('goal', lang)} {share_goal:.0%}）" if lang != "en" \
             else f"{_t('share', lang)} ({_t('goal', lang)} {share_goal:.0%})"

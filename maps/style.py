@@ -6,7 +6,8 @@ import branca.colormap as bcm
 __all__ = [
     "UNREACHABLE_COLOUR", "UNKNOWN_COLOUR", "GAP_COLOURS", "SHARE_COLOURS", "SHARE_MISSING_COLOUR", "SURFACE_COLOURS",
     "SURFACE_BEYOND", "SURFACE_UNREACHABLE", "HIGHLIGHT_COLOUR", "PROPOSAL_FILL", "PROPOSAL_STROKE", "STREETS_COLOUR",
-    "BAND_WITHIN_COLOURS", "BAND_BEYOND_COLOUR", "share_colormap", "gap_colormap",
+    "BAND_WITHIN_COLOURS", "BAND_BEYOND_COLOUR", "CANDIDATE_STROKE", "EXCLUSION_FILL", "EXCLUSION_STROKE", "ROUTE_COLOUR", "ROUTE_START_FILL",
+    "share_colormap", "gap_colormap",
 ]
 
 #: Demand no facility reaches (gap cells, legends, the report's band bars).
@@ -31,6 +32,14 @@ HIGHLIGHT_COLOUR = "#2166ac"
 #: Proposed sites: gold stars with a dark outline.
 PROPOSAL_FILL = "#ffd700"
 PROPOSAL_STROKE = "#111111"
+#: Candidate sites (the only places a new site may go): small hollow rings.
+CANDIDATE_STROKE = "#1b7837"
+#: Exclusion zones (no new site): grey, hatched, with a dashed outline.
+EXCLUSION_FILL = "#737373"
+EXCLUSION_STROKE = "#252525"
+#: A walking route from a clicked place to its nearest facility.
+ROUTE_COLOUR = "#0072b2"
+ROUTE_START_FILL = "#ffffff"
 #: The loaded streets drawn as the offline basemap.
 STREETS_COLOUR = "#6f6f6f"
 #: The report's time-band bars within the goal (nearest first) and beyond it.

@@ -138,6 +138,11 @@ def spec_from_args(args, *, candidates: str | None = None) -> StudySpec:
         if areas is not None and args.area_name_column:
             areas = replace(areas, name_column=args.area_name_column)
     cand = layer(candidates, args.facilities_coords) if candidates else spec.candidates
+    excl_path, excl_coords = getattr(args, "exclusions", None), getattr(args, "exclusions_coords", None)
+    if excl_path:  # propose --exclusions FILE: polygons where no new site may go
+        excl = Layer(excl_path, coords=excl_coords or args.coords, layer=args.layer)
+    else:
+        excl = recoord(spec.exclusions, excl_coords)
     g = spec.goals
     goals = Goals(
         minutes=args.minutes if args.minutes is not None else g.minutes,
@@ -147,7 +152,8 @@ def spec_from_args(args, *, candidates: str | None = None) -> StudySpec:
         max_snap_m=args.max_snap_m if args.max_snap_m is not None else g.max_snap_m,
     )
     spec = replace(
-        spec, network=net, facilities=facilities, demand=demand, areas=areas, candidates=cand, coords=default_coords,
+        spec, network=net, facilities=facilities, demand=demand, areas=areas, candidates=cand, exclusions=excl,
+        coords=default_coords,
         goals=goals, types_file=args.types_file or spec.types_file,
         outside_tolerance_m=args.outside_tolerance_m if args.outside_tolerance_m is not None else spec.outside_tolerance_m,
         keep_outside_demand=bool(args.keep_outside_demand) or spec.keep_outside_demand,

@@ -1267,7 +1267,7 @@ _CODE_COLUMNS = ("official_control_code_2023", "area_id", "code", "编码", "代
 
 
 def read_boundaries(path: str | Path, *, name_column: str | None = None, code_column: str | None = None,
-                    layer: str | int | None = None, coords: str = "wgs84") -> gpd.GeoDataFrame:
+                    layer: str | int | None = None, coords: str = "wgs84", zones: bool = False) -> gpd.GeoDataFrame:
     """Read district/subdistrict polygons.
 
     Parameters
@@ -1291,6 +1291,9 @@ def read_boundaries(path: str | Path, *, name_column: str | None = None, code_co
         column), ``name`` (str), ``geometry``, plus the file's other attributes. Invalid
         geometries are repaired with ``shapely.make_valid`` and listed in
         ``attrs['warnings']`` (tuple of Problem) and the log.
+
+    ``zones=True`` reads polygons that need no name (exclusion zones: water, parks, military land):
+    without a name or code column each polygon is named by its feature number, and names may repeat.
     """
     raw = _read_raw(path, layer=layer)
     if raw.geometry is None:
@@ -1311,7 +1314,7 @@ def read_boundaries(path: str | Path, *, name_column: str | None = None, code_co
 
     name_col = pick(name_column, _NAME_COLUMNS, "name", "名称")
     code_col = pick(code_column, _CODE_COLUMNS, "code", "代码")
-    if name_col is None and code_col is None:
+    if name_col is None and code_col is None and not zones:
         problems.append(Problem("missing_column", f"no name or code column found. Columns found: {cols}. "
                                 "Pass name_column=... or code_column=...",
                                 f"找不到名称或代码列。现有列：{cols}。请用 name_column=... 或 code_column=... 指定。",
@@ -1333,7 +1336,11 @@ def read_boundaries(path: str | Path, *, name_column: str | None = None, code_co
     names = f[name_col].astype(str) if name_col in f else None
     codes = f[code_col].astype(str).str.replace(r"\.0$", "", regex=True) if code_col in f else None
     area_id = codes if codes is not None else names
-    if area_id is not None and not problems:
+    if zones:
+        numbers = pd.Series([str(r) for r in raw.rows], index=f.index)
+        area_id = numbers if area_id is None else area_id.where(area_id != "", numbers)
+        names = area_id if names is None else names
+    if area_id is not None and not problems and not zones:
         empty = (area_id == "").to_numpy()
         dup = area_id.duplicated(keep=False).to_numpy() & ~empty
         col = code_col if codes is not None else name_col

@@ -91,7 +91,7 @@ def relocate_one(
     from .fca import catchment_pairs
     from .network import snap_points
     from .scenario import goal_for, run
-    from .siting import Candidates, _make, candidates_from_nodes
+    from .siting import Candidates, _make, candidates_from_nodes, outside_exclusions
     from .travel import nearest
 
     t0 = time.perf_counter()
@@ -121,7 +121,7 @@ def relocate_one(
     if candidates is None:
         near = near_m if near_m is not None else 2.0 * ftype.target_m
         spacing = candidate_spacing_m or max(25.0, ftype.target_m / 3.0)
-        candidates = candidates_from_nodes(net, spacing_m=spacing, near_x=fx, near_y=fy, near_m=near)
+        candidates = outside_exclusions(study, candidates_from_nodes(net, spacing_m=spacing, near_x=fx, near_y=fy, near_m=near))
     candidates = Candidates.concat([current, candidates])
 
     g = study.demand.gdf

@@ -55,6 +55,32 @@ class CoverageResult:
     fac_snaps: dict
     surfaces: dict = field(default_factory=dict)
 
+    def route(self, type_key: str, lon: float, lat: float) -> dict | None:
+        """The walking route from a place (WGS-84) to its nearest facility of one type, as the engine measures it.
+
+        Returns ``None`` when no facility is reachable (or the place is farther than the snap limit from
+        a street), else a dict: ``facility_id``, ``facility_name``, ``metres``, ``minutes`` (the same
+        minutes a resident standing there gets in ``demand_table``) and ``lonlat`` (the polyline, from
+        the place to the facility).
+        """
+        from .travel import route_to_nearest
+
+        cov = self.coverage[type_key]
+        ftype = self.goals[type_key]
+        net = self.study.network_for(ftype)
+        ft = self.facilities_table
+        rows = ft[ft["type"] == type_key].set_index(ft[ft["type"] == type_key]["id"].astype(str))
+        ids = [str(i) for i in cov.facility_ids]
+        fx, fy = net.to_metric(rows.loc[ids, "lon"].to_numpy(float), rows.loc[ids, "lat"].to_numpy(float))
+        x, y = net.to_metric(np.array([float(lon)]), np.array([float(lat)]))
+        r = route_to_nearest(net, cov.fac_snap, float(x[0]), float(y[0]), max_snap_m=self.dem_snaps[net.mode].max_snap_m,
+                             source_xy=(np.asarray(fx), np.asarray(fy)))
+        if r.source < 0:
+            return None
+        fid = ids[r.source]
+        return {"facility_id": fid, "facility_name": str(rows.loc[fid, "name"]), "metres": r.metres,
+                "minutes": r.minutes(ftype.metres_per_minute), "lonlat": r.lonlat}
+
     def catchments(self, type_key: str) -> pd.DataFrame:
         """Which facility serves how many residents: one row per facility of the type, residents whose nearest
         facility it is by time band (the type's thirds of the goal), within the goal in all, and their mean minutes.

@@ -43,6 +43,7 @@ __all__ = [
     "candidates_from_points",
     "candidates_from_nodes",
     "candidates_from_demand",
+    "outside_exclusions",
     "goal_limit_m",
     "coverage_matrix",
     "Reduced",
@@ -238,6 +239,15 @@ def candidates_from_nodes(
     pick = np.sort(idx[order[first]])
     ids = np.array([f"n{v}" for v in net.node_id[pick]], dtype=object)
     return _make(ids, net.lon[pick], net.lat[pick], x[pick], y[pick], "node")
+
+
+def outside_exclusions(study, candidates: Candidates) -> Candidates:
+    """The candidates not in the study's exclusion zones (generated candidates: no site in water, parks,
+    military land); a study without exclusion zones keeps them all."""
+    excluded = getattr(study, "excluded", None)
+    if excluded is None or getattr(study, "exclusions", None) is None or len(candidates) == 0:
+        return candidates
+    return candidates.subset(np.flatnonzero(~excluded(candidates.lon, candidates.lat)))
 
 
 def candidates_from_demand(net: Network, lon, lat, ids, *, mask=None) -> Candidates:
@@ -1554,6 +1564,8 @@ def propose_study(
         fac_snap = fac_snap.subset(np.zeros(0, np.int64))
         if kwargs.get("count") is not None:
             kwargs["count"] = int(kwargs["count"]) + len(existing)
+    if candidates is None and getattr(study, "candidates", None) is not None:
+        candidates = candidates_from_gdf(net, study.candidates)  # the study's candidate sites: the only places
     if candidates is None:
         limit = goal_limit_m(ftype)
         if len(sel) and not relocate:
@@ -1562,14 +1574,14 @@ def propose_study(
         else:
             unc = ~dem_snap.too_far
         if candidates_from == "demand":
-            candidates = candidates_from_demand(net, dlon, dlat, g["id"].to_numpy(), mask=unc)
+            candidates = outside_exclusions(study, candidates_from_demand(net, dlon, dlat, g["id"].to_numpy(), mask=unc))
         else:
             if candidate_spacing_m is not None and not candidate_spacing_m > 0:
                 raise InputError(f"The candidate spacing must be positive (metres), not {candidate_spacing_m}.",
                                  f"候选点间距须为正数（米），而非 {candidate_spacing_m}。")
             spacing = candidate_spacing_m or max(25.0, ftype.target_m / 3.0)
-            candidates = candidates_from_nodes(net, spacing_m=spacing, near_x=np.asarray(dx)[unc],
-                                               near_y=np.asarray(dy)[unc], near_m=limit)
+            candidates = outside_exclusions(study, candidates_from_nodes(net, spacing_m=spacing, near_x=np.asarray(dx)[unc],
+                                                                         near_y=np.asarray(dy)[unc], near_m=limit))
             # one node per cell can miss a resident its cell-mates cannot reach (a gated compound,
             # a river): such residents become candidates themselves, so no one is left
             # unreachable because of how the candidates were thinned
@@ -1577,7 +1589,7 @@ def propose_study(
             a = coverage_matrix(net, cand_snap, dem_snap, limit_m=limit)
             missing = unc & ~dem_snap.too_far & (np.diff(a.indptr) == 0)
             if missing.any():
-                extra = candidates_from_demand(net, dlon, dlat, g["id"].to_numpy(), mask=missing)
+                extra = outside_exclusions(study, candidates_from_demand(net, dlon, dlat, g["id"].to_numpy(), mask=missing))
                 extra_snap = snap_points(net, extra.x, extra.y, max_snap_m=max_snap_m)
                 a = sp.hstack([a, coverage_matrix(net, extra_snap, dem_snap, limit_m=limit)]).tocsr()
                 candidates = Candidates.concat([candidates, extra])

@@ -16,6 +16,7 @@ examples:
   python -m planner propose --network district.osm.pbf --facilities stations.csv --type service_station \\
       --target-share 0.95 --method exact --time-limit 120 --out out/stations
   python -m planner propose --demo --type aed --count 10 --candidates candidates.csv --coords gcj02 --out out/x
+  python -m planner propose --demo --type aed --count 10 --exclusions parks_water.geojson --out out/x
 
 candidates: a file with the same columns as facilities (lon/lat, id), or generated from network nodes
 near uncovered demand, one per --candidate-spacing-m cell (default: a third of the goal distance).
@@ -48,6 +49,10 @@ def add_parser(subparsers, add_common) -> argparse.ArgumentParser:
     p.add_argument("--share-of", choices=("total", "reachable"), default="total",
                    help="--target-share of all demand (default) or of demand some site can reach")
     p.add_argument("--candidates", metavar="PATH", help="candidate sites file (same formats as facilities)")
+    p.add_argument("--exclusions", metavar="PATH",
+                   help="exclusion zones: polygons (GeoJSON/GPKG/zipped Shapefile) where no new site may go (water, parks, "
+                        "military land); candidates inside are removed and counted")
+    p.add_argument("--exclusions-coords", metavar="SYSTEM", help="coordinate system of the --exclusions file (overrides --coords)")
     p.add_argument("--candidate-spacing-m", type=float, metavar="M",
                    help="generated candidates: one network node per M-metre cell near uncovered demand")
     p.add_argument("--candidates-from", choices=("nodes", "demand"), default="nodes",
@@ -98,7 +103,7 @@ def cmd_propose(args) -> int:
             areas = study.areas.merge(cols.rename(columns={"share_after": "coverage_share"}), on="area_id", how="left")
         m = coverage_map(facilities=fac[fac["type"] == ftype.key], proposals=result.sites_gdf(),
                          areas=areas, types=study.types, lang=args.lang, basemap=args.basemap,
-                         title=study.label)
+                         title=study.label, candidates=study.candidates, exclusions=study.exclusions)
         html = to_html(m)
     extra = {"study": study.label, "elapsed_s": round(time.perf_counter() - t0, 3)}
     written = write_siting(result, args.out, map_html=html, extra_summary=extra, study=study,

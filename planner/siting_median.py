@@ -550,7 +550,7 @@ def propose_time(
     from .fca import catchment_pairs
     from .network import snap_points
     from .scenario import goal_for
-    from .siting import Candidates, _make, candidates_from_nodes
+    from .siting import Candidates, _make, candidates_from_nodes, outside_exclusions
     from .travel import nearest
 
     if objective not in OBJECTIVES:
@@ -585,6 +585,7 @@ def propose_time(
         spacing = candidate_spacing_m or max(25.0, ftype.target_m / 3.0)
         live = ~dem_snap.too_far
         candidates = candidates_from_nodes(net, spacing_m=spacing, near_x=np.asarray(dx)[live], near_y=np.asarray(dy)[live], near_m=limit_m)
+        candidates = outside_exclusions(study, candidates)
     n_exist = len(sel)
     if relocate:
         existing = _make(fac["id"].astype(str).to_numpy()[sel], flon, flat, fx, fy, "existing")

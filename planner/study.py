@@ -16,6 +16,10 @@ applies a rule of its own, so they cannot drift apart. A study file looks like::
     [areas]
     path = "subdistricts.geojson"
     name_column = "name"
+    [candidates]               # the only places a new site may go (siting)
+    path = "vacant_rooms.csv"
+    [exclusions]               # polygons where no new site may go (water, parks, military land)
+    path = "no_build.geojson"
     [goals]
     minutes = 15
     speed_kmh = 4.5
@@ -255,6 +259,9 @@ class StudySpec:
         (demand outside them leaves the statistics, unless ``keep_outside_demand``).
     candidates : Layer, optional
         The only places where new sites may go (siting).
+    exclusions : Layer, optional
+        Polygons where no new site may go (water, parks, military land): candidates inside them are
+        removed (and counted in the notes), generated candidates and clicked sites there are refused.
     coords : str
         The coordinate system of every layer that does not name its own.
     goals : Goals
@@ -274,6 +281,7 @@ class StudySpec:
     demand: Layer | None = None
     areas: Layer | None = None
     candidates: Layer | None = None
+    exclusions: Layer | None = None
     coords: str = "wgs84"
     goals: Goals = field(default_factory=Goals)
     types_file: str | None = None
@@ -298,7 +306,7 @@ class StudySpec:
     def layers(self) -> list[Layer]:
         """Every file layer, in reading order."""
         out = list(self.facilities)
-        out += [lf for lf in (self.demand, self.areas, self.candidates) if lf is not None]
+        out += [lf for lf in (self.demand, self.areas, self.candidates, self.exclusions) if lf is not None]
         return out
 
     def with_layers(self, *, facilities: Iterable[Layer] | None = None, demand: Layer | None | bool = False,
@@ -330,7 +338,8 @@ class Study:
     label : a title for reports (e.g. "长宁区" or "Demo district (synthetic)").
     meta : what the summary records about the inputs (files, coordinate systems, rows).
     spec : the StudySpec it was built from (None when assembled by hand).
-    candidates : GeoDataFrame of candidate sites (the spec's candidates layer), or None.
+    candidates : GeoDataFrame of candidate sites (the spec's candidates layer, less those in exclusion zones), or None.
+    exclusions : GeoDataFrame of exclusion zones (area_id, name, geometry; EPSG:4326), or None.
     rejected : rows refused with ``skip_invalid`` (file, row, column, reason), or None.
     notes : warnings to show the planner (:class:`planner.Problem`).
     memo : values computed once and shared by every study derived from this one with
@@ -347,6 +356,7 @@ class Study:
     meta: dict = field(default_factory=dict)
     spec: StudySpec | None = None
     candidates: object = None
+    exclusions: object = None
     rejected: pd.DataFrame | None = None
     notes: tuple = ()
     memo: dict = field(default_factory=dict, repr=False, compare=False)
@@ -390,6 +400,23 @@ class Study:
         moved = gpd.GeoDataFrame(moved.drop(columns="geometry"), geometry=gpd.points_from_xy(moved["lon"], moved["lat"]),
                                  crs=4326)
         return replace(self, facilities=moved)
+
+    def excluded(self, lon, lat) -> np.ndarray:
+        """Which places (WGS-84 degrees) lie in an exclusion zone (the spec's ``exclusions`` layer)."""
+        lon = np.atleast_1d(np.asarray(lon, float))
+        lat = np.atleast_1d(np.asarray(lat, float))
+        if self.exclusions is None or not len(self.exclusions):
+            return np.zeros(len(lon), bool)
+        return in_zones(self.exclusions, lon, lat)
+
+    def exclusion_at(self, lon: float, lat: float) -> str | None:
+        """The name of the exclusion zone a place lies in, or None (a clicked site there is refused)."""
+        import shapely
+
+        if self.exclusions is None or not len(self.exclusions):
+            return None
+        hit = np.asarray(shapely.intersects_xy(self.exclusions.geometry.values, float(lon), float(lat)), bool)
+        return str(self.exclusions["name"].iloc[int(np.flatnonzero(hit)[0])]) if hit.any() else None
 
     @property
     def goals(self) -> Goals:
@@ -667,6 +694,45 @@ def _read_candidates(spec: StudySpec, types: FacilityTypes, area, base_dir, stat
     return t.gdf
 
 
+def in_zones(zones, lon, lat) -> np.ndarray:
+    """Which points lie in (or on the edge of) any of the polygons ``zones`` (GeoDataFrame, EPSG:4326)."""
+    import shapely
+
+    union = shapely.union_all(zones.geometry.values)
+    shapely.prepare(union)
+    return np.asarray(shapely.intersects_xy(union, np.asarray(lon, float), np.asarray(lat, float)), bool)
+
+
+def _read_exclusions(spec: StudySpec, area, base_dir, state):
+    from . import io
+
+    lf = spec.exclusions
+    if lf is None:
+        return None
+    system = lf.coords_or(spec.coords)
+    zones = io.read_boundaries(_resolve(lf.path, base_dir), name_column=lf.name_column, code_column=lf.code_column,
+                               layer=lf.layer, coords=system, zones=True)
+    state.notes.extend(zones.attrs.get("warnings", ()))
+    state.inputs["exclusions"] = {"file": lf.label, "coords": system, "rows": int(len(zones))}
+    return zones
+
+
+def _drop_excluded(spec: StudySpec, candidates, zones, state):
+    """Candidates inside an exclusion zone are removed, and counted in the notes (never silently)."""
+    if candidates is None or zones is None or not len(candidates):
+        return candidates
+    inside = in_zones(zones, candidates["lon"].to_numpy(float), candidates["lat"].to_numpy(float))
+    n = int(inside.sum())
+    if n:
+        state.notes.append(Problem(
+            "candidates_excluded",
+            f"{n} of {len(candidates)} candidate sites lie in an exclusion zone ({spec.exclusions.label}) and are not used",
+            f"{len(candidates)} 个候选点中有 {n} 个位于禁建区（{spec.exclusions.label}）内，不予采用",
+            file=spec.candidates.label))
+        state.inputs.setdefault("candidates", {})["excluded"] = n
+    return candidates[~inside].reset_index(drop=True)
+
+
 class _State:
     """What the layer readers report back: inputs (for the summary), rejected rows, notes."""
 
@@ -762,6 +828,8 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
     areas, areas_raw = _read_areas(spec, base, area, bdir, state)
     demand = _read_demand(spec, base, area, areas_raw, bdir, state)
     candidates = _read_candidates(spec, types, area, bdir, state)
+    exclusions = _read_exclusions(spec, area, bdir, state)
+    candidates = _drop_excluded(spec, candidates, exclusions, state)
     meta: dict[str, Any] = dict(base.meta)
     if meta.get("synthetic") and (spec.areas is not None or spec.facilities) and spec.demand is None:
         state.notes.append(Problem(
@@ -789,13 +857,13 @@ def build_study(spec: StudySpec, *, base: Base | None = None, base_dir: str | Pa
         demand = assign_areas(demand, areas)
     meta["inputs"] = {"default_coords": spec.coords, "network": spec.network.key, **state.inputs}
     return Study(networks=base.networks, facilities=facilities, demand=demand, areas=areas, types=types,
-                 label=spec.label or base.label, meta=meta, spec=spec, candidates=candidates,
+                 label=spec.label or base.label, meta=meta, spec=spec, candidates=candidates, exclusions=exclusions,
                  rejected=pd.concat(state.rejected, ignore_index=True) if state.rejected else None,
                  notes=tuple(state.notes))
 
 
 # ============================================================================ study files
-_TOP_KEYS = {"network", "facilities", "demand", "areas", "candidates", "goals", "options", "label", "coords", "types_file"}
+_TOP_KEYS = {"network", "facilities", "demand", "areas", "candidates", "exclusions", "goals", "options", "label", "coords", "types_file"}
 _LAYER_KEYS = {f.name for f in fields(Layer)}
 _NETWORK_KEYS = {"path", "place", "demo", "demo_scale", "demo_seed", "facilities", "walk_rules"}
 _GOAL_KEYS = {f.name for f in fields(Goals)}
@@ -869,7 +937,7 @@ def spec_from_dict(doc: Mapping, *, file: str = "study") -> StudySpec:
     if not isinstance(fac, list):
         raise _bad(file, "facilities must be [[facilities]] tables.", "facilities 须写成 [[facilities]] 表。")
     layers = tuple(_layer_from(file, f"facilities #{i + 1}", f) for i, f in enumerate(fac))
-    one = {k: _layer_from(file, k, doc[k]) if k in doc else None for k in ("demand", "areas", "candidates")}
+    one = {k: _layer_from(file, k, doc[k]) if k in doc else None for k in ("demand", "areas", "candidates", "exclusions")}
     raw_goals = doc.get("goals", {})
     _check_keys(file, "goals", raw_goals, _GOAL_KEYS)
     gtypes = raw_goals.get("types")
@@ -995,7 +1063,7 @@ def study_toml(spec: StudySpec, *, base_dir: str | Path | None = None, comment: 
         "walk_rules": _relative(n.walk_rules, bdir) if n.walk_rules else None})
     for lf in spec.facilities:
         lines += [""] + _table("facilities", _layer_dict(lf, bdir), array=True)
-    for role in ("demand", "areas", "candidates"):
+    for role in ("demand", "areas", "candidates", "exclusions"):
         lf = getattr(spec, role)
         if lf is not None:
             lines += [""] + _table(role, _layer_dict(lf, bdir))
@@ -1036,7 +1104,8 @@ def resolved(spec: StudySpec, base_dir: str | Path | None) -> StudySpec:
         net = replace(net, walk_rules=str(Path(_resolve(net.walk_rules, bdir)).resolve()))
     types_file = str(Path(_resolve(spec.types_file, bdir)).resolve()) if spec.types_file else None
     return replace(spec, network=net, facilities=tuple(fix(lf) for lf in spec.facilities), demand=fix(spec.demand),
-                   areas=fix(spec.areas), candidates=fix(spec.candidates), types_file=types_file)
+                   areas=fix(spec.areas), candidates=fix(spec.candidates), exclusions=fix(spec.exclusions),
+                   types_file=types_file)
 
 
 # ============================================================================ the public entry point
@@ -1044,6 +1113,7 @@ def load_study(study_file: str | Path | StudySpec | None = None, *, network: str
                place: str | None = None, demo: bool = False, demo_scale: float = 1.0,
                facilities: Iterable[Layer | str | Path] = (), demand: Layer | str | Path | None = None,
                areas: Layer | str | Path | None = None, candidates: Layer | str | Path | None = None,
+               exclusions: Layer | str | Path | None = None,
                coords: str = "wgs84", goals: Goals | None = None, facilities_from_network: bool | None = None,
                types_file: str | Path | None = None, outside_tolerance_m: float = OUTSIDE_TOLERANCE_M,
                keep_outside_demand: bool = False, allow_large_population: bool = False, label: str | None = None,
@@ -1060,7 +1130,7 @@ def load_study(study_file: str | Path | StudySpec | None = None, *, network: str
         download through osmnx (needs internet), or the bundled synthetic demo district.
     facilities : iterable of Layer or path
         Facility files; a plain path is read in ``coords``.
-    demand, areas, candidates : Layer or path, optional
+    demand, areas, candidates, exclusions : Layer or path, optional
     coords : str
         The coordinate system of layers that do not name their own (``wgs84``, ``gcj02``, ``bd09``, ``EPSG:nnnn``).
     goals : Goals, optional
@@ -1091,7 +1161,7 @@ def load_study(study_file: str | Path | StudySpec | None = None, *, network: str
             network=NetworkSource(path=str(network) if network is not None else None, place=place, demo=demo,
                                   demo_scale=demo_scale, facilities=facilities_from_network),
             facilities=tuple(as_layer(f) for f in facilities), demand=as_layer(demand), areas=as_layer(areas),
-            candidates=as_layer(candidates), coords=coords, goals=goals or Goals(),
+            candidates=as_layer(candidates), exclusions=as_layer(exclusions), coords=coords, goals=goals or Goals(),
             types_file=str(types_file) if types_file is not None else None, outside_tolerance_m=outside_tolerance_m,
             keep_outside_demand=keep_outside_demand, allow_large_population=allow_large_population, label=label,
         )

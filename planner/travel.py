@@ -19,7 +19,8 @@ from .network import Network, Snap
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["NodeField", "nearest_field", "point_distances", "nearest", "Reach", "reach", "reach_points"]
+__all__ = ["NodeField", "nearest_field", "point_distances", "nearest", "Reach", "reach", "reach_points", "Route",
+           "route_to_nearest"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -431,3 +432,123 @@ def reach_points(net: Network, rch: Reach, src: Snap, pts: Snap) -> tuple[np.nda
     first = np.ones(len(s), dtype=bool)
     first[1:] = (s[1:] != s[:-1]) | (p[1:] != p[:-1])
     return s[first], p[first], d[first]
+
+
+# ============================================================================ one route
+@dataclass(frozen=True, eq=False)
+class Route:
+    """The walking route from a point to its nearest source, along the streets.
+
+    Attributes
+    ----------
+    source : index (into the sources) of the nearest one; -1 when none is reachable.
+    metres : length of the route (off-street legs included), metres; ``inf`` when unreachable.
+    lonlat : ``(k, 2)`` array of WGS-84 ``lon, lat`` from the point to the source's place on the street
+        (then to the source itself when ``source_lonlat`` was given).
+    """
+
+    source: int
+    metres: float
+    lonlat: np.ndarray
+
+    def minutes(self, metres_per_minute: float) -> float:
+        return self.metres / float(metres_per_minute)
+
+
+def _edge_lookup(net: Network):
+    """Sorted keys ``min(u,v) * n + max(u,v)`` of every edge (shortest first among parallel ones), for node pairs -> edge."""
+    cached = net.__dict__.get("_edge_lookup")
+    if cached is None:
+        a = np.minimum(net.edge_u, net.edge_v).astype(np.int64)
+        b = np.maximum(net.edge_u, net.edge_v).astype(np.int64)
+        key = a * net.n_nodes + b
+        order = np.lexsort((net.length_m, key))
+        cached = (key[order], order)
+        net.__dict__["_edge_lookup"] = cached
+    return cached
+
+
+def _part(net: Network, edge: int, from_m: float, to_m: float) -> np.ndarray:
+    """Metric coordinates along ``edge`` from one position (street metres from its u node) to another."""
+    import shapely
+
+    g = net.edge_geoms[edge]
+    a, b = net.grid_along(np.array([edge, edge]), np.array([from_m, to_m], float))
+    lo, hi = sorted((float(a), float(b)))
+    from shapely.ops import substring
+
+    seg = substring(g, lo, hi)
+    xy = np.asarray(shapely.get_coordinates(seg))
+    if len(xy) == 0:
+        xy = np.asarray(shapely.get_coordinates(shapely.line_interpolate_point(g, lo)))
+    return xy if a <= b else xy[::-1]
+
+
+def route_to_nearest(net: Network, src: Snap, x: float, y: float, *, max_snap_m: float | None = None,
+                     source_xy: tuple[np.ndarray, np.ndarray] | None = None) -> Route:
+    """The walking route from one point (metric ``x, y`` in ``net.crs``) to its nearest source.
+
+    Multi-source Dijkstra (``min_only``, ``return_predecessors``) from the sources' stubs, the same
+    arcs the coverage engine uses, so :attr:`Route.metres` equals the distance
+    :func:`point_distances` gives the point (a source on the point's own edge is reached along it).
+    The path is walked back through the predecessors and drawn along the edges' geometry.
+    ``source_xy``: the sources' own coordinates, to draw the last off-street leg.
+    """
+    limit = src.max_snap_m if max_snap_m is None else float(max_snap_m)
+    pts = snap_points_xy(net, x, y, limit)
+    m, n, keep = _augment(net, src)
+    if len(keep) == 0 or pts.too_far[0]:
+        return Route(-1, float("inf"), np.zeros((0, 2)))
+    stubs = np.arange(n, n + len(keep))
+    dist, pred, sources = dijkstra(m, directed=True, indices=stubs, min_only=True, return_predecessors=True)
+    field = NodeField(dist[:n], np.where(sources[:n] >= n, keep[np.clip(sources[:n] - n, 0, len(keep) - 1)], -1), np.inf)
+    d, who = point_distances(net, field, src, pts)
+    if not np.isfinite(d[0]) or who[0] < 0:
+        return Route(-1, float("inf"), np.zeros((0, 2)))
+    e, s, off = int(pts.edge[0]), float(pts.along_m[0]), float(pts.dist_m[0])
+    fi = int(who[0])
+    foot = np.asarray(net.edge_geoms[e].interpolate(float(net.grid_along(np.array([e]), np.array([s]))[0])).coords)
+    parts = [np.array([[x, y]]), foot]
+    u, v, L = int(net.edge_u[e]), int(net.edge_v[e]), float(net.length_m[e])
+    direct = (src.edge[fi] == e) and abs(off + abs(float(src.along_m[fi]) - s) + float(src.dist_m[fi]) - d[0]) <= 1e-6 * max(1.0, d[0])
+    if direct:
+        parts.append(_part(net, e, s, float(src.along_m[fi])))
+    else:
+        via_u = dist[u] + s
+        via_v = dist[v] + (L - s)
+        w = v if via_v < via_u else u
+        parts.append(_part(net, e, s, L if w == v else 0.0))
+        chain = [w]
+        while chain[-1] < n:
+            p = int(pred[chain[-1]])
+            if p < 0:
+                break
+            chain.append(p)
+        stub = chain[-1]
+        nodes = np.array(chain[:-1], np.int64)
+        if len(nodes) > 1:
+            keys, order = _edge_lookup(net)
+            a, b = nodes[:-1], nodes[1:]
+            k = np.minimum(a, b) * net.n_nodes + np.maximum(a, b)
+            edges = order[np.searchsorted(keys, k)]
+            for ei, na in zip(edges, a):
+                ei = int(ei)
+                fwd = net.edge_u[ei] == na
+                parts.append(_part(net, ei, 0.0, float(net.length_m[ei])) if fwd else
+                             _part(net, ei, float(net.length_m[ei]), 0.0))
+        fi = int(keep[stub - n]) if stub >= n else fi
+        fe = int(src.edge[fi])
+        last = int(nodes[-1])
+        fs = float(src.along_m[fi])
+        parts.append(_part(net, fe, 0.0 if net.edge_u[fe] == last else float(net.length_m[fe]), fs))
+    if source_xy is not None:
+        parts.append(np.array([[float(source_xy[0][fi]), float(source_xy[1][fi])]]))
+    xy = np.vstack(parts)
+    lon, lat = net.to_lonlat(xy[:, 0], xy[:, 1])
+    return Route(fi, float(d[0]), np.column_stack([lon, lat]))
+
+
+def snap_points_xy(net: Network, x: float, y: float, max_snap_m: float) -> Snap:
+    from .network import snap_points
+
+    return snap_points(net, np.array([float(x)]), np.array([float(y)]), max_snap_m=max_snap_m)

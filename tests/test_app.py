@@ -512,3 +512,117 @@ def test_a_large_study_computes_the_type_in_view_and_every_type_on_request(env, 
     assert not [b for b in at.button if b.key == "all_types_btn"]
     assert len(at.dataframe) == frames + 1
     monkeypatch.delenv("PLANNER_ALL_TYPES_AUTO")
+
+
+# ---------------------------------------------------------------------------------------- planner's tools
+def _map_html(at: AppTest) -> str:
+    return {i.key: i for i in at.session_state["exports"]}["map_html"].make().decode("utf-8")
+
+
+def _in_html(text: str, html: str) -> bool:
+    """Whether ``text`` is in the map's HTML as written, or as the map's scripts hold it (JSON, HTML-safe)."""
+    import json
+
+    js = json.dumps(text)[1:-1]
+    safe = js.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e").replace("'", "\\u0027")
+    return text in html or js in html or safe in html
+
+
+def test_candidate_sites_and_exclusion_zones_in_the_optimise_tab(env):
+
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    study = ss.demo_study()
+    pts = study.demand.gdf.iloc[::25].head(12)
+    rooms = "id,name,lon,lat\n" + "\n".join(f"R{i},活动室{i},{x},{y}" for i, (x, y) in enumerate(zip(pts.geometry.x, pts.geometry.y)))
+    x0, y0 = pts.geometry.x.iloc[0], pts.geometry.y.iloc[0]
+    park = box(x0 - 2e-5, y0 - 2e-5, x0 + 2e-5, y0 + 2e-5)  # around room R0 only
+    zones = gpd.GeoDataFrame({"name": ["<b>湖</b>"]}, geometry=[park], crs=4326).to_json().encode("utf-8")
+    at = open_app()
+    at.file_uploader(key="up_candidates").upload("rooms.csv", rooms.encode("utf-8"), "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("已载入 rooms.csv：12 条记录" in s for s in toasts(at))
+    at.file_uploader(key="up_exclusions").upload("lakes.geojson", zones, "application/geo+json").run()
+    assert not at.exception, [e.value for e in at.exception]
+    caps = [c.value for c in at.caption]
+    assert any("候选点位 11 个" in c for c in caps) and any("其中 1 个位于禁建区内" in c for c in caps)
+    assert any("12 个候选点中有 1 个位于禁建区" in w for w in texts(at, "warning"))  # the builder's note
+    html = _map_html(at)
+    assert html.count("pm-cand") >= 2
+    assert _in_html("&lt;b&gt;湖", html) and not _in_html("<b>湖</b>", html)  # the zone's name is escaped
+    for word in ("候选点位（仅可在此新增）", "禁建区（不可新增点位）"):  # legend entries
+        assert _in_html(word, html)
+    # the optimiser chooses among the candidates outside the zone only
+    at.number_input(key="opt_n").set_value(3)
+    at.button(key="opt_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    sites = at.session_state["siting"][2].sites
+    assert len(sites) == 3 and set(sites["id"]) <= {f"R{i}" for i in range(1, 12)}
+    # a click inside the zone proposes nothing and says why
+    at.session_state["map"] = {"last_clicked": {"lat": y0, "lng": x0}}
+    at.run()
+    assert at.session_state["proposals"] == []
+    assert any("禁建区「<b>湖</b>」" in s for s in toasts(at))
+    # the study file the app offers carries both layers
+    spec = ss.app_spec(ss.app_source(demo=True), at.session_state["layers"])
+    assert spec.candidates is not None and spec.exclusions is not None
+
+
+def test_route_mode_draws_the_walk_to_the_nearest_facility(env):
+
+    from planner.scenario import coverage
+
+    res = coverage(ss.demo_study(), types=["health_centre"], isochrones="none")
+    row = res.demand_table.iloc[7]
+    at = open_app()
+    assert at.toggle(key="route_mode").value is False  # a click proposes a site by default
+    at.toggle(key="route_mode").set_value(True).run()
+    assert any("步行路线" in c.value for c in at.caption)
+    at.session_state["map"] = {"last_clicked": {"lat": float(row["lat"]), "lng": float(row["lon"])}}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["proposals"] == []  # route mode adds no site
+    type_key, _, route = at.session_state["route"]
+    assert type_key == "health_centre"
+    # the engine's minutes for the clicked place (the click is kept to 7 decimals), and the resident's there
+    from planner.network import snap_points
+    from planner.travel import nearest
+
+    net, cov = res.study.networks["walk"], res.coverage["health_centre"]
+    lon, lat = round(float(row["lon"]), 7), round(float(row["lat"]), 7)
+    pts = snap_points(net, *net.to_metric([lon], [lat]), max_snap_m=res.dem_snaps["walk"].max_snap_m)
+    d, _, _ = nearest(net, cov.fac_snap, pts)
+    assert route["minutes"] == pytest.approx(d[0] / res.goals["health_centre"].metres_per_minute, rel=1e-9)
+    assert route["minutes"] == pytest.approx(float(row["health_centre_minutes"]), abs=1e-3)
+    assert route["facility_id"] == str(row["health_centre_facility_id"])
+    assert any(f"步行 {route['minutes']:.1f} 分钟" in c.value and route["facility_name"] in c.value for c in at.caption)
+    assert _in_html("步行路线", _map_html(at))
+    at.toggle(key="route_mode").set_value(False).run()
+    assert at.session_state["route"] is None
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    assert len(at.session_state["proposals"]) == 1  # back to proposing
+
+
+def test_unrecognised_columns_are_mapped_in_a_dialog(env):
+    data = ("单位,X坐标值,Y坐标值,性质\n" + "\n".join(
+        f"站{i},{x},{y},health_centre" for i, (x, y) in enumerate([(121.395, 31.215), (121.41, 31.23), (121.38, 31.20),
+                                                                    (121.42, 31.21)]))).encode("utf-8")
+    at = open_app()
+    at.file_uploader(key="up_facilities").upload("机构.csv", data, "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("未能识别" in w and "机构.csv" in w for w in texts(at, "warning"))
+    assert not any("columns=" in e for e in texts(at, "error"))  # no programmer's hint
+    assert at.selectbox(key="colmap_lon").options[0] == "（无）"
+    at.selectbox(key="colmap_lon").set_value("X坐标值")
+    at.selectbox(key="colmap_lat").set_value("Y坐标值")
+    at.selectbox(key="colmap_name").set_value("单位")
+    at.selectbox(key="colmap_type").set_value("性质")
+    at.button(key="colmap_apply").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("已载入 机构.csv：4 条记录" in s for s in toasts(at))
+    assert at.metric[1].value == "4"
+    (role, layer), = [x for x in at.session_state["layers"] if x[0] == "facilities"]
+    assert dict(layer.columns) == {"lon": "X坐标值", "lat": "Y坐标值", "name": "单位", "type": "性质"}
+    assert not [k for k in at.session_state if str(k) == "colmap_pending" and at.session_state[k]]

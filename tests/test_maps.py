@@ -421,3 +421,33 @@ def test_surface_layer_follows_the_amap_shift_and_language(types):
     zh = layers.legend([], lang="zh", surface_goal=15).body
     en = layers.legend([], lang="en", surface_goal=15).body
     assert "超出目标（&gt; 15 分钟）" in zh and "Beyond the goal (&gt; 15 min)" in en and "无设施可达的街道" in zh
+
+
+# ------------------------------------------------------------------ candidate sites, exclusion zones, routes
+
+
+def test_candidates_exclusions_and_route_are_drawn_escaped_with_legend_entries(types):
+    from maps import style
+
+    cand = pd.DataFrame({"id": ["C1", "C2"], "name": [HOSTILE, "活动室"], "lon": [121.47, 121.471], "lat": [31.23, 31.231]})
+    zones = gpd.GeoDataFrame({"name": [HOSTILE]}, geometry=[box(121.465, 31.225, 121.468, 31.228)], crs=4326)
+    route = {"lonlat": np.array([[121.47, 31.23], [121.472, 31.232]]), "minutes": 3.25, "metres": 243.7,
+             "facility_name": HOSTILE}
+    c = _layer_element(layers.candidates_layer(cand, lang="en"))
+    assert len(c.data["features"]) == 2 and c.icons[0]["cls"] == "pm-cand"
+    tip = c.data["features"][0]["properties"]["_tip"]
+    assert "<script>" not in tip and "&lt;script&gt;" in tip
+    z = _layer_element(layers.exclusions_layer(zones, lang="en"))
+    assert z.styles[0]["fillColor"] == f"url(#pm-hatch) {style.EXCLUSION_FILL}" and z.styles[0]["dashArray"]
+    assert "<script>" not in z.data["features"][0]["properties"]["_tip"]
+    r = layers.route_layer(route, lang="en")
+    line = _layer_element(r).data["features"][0]
+    assert line["geometry"]["type"] == "LineString" and len(line["geometry"]["coordinates"]) == 2
+    assert "3.2 min walk (244 m) to &lt;script&gt;" in line["properties"]["_pop"]
+    html = to_html(coverage_map(facilities=_facilities(), types=types, lang="en", candidates=cand, exclusions=zones,
+                                route=route))
+    assert _external_srcs(html) == [] and "<script>alert(1)" not in html
+    assert html.count('<pattern id="pm-hatch"') == 1  # the hatch the zones are filled with, once
+    assert "$(" not in html  # no folium popup: it needs jQuery, which the offline page does not ship (a script error)
+    for word in ("Candidate sites (the only places for new sites)", "Exclusion zones (no new sites)", "Walking route"):
+        assert html.count(word) >= 2  # the layer and its legend entry

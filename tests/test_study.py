@@ -268,6 +268,94 @@ def test_candidates_layer_limits_where_sites_go(tmp_path, district):
     assert set(res.sites["id"]) <= {f"R{i}" for i in range(5)}
 
 
+def _rooms_and_zone(tmp_path, district):
+    """Eight candidate rooms and one exclusion polygon (a park) around the first three of them."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    pts = district.demand.iloc[::40].head(8)
+    cand = tmp_path / "rooms.csv"
+    pd.DataFrame({"id": [f"R{i}" for i in range(len(pts))], "lon": pts.geometry.x, "lat": pts.geometry.y}).to_csv(cand, index=False)
+    inside = pts.iloc[:3]
+    others = pts.iloc[3:]
+    # a box around each of the first three rooms, small enough to leave the others out
+    boxes = [box(x - 1e-5, y - 1e-5, x + 1e-5, y + 1e-5) for x, y in zip(inside.geometry.x, inside.geometry.y)]
+    assert not any(b.intersects(p) for b in boxes for p in others.geometry)
+    zone = tmp_path / "parks.geojson"
+    gpd.GeoDataFrame({"名称": ["公园A", "公园B", "公园C"]}, geometry=boxes, crs=4326).to_file(zone, driver="GeoJSON")
+    return cand, zone
+
+
+def test_exclusion_zones_remove_candidates_and_say_how_many(tmp_path, district):
+    cand, zone = _rooms_and_zone(tmp_path, district)
+    study = planner.load_study(demo=True, demo_scale=SCALE, candidates=cand, exclusions=zone)
+    assert sorted(study.candidates["id"]) == [f"R{i}" for i in range(3, 8)]
+    note = next(n for n in study.notes if n.code == "candidates_excluded")
+    assert "3 of 8" in note.message("en") and "8 个候选点中有 3 个" in note.message("zh") and "parks.geojson" in note.message("en")
+    assert study.meta["inputs"]["exclusions"]["rows"] == 3 and study.meta["inputs"]["candidates"]["excluded"] == 3
+    res = planner.propose(study, "aed", count=2)
+    assert set(res.sites["id"]) <= {f"R{i}" for i in range(3, 8)}
+    # a place inside a zone is refused by name; one outside is not
+    x, y = study.exclusions.geometry.iloc[0].centroid.coords[0]
+    assert study.exclusion_at(x, y) == "公园A" and study.excluded([x], [y]).tolist() == [True]
+    r = study.candidates.iloc[0]
+    assert study.exclusion_at(r["lon"], r["lat"]) is None
+    # through a study file, and back to the same spec
+    (tmp_path / "s.toml").write_text(f'[network]\ndemo = true\ndemo_scale = {SCALE}\n[candidates]\npath = "rooms.csv"\n'
+                                      '[exclusions]\npath = "parks.geojson"\n', encoding="utf-8")
+    spec, folder = read_study_file(tmp_path / "s.toml")
+    assert spec.exclusions == Layer("parks.geojson")
+    again = planner.load_study(tmp_path / "s.toml")
+    assert sorted(again.candidates["id"]) == sorted(study.candidates["id"])
+    text = study_toml(spec)
+    assert "[exclusions]" in text and read_study_file(tmp_path / "s.toml")[0] == spec
+
+
+def test_exclusion_zones_keep_generated_candidates_out(tmp_path, district):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    study = planner.load_study(demo=True, demo_scale=SCALE)
+    lon0, lat0, lon1, lat1 = study.networks["walk"].bounds_lonlat
+    west = box(lon0 - 0.01, lat0 - 0.01, (lon0 + lon1) / 2, lat1 + 0.01)  # the western half is off limits
+    zone = tmp_path / "west.geojson"
+    gpd.GeoDataFrame({"name": ["west"]}, geometry=[west], crs=4326).to_file(zone, driver="GeoJSON")
+    fenced = planner.load_study(demo=True, demo_scale=SCALE, exclusions=zone)
+    res = planner.propose(fenced, "aed", count=4)
+    assert (res.sites["lon"] > (lon0 + lon1) / 2).all()
+
+
+def test_propose_cli_takes_exclusions(tmp_path, district):
+    cand, zone = _rooms_and_zone(tmp_path, district)
+    out = tmp_path / "p"
+    assert main(["propose", "--demo", "--demo-scale", str(SCALE), "--type", "aed", "--count", "2", "--candidates", str(cand),
+                 "--exclusions", str(zone), "--exclusions-coords", "wgs84", "--out", str(out)]) == 0
+    got = pd.read_csv(out / "proposals.csv")
+    assert set(got["id"]) <= {f"R{i}" for i in range(3, 8)}
+    html = (out / "map.html").read_text(encoding="utf-8")  # both layers drawn, with legend entries
+    assert html.count("pm-cand") >= 2 and json.dumps("禁建区（不可新增点位）")[1:-1] in html
+    assert "[exclusions]" in (out / "study.toml").read_text(encoding="utf-8")
+
+
+def test_a_file_with_unrecognised_columns_loads_through_a_column_mapping(tmp_path, district):
+    """Headers detection does not know: the study file's ``columns`` (what the app's mapping dialog writes) read it."""
+    f = _stations(district)
+    pd.DataFrame({"单位": f["name"], "X坐标值": f["lon"], "Y坐标值": f["lat"], "性质": "service_station"}).to_csv(
+        tmp_path / "机构.csv", index=False)
+    with pytest.raises(InputError) as e:
+        planner.load_study(demo=True, demo_scale=SCALE, facilities=[tmp_path / "机构.csv"])
+    assert {p.code for p in e.value.problems} == {"missing_column"}
+    (tmp_path / "s.toml").write_text(
+        f'[network]\ndemo = true\ndemo_scale = {SCALE}\n[[facilities]]\npath = "机构.csv"\n'
+        'columns = { name = "单位", lon = "X坐标值", lat = "Y坐标值", type = "性质" }\n', encoding="utf-8")
+    study = planner.load_study(tmp_path / "s.toml")
+    got = study.facilities[study.facilities["source_file"] == "机构.csv"]
+    assert len(got) == len(f) and sorted(got["name"]) == sorted(f["name"])
+    np.testing.assert_allclose(np.sort(got["lon"].to_numpy(float)), np.sort(f["lon"].to_numpy(float)))
+    spec, _ = read_study_file(tmp_path / "s.toml")
+    assert 'columns = { lat = "Y坐标值", lon = "X坐标值", name = "单位", type = "性质" }' in study_toml(spec)
+
+
 def test_study_toml_of_a_spec_is_readable_text():
     spec = StudySpec(network=NetworkSource(place="长宁区, 上海市, 中国"), facilities=(Layer("a.csv", coords="gcj02"),))
     text = study_toml(spec)

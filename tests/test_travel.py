@@ -189,3 +189,49 @@ def test_chain_contraction_matches_plain_dijkstra(seed):
     pts = snap_points(net, rng.uniform(0, 2000, 60), rng.uniform(0, 2000, 60), max_snap_m=300)
     d, _, _ = nearest(net, src, pts)
     np.testing.assert_allclose(d, oracle(net, src, pts), atol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------- one route
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_route_metres_equal_the_engines_distance(seed):
+    from planner.travel import route_to_nearest
+
+    net = random_network(seed)
+    rng = np.random.default_rng(seed + 100)
+    src = snap_points(net, rng.uniform(0, 2000, 5), rng.uniform(0, 2000, 5), max_snap_m=1e9)
+    px, py = rng.uniform(0, 2000, 25), rng.uniform(0, 2000, 25)
+    pts = snap_points(net, px, py, max_snap_m=1e9)
+    dist, who, _ = nearest(net, src, pts)
+    for j in range(len(px)):
+        r = route_to_nearest(net, src, px[j], py[j], max_snap_m=1e9)
+        if not np.isfinite(dist[j]):
+            assert r.source == -1
+            continue
+        assert r.metres == pytest.approx(dist[j], rel=1e-9, abs=1e-6)
+        assert r.source == who[j] or dist[j] == pytest.approx(r.metres)
+        x, y = net.to_metric(r.lonlat[:, 0], r.lonlat[:, 1]) if net.crs else (r.lonlat[:, 0], r.lonlat[:, 1])
+        assert (x[0], y[0]) == pytest.approx((px[j], py[j]), abs=1e-3)  # starts where the planner clicked
+
+
+def test_route_on_the_demo_gives_the_coverage_minutes():
+    """The route's minutes are the minutes the coverage engine gives a resident standing there, to the same facility."""
+    from app.state import demo_study
+    from planner.scenario import coverage
+
+    res = coverage(demo_study(), isochrones="none")
+    dt = res.demand_table
+    checked = 0
+    for k in res.coverage:
+        ft = res.facilities_table
+        for i in range(0, len(dt), max(1, len(dt) // 12)):
+            r = res.route(k, float(dt["lon"].iloc[i]), float(dt["lat"].iloc[i]))
+            m = float(dt[f"{k}_minutes"].iloc[i])
+            if r is None:
+                assert not np.isfinite(m)
+                continue
+            assert r["minutes"] == pytest.approx(m, rel=1e-9)
+            assert r["facility_id"] == str(dt[f"{k}_facility_id"].iloc[i])
+            end = ft[ft["id"].astype(str) == r["facility_id"]].iloc[0]
+            assert tuple(r["lonlat"][-1]) == pytest.approx((end["lon"], end["lat"]), abs=1e-7)
+            checked += 1
+    assert checked > 20
