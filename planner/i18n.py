@@ -262,6 +262,13 @@ _MAP: dict[str, tuple[str, str]] = {
     "surface_scale": ("步行时间（分钟，至目标）", "Walk time (min, up to the goal)"),
     "beyond_goal": ("超出目标", "Beyond the goal"),
     "no_facility_reach": ("无设施可达的街道", "Streets no facility reaches"),
+    "access_areas": ("街道/镇可达性", "Subdistrict access"),
+    "access_points": ("居民点可达性", "Access of residents"),
+    "access": ("可达性（每千人）", "Access (per 1,000)"),
+    "access_scale": ("可达性：服务范围内每千名居民的供给量", "Access: supply per 1,000 residents within reach"),
+    "access_none": ("范围内无设施（可达性 0）", "No facility within reach (access 0)"),
+    "gini": ("基尼系数", "Gini"),
+    "share_below": ("低于 {below} 的居民", "Residents below {below}"),
 }
 
 _STATIC: dict[str, tuple[str, str]] = {
