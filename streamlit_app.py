@@ -15,8 +15,8 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from app import access_view, uploads
 from app import state as ss
-from app import uploads
 from maps.i18n import LANGS, t, table_headers
 from planner import OfflineError, PlannerError, export
 from planner.store import Site
@@ -535,13 +535,14 @@ def main() -> None:
     st.subheader(L("map_header"))
     st.caption(L("map_hint", type=ftype.label(lang())))
     spec = map_spec(scenario, res, type_key, opts)
+    spec["access"] = access_view.map_overlay(study, skey, type_key)  # the access tab's layers, when shown
     draw_map(spec, study, base_key)
     col_stats, col_tools = st.columns([1, 1], gap="large")
     with col_stats:
         stats_panel(res, type_key, base_res, scenario, scen_key)
 
     tabs = col_tools.tabs([L("propose_header"), L("optimise_header"), L("reloc_header"), L("scen_header"),
-                           L("export_header")])
+                           L("export_header"), L("access_header")])
     with tabs[0]:
         proposals_panel(types)
     with tabs[1]:
@@ -552,6 +553,8 @@ def main() -> None:
         scenarios_panel(study, skey, base_key, type_key, res, opts)
     with tabs[4]:
         export_panel(res, scenario, type_key, spec)
+    with tabs[5]:
+        access_view.render(study, skey, type_key)
     save_draft(base_key, type_key)  # after every change: a reload or a crash loses no proposal
 
 
@@ -752,6 +755,7 @@ def _content_key(spec: dict) -> str:
         v = spec[k]
         h.update(f"{k}:{id(v)}:{0 if v is None else len(v)}".encode())
     h.update(repr((spec["lang"], spec["basemap"], spec["title"], spec["share_goal"])).encode())
+    h.update(str((spec.get("access") or {}).get("key")).encode())
     return h.hexdigest()
 
 

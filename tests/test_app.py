@@ -497,3 +497,74 @@ def test_move_one_facility_by_clicking_and_compare_per_subdistrict(env):
     side = [d.value for d in at.dataframe if "搬迁前覆盖率 %" in d.value.columns]
     assert side and len(side[0]) == 5  # every subdistrict, before and after
     assert any("各设施服务人口" in e.label for e in at.expander)
+
+
+# ---------------------------------------------------------------------------------------- access (issue 13)
+def metric_of(at: AppTest, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+def test_access_view_headline_equals_the_library_and_follows_a_proposal(env):
+    import numpy as np
+
+    import planner
+
+    at = open_app()
+    at.toggle(key="acc_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    study = ss.demo_study()
+    lib = planner.access(study, "health_centre")  # defaults: the type's goal, step decay, 1 per site
+    m = metric_of(at, "平均可达性（每千人）")
+    assert m.value == f"{lib.summary['access']['mean_per_1000']:.4g}" and not m.delta
+    assert metric_of(at, "基尼系数").value == f"{lib.summary['access']['gini']:.4g}"
+    view = at.session_state["access_view"]
+    assert view["current"]["mean"] == pytest.approx(lib.summary["access"]["mean_per_1000"], rel=1e-12)
+    # the threshold the planner gives (default: the district's mean) and the share below it
+    below = at.number_input(key="acc_below_health_centre___one__").value
+    pop, acc = lib.demand["population"].to_numpy(), lib.demand["access_per_1000"].to_numpy()
+    assert view["current"]["share_below"] == pytest.approx(pop[acc < below].sum() / pop.sum())
+    areas = [d.value for d in at.dataframe if "现状（每千人）" in d.value.columns]
+    assert areas and len(areas[0]) == 5
+    np.testing.assert_allclose(areas[0]["现状（每千人）"], lib.areas["access_mean_per_1000"].round(4))
+
+    # a proposal by clicking: access rises where it is, equal to a full recomputation with the site
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    props = at.session_state["proposals"]
+    full = planner.access(ss.with_proposals(study, props), "health_centre")
+    m = metric_of(at, "平均可达性（每千人）")
+    assert m.value == f"{full.summary['access']['mean_per_1000']:.4g}" and m.delta.startswith("+")
+    assert at.session_state["access_view"]["current"]["mean"] == pytest.approx(full.summary["access"]["mean_per_1000"],
+                                                                               rel=1e-9)
+    assert any("已计入 1 个建议点位" in c.value for c in at.caption)
+    areas = [d.value for d in at.dataframe if "含建议点位（每千人）" in d.value.columns][0]
+    assert (areas["变化"] > 0).any() and (areas["变化"] >= 0).all()
+
+    # more supply at the proposed site, then removing it: back to the existing facilities
+    at.number_input(key="acc_new_supply_health_centre___one__").set_value(3.0).run()
+    scen = ss.with_proposals(study, props)
+    scen = scen.with_facilities(scen.facilities.assign(supply=np.where(scen.facilities["proposed"], 3.0, 1.0)))
+    three = planner.access(scen, "health_centre", supply_column="supply")
+    assert at.session_state["access_view"]["current"]["mean"] == pytest.approx(three.summary["access"]["mean_per_1000"],
+                                                                               rel=1e-9)
+    assert three.summary["access"]["mean_per_1000"] > full.summary["access"]["mean_per_1000"]
+    at.button(key="rm_P1").click().run()
+    assert not at.exception
+    assert metric_of(at, "平均可达性（每千人）").value == f"{lib.summary['access']['mean_per_1000']:.4g}"
+    assert at.session_state["access_view"]["current"]["mean"] == pytest.approx(lib.summary["access"]["mean_per_1000"],
+                                                                               rel=1e-9)
+
+
+def test_access_on_the_map_and_in_english(env):
+    at = open_app()
+    at.toggle(key="acc_on").set_value(True).run()
+    at.checkbox(key="acc_on_map").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    html = {i.key: i for i in at.session_state["exports"]}["map_html"].make().decode("utf-8")
+    assert "可达性：服务范围内每千名居民的供给量" in html or "\\u53ef\\u8fbe\\u6027" in html
+    at.radio(key="lang").set_value("en").run()
+    assert not at.exception
+    assert any(m.label == "Mean access (per 1,000)" for m in at.metric)
+    html = {i.key: i for i in at.session_state["exports"]}["map_html"].make().decode("utf-8")
+    assert "Access: supply per 1,000 residents within reach" in html and "Subdistrict access" in html
