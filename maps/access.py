@@ -16,13 +16,13 @@ import pandas as pd
 import shapely
 
 from .layers import (
-    _GeoJsonLayer,
     _cap_note,
     _check_lang,
     _display_xy,
     _esc,
     _feature,
     _fmt_num,
+    _GeoJsonLayer,
     _prepare_polygons,
     _require,
     _t,
