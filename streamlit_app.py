@@ -918,6 +918,7 @@ def relocate_panel(scenario, scen_key: str, type_key: str) -> None:
     names = dict(zip(ids, fac["name"].astype(str)))
     fid = st.selectbox(L("reloc_pick"), ids, format_func=lambda i: f"{names[i]} ({i})", key="reloc_fac")
     row = fac[fac["id"].astype(str) == fid].iloc[0]
+    access_view.relocate_best(scenario, scen_key, type_key, fid, names.get(fid, fid))  # the best place under an objective
     mode = st.toggle(L("reloc_click_mode"), key="reloc_click")
     st.session_state["click_mode"] = "move" if mode else "add"
     target = st.session_state.get("reloc_target")

@@ -207,3 +207,61 @@ def render(study, skey: str, type_key: str) -> None:
         L("acc_h_none"): (a1["share_no_access"] * 100).round(1),
     })
     st.dataframe(table, hide_index=True, width="stretch")
+
+
+# ------------------------------------------------------------------------------------ relocation
+OBJECTIVES = ("coverage", "median", "center")
+
+
+def relocate_best(scenario, scen_key: str, type_key: str, fid: str, name: str) -> None:
+    """Move one named facility to the best nearby place under an objective (:func:`planner.relocate.relocate_one`):
+    before/after coverage, mean time and access (the access tab's supply choice, else 1 per site), per subdistrict."""
+    from planner import access
+    from planner.relocate import relocate_one
+
+    with st.expander(L("reloc_best_header"), expanded=bool(st.session_state.get("reloc_best"))):
+        c1, c2 = st.columns([3, 1])
+        objective = _pick(c1, "radio", L("reloc_objective"), list(OBJECTIVES), key="reloc_objective", default="coverage",
+                          fmt=lambda v, lg: t("reloc_obj_" + v, lg), horizontal=True)
+        cols = [ONE_PER_SITE, *supply_columns(scenario.facilities, type_key)]
+        supply = _choice("acc_supply", cols, ONE_PER_SITE)
+        col = None if supply == ONE_PER_SITE else supply
+        key = (scen_key, type_key, fid, objective, col)
+        if c2.button(L("reloc_best_run"), key="reloc_best_run"):
+            try:
+                with st.spinner(L("computing")):
+                    rel = relocate_one(scenario, type_key, fid, objective=objective)
+                    moved = scenario.with_facility_moved(fid, rel.best["lon"], rel.best["lat"])
+                    acc_b, acc_a = access(scenario, type_key, supply_column=col), access(moved, type_key, supply_column=col)
+            except PlannerError as exc:
+                st.error(exc.message(_lang()))
+                return
+            st.session_state["reloc_best"] = (key, rel, acc_b, acc_a)
+        got = st.session_state.get("reloc_best")
+        if not got or got[0] != key:
+            return
+        _, rel, acc_b, acc_a = got
+        s = rel.summary
+        n = len(rel.candidates)
+        if s["stays"]:
+            st.markdown(L("reloc_best_stays", name=name, n=n))
+        else:
+            st.markdown(L("reloc_best_moves", name=name, lon=f"{rel.best['lon']:.5f}", lat=f"{rel.best['lat']:.5f}", n=n))
+        m1, m2, m3 = st.columns(3)
+        m1.metric(L("reloc_share"), _pct(s["share_after"]), f"{(s['share_after'] - s['share_before']) * 100:+.1f} pp")
+        m2.metric(L("mean_minutes"), L("minutes_unit", v=f"{s['mean_minutes_after']:.1f}"),
+                  f"{s['mean_minutes_after'] - s['mean_minutes_before']:+.1f}", delta_color="inverse")
+        ab, aa = acc_b.summary["access"]["mean_per_1000"], acc_a.summary["access"]["mean_per_1000"]
+        m3.metric(L("acc_mean"), _num(aa), f"{aa - ab:+.3g}")
+        if len(rel.areas):
+            a = rel.areas.merge(acc_b.areas[["area_id", "access_mean_per_1000"]], on="area_id", how="left").merge(
+                acc_a.areas[["area_id", "access_mean_per_1000"]], on="area_id", how="left", suffixes=("_before", "_after"))
+            st.dataframe(pd.DataFrame({
+                L("h_name"): a["name"].astype(str),
+                L("reloc_h_share_before"): (a["share_before"] * 100).round(1),
+                L("reloc_h_share_after"): (a["share_after"] * 100).round(1),
+                L("reloc_h_mean_before"): a["mean_minutes_before"].round(1),
+                L("reloc_h_mean_after"): a["mean_minutes_after"].round(1),
+                L("reloc_h_access_before"): a["access_mean_per_1000_before"].round(4),
+                L("reloc_h_access_after"): a["access_mean_per_1000_after"].round(4),
+            }), hide_index=True, width="stretch")

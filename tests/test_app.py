@@ -568,3 +568,29 @@ def test_access_on_the_map_and_in_english(env):
     assert any(m.label == "Mean access (per 1,000)" for m in at.metric)
     html = {i.key: i for i in at.session_state["exports"]}["map_html"].make().decode("utf-8")
     assert "Access: supply per 1,000 residents within reach" in html and "Subdistrict access" in html
+
+
+def test_relocate_one_facility_under_each_objective_with_access_per_subdistrict(env):
+    import planner
+    from planner.relocate import relocate_one
+
+    at = open_app()
+    fid = at.selectbox(key="reloc_fac").value
+    study = ss.demo_study()
+    seen = {}
+    for objective in ("median", "coverage"):
+        at.radio(key="reloc_objective__zh").set_value(objective).run()
+        at.button(key="reloc_best_run").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        key, rel, acc_b, acc_a = at.session_state["reloc_best"]
+        direct = relocate_one(study, "health_centre", fid, objective=objective)
+        assert key[3] == objective and rel.best == direct.best and rel.summary["share_after"] == direct.summary["share_after"]
+        seen[objective] = rel.best["id"]
+        moved = planner.access(study.with_facility_moved(fid, rel.best["lon"], rel.best["lat"]), "health_centre")
+        assert acc_a.summary["access"]["mean_per_1000"] == pytest.approx(moved.summary["access"]["mean_per_1000"])
+        table = [d.value for d in at.dataframe if "可达性后（每千人）" in d.value.columns]
+        assert table and len(table[0]) == 5  # every subdistrict: coverage, mean time and access before and after
+        assert {"覆盖率前（%）", "平均时间后（分钟）", "可达性前（每千人）"} <= set(table[0].columns)
+        assert any(m.label == "平均可达性（每千人）" for m in at.metric)
+    # the objective matters: the most residents covered and the shortest mean walk are different places here
+    assert seen["median"] != seen["coverage"]
