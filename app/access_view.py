@@ -9,7 +9,9 @@ and the tab always show the same computation. Every number comes from :func:`pla
 from __future__ import annotations
 
 import hashlib
+import html
 import logging
+import re
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,12 @@ logger = logging.getLogger("coverage_planner.app")
 __all__ = ["render", "map_overlay", "cached_access"]
 
 DECAYS = ("step", "none", "gaussian")
+
+
+def _md(text) -> str:
+    """User text (a file's column or facility name) safe inside Streamlit markdown: HTML-escaped, markdown
+    punctuation backslash-escaped, so it shows as written and never becomes a link, an image or markup."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", html.escape(str(text), quote=False))
 
 
 def _lang() -> str:
@@ -181,13 +189,13 @@ def render(study, skey: str, type_key: str) -> None:
               delta_color="inverse")
     m4.metric(L("acc_no_access"), _pct(cur["share_no_access"]),
               delta(now["share_no_access"], cur["share_no_access"], True), delta_color="inverse")
-    unit = L("acc_unit_sites") if o["supply"] == ONE_PER_SITE else str(o["supply"])
+    unit = L("acc_unit_sites") if o["supply"] == ONE_PER_SITE else _md(o["supply"])
     st.caption(L("acc_units", unit=unit))
     if props and tracker.last is not None:
         st.caption(L("acc_whatif", n=len(props), supply=f"{supply:g}", people=f"{len(tracker.last.changed_index):,}",
                      ms=tracker.last.seconds * 1000))
     for sid, exc in tracker.refused.items():
-        st.warning(L("acc_refused", id=sid, msg=exc.message(_lang())))
+        st.warning(L("acc_refused", id=_md(sid), msg=exc.message(_lang())))
     st.session_state["access_view"] = {"now": now, "current": cur, "sites": props, "below": below,
                                        "summary": result.summary}  # read by tests
 
@@ -244,9 +252,9 @@ def relocate_best(scenario, scen_key: str, type_key: str, fid: str, name: str) -
         s = rel.summary
         n = len(rel.candidates)
         if s["stays"]:
-            st.markdown(L("reloc_best_stays", name=name, n=n))
+            st.markdown(L("reloc_best_stays", name=_md(name), n=n))
         else:
-            st.markdown(L("reloc_best_moves", name=name, lon=f"{rel.best['lon']:.5f}", lat=f"{rel.best['lat']:.5f}", n=n))
+            st.markdown(L("reloc_best_moves", name=_md(name), lon=f"{rel.best['lon']:.5f}", lat=f"{rel.best['lat']:.5f}", n=n))
         m1, m2, m3 = st.columns(3)
         m1.metric(L("reloc_share"), _pct(s["share_after"]), f"{(s['share_after'] - s['share_before']) * 100:+.1f} pp")
         m2.metric(L("mean_minutes"), L("minutes_unit", v=f"{s['mean_minutes_after']:.1f}"),

@@ -594,3 +594,31 @@ def test_relocate_one_facility_under_each_objective_with_access_per_subdistrict(
         assert any(m.label == "平均可达性（每千人）" for m in at.metric)
     # the objective matters: the most residents covered and the shortest mean walk are different places here
     assert seen["median"] != seen["coverage"]
+
+
+def test_access_with_a_supply_column_from_an_uploaded_file_equals_the_library(env, tmp_path):
+    import planner
+
+    hostile = "<script>x</script>"
+    rows = [("S1", "站一", "health_centre", 121.395, 31.215, 4, 1), ("S2", "站二", "health_centre", 121.41, 31.23, 2, 2),
+            ("S3", "站三", "health_centre", 121.38, 31.20, 6, 0), ("S4", "站四", "health_centre", 121.42, 31.21, 1, 3)]
+    lines = ["id,name,type,lon,lat,doctors," + hostile] + [",".join(map(str, r)) for r in rows]
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    (tmp_path / "centres.csv").write_bytes(data)
+    at = open_app()
+    at.file_uploader(key="up_facilities").upload("centres.csv", data, "text/csv").run()
+    at.toggle(key="acc_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="acc_supply__zh").options == ["每个设施计 1", "doctors", hostile]
+    at.selectbox(key="acc_supply__zh").set_value("doctors").run()
+    assert not at.exception, [e.value for e in at.exception]
+    study = planner.load_study(demo=True, facilities=[tmp_path / "centres.csv"])
+    lib = planner.access(study, "health_centre", supply_column="doctors")
+    assert metric_of(at, "平均可达性（每千人）").value == f"{lib.summary['access']['mean_per_1000']:.4g}"
+    assert at.session_state["access_view"]["current"]["mean"] == pytest.approx(lib.summary["access"]["mean_per_1000"],
+                                                                               rel=1e-12)
+    assert any("每千名居民的doctors" in c.value for c in at.caption)
+    at.selectbox(key="acc_supply__zh").set_value(hostile).run()
+    assert not at.exception
+    unit = [c.value for c in at.caption if c.value.startswith("单位：")]
+    assert unit and "<script>" not in unit[0] and "&lt;script&gt;" in unit[0]
