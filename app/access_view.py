@@ -176,7 +176,8 @@ def render(study, skey: str, type_key: str) -> None:
     now = access_figures(tracker.baseline, pop, below)
     cur = access_figures(tracker.access, pop, below)
     props = tracker.site_ids
-    m1, m2, m3, m4 = st.columns(4)
+    m1, m2 = st.columns(2)
+    m3, m4 = st.columns(2)
 
     def delta(a, b, pct=False):
         if not props or abs(b - a) < 1e-15:

@@ -134,7 +134,7 @@ def coverage_map(
 
     shown = _types_shown(facilities, types)
     legend(shown, lang=lang, title=title, gap_scale=gap_scale,
-           share_goal=share_goal if areas is not None and len(areas) else None,
+           share_goal=share_goal if areas is not None and len(areas) and access is None else None,
            surface_goal=surfaces[0].goal_minutes if surfaces and access is None else None,
            access_max=access_top).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)

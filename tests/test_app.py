@@ -568,6 +568,10 @@ def test_access_on_the_map_and_in_english(env):
     assert any(m.label == "Mean access (per 1,000)" for m in at.metric)
     html = {i.key: i for i in at.session_state["exports"]}["map_html"].make().decode("utf-8")
     assert "Access: supply per 1,000 residents within reach" in html and "Subdistrict access" in html
+    assert "Coverage (goal 100%)" not in html  # the hidden coverage-share areas leave the legend to access
+    at.checkbox(key="acc_on_map").set_value(False).run()
+    html = {i.key: i for i in at.session_state["exports"]}["map_html"].make().decode("utf-8")
+    assert "Coverage (goal 100%)" in html and "Subdistrict access" not in html
 
 
 def test_relocate_one_facility_under_each_objective_with_access_per_subdistrict(env):
