@@ -16,8 +16,8 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
+from app import access_view, tools, uploads
 from app import state as ss
-from app import tools, uploads
 from maps.i18n import LANGS, t, table_headers
 from planner import OfflineError, PlannerError, export
 from planner.store import Site
@@ -548,6 +548,7 @@ def main() -> None:
     tools.map_hint(ftype.label(lang()))
     spec = map_spec(scenario, res, type_key, opts)
     spec.update(tools.map_layers(study, tools.current_route(res, type_key)))
+    spec["access"] = access_view.map_overlay(study, skey, type_key)  # the access tab's layers, when shown
     draw_map(spec, study, base_key)
     tools.route_caption(st.container(), ftype.label(lang()))
     col_stats, col_tools = st.columns([1, 1], gap="large")
@@ -555,7 +556,7 @@ def main() -> None:
         stats_panel(res, type_key, base_res, scenario, scen_key, study, skey)
 
     tabs = col_tools.tabs([L("propose_header"), L("optimise_header"), L("reloc_header"), L("scen_header"),
-                           L("export_header")])
+                           L("export_header"), L("access_header")])
     with tabs[0]:
         proposals_panel(types)
     with tabs[1]:
@@ -566,6 +567,8 @@ def main() -> None:
         scenarios_panel(study, skey, base_key, type_key, res, opts)
     with tabs[4]:
         export_panel(res, scenario, type_key, spec)
+    with tabs[5]:
+        access_view.render(study, skey, type_key)
     save_draft(base_key, type_key)  # after every change: a reload or a crash loses no proposal
 
 
@@ -794,6 +797,7 @@ def _content_key(spec: dict) -> str:
         v = spec.get(k)
         h.update(f"{k}:{id(v)}:{0 if v is None else len(v)}".encode())
     h.update(repr((spec["lang"], spec["basemap"], spec["title"], spec["share_goal"])).encode())
+    h.update(str((spec.get("access") or {}).get("key")).encode())
     return h.hexdigest()
 
 
@@ -960,6 +964,7 @@ def relocate_panel(scenario, scen_key: str, type_key: str) -> None:
     names = dict(zip(ids, fac["name"].astype(str)))
     fid = st.selectbox(L("reloc_pick"), ids, format_func=lambda i: f"{names[i]} ({i})", key="reloc_fac")
     row = fac[fac["id"].astype(str) == fid].iloc[0]
+    access_view.relocate_best(scenario, scen_key, type_key, fid, names.get(fid, fid))  # the best place under an objective
     mode = st.toggle(L("reloc_click_mode"), key="reloc_click")
     st.session_state["click_mode"] = "move" if mode else "add"
     target = st.session_state.get("reloc_target")

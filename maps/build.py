@@ -55,6 +55,7 @@ def coverage_map(
     title: str | None = None,
     share_goal: float = 1.0,
     view=None,
+    access: dict | None = None,
 ) -> folium.Map:
     """The planner's map: facilities, isochrones, gaps, subdistricts and proposals.
 
@@ -93,6 +94,11 @@ def coverage_map(
     view : ((lat, lon), zoom), optional
         The view the map opens on (the app passes the view it keeps); default: fitted to the layers,
         never a fixed place.
+    access : dict, optional
+        Access drawn over the coverage layers (:func:`maps.access.add_access_layers`): ``result`` (an
+        :class:`planner.fca.AccessResult`) and optionally ``areas`` (polygons), ``values`` (per-point access
+        to draw instead, e.g. with proposals), ``area_table``, ``below``, ``max_access``. The minutes surface
+        and the coverage-share areas are then listed but hidden.
 
     Returns
     -------
@@ -107,11 +113,11 @@ def coverage_map(
     if streets is not None and not surfaces:
         streets_layer(streets, **kw).add_to(m)
     if areas is not None and len(areas):
-        areas_layer(areas, goal=share_goal, **kw).add_to(m)
+        areas_layer(areas, goal=share_goal, show=access is None, **kw).add_to(m)
     gap_scale = None
     surfaces = list(surfaces.values() if isinstance(surfaces, dict) else surfaces or [])
     for i, srf in enumerate(surfaces):
-        surface_layer(srf, types, show=i == 0, **kw).add_to(m)
+        surface_layer(srf, types, show=i == 0 and access is None, **kw).add_to(m)
     if streets is not None and surfaces:  # over the minutes surface, so the streets orient the eye
         streets_layer(streets, **kw).add_to(m)
     if gaps is not None and len(gaps) and not surfaces:
@@ -127,6 +133,13 @@ def coverage_map(
         isochrones_layer(isochrones, types, fill_opacity=0.0 if surfaces else 0.35, **kw).add_to(m)
     if exclusions is not None and len(exclusions):
         exclusions_layer(exclusions, **kw).add_to(m)
+    access_top = None
+    if access is not None:
+        from .access import add_access_layers
+
+        access_top = add_access_layers(m, access["result"], access.get("areas"), access=access.get("values"),
+                                       max_access=access.get("max_access"), below=access.get("below"),
+                                       area_table=access.get("area_table"), **kw)
     facilities_layer(facilities, types, **kw).add_to(m)
     if candidates is not None and len(candidates):
         candidates_layer(candidates, **kw).add_to(m)
@@ -139,10 +152,11 @@ def coverage_map(
 
     shown = _types_shown(facilities, types)
     legend(shown, lang=lang, title=title, gap_scale=gap_scale,
-           share_goal=share_goal if areas is not None and len(areas) else None,
-           surface_goal=surfaces[0].goal_minutes if surfaces else None,
+           share_goal=share_goal if areas is not None and len(areas) and access is None else None,
+           surface_goal=surfaces[0].goal_minutes if surfaces and access is None else None,
            candidates=candidates is not None and len(candidates) > 0,
-           exclusions=exclusions is not None and len(exclusions) > 0, route=route is not None).add_to(m)
+           exclusions=exclusions is not None and len(exclusions) > 0, route=route is not None,
+           access_max=access_top).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
 
     bounds = m.get_bounds()

@@ -906,6 +906,7 @@ def legend(
     candidates: bool = False,
     exclusions: bool = False,
     route: bool = False,
+    access_max: float | None = None,
     position: str = "bottomright",
 ) -> MacroElement:
     """A fixed legend: facility types with colour and glyph, and the gap colour scale.
@@ -926,6 +927,9 @@ def legend(
     surface_goal : float, optional
         Also draw the minutes surface's scale (0 to this goal, minutes) with its beyond-the-goal
         and unreachable colours.
+    access_max : float, optional
+        Also draw the access scale (supply per 1,000 residents, 0 to this value, see
+        :func:`maps.access.access_areas_layer`) with the no-access colour.
     position : str
         Leaflet control corner.
 
@@ -972,6 +976,12 @@ def legend(
         caption = f"{_t('share', lang)}（{_t('goal', lang)} {share_goal:.0%}）" if lang != "en" \
             else f"{_t('share', lang)} ({_t('goal', lang)} {share_goal:.0%})"
         parts.append(_bar(share_colormap(share_goal), caption, pct=True))
+    if access_max is not None:
+        top = float(access_max) if access_max > 0 else 1.0
+        digits = max(0, min(4, 2 - int(math.floor(math.log10(top)))))
+        parts.append(_bar(style.access_colormap(top), _esc(_t("access_scale", lang)), digits=digits))
+        parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{style.ACCESS_NONE_COLOUR}">'
+                     f"</span><span>{_t('access_none', lang)}</span></div>")
     return _Legend("".join(parts), position=position)
 
 

@@ -6,8 +6,8 @@ import branca.colormap as bcm
 __all__ = [
     "UNREACHABLE_COLOUR", "UNKNOWN_COLOUR", "GAP_COLOURS", "SHARE_COLOURS", "SHARE_MISSING_COLOUR", "SURFACE_COLOURS",
     "SURFACE_BEYOND", "SURFACE_UNREACHABLE", "HIGHLIGHT_COLOUR", "PROPOSAL_FILL", "PROPOSAL_STROKE", "STREETS_COLOUR",
-    "BAND_WITHIN_COLOURS", "BAND_BEYOND_COLOUR", "CANDIDATE_STROKE", "EXCLUSION_FILL", "EXCLUSION_STROKE", "ROUTE_COLOUR", "ROUTE_START_FILL",
-    "share_colormap", "gap_colormap",
+    "BAND_WITHIN_COLOURS", "BAND_BEYOND_COLOUR", "CANDIDATE_STROKE", "EXCLUSION_FILL", "EXCLUSION_STROKE", "ROUTE_COLOUR",
+    "ROUTE_START_FILL", "ACCESS_COLOURS", "ACCESS_NONE_COLOUR", "share_colormap", "gap_colormap", "access_colormap",
 ]
 
 #: Demand no facility reaches (gap cells, legends, the report's band bars).
@@ -45,6 +45,11 @@ STREETS_COLOUR = "#6f6f6f"
 #: The report's time-band bars within the goal (nearest first) and beyond it.
 BAND_WITHIN_COLOURS = ("#238b45", "#74c476", "#c7e9c0")
 BAND_BEYOND_COLOUR = "#e34a33"
+#: Access (supply per 1,000 residents within reach): ColorBrewer YlGnBu, sequential, light (little) to dark blue
+#: (much); readable with the common colour-vision deficiencies and apart from the minutes surface's viridis.
+ACCESS_COLOURS = ["#ffffcc", "#c7e9b4", "#7fcdbb", "#41b6c4", "#2c7fb8", "#253494"]
+#: Residents with no facility in reach (access 0): Okabe-Ito vermillion, apart from every YlGnBu colour.
+ACCESS_NONE_COLOUR = "#d55e00"
 
 
 def share_colormap(goal: float = 0.8) -> bcm.LinearColormap:
@@ -57,3 +62,9 @@ def share_colormap(goal: float = 0.8) -> bcm.LinearColormap:
 def gap_colormap(max_minutes: float = 30.0, *, caption: str = "") -> bcm.LinearColormap:
     """Minutes to the nearest facility from 0 to ``max_minutes`` (gap cells)."""
     return bcm.LinearColormap(GAP_COLOURS, vmin=0.0, vmax=float(max_minutes), caption=caption)
+
+
+def access_colormap(max_access: float, *, caption: str = "") -> bcm.LinearColormap:
+    """Access from 0 to ``max_access`` (supply per 1,000 residents); values above it take the darkest colour."""
+    top = float(max_access) if max_access and max_access > 0 else 1.0
+    return bcm.LinearColormap(ACCESS_COLOURS, vmin=0.0, vmax=top, caption=caption)

@@ -21,7 +21,8 @@ access = 1,000 x sum over facilities j within the catchment of W(t_ij) S_j / sum
 supply units (the --supply-column, e.g. doctors or beds) per 1,000 residents within reach.
 --decay none is 2SFCA; step (default, E2SFCA) weighs the catchment's thirds 1.0 / 0.68 / 0.22;
 gaussian weighs exp(-t^2 / (2 sigma^2)). Outputs: access.csv (per demand point), areas.csv
-(population-weighted mean, Gini, share below --below), facilities.csv, summary.json.
+(population-weighted mean, Gini, share below --below), facilities.csv, summary.json and map.html
+(subdistricts and residents coloured by access; --no-map to skip).
 """
 
 
@@ -43,12 +44,14 @@ def add_parser(subparsers, add_common) -> argparse.ArgumentParser:
                    help="distance decay: none (2SFCA), step (E2SFCA 1.0/0.68/0.22, default), gaussian")
     p.add_argument("--gaussian-sigma", type=float, metavar="MIN", help="gaussian decay width, minutes (default: half the catchment)")
     p.add_argument("--below", type=float, metavar="A", help="report the share of residents with access below A per 1,000")
+    p.add_argument("--no-map", action="store_true", help="do not write map.html")
+    p.add_argument("--basemap", default="none", help="map.html basemap: none | osm | carto | amap (tiles need internet)")
     p.set_defaults(func=cmd_access)
     return p
 
 
 def cmd_access(args) -> int:
-    """Run ``access`` from parsed arguments; writes access.csv, areas.csv, facilities.csv, summary.json into --out."""
+    """Run ``access`` from parsed arguments; writes access.csv, areas.csv, facilities.csv, summary.json and map.html into --out."""
     from ._cli_common import build_from_args, say, study_file_text
     from .export import write_study_extras
     from .fca import access, write_access
@@ -64,7 +67,20 @@ def cmd_access(args) -> int:
     ftype = study.types.get_type(types[0])  # unknown type: InputError listing the known ones
     result = access(study, ftype.key, supply_column=args.supply_column, decay=args.decay,
                     gaussian_sigma=args.gaussian_sigma, below=args.below)
-    written = write_access(result, args.out, extra_summary={"elapsed_s": round(time.perf_counter() - t0, 3)})
+    html = None
+    if not getattr(args, "no_map", False):
+        from maps.access import access_map  # the CLI draws; the library never imports maps
+        from maps.assets import to_html
+
+        from .surface import street_raster
+
+        fac = study.facilities
+        fac = fac[fac["type"] == ftype.key][["id", "name", "type", "lon", "lat"]]
+        html = to_html(access_map(result, areas=study.areas, facilities=fac, types=study.types,
+                                  streets=street_raster(study.network_for(ftype)), lang=args.lang,
+                                  basemap=getattr(args, "basemap", "none"), title=study.label))
+    written = write_access(result, args.out, map_html=html,
+                           extra_summary={"elapsed_s": round(time.perf_counter() - t0, 3)})
     written.update(write_study_extras(Path(args.out), study, study_file_text(study)))
     if study.rejected is not None and len(study.rejected):
         say(f"{len(study.rejected)} rejected rows written to rejected_rows.csv")

@@ -433,6 +433,9 @@ def test_cli_access_writes_files(tmp_path):
     assert summary["facilities"]["supply_total"] == pd.read_csv(fac)["doctors"].sum()
     assert (acc["access_per_1000"] > 0).any() and acc["nearest_minutes"].notna().all()
     assert {"access_mean_per_1000", "access_gini", "share_below"} <= set(areas.columns) and len(areas) >= 4
+    html = (out / "map.html").read_text(encoding="utf-8")  # the access map: residents as an image, areas, legend
+    assert "Access: supply per 1,000 residents within reach" in html and "data:image/png;base64," in html
+    assert "Subdistrict access" in html and "<script>alert" not in html
     # the same numbers as the library call on the same study
     import planner
 

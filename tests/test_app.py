@@ -626,3 +626,132 @@ def test_unrecognised_columns_are_mapped_in_a_dialog(env):
     (role, layer), = [x for x in at.session_state["layers"] if x[0] == "facilities"]
     assert dict(layer.columns) == {"lon": "X坐标值", "lat": "Y坐标值", "name": "单位", "type": "性质"}
     assert not [k for k in at.session_state if str(k) == "colmap_pending" and at.session_state[k]]
+
+
+# ---------------------------------------------------------------------------------------- access (issue 13)
+def metric_of(at: AppTest, label: str):
+    return next(m for m in at.metric if m.label == label)
+
+
+def test_access_view_headline_equals_the_library_and_follows_a_proposal(env):
+    import numpy as np
+
+    import planner
+
+    at = open_app()
+    at.toggle(key="acc_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    study = ss.demo_study()
+    lib = planner.access(study, "health_centre")  # defaults: the type's goal, step decay, 1 per site
+    m = metric_of(at, "平均可达性（每千人）")
+    assert m.value == f"{lib.summary['access']['mean_per_1000']:.4g}" and not m.delta
+    assert metric_of(at, "基尼系数").value == f"{lib.summary['access']['gini']:.4g}"
+    view = at.session_state["access_view"]
+    assert view["current"]["mean"] == pytest.approx(lib.summary["access"]["mean_per_1000"], rel=1e-12)
+    # the threshold the planner gives (default: the district's mean) and the share below it
+    below = at.number_input(key="acc_below_health_centre___one__").value
+    pop, acc = lib.demand["population"].to_numpy(), lib.demand["access_per_1000"].to_numpy()
+    assert view["current"]["share_below"] == pytest.approx(pop[acc < below].sum() / pop.sum())
+    areas = [d.value for d in at.dataframe if "现状（每千人）" in d.value.columns]
+    assert areas and len(areas[0]) == 5
+    np.testing.assert_allclose(areas[0]["现状（每千人）"], lib.areas["access_mean_per_1000"].round(4))
+
+    # a proposal by clicking: access rises where it is, equal to a full recomputation with the site
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    props = at.session_state["proposals"]
+    full = planner.access(ss.with_proposals(study, props), "health_centre")
+    m = metric_of(at, "平均可达性（每千人）")
+    assert m.value == f"{full.summary['access']['mean_per_1000']:.4g}" and m.delta.startswith("+")
+    assert at.session_state["access_view"]["current"]["mean"] == pytest.approx(full.summary["access"]["mean_per_1000"],
+                                                                               rel=1e-9)
+    assert any("已计入 1 个建议点位" in c.value for c in at.caption)
+    areas = [d.value for d in at.dataframe if "含建议点位（每千人）" in d.value.columns][0]
+    assert (areas["变化"] > 0).any() and (areas["变化"] >= 0).all()
+
+    # more supply at the proposed site, then removing it: back to the existing facilities
+    at.number_input(key="acc_new_supply_health_centre___one__").set_value(3.0).run()
+    scen = ss.with_proposals(study, props)
+    scen = scen.with_facilities(scen.facilities.assign(supply=np.where(scen.facilities["proposed"], 3.0, 1.0)))
+    three = planner.access(scen, "health_centre", supply_column="supply")
+    assert at.session_state["access_view"]["current"]["mean"] == pytest.approx(three.summary["access"]["mean_per_1000"],
+                                                                               rel=1e-9)
+    assert three.summary["access"]["mean_per_1000"] > full.summary["access"]["mean_per_1000"]
+    at.button(key="rm_P1").click().run()
+    assert not at.exception
+    assert metric_of(at, "平均可达性（每千人）").value == f"{lib.summary['access']['mean_per_1000']:.4g}"
+    assert at.session_state["access_view"]["current"]["mean"] == pytest.approx(lib.summary["access"]["mean_per_1000"],
+                                                                               rel=1e-9)
+
+
+def test_access_on_the_map_and_in_english(env):
+    at = open_app()
+    at.toggle(key="acc_on").set_value(True).run()
+    at.checkbox(key="acc_on_map").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    html = {i.key: i for i in at.session_state["exports"]}["map_html"].make().decode("utf-8")
+    assert "可达性：服务范围内每千名居民的供给量" in html or "\\u53ef\\u8fbe\\u6027" in html
+    at.radio(key="lang").set_value("en").run()
+    assert not at.exception
+    assert any(m.label == "Mean access (per 1,000)" for m in at.metric)
+    html = {i.key: i for i in at.session_state["exports"]}["map_html"].make().decode("utf-8")
+    assert "Access: supply per 1,000 residents within reach" in html and "Subdistrict access" in html
+    assert "Coverage (goal 100%)" not in html  # the hidden coverage-share areas leave the legend to access
+    at.checkbox(key="acc_on_map").set_value(False).run()
+    html = {i.key: i for i in at.session_state["exports"]}["map_html"].make().decode("utf-8")
+    assert "Coverage (goal 100%)" in html and "Subdistrict access" not in html
+
+
+def test_relocate_one_facility_under_each_objective_with_access_per_subdistrict(env):
+    import planner
+    from planner.relocate import relocate_one
+
+    at = open_app()
+    fid = at.selectbox(key="reloc_fac").value
+    study = ss.demo_study()
+    seen = {}
+    for objective in ("median", "coverage"):
+        at.radio(key="reloc_objective__zh").set_value(objective).run()
+        at.button(key="reloc_best_run").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        key, rel, acc_b, acc_a = at.session_state["reloc_best"]
+        direct = relocate_one(study, "health_centre", fid, objective=objective)
+        assert key[3] == objective and rel.best == direct.best and rel.summary["share_after"] == direct.summary["share_after"]
+        seen[objective] = rel.best["id"]
+        moved = planner.access(study.with_facility_moved(fid, rel.best["lon"], rel.best["lat"]), "health_centre")
+        assert acc_a.summary["access"]["mean_per_1000"] == pytest.approx(moved.summary["access"]["mean_per_1000"])
+        table = [d.value for d in at.dataframe if "可达性后（每千人）" in d.value.columns]
+        assert table and len(table[0]) == 5  # every subdistrict: coverage, mean time and access before and after
+        assert {"覆盖率前（%）", "平均时间后（分钟）", "可达性前（每千人）"} <= set(table[0].columns)
+        assert any(m.label == "平均可达性（每千人）" for m in at.metric)
+    # the objective matters: the most residents covered and the shortest mean walk are different places here
+    assert seen["median"] != seen["coverage"]
+
+
+def test_access_with_a_supply_column_from_an_uploaded_file_equals_the_library(env, tmp_path):
+    import planner
+
+    hostile = "<script>x</script>"
+    rows = [("S1", "站一", "health_centre", 121.395, 31.215, 4, 1), ("S2", "站二", "health_centre", 121.41, 31.23, 2, 2),
+            ("S3", "站三", "health_centre", 121.38, 31.20, 6, 0), ("S4", "站四", "health_centre", 121.42, 31.21, 1, 3)]
+    lines = ["id,name,type,lon,lat,doctors," + hostile] + [",".join(map(str, r)) for r in rows]
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    (tmp_path / "centres.csv").write_bytes(data)
+    at = open_app()
+    at.file_uploader(key="up_facilities").upload("centres.csv", data, "text/csv").run()
+    at.toggle(key="acc_on").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="acc_supply__zh").options == ["每个设施计 1", "doctors", hostile]
+    at.selectbox(key="acc_supply__zh").set_value("doctors").run()
+    assert not at.exception, [e.value for e in at.exception]
+    study = planner.load_study(demo=True, facilities=[tmp_path / "centres.csv"])
+    lib = planner.access(study, "health_centre", supply_column="doctors")
+    assert metric_of(at, "平均可达性（每千人）").value == f"{lib.summary['access']['mean_per_1000']:.4g}"
+    assert at.session_state["access_view"]["current"]["mean"] == pytest.approx(lib.summary["access"]["mean_per_1000"],
+                                                                               rel=1e-12)
+    assert any("每千名居民的doctors" in c.value for c in at.caption)
+    at.selectbox(key="acc_supply__zh").set_value(hostile).run()
+    assert not at.exception
+    unit = [c.value for c in at.caption if c.value.startswith("单位：")]
+    assert unit and "<script>" not in unit[0] and "&lt;script&gt;" in unit[0]

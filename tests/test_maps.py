@@ -451,3 +451,55 @@ def test_candidates_exclusions_and_route_are_drawn_escaped_with_legend_entries(t
     assert "$(" not in html  # no folium popup: it needs jQuery, which the offline page does not ship (a script error)
     for word in ("Candidate sites (the only places for new sites)", "Exclusion zones (no new sites)", "Walking route"):
         assert html.count(word) >= 2  # the layer and its legend entry
+
+
+# ------------------------------------------------------------------ access
+
+
+def _access_areas() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"name": [HOSTILE, "外滩街道"], "access_mean_per_1000": [0.0, 0.4],
+                             "access_gini": [np.nan, 0.25], "share_below": [1.0, 0.3]},
+                            geometry=[box(121.46, 31.22, 121.47, 31.24), box(121.47, 31.22, 121.48, 31.24)],
+                            crs="EPSG:4326")
+
+
+def test_access_layer_escapes_area_names_and_has_a_legend_entry():
+    from maps.access import access_areas_layer
+    from maps.style import ACCESS_COLOURS, ACCESS_NONE_COLOUR
+
+    layer = access_areas_layer(_access_areas(), max_access=0.5, below=0.2, lang="en")
+    feats = _layer_element(layer).data["features"]
+    tips = [f["properties"]["_tip"] for f in feats]
+    assert not any("<script>" in t for t in tips)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;&#x27;" in tips[0]
+    assert "Access (per 1,000): 0.400" in tips[1] and "Gini: 0.250" in tips[1] and "Residents below 0.2: 30.0%" in tips[1]
+    styles = _layer_element(layer).styles
+    assert styles[feats[0]["properties"]["_s"]]["fillColor"] == ACCESS_NONE_COLOUR  # no access: its own colour
+    assert styles[feats[1]["properties"]["_s"]]["fillColor"] not in (ACCESS_NONE_COLOUR, ACCESS_COLOURS[0])
+    leg = layers.legend([], lang="en", access_max=0.5)
+    assert "Access: supply per 1,000 residents within reach" in leg.body and ACCESS_NONE_COLOUR in leg.body
+    assert ACCESS_COLOURS[0] in leg.body and "0.50" in leg.body
+    assert "可达性" in layers.legend([], lang="zh", access_max=0.5).body
+
+
+def test_access_points_image_colours_pixels_by_weighted_mean_and_leaves_empty_ones_clear():
+    from maps.access import access_points_rgba, access_scale_max
+    from maps.style import ACCESS_COLOURS, ACCESS_NONE_COLOUR
+
+    def rgb(c):
+        return [int(c[i:i + 2], 16) for i in (1, 3, 5)]
+
+    lon = np.array([121.40, 121.40, 121.45, 121.50])
+    lat = np.array([31.20, 31.20, 31.22, 31.25])
+    acc = np.array([0.0, 1.0, 0.0, 5.0])
+    pop = np.array([300.0, 100.0, 50.0, 10.0])
+    out, (w, s, e, n) = access_points_rgba(lon, lat, acc, pop, max_access=1.0, max_px=50)
+    assert w < 121.40 < 121.50 < e and s < 31.20 < 31.25 < n
+    filled = out[..., 3] == 255
+    assert filled.sum() == 3 and (out[~filled, 3] == 0).all()  # three places hold residents, the rest is clear
+    colours = {tuple(out[r, c, :3]) for r, c in zip(*np.nonzero(filled))}
+    assert tuple(rgb(ACCESS_NONE_COLOUR)) in colours and tuple(rgb(ACCESS_COLOURS[-1])) in colours  # 0, and above the top
+    # the shared pixel: (300 * 0 + 100 * 1) / 400 = 0.25 of the scale, between the first stops
+    assert len(colours) == 3
+    assert access_scale_max([0.0, 0.013, 0.2, 0.17], [1, 1, 1, 1]) == 0.2
+    assert access_scale_max([0, 0]) == 1.0
