@@ -16,7 +16,6 @@ import pandas as pd
 import shapely
 
 from .layers import (
-    _ImageOverlay,
     _cap_note,
     _check_lang,
     _display_xy,
@@ -24,6 +23,7 @@ from .layers import (
     _feature,
     _fmt_num,
     _GeoJsonLayer,
+    _ImageOverlay,
     _prepare_polygons,
     _require,
     _t,
