@@ -1002,6 +1002,7 @@ def load_scenario(name: str) -> None:
         say("error", "err_title", exc)
         return
     st.session_state["proposals"] = list(sc.sites)
+    st.session_state["scen_current"] = (sc.name, tuple(sc.sites))  # the exports are named after it
     forget_click()
     st.session_state["siting"] = None
     if sc.type_key:
@@ -1036,6 +1037,7 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
                 sc = Scenario(name=name, area_key=akey, type_key=type_key, sites=tuple(st.session_state["proposals"]),
                               results=headline(res) if res is not None else None)
                 store.save(sc, overwrite=exists and overwrite)
+                st.session_state["scen_current"] = (sc.name, sc.sites)
                 say("success", "scen_saved", name=name.strip())
                 st.session_state["scen_name_next"] = True
                 st.rerun()
@@ -1183,8 +1185,13 @@ def export_panel(res, scenario, type_key: str, spec: dict) -> None:
             return summary_html(res, lang=chosen_lang, proposals=shown, type_key=type_key, coverage_goal=goal)
     except ImportError:
         st.caption(L("exp_summary_missing"))
-    items = export.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key,
-                            map_html=map_html, summary_html=summary, all_types=all_types)
+    pdf = ss.pdf_maker(summary)  # None without Chromium: the page says how to print the HTML instead
+    if summary is not None and pdf is None:
+        st.caption(L("exp_pdf_missing"))
+    items = export.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key, map_html=map_html,
+                                summary_html=summary, summary_pdf=pdf, all_types=all_types,
+                                label=ss.study_label(scenario, chosen_lang),
+                                scenario=ss.scenario_label(st.session_state, chosen_lang))
     st.session_state["exports"] = items  # the tests build every download from here
     cols = st.columns(4)
     for i, item in enumerate(items):

@@ -4,13 +4,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import tempfile
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from planner import InputError
+from planner.export import slug
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +67,7 @@ def safe_filename(name: str, *, max_len: int = 80) -> str:
     so the result can never point outside the folder it is joined to.
     """
     base = PureWindowsPath(PurePosixPath(str(name)).name).name
-    base = unicodedata.normalize("NFKC", base)
-    base = re.sub(r"[^\w.\-]+", "_", base, flags=re.UNICODE).strip("._")
-    base = re.sub(r"\.{2,}", ".", base)
+    base = slug(base, max_len=4 * len(base) + 8, keep_dots=True)  # the one rule (planner.export.slug), not cut yet
     if len(base) > max_len:
         stem, dot, ext = base.rpartition(".")
         base = (stem[: max_len - len(ext) - 1] + "." + ext) if dot and len(ext) < 12 else base[:max_len]

@@ -26,7 +26,7 @@ from .static import focus_type, map_legend_html, proposals_frame, static_map_svg
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["summary_html", "summary_pdf", "find_chromium", "ReportError", "MAX_AREA_ROWS", "MAX_PROPOSAL_ROWS"]
+__all__ = ["summary_html", "summary_pdf", "summary_pdf_bytes", "find_chromium", "ReportError", "MAX_AREA_ROWS", "MAX_PROPOSAL_ROWS"]
 
 #: The per-area table lists at most this many areas (lowest coverage first) to stay on one page.
 MAX_AREA_ROWS = 25
@@ -405,3 +405,9 @@ def summary_pdf(html_text: str, path: str | os.PathLike, *, chromium: str | None
             os.chmod(tmp, 0o666 & ~umask)
     logger.info("wrote %s", path)
     return path
+
+
+def summary_pdf_bytes(html_text: str, *, chromium: str | None = None, timeout_s: float = 90.0) -> bytes:
+    """The summary printed to PDF (A4) as bytes, for a download; raises :class:`ReportError` as :func:`summary_pdf`."""
+    with tempfile.TemporaryDirectory(prefix="summary-pdf-") as tmpdir:
+        return summary_pdf(html_text, Path(tmpdir) / "summary.pdf", chromium=chromium, timeout_s=timeout_s).read_bytes()

@@ -209,6 +209,11 @@ _APP: dict[str, tuple[str, str]] = {
     "exp_layers_gpkg": ("图层 GeoPackage", "Layers GeoPackage"),
     "exp_map_html": ("地图 HTML（离线可用）", "Map HTML (works offline)"),
     "exp_summary_html": ("一页报告 HTML", "One-page summary HTML"),
+    "exp_summary_pdf": ("一页报告 PDF（A4）", "One-page summary PDF (A4)"),
+    "exp_pdf_missing": ("未安装 Chromium，无法生成 PDF：请下载一页报告 HTML，在浏览器中打印为 PDF。",
+                        "Chromium is not installed, so no PDF: download the one-page summary HTML and print it to PDF "
+                        "from a browser."),
+    "exp_baseline": ("现状", "baseline"),
     "exp_summary_missing": ("一页报告（maps.report）尚不可用。", "The one-page summary (maps.report) is not available yet."),
     # messages
     "err_title": ("出错了", "Something went wrong"),
