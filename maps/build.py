@@ -18,12 +18,14 @@ from .layers import (
     facilities_layer,
     gap_colormap,
     gaps_layer,
+    iso_levels,
     isochrones_layer,
     legend,
     proposals_layer,
     streets_layer,
     surface_layer,
 )
+from .style import ISO_FILL_OPACITY
 
 __all__ = ["coverage_map", "save_map", "SHANGHAI"]
 
@@ -110,9 +112,10 @@ def coverage_map(
         top = 4.0 * max(goals) if goals else _default_gap_max(pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float))
         gaps_layer(gaps, max_minutes=top, **kw).add_to(m)
         gap_scale = gap_colormap(top, lang=lang)
+    iso_minutes = iso_levels(isochrones)
     if isochrones is not None and len(isochrones):
         # over a minutes surface the bands are its contour lines: outlines, so its colours show through
-        isochrones_layer(isochrones, types, fill_opacity=0.0 if surfaces else 0.35, **kw).add_to(m)
+        isochrones_layer(isochrones, types, fill_opacity=0.0 if surfaces else ISO_FILL_OPACITY, **kw).add_to(m)
     facilities_layer(facilities, types, **kw).add_to(m)
     if proposals is not None and len(proposals):
         proposals_layer(proposals, **kw).add_to(m)
@@ -122,7 +125,8 @@ def coverage_map(
     shown = _types_shown(facilities, types)
     legend(shown, lang=lang, title=title, gap_scale=gap_scale,
            share_goal=share_goal if areas is not None and len(areas) else None,
-           surface_goal=surfaces[0].goal_minutes if surfaces else None).add_to(m)
+           surface_goal=surfaces[0].goal_minutes if surfaces else None,
+           iso_minutes=iso_minutes, iso_outline=bool(surfaces)).add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
 
     bounds = m.get_bounds()

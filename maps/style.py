@@ -1,4 +1,15 @@
-"""Every colour and colour scale the maps, the static map and the reports draw with, in one place."""
+"""Every colour and colour scale the maps, the static map and the reports draw with, in one place.
+
+Four scales that may share a map, each readable with colour-vision deficiencies (ColorBrewer / viridis,
+ordered by lightness) and each of its own hue family, so none is mistaken for another:
+
+* gap cells, minutes to the nearest facility: yellow-orange-red (warm, sequential);
+* isochrone bands, minutes of walk: blues (sequential, darkest nearest), never a facility type's colour;
+* subdistrict coverage share: purple below the goal, white at it, green above (diverging, PRGn);
+* the minutes surface: viridis, with vermillion beyond the goal.
+
+Places no facility reaches are near-black on every layer.
+"""
 from __future__ import annotations
 
 import branca.colormap as bcm
@@ -6,17 +17,19 @@ import branca.colormap as bcm
 __all__ = [
     "UNREACHABLE_COLOUR", "UNKNOWN_COLOUR", "GAP_COLOURS", "SHARE_COLOURS", "SHARE_MISSING_COLOUR", "SURFACE_COLOURS",
     "SURFACE_BEYOND", "SURFACE_UNREACHABLE", "HIGHLIGHT_COLOUR", "PROPOSAL_FILL", "PROPOSAL_STROKE", "STREETS_COLOUR",
-    "BAND_WITHIN_COLOURS", "BAND_BEYOND_COLOUR", "share_colormap", "gap_colormap",
+    "BAND_WITHIN_COLOURS", "BAND_BEYOND_COLOUR", "ISO_BAND_COLOURS", "ISO_FILL_OPACITY", "AREA_LABEL_MIN_ZOOM",
+    "share_colormap", "gap_colormap", "iso_band_colours",
 ]
 
-#: Demand no facility reaches (gap cells, legends, the report's band bars).
-UNREACHABLE_COLOUR = "#3f007d"
+#: Demand no facility reaches (gap cells, legends, the report's band bars): near-black, as on the minutes surface.
+UNREACHABLE_COLOUR = "#252525"
 #: A facility of a type the types file does not know.
 UNKNOWN_COLOUR = "#737373"
 #: Minutes to the nearest facility on gap cells: light (near) to dark red (far).
 GAP_COLOURS = ["#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026"]
-#: Coverage share, diverging around the planner's goal: red below, white at it, blue above.
-SHARE_COLOURS = ["#b2182b", "#f4a582", "#f7f7f7", "#92c5de", "#2166ac"]
+#: Coverage share, diverging around the planner's goal: purple below, white at it, green above (ColorBrewer PRGn,
+#: colour-blind safe; no red or orange, which the gap cells use).
+SHARE_COLOURS = ["#762a83", "#c2a5cf", "#f7f7f7", "#a6dba0", "#1b7837"]
 #: An area with no share (no demand).
 SHARE_MISSING_COLOUR = "#bdbdbd"
 #: Minutes from 0 to the goal on the minutes surface: viridis (sequential, perceptually even, readable with
@@ -26,6 +39,12 @@ SURFACE_COLOURS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae
 SURFACE_BEYOND = "#d55e00"
 #: Streets that no facility of the type reaches.
 SURFACE_UNREACHABLE = "#000000"
+#: Isochrone bands by minutes, nearest (darkest) first: ColorBrewer Blues, whatever the facility type.
+ISO_BAND_COLOURS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
+#: Fill opacity of the isochrone bands (0 when drawn as outlines over a minutes surface).
+ISO_FILL_OPACITY = 0.3
+#: Subdistrict name labels show from this zoom level up (below it they would crowd a whole-city view).
+AREA_LABEL_MIN_ZOOM = 12
 #: Cells a compared scenario newly covers (blue: apart from the warm gap colours).
 HIGHLIGHT_COLOUR = "#2166ac"
 #: Proposed sites: gold stars with a dark outline.
@@ -33,14 +52,27 @@ PROPOSAL_FILL = "#ffd700"
 PROPOSAL_STROKE = "#111111"
 #: The loaded streets drawn as the offline basemap.
 STREETS_COLOUR = "#6f6f6f"
-#: The report's time-band bars within the goal (nearest first) and beyond it.
-BAND_WITHIN_COLOURS = ("#238b45", "#74c476", "#c7e9c0")
-BAND_BEYOND_COLOUR = "#e34a33"
+#: The report's time-band bars within the goal (nearest first, the isochrone bands' blues) and beyond it (the
+#: minutes surface's vermillion): blue against vermillion, never green against red.
+BAND_WITHIN_COLOURS = (ISO_BAND_COLOURS[0], ISO_BAND_COLOURS[2], ISO_BAND_COLOURS[4])
+BAND_BEYOND_COLOUR = SURFACE_BEYOND
+
+
+def iso_band_colours(n: int) -> list[str]:
+    """``n`` band colours from :data:`ISO_BAND_COLOURS`, nearest (darkest) first, spread over the ramp."""
+    if n <= 0:
+        return []
+    if n == 1:
+        return [ISO_BAND_COLOURS[0]]
+    last = len(ISO_BAND_COLOURS) - 1
+    if n > len(ISO_BAND_COLOURS):  # more bands than stops: the lightest repeats
+        return [ISO_BAND_COLOURS[min(i, last)] for i in range(n)]
+    return [ISO_BAND_COLOURS[round(i * last / (n - 1))] for i in range(n)]
 
 
 def share_colormap(goal: float = 0.8) -> bcm.LinearColormap:
-    """Diverging scale for coverage share: red below ``goal``, white at it, blue above."""
-    # the neutral colour sits at the goal; a 100 % goal puts it just below 1 so "met" stays blue
+    """Diverging scale for coverage share: purple below ``goal``, white at it, green above."""
+    # the neutral colour sits at the goal; a 100 % goal puts it just below 1 so "met" stays green
     goal = min(max(float(goal), 0.01), 0.99)
     return bcm.LinearColormap(SHARE_COLOURS, index=[0.0, goal / 2, goal, (1 + goal) / 2, 1.0], vmin=0.0, vmax=1.0)
 

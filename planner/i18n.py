@@ -267,6 +267,10 @@ _MAP: dict[str, tuple[str, str]] = {
     "surface_scale": ("步行时间（分钟，至目标）", "Walk time (min, up to the goal)"),
     "beyond_goal": ("超出目标", "Beyond the goal"),
     "no_facility_reach": ("无设施可达的街道", "Streets no facility reaches"),
+    "iso_scale": ("步行等时圈（分钟内可达）", "Walking isochrones (reached within)"),
+    "legend_fold": ("收起图例", "Fold the legend"),
+    "legend_open": ("展开图例", "Open the legend"),
+    "area_labels": ("街道/镇名称", "Subdistrict names"),
 }
 
 _STATIC: dict[str, tuple[str, str]] = {

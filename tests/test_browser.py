@@ -207,7 +207,7 @@ def test_app_in_a_real_browser_offline():
         while not drawn and time.monotonic() < deadline:
             try:
                 drawn = (frame.locator(".pm-icon").count() > 0 and frame.locator(".pm-legend").count() == 1
-                         and frame.locator(".pm-legend h4").count() == 1)
+                         and frame.locator(".pm-legend .pm-lg-head").count() == 1)
             except Exception:  # the frame is being replaced
                 drawn = False
             if not drawn:

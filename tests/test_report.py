@@ -220,7 +220,7 @@ def test_pdf_with_chromium(tmp_path, hostile_result):
     data = out.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 5000
     pages = len(re.findall(rb"/Type\s*/Page(?!s)", data))
-    assert pages >= 1
+    assert pages == 1  # one A4 sheet
     # the app's download: the same printing, as bytes
     from maps.report import summary_pdf_bytes
 
@@ -293,3 +293,10 @@ def test_each_proposal_row_gives_the_residents_the_what_if_adds_in_the_order_add
         row = re.search(rf'<tr><td class="n">{i + 1}</td><td>{site.id}</td>.*?</tr>', doc).group(0)
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
         assert cells[4] == f"{gain:,.0f}", (site.id, cells, gain)
+
+
+def test_header_separates_scenario_date_and_study_once(hostile_result):
+    doc = summary_html(hostile_result, lang="zh", scenario_name="方案 1", date="2026-03-09")
+    meta = re.search(r'<div class="meta">(.*?)</div>', doc).group(1)
+    assert "·" not in meta  # the stylesheet puts one " · " between the parts (it was doubled)
+    assert ".meta span + span::before" in doc and meta.count("<span") == 3
