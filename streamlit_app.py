@@ -180,6 +180,7 @@ def base_study():
 def sidebar(types) -> dict:
     sb = st.sidebar
     sb.radio(L("language"), LANGS, key="lang", horizontal=True, format_func=lambda v: "中文" if v == "zh" else "English")
+    sb.html(uploads.uploader_css(lang()))  # the uploaders' own English words, in Chinese mode put into Chinese
     sb.header(L("area_header"))
     kinds = ["demo", "upload", "cached", "place"]
     names = {"demo": "src_demo", "upload": "src_upload", "cached": "src_cached", "place": "src_place"}

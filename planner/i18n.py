@@ -201,6 +201,10 @@ _APP: dict[str, tuple[str, str]] = {
     "scen_name_default": ("方案 {n}", "Scenario {n}"),
     "scen_sites": ("建议点位数", "Proposed sites"),
     # export
+    # the file uploaders' own words (Streamlit writes them in English; app.uploads.uploader_css swaps them)
+    "upl_browse": ("选择文件", "Upload"),
+    "upl_limit": ("每个文件不超过 {mb} MB", "{mb} MB per file"),
+    "upl_drop": ("将文件拖放到此处", "Drag and drop a file here"),
     "export_header": ("导出", "Export"),
     "exp_statistics_csv": ("统计表 CSV", "Statistics CSV"),
     "exp_statistics_xlsx": ("统计表 XLSX", "Statistics XLSX"),

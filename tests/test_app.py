@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from app import state as ss
 from app import uploads
 from maps.i18n import TEXT, t
-from planner import InputError
+from planner import InputError, export
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "streamlit_app.py")
@@ -497,3 +497,39 @@ def test_move_one_facility_by_clicking_and_compare_per_subdistrict(env):
     side = [d.value for d in at.dataframe if "搬迁前覆盖率 %" in d.value.columns]
     assert side and len(side[0]) == 5  # every subdistrict, before and after
     assert any("各设施服务人口" in e.label for e in at.expander)
+
+
+# ---------------------------------------------------------------------------------------- presentation
+def test_uploaders_speak_chinese_in_chinese_mode_and_the_limit_is_the_apps(env):
+    import tomllib
+
+    at = open_app()
+    css = [e.proto.body for e in at.get("html") if "stFileUploaderDropzone" in e.proto.body]
+    assert len(css) == 1
+    assert '"选择文件"' in css[0] and f'"每个文件不超过 {uploads.max_upload_mb():g} MB"' in css[0]
+    assert "::after" in css[0] and "<script" not in css[0]
+    at.radio(key="lang").set_value("en").run()
+    assert not any("stFileUploaderDropzone" in e.proto.body for e in at.get("html"))  # Streamlit's own English
+    # Streamlit refuses uploads above what the app accepts, and no sooner
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["maxUploadSize"] == uploads.DEFAULT_MAX_UPLOAD_MB
+
+
+def test_exports_are_named_after_the_study_the_scenario_and_the_day(env):
+    import datetime
+
+    at = open_app()
+    items = {i.key: i.filename for i in at.session_state["exports"]}
+    day = datetime.date.today().strftime("%Y%m%d")
+    assert items["statistics_xlsx"] == f"coverage_示范区_合成数据_现状_{day}.xlsx", items
+    assert items["summary_html"].endswith(f"_现状_{day}_summary.html")
+    from maps.report import find_chromium
+
+    assert ("summary_pdf" in items) == bool(find_chromium())
+    assert {b.key for b in at.get("download_button")} >= {f"dl_{k}" for k in items}
+    # with a proposed site the scenario is the one the save box names
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    name = at.session_state["scen_name"]
+    items = {i.key: i.filename for i in at.session_state["exports"]}
+    assert items["statistics_xlsx"] == f"coverage_示范区_合成数据_{export.slug(name)}_{day}.xlsx"
