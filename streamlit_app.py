@@ -406,8 +406,9 @@ def add_layer(upload, kind: str, **options) -> None:
         # a facility file replaces the same file read with other options; demand and areas replace their role
         others = [(r, x) for r, x in st.session_state["layers"] if not (r == kind and (kind != "facilities" or x.path == lf.path))]
         layers = others + [(kind, lf)]
-        base, _ = base_study()
-        study = cached_study(base, current_spec(layers))  # raises PlannerError on a bad file
+        with st.sidebar.spinner(L("reading_upload", file=name)):
+            base, _ = base_study()
+            study = cached_study(base, current_spec(layers))  # raises PlannerError on a bad file
     except PlannerError as exc:
         codes = {p.code for p in exc.problems}
         if "outside_study_area" in codes and codes <= {"outside_study_area", "coords_hint"} \
@@ -789,7 +790,9 @@ def draw_map(spec: dict, study, base_key: str) -> None:
         sent = (base_key, center, zoom, content)
     st.session_state["map_view_sent"] = sent
     # the map's HTML opens on the same view streamlit-folium then keeps: no frame shows another place first
-    show_map(build_map({**spec, "view": (sent[1], sent[2])}), height=MAP_HEIGHT, key="map", center=sent[1], zoom=sent[2],
+    with st.spinner(L("drawing_map")):
+        m = build_map({**spec, "view": (sent[1], sent[2])})
+    show_map(m, height=MAP_HEIGHT, key="map", center=sent[1], zoom=sent[2],
              returned_objects=("last_clicked", "zoom", "center"))
 
 
@@ -1081,7 +1084,8 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
     a = choose(c1, "selectbox", L("scen_baseline"), options, key="cmp_a", fmt=label, default="__existing__")
     b = choose(c2, "selectbox", L("scen_proposal"), options, key="cmp_b", fmt=label, default="__current__")
     try:
-        ra, rb = scenario_result(study, skey, a, type_key), scenario_result(study, skey, b, type_key)
+        with st.spinner(L("computing")):
+            ra, rb = scenario_result(study, skey, a, type_key), scenario_result(study, skey, b, type_key)
     except PlannerError as exc:
         st.error(exc.message(lang()))
         return
@@ -1105,7 +1109,8 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
         "name": L("h_name"), "metric": L("h_metric"), "baseline": label(a), "proposal": label(b), "delta": "Δ"})
     st.dataframe(show, hide_index=True, width="stretch", height=260)
     st.markdown(f"**{L('scen_diff_map')}**")
-    draw_diff_map(study, ra, rb, type_key, b, opts)
+    with st.spinner(L("drawing_map")):
+        draw_diff_map(study, ra, rb, type_key, b, opts)
 
 
 def free_scenario_name(taken: set) -> str:

@@ -31,6 +31,8 @@ _APP: dict[str, tuple[str, str]] = {
     "fetching": ("正在下载并编译路网……", "Downloading and compiling the network…"),
     "loading_network": ("正在读取并编译路网……", "Reading and compiling the network…"),
     "computing": ("正在计算覆盖……", "Computing coverage…"),
+    "drawing_map": ("正在绘制地图……", "Drawing the map…"),
+    "reading_upload": ("正在读取 {file}……", "Reading {file}…"),
     "layers_header": ("数据图层", "Data layers"),
     "fac_upload": ("设施文件（CSV/XLSX/GeoJSON/GPKG/Shapefile zip）", "Facility file (CSV/XLSX/GeoJSON/GPKG/zipped Shapefile)"),
     "fac_default_type": ("文件无类型列时的设施类型", "Facility type when the file has no type column"),
