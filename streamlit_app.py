@@ -790,9 +790,8 @@ def draw_map(spec: dict, study, base_key: str) -> None:
         sent = (base_key, center, zoom, content)
     st.session_state["map_view_sent"] = sent
     # the map's HTML opens on the same view streamlit-folium then keeps: no frame shows another place first
-    with st.spinner(L("drawing_map")):
-        m = build_map({**spec, "view": (sent[1], sent[2])})
-    show_map(m, height=MAP_HEIGHT, key="map", center=sent[1], zoom=sent[2],
+    # no spinner here: one above the map would move it down while it is drawn, and a click would land off target
+    show_map(build_map({**spec, "view": (sent[1], sent[2])}), height=MAP_HEIGHT, key="map", center=sent[1], zoom=sent[2],
              returned_objects=("last_clicked", "zoom", "center"))
 
 
