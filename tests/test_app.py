@@ -526,6 +526,9 @@ def test_exports_are_named_after_the_study_the_scenario_and_the_day(env):
     from maps.report import find_chromium
 
     assert ("summary_pdf" in items) == bool(find_chromium())
+    if "summary_pdf" in items:  # the button's bytes: a PDF of one A4 page
+        pdf = {i.key: i for i in at.session_state["exports"]}["summary_pdf"].make()
+        assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
     assert {b.key for b in at.get("download_button")} >= {f"dl_{k}" for k in items}
     # with a proposed site the scenario is the one the save box names
     at.session_state["map"] = {"last_clicked": CLICK}
