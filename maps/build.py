@@ -25,7 +25,7 @@ from .layers import (
     streets_layer,
     surface_layer,
 )
-from .style import ISO_FILL_OPACITY
+from .style import ISO_FILL_OPACITY, gap_scale_top
 
 __all__ = ["coverage_map", "save_map", "SHANGHAI"]
 
@@ -107,9 +107,10 @@ def coverage_map(
     if gaps is not None and len(gaps) and not surfaces:
         import pandas as pd
 
-        # a scale tied to the goal (4x it), so a colour means the same minutes before and after a change
+        # a scale tied to the goal (maps.style.gap_scale_top), so a colour means the same minutes before and after a change
         goals = [types[t].target_minutes for t in set(gaps["type"]) if t in types] if "type" in gaps.columns else []
-        top = 4.0 * max(goals) if goals else _default_gap_max(pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float))
+        top = gap_scale_top(max(goals)) if goals else \
+            _default_gap_max(pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float))
         gaps_layer(gaps, max_minutes=top, **kw).add_to(m)
         gap_scale = gap_colormap(top, lang=lang)
     iso_minutes = iso_levels(isochrones)

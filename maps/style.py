@@ -18,7 +18,7 @@ __all__ = [
     "UNREACHABLE_COLOUR", "UNKNOWN_COLOUR", "GAP_COLOURS", "SHARE_COLOURS", "SHARE_MISSING_COLOUR", "SURFACE_COLOURS",
     "SURFACE_BEYOND", "SURFACE_UNREACHABLE", "HIGHLIGHT_COLOUR", "PROPOSAL_FILL", "PROPOSAL_STROKE", "STREETS_COLOUR",
     "BAND_WITHIN_COLOURS", "BAND_BEYOND_COLOUR", "ISO_BAND_COLOURS", "ISO_FILL_OPACITY", "AREA_LABEL_MIN_ZOOM",
-    "share_colormap", "gap_colormap", "iso_band_colours",
+    "GAP_SCALE_GOAL_FACTOR", "GAP_SCALE_MIN_TOP", "share_colormap", "gap_colormap", "gap_scale_top", "iso_band_colours",
 ]
 
 #: Demand no facility reaches (gap cells, legends, the report's band bars): near-black, as on the minutes surface.
@@ -27,6 +27,10 @@ UNREACHABLE_COLOUR = "#252525"
 UNKNOWN_COLOUR = "#737373"
 #: Minutes to the nearest facility on gap cells: light (near) to dark red (far).
 GAP_COLOURS = ["#ffffcc", "#fed976", "#fd8d3c", "#e31a1c", "#800026"]
+#: The gap scale runs from 0 to this many times the type's goal (a colour means the same minutes before and after
+#: a change) and to at least GAP_SCALE_MIN_TOP minutes (a 1.5-minute AED goal would paint every cell darkest red).
+GAP_SCALE_GOAL_FACTOR = 4.0
+GAP_SCALE_MIN_TOP = 15.0
 #: Coverage share, diverging around the planner's goal: purple below, white at it, green above (ColorBrewer PRGn,
 #: colour-blind safe; no red or orange, which the gap cells use).
 SHARE_COLOURS = ["#762a83", "#c2a5cf", "#f7f7f7", "#a6dba0", "#1b7837"]
@@ -68,6 +72,11 @@ def iso_band_colours(n: int) -> list[str]:
     if n > len(ISO_BAND_COLOURS):  # more bands than stops: the lightest repeats
         return [ISO_BAND_COLOURS[min(i, last)] for i in range(n)]
     return [ISO_BAND_COLOURS[round(i * last / (n - 1))] for i in range(n)]
+
+
+def gap_scale_top(goal_minutes: float) -> float:
+    """Top of the gap scale (minutes) for a type's goal: the live map, the static map and the report use it."""
+    return max(GAP_SCALE_GOAL_FACTOR * float(goal_minutes), GAP_SCALE_MIN_TOP)
 
 
 def share_colormap(goal: float = 0.8) -> bcm.LinearColormap:

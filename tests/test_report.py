@@ -300,3 +300,28 @@ def test_header_separates_scenario_date_and_study_once(hostile_result):
     meta = re.search(r'<div class="meta">(.*?)</div>', doc).group(1)
     assert "·" not in meta  # the stylesheet puts one " · " between the parts (it was doubled)
     assert ".meta span + span::before" in doc and meta.count("<span") == 3
+
+
+def test_gap_scale_is_the_same_on_the_live_map_the_static_map_and_the_report():
+    """One rule for the top of the gap scale, tied to the goal and never below 15 minutes: a 1.5-minute AED goal
+    made the live map's top 6 minutes, so every AED gap cell was the darkest red (a dark-red blanket), while the
+    static map used the data's largest minutes."""
+    from maps import style
+    from maps.build import coverage_map
+    from maps.static import map_legend_html
+
+    study = grid_study(seed=1, n_fac=4)
+    result = run(study, isochrones="none")
+    for key in ("aed", "health_centre"):
+        goal = result.goals[key].target_minutes
+        top = style.gap_scale_top(goal)
+        assert top == max(4 * goal, 15)
+        legend = map_legend_html(result, type_key=key, lang="en")
+        assert f"≥{top:g}" in legend
+        fac = result.facilities_table
+        gaps = result.gaps[result.gaps["type"] == key]
+        m = coverage_map(facilities=fac[fac["type"] == key], gaps=gaps, types=study.types, lang="en")
+        leg = next(c for c in m._children.values() if type(c).__name__ == "_Legend")
+        ticks = re.findall(r"<span>([\d.]+)</span>", leg.body)
+        assert float(ticks[-1]) == top
+    assert style.gap_scale_top(1.5) == 15  # the AED: a gradient over 0-15 minutes, not one dark colour
