@@ -966,14 +966,14 @@ def legend(
                 f"</span><span>{_t('unreachable', lang)}</span></div>"
             )
     if surface_goal is not None:
-        from .raster import SURFACE_BEYOND, SURFACE_UNREACHABLE
-
-        parts.append(_bar(surface_colormap(surface_goal, lang=lang), _esc(_t("surface_scale", lang)), digits=0))
+        parts.append(_bar(surface_colormap(surface_goal, lang=lang), _esc(_t("surface_scale", lang))))
         over = f"{_t('beyond_goal', lang)}（&gt; {surface_goal:g} {_t('minutes', lang)}）" if lang != "en" \
             else f"{_t('beyond_goal', lang)} (&gt; {surface_goal:g} {_t('minutes', lang)})"
-        for colour, text in ((SURFACE_BEYOND, over), (SURFACE_UNREACHABLE, _t("no_facility_reach", lang))):
-            parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{colour}">'
-                         f"</span><span>{text}</span></div>")
+        top = style.gap_scale_top(surface_goal)
+        parts.append(_bar(bcm.LinearColormap(list(style.SURFACE_BEYOND_COLOURS), vmin=float(surface_goal), vmax=top),
+                          over, last_plus=True))
+        parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;'
+                     f'background:{style.SURFACE_UNREACHABLE}"></span><span>{_t("no_facility_reach", lang)}</span></div>')
     if share_goal is not None:
         caption = f"{_t('share', lang)}（{_t('goal', lang)} {share_goal:.0%}）" if lang != "en" \
             else f"{_t('share', lang)} ({_t('goal', lang)} {share_goal:.0%})"
@@ -989,13 +989,17 @@ def _rgba(colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{min(max(alpha, 0.0), 1.0):.2f})"
 
 
-def _bar(cmap: bcm.LinearColormap, caption: str, *, digits: int = 0, pct: bool = False) -> str:
+def _bar(cmap: bcm.LinearColormap, caption: str, *, digits: int | None = None, pct: bool = False,
+         last_plus: bool = False) -> str:
+    """A colour bar with four ticks; ``digits`` default: up to one decimal, none when whole (a 1.5-minute goal read
+    0, 0, 1, 2 with none). ``last_plus`` marks the top as "and more" (≥)."""
     stops = np.linspace(cmap.vmin, cmap.vmax, 9)
     grad = ",".join(cmap(v)[:7] for v in stops)
     ticks = np.linspace(cmap.vmin, cmap.vmax, 4)
-    labels = "".join(
-        f"<span>{v * 100:.0f}%</span>" if pct else f"<span>{v:.{digits}f}</span>" for v in ticks
-    )
+    labels = [f"{v * 100:.0f}%" if pct else f"{round(float(v), 1):g}" if digits is None else f"{v:.{digits}f}"
+              for v in ticks]
+    if last_plus:
+        labels[-1] = "≥" + labels[-1]
     return (f'<div style="margin-top:6px">{caption}</div>'
             f'<div class="pm-bar" style="background:linear-gradient(to right,{grad})"></div>'
-            f'<div class="pm-ticks">{labels}</div>')
+            f'<div class="pm-ticks">{"".join(f"<span>{t}</span>" for t in labels)}</div>')

@@ -16,7 +16,7 @@ import branca.colormap as bcm
 
 __all__ = [
     "UNREACHABLE_COLOUR", "UNKNOWN_COLOUR", "GAP_COLOURS", "SHARE_COLOURS", "SHARE_MISSING_COLOUR", "SURFACE_COLOURS",
-    "SURFACE_BEYOND", "SURFACE_UNREACHABLE", "HIGHLIGHT_COLOUR", "PROPOSAL_FILL", "PROPOSAL_STROKE", "STREETS_COLOUR",
+    "SURFACE_BEYOND", "SURFACE_BEYOND_COLOURS", "SURFACE_UNREACHABLE", "HIGHLIGHT_COLOUR", "PROPOSAL_FILL", "PROPOSAL_STROKE", "STREETS_COLOUR",
     "BAND_WITHIN_COLOURS", "BAND_BEYOND_COLOUR", "ISO_BAND_COLOURS", "ISO_FILL_OPACITY", "AREA_LABEL_MIN_ZOOM",
     "GAP_SCALE_GOAL_FACTOR", "GAP_SCALE_MIN_TOP", "share_colormap", "gap_colormap", "gap_scale_top", "iso_band_colours",
 ]
@@ -39,8 +39,12 @@ SHARE_MISSING_COLOUR = "#bdbdbd"
 #: Minutes from 0 to the goal on the minutes surface: viridis (sequential, perceptually even, readable with
 #: colour-vision deficiencies).
 SURFACE_COLOURS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"]
-#: Places beyond the goal (Okabe-Ito vermillion: apart from every viridis colour in hue and lightness).
-SURFACE_BEYOND = "#d55e00"
+#: Places beyond the goal: from the goal (orange) to :func:`gap_scale_top` minutes and further (dark brown), so
+#: a type with a short goal (the AED's 1.5 minutes) shows how far beyond each place is instead of one dark-red
+#: blanket. Warm like the gap cells (the same meaning: not covered), darker than viridis' yellow end.
+SURFACE_BEYOND_COLOURS = ("#fd8d3c", "#d55e00", "#8c2d04")
+#: The beyond-the-goal colour where one swatch stands for all (Okabe-Ito vermillion, the ramp's middle).
+SURFACE_BEYOND = SURFACE_BEYOND_COLOURS[1]
 #: Streets that no facility of the type reaches.
 SURFACE_UNREACHABLE = "#000000"
 #: Isochrone bands by minutes, nearest (darkest) first: ColorBrewer Blues, whatever the facility type.

@@ -366,11 +366,19 @@ def test_surface_colours_goal_beyond_unreachable_and_transparent():
     def rgb(c):
         return [int(c[i:i + 2], 16) for i in (1, 3, 5)]
 
-    m = np.array([[0.0, 15.0, 15.5, np.inf, np.nan, 7.5]], dtype=np.float32)
+    from maps.raster import SURFACE_BEYOND_COLOURS
+
+    m = np.array([[0.0, 15.0, 15.5, np.inf, np.nan, 7.5, 37.5, 60.0, 500.0]], dtype=np.float32)
     out = surface_rgba(m, goal_minutes=15.0)
     assert list(out[0, 0, :3]) == rgb(SURFACE_COLOURS[0])
     assert list(out[0, 1, :3]) == rgb(SURFACE_COLOURS[-1])  # the goal itself is within it
-    assert list(out[0, 2, :3]) == rgb(SURFACE_BEYOND)
+    # beyond the goal: a ramp from the goal to the gap scale's top (4x the goal), darkest further
+    assert np.abs(out[0, 2, :3].astype(int) - rgb(SURFACE_BEYOND_COLOURS[0])).max() <= 5
+    assert np.abs(out[0, 6, :3].astype(int) - rgb(SURFACE_BEYOND)).max() <= 3  # halfway: the vermillion
+    assert list(out[0, 7, :3]) == list(out[0, 8, :3]) == rgb(SURFACE_BEYOND_COLOURS[-1])
+    # a short goal (the AED's 1.5 minutes) is no single-colour blanket: 3 and 12 minutes differ
+    aed = surface_rgba(np.array([[3.0, 12.0]], dtype=np.float32), goal_minutes=1.5)
+    assert np.abs(aed[0, 0, :3].astype(int) - aed[0, 1, :3].astype(int)).max() > 40
     assert list(out[0, 3, :3]) == rgb(SURFACE_UNREACHABLE)
     assert out[0, 4, 3] == 0 and (out[0, :4, 3] == 255).all()
     assert np.abs(out[0, 5, :3].astype(int) - rgb(SURFACE_COLOURS[4])).max() <= 3  # the middle stop
@@ -503,3 +511,11 @@ def _unjson(html: str) -> str:
     import re
 
     return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), html)
+
+
+def test_surface_legend_keys_the_beyond_ramp_with_readable_ticks():
+    leg = layers.legend([], lang="en", surface_goal=1.5).body
+    assert "<span>0</span><span>0.5</span><span>1</span><span>1.5</span>" in leg  # it read 0, 0, 1, 2
+    assert "Beyond the goal (&gt; 1.5 min)" in leg and "<span>≥15</span>" in leg
+    assert all(c in leg for c in style.SURFACE_BEYOND_COLOURS[::2])
+    assert style.SURFACE_UNREACHABLE in leg
