@@ -536,3 +536,12 @@ def test_exports_are_named_after_the_study_the_scenario_and_the_day(env):
     name = at.session_state["scen_name"]
     items = {i.key: i.filename for i in at.session_state["exports"]}
     assert items["statistics_xlsx"] == f"coverage_示范区_合成数据_{export.slug(name)}_{day}.xlsx"
+
+
+def test_without_chromium_the_export_tab_says_how_to_get_a_pdf(env, monkeypatch):
+    import maps.report
+
+    monkeypatch.setattr(maps.report, "find_chromium", lambda: None)
+    at = open_app()
+    assert "summary_pdf" not in {i.key for i in at.session_state["exports"]}
+    assert any("未安装 Chromium" in c and "打印为 PDF" in c for c in texts(at, "caption"))
