@@ -954,7 +954,7 @@ def legend(
     if levels:
         parts.append(f'<div style="margin-top:6px" class="pm-iso-key">{_esc(_t("iso_scale", lang))}</div>')
         for m, colour in zip(levels, style.iso_band_colours(len(levels))):
-            look = (f"background:transparent;border:2px solid {colour}" if iso_outline else
+            look = (f"background:{style.ISO_SWATCH_BACKDROP};border:2px solid {colour}" if iso_outline else
                     f"background:{_rgba(colour, style.ISO_FILL_OPACITY * 2)};border:1px solid {style.ISO_BAND_COLOURS[0]}")
             parts.append(f'<div class="pm-row pm-iso"><span class="pm-sw pm-band" style="{look}"></span>'
                          f"<span>≤ {m:g} {_t('minutes', lang)}</span></div>")

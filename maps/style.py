@@ -17,7 +17,7 @@ import branca.colormap as bcm
 __all__ = [
     "UNREACHABLE_COLOUR", "UNKNOWN_COLOUR", "GAP_COLOURS", "SHARE_COLOURS", "SHARE_MISSING_COLOUR", "SURFACE_COLOURS",
     "SURFACE_BEYOND", "SURFACE_BEYOND_COLOURS", "SURFACE_UNREACHABLE", "HIGHLIGHT_COLOUR", "PROPOSAL_FILL", "PROPOSAL_STROKE", "STREETS_COLOUR",
-    "BAND_WITHIN_COLOURS", "BAND_BEYOND_COLOUR", "ISO_BAND_COLOURS", "ISO_FILL_OPACITY", "AREA_LABEL_MIN_ZOOM",
+    "BAND_WITHIN_COLOURS", "BAND_BEYOND_COLOUR", "ISO_BAND_COLOURS", "ISO_FILL_OPACITY", "ISO_SWATCH_BACKDROP", "AREA_LABEL_MIN_ZOOM",
     "GAP_SCALE_GOAL_FACTOR", "GAP_SCALE_MIN_TOP", "share_colormap", "gap_colormap", "gap_scale_top", "iso_band_colours",
 ]
 
@@ -49,6 +49,8 @@ SURFACE_BEYOND = SURFACE_BEYOND_COLOURS[1]
 SURFACE_UNREACHABLE = "#000000"
 #: Isochrone bands by minutes, nearest (darkest) first: ColorBrewer Blues, whatever the facility type.
 ISO_BAND_COLOURS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
+#: Behind an outlined band's legend swatch, so its light blues show as they do over the minutes surface.
+ISO_SWATCH_BACKDROP = "#737373"
 #: Fill opacity of the isochrone bands (0 when drawn as outlines over a minutes surface).
 ISO_FILL_OPACITY = 0.3
 #: Subdistrict name labels show from this zoom level up (below it they would crowd a whole-city view).

@@ -446,7 +446,7 @@ def test_isochrone_bands_have_a_legend_entry_in_their_look(types):
     assert leg.index("≤ 5 min") < leg.index("≤ 10 min") < leg.index("≤ 15 min")
     assert leg.count('class="pm-row pm-iso"') == 3
     outline = layers.legend([], lang="en", iso_minutes=[5, 15], iso_outline=True).body
-    assert f"background:transparent;border:2px solid {near}" in outline
+    assert f"background:{style.ISO_SWATCH_BACKDROP};border:2px solid {near}" in outline
 
 
 def test_isochrone_bands_are_blue_by_minutes_not_the_type_colour(types):
