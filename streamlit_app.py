@@ -181,6 +181,7 @@ def base_study():
 def sidebar(types) -> dict:
     sb = st.sidebar
     sb.radio(L("language"), LANGS, key="lang", horizontal=True, format_func=lambda v: "中文" if v == "zh" else "English")
+    sb.html(uploads.uploader_css(lang()))  # the uploaders' own English words, in Chinese mode put into Chinese
     sb.header(L("area_header"))
     kinds = ["demo", "upload", "cached", "place"]
     names = {"demo": "src_demo", "upload": "src_upload", "cached": "src_cached", "place": "src_place"}
@@ -409,8 +410,9 @@ def add_layer(upload, kind: str, **options) -> None:
         # a facility file replaces the same file read with other options; demand and areas replace their role
         others = [(r, x) for r, x in st.session_state["layers"] if not (r == kind and (kind != "facilities" or x.path == lf.path))]
         layers = others + [(kind, lf)]
-        base, _ = base_study()
-        study = cached_study(base, current_spec(layers))  # raises PlannerError on a bad file
+        with st.sidebar.spinner(L("reading_upload", file=name)):
+            base, _ = base_study()
+            study = cached_study(base, current_spec(layers))  # raises PlannerError on a bad file
     except PlannerError as exc:
         if path is not None and tools.offer_mapping(kind, upload, path, exc):
             say("warning", "colmap_needed", file=name)
@@ -834,6 +836,7 @@ def draw_map(spec: dict, study, base_key: str) -> None:
         sent = (base_key, center, zoom, content)
     st.session_state["map_view_sent"] = sent
     # the map's HTML opens on the same view streamlit-folium then keeps: no frame shows another place first
+    # no spinner here: one above the map would move it down while it is drawn, and a click would land off target
     show_map(build_map({**spec, "view": (sent[1], sent[2])}), height=MAP_HEIGHT, key="map", center=sent[1], zoom=sent[2],
              returned_objects=("last_clicked", "zoom", "center"))
 
@@ -1053,6 +1056,7 @@ def load_scenario(name: str) -> None:
         say("error", "err_title", exc)
         return
     st.session_state["proposals"] = list(sc.sites)
+    st.session_state["scen_current"] = (sc.name, tuple(sc.sites))  # the exports are named after it
     forget_click()
     st.session_state["siting"] = None
     if sc.type_key:
@@ -1087,6 +1091,7 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
                 sc = Scenario(name=name, area_key=akey, type_key=type_key, sites=tuple(st.session_state["proposals"]),
                               results=headline(res) if res is not None else None)
                 store.save(sc, overwrite=exists and overwrite)
+                st.session_state["scen_current"] = (sc.name, sc.sites)
                 say("success", "scen_saved", name=name.strip())
                 st.session_state["scen_name_next"] = True
                 st.rerun()
@@ -1129,7 +1134,8 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
     a = choose(c1, "selectbox", L("scen_baseline"), options, key="cmp_a", fmt=label, default="__existing__")
     b = choose(c2, "selectbox", L("scen_proposal"), options, key="cmp_b", fmt=label, default="__current__")
     try:
-        ra, rb = scenario_result(study, skey, a, type_key), scenario_result(study, skey, b, type_key)
+        with st.spinner(L("computing")):
+            ra, rb = scenario_result(study, skey, a, type_key), scenario_result(study, skey, b, type_key)
     except PlannerError as exc:
         st.error(exc.message(lang()))
         return
@@ -1153,7 +1159,8 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
         "name": L("h_name"), "metric": L("h_metric"), "baseline": label(a), "proposal": label(b), "delta": "Δ"})
     st.dataframe(show, hide_index=True, width="stretch", height=260)
     st.markdown(f"**{L('scen_diff_map')}**")
-    draw_diff_map(study, ra, rb, type_key, b, opts)
+    with st.spinner(L("drawing_map")):
+        draw_diff_map(study, ra, rb, type_key, b, opts)
 
 
 def free_scenario_name(taken: set) -> str:
@@ -1234,8 +1241,13 @@ def export_panel(res, scenario, type_key: str, spec: dict) -> None:
             return summary_html(res, lang=chosen_lang, proposals=shown, type_key=type_key, coverage_goal=goal)
     except ImportError:
         st.caption(L("exp_summary_missing"))
-    items = export.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key,
-                            map_html=map_html, summary_html=summary, all_types=all_types)
+    pdf = ss.pdf_maker(summary)  # None without Chromium: the page says how to print the HTML instead
+    if summary is not None and pdf is None:
+        st.caption(L("exp_pdf_missing"))
+    items = export.export_items(res, lang=chosen_lang, proposals=props, type_key=type_key, map_html=map_html,
+                                summary_html=summary, summary_pdf=pdf, all_types=all_types,
+                                label=ss.study_label(scenario, chosen_lang),
+                                scenario=ss.scenario_label(st.session_state, chosen_lang))
     st.session_state["exports"] = items  # the tests build every download from here
     cols = st.columns(4)
     for i, item in enumerate(items):

@@ -24,7 +24,7 @@ from planner.study import OUTSIDE_TOLERANCE_M, Goals, Layer, NetworkSource, Stud
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ROLES", "OUTSIDE_TOLERANCE_M", "app_source", "app_spec", "spec_layers", "demo_study", "place_study",
+__all__ = ["scenario_label", "pdf_maker", "ROLES", "OUTSIDE_TOLERANCE_M", "app_source", "app_spec", "spec_layers", "demo_study", "place_study",
            "study_area", "study_label", "study_key", "Site", "next_site_id", "with_proposals", "sites_frame",
            "WhatIfTracker", "area_key", "newly_covered_cells", "type_stats", "bands_frame",
            "areas_display"]
@@ -288,3 +288,35 @@ def areas_display(result, type_key: str, headers: dict[str, str]) -> pd.DataFram
         "facilities": a["facilities"].astype(int),
     })
     return out.rename(columns=headers).reset_index(drop=True)
+
+
+def scenario_label(session, lang: str = "zh") -> str:
+    """The name the exports carry for the scenario on screen.
+
+    The scenario last loaded or saved while the proposals are still its sites; with no proposals
+    the baseline (现状 / baseline); else the name the save box would give it.
+    """
+    from planner.i18n import section
+
+    props = tuple(session.get("proposals") or ())
+    current = session.get("scen_current")
+    if current is not None and tuple(current[1]) == props:
+        return str(current[0])
+    if not props:
+        zh, en = section("app")["exp_baseline"]
+        return en if lang == "en" else zh
+    return str(session.get("scen_name") or "")
+
+
+def pdf_maker(summary):
+    """A callable printing the one-page summary (``summary()`` returns its HTML) to PDF bytes, or None when
+    there is no summary or no Chromium to print it."""
+    if summary is None:
+        return None
+    try:
+        from maps.report import find_chromium, summary_pdf_bytes
+    except ImportError:
+        return None
+    if not find_chromium():
+        return None
+    return lambda: summary_pdf_bytes(summary())

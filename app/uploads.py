@@ -4,18 +4,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import tempfile
-import unicodedata
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from planner import InputError
+from planner.export import slug
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["DEFAULT_MAX_UPLOAD_MB", "UPLOAD_SUFFIXES", "max_upload_mb", "app_data_dir", "safe_filename", "save_upload",
-           "prune_uploads", "compiled_networks"]
+           "prune_uploads", "compiled_networks", "uploader_css"]
 
 #: Default upload limit, megabytes (``PLANNER_MAX_UPLOAD_MB`` overrides it).
 DEFAULT_MAX_UPLOAD_MB = 200.0
@@ -70,9 +69,7 @@ def safe_filename(name: str, *, max_len: int = 80) -> str:
     so the result can never point outside the folder it is joined to.
     """
     base = PureWindowsPath(PurePosixPath(str(name)).name).name
-    base = unicodedata.normalize("NFKC", base)
-    base = re.sub(r"[^\w.\-]+", "_", base, flags=re.UNICODE).strip("._")
-    base = re.sub(r"\.{2,}", ".", base)
+    base = slug(base, max_len=4 * len(base) + 8, keep_dots=True)  # the one rule (planner.export.slug), not cut yet
     if len(base) > max_len:
         stem, dot, ext = base.rpartition(".")
         base = (stem[: max_len - len(ext) - 1] + "." + ext) if dot and len(ext) < 12 else base[:max_len]
@@ -205,3 +202,35 @@ def compiled_networks(cache_dir: str | Path | None = None) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def uploader_css(lang: str, max_mb: float | None = None) -> str:
+    """A ``<style>`` putting the file uploaders' own words (Streamlit writes them in English) into Chinese.
+
+    Streamlit has no setting for them: the dropzone's button label, its size note and the drag-over text are
+    shrunk to nothing and the catalogue's words drawn in their place with CSS ``::after``. Only the uploaders'
+    dropzones are touched; in English the style is empty.
+    """
+    if lang != "zh":
+        return "<style></style>"
+    from planner.i18n import section
+
+    text = section("app")
+    limit = max_mb if max_mb is not None else max_upload_mb()
+
+    def q(key: str, **kw) -> str:  # the catalogue's words as a CSS string (quotes, backslashes and newlines escaped)
+        value = text[key][0].format(**kw)
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+    dz = '[data-testid="stFileUploaderDropzone"]'
+    return (
+        "<style>"
+        f'{dz} button [data-testid="stMarkdownContainer"] p{{font-size:0}}'
+        f'{dz} button [data-testid="stMarkdownContainer"] p::after{{content:{q("upl_browse")};font-size:.875rem}}'
+        f'[data-testid="stFileUploaderDropzoneInstructions"] span{{font-size:0}}'
+        f'[data-testid="stFileUploaderDropzoneInstructions"] span::after{{content:{q("upl_limit", mb=f"{limit:g}")};'
+        "font-size:.875rem}"
+        f"{dz} > input + div:not([data-testid]) *{{font-size:0}}"
+        f"{dz} > input + div:not([data-testid]) *::after{{content:{q('upl_drop')};font-size:1rem}}"
+        "</style>"
+    )

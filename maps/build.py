@@ -20,6 +20,7 @@ from .layers import (
     facilities_layer,
     gap_colormap,
     gaps_layer,
+    iso_levels,
     isochrones_layer,
     legend,
     proposals_layer,
@@ -27,6 +28,7 @@ from .layers import (
     streets_layer,
     surface_layer,
 )
+from .style import ISO_FILL_OPACITY, gap_scale_top
 
 __all__ = ["coverage_map", "save_map", "SHANGHAI"]
 
@@ -123,14 +125,16 @@ def coverage_map(
     if gaps is not None and len(gaps) and not surfaces:
         import pandas as pd
 
-        # a scale tied to the goal (4x it), so a colour means the same minutes before and after a change
+        # a scale tied to the goal (maps.style.gap_scale_top), so a colour means the same minutes before and after a change
         goals = [types[t].target_minutes for t in set(gaps["type"]) if t in types] if "type" in gaps.columns else []
-        top = 4.0 * max(goals) if goals else _default_gap_max(pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float))
+        top = gap_scale_top(max(goals)) if goals else \
+            _default_gap_max(pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float))
         gaps_layer(gaps, max_minutes=top, **kw).add_to(m)
         gap_scale = gap_colormap(top, lang=lang)
+    iso_minutes = iso_levels(isochrones)
     if isochrones is not None and len(isochrones):
         # over a minutes surface the bands are its contour lines: outlines, so its colours show through
-        isochrones_layer(isochrones, types, fill_opacity=0.0 if surfaces else 0.35, **kw).add_to(m)
+        isochrones_layer(isochrones, types, fill_opacity=0.0 if surfaces else ISO_FILL_OPACITY, **kw).add_to(m)
     if exclusions is not None and len(exclusions):
         exclusions_layer(exclusions, **kw).add_to(m)
     access_top = None
@@ -154,6 +158,7 @@ def coverage_map(
     legend(shown, lang=lang, title=title, gap_scale=gap_scale,
            share_goal=share_goal if areas is not None and len(areas) and access is None else None,
            surface_goal=surfaces[0].goal_minutes if surfaces and access is None else None,
+           iso_minutes=iso_minutes, iso_outline=bool(surfaces),
            candidates=candidates is not None and len(candidates) > 0,
            exclusions=exclusions is not None and len(exclusions) > 0, route=route is not None,
            access_max=access_top).add_to(m)

@@ -41,6 +41,7 @@ from .style import (
 __all__ = [
     "facilities_layer",
     "isochrones_layer",
+    "iso_levels",
     "gaps_layer",
     "surface_layer",
     "areas_layer",
@@ -49,6 +50,7 @@ __all__ = [
     "exclusions_layer",
     "route_layer",
     "legend",
+    "LEGEND_FOLD_BELOW_PX",
     "gap_colormap",
     "share_colormap",
     "UNREACHABLE_COLOUR",
@@ -407,10 +409,11 @@ def facilities_layer(
 # ---------------------------------------------------------------------------- isochrones
 
 
-def _blend(colour: str, t: float) -> str:
-    """Mix ``colour`` with white: t=0 gives the colour, t=1 white."""
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    return "#{:02x}{:02x}{:02x}".format(*(round(c + (255 - c) * t) for c in (r, g, b)))
+def iso_levels(gdf) -> list[float]:
+    """The isochrone bands' minutes (upper limits), nearest first: the entries of the legend's band key."""
+    if gdf is None or not len(gdf) or "minutes" not in gdf.columns:
+        return []
+    return sorted(float(m) for m in pd.to_numeric(gdf["minutes"], errors="coerce").dropna().unique())
 
 
 def isochrones_layer(
@@ -421,11 +424,14 @@ def isochrones_layer(
     shift_gcj02: bool = False,
     simplify_m: float = 10.0,
     max_features: int | None = 3000,
-    fill_opacity: float = 0.35,
+    fill_opacity: float = style.ISO_FILL_OPACITY,
     name: str | None = None,
     show: bool = True,
 ) -> folium.FeatureGroup:
-    """Isochrone bands per facility type, lighter for larger minutes.
+    """Isochrone bands on one blue scale by minutes (darkest nearest), whatever the facility type.
+
+    The bands never take a facility type's colour, so they cannot be mistaken for the gap cells
+    (warm) or the subdistrict shares (purple/green); :func:`iso_levels` gives the legend's entries.
 
     Parameters
     ----------
@@ -457,27 +463,24 @@ def isochrones_layer(
     # Larger bands first so the smaller, darker ones are drawn on top.
     prep = prep.assign(_m=minutes).sort_values("_m", ascending=False, kind="stable")
     resolve = getattr(types, "resolve", None)
+    band_colours = style.iso_band_colours(len(levels))
+    outline = fill_opacity <= 0
     styles: list[dict] = []
-    style_index: dict[tuple, int] = {}
+    for colour in band_colours + [UNKNOWN_COLOUR]:  # style i: the i-th band (the last: no minutes)
+        # filled: a thin dark-blue edge on each band; outlines (over a minutes surface): the band's own blue, thicker
+        styles.append({"color": colour if outline else style.ISO_BAND_COLOURS[0], "weight": 2 if outline else 1,
+                       "opacity": 0.9 if outline else 0.55, "fillColor": colour, "fillOpacity": float(fill_opacity)})
     features = []
     for _, row in prep.iterrows():
         key = resolve(row["type"]) if resolve is not None else row["type"]
         ft = types[key] if key in types else None
-        colour = ft.colour if ft else UNKNOWN_COLOUR
         label = ft.label(lang) if ft else str(row["type"])
         m = row["_m"]
         rank = levels.index(float(m)) if pd.notna(m) else len(levels)
-        t = 0.65 * rank / max(len(levels) - 1, 1) if len(levels) > 1 else 0.0
-        skey = (colour, round(t, 3))
-        if skey not in style_index:
-            style_index[skey] = len(styles)
-            fill = _blend(colour, t)
-            styles.append({"color": colour, "weight": 1 if fill_opacity > 0 else 2, "opacity": 0.7 if fill_opacity > 0 else 0.9,
-                           "fillColor": fill, "fillOpacity": float(fill_opacity)})
         tip = f"{_esc(label)}<br>≤ {_fmt_num(m, 1 if m % 1 else 0)} {_t('minutes', lang)}"
         if "facility_id" in prep.columns and pd.notna(row["facility_id"]) and str(row["facility_id"]):
             tip += f"<br>{_t('id', lang)}: {_esc(row['facility_id'])}"
-        features.append(_feature(shapely.geometry.mapping(row.geometry), {"_s": style_index[skey], "_tip": tip}))
+        features.append(_feature(shapely.geometry.mapping(row.geometry), {"_s": rank, "_tip": tip}))
     title = (name or _t("isochrones", lang)) + _cap_note(len(prep), total, lang)
     group = folium.FeatureGroup(name=_esc(title), show=show)
     group.add_child(_GeoJsonLayer(features, styles=styles))
@@ -677,8 +680,11 @@ def areas_layer(
     max_features: int | None = 2000,
     name: str | None = None,
     show: bool = True,
+    labels: bool = True,
 ) -> folium.FeatureGroup:
-    """Subdistrict outlines filled by coverage share (diverging around ``goal``).
+    """Subdistrict outlines filled by coverage share (diverging around ``goal``), each named by a small
+    permanent label at a point on its surface (with many areas, only from zoom
+    :data:`maps.style.AREA_LABEL_MIN_ZOOM` up).
 
     Parameters
     ----------
@@ -713,7 +719,74 @@ def areas_layer(
     title = (name or _t("areas", lang)) + _cap_note(len(prep), total, lang)
     group = folium.FeatureGroup(name=_esc(title), show=show)
     group.add_child(_GeoJsonLayer(features, styles=styles))
+    if labels and len(prep):
+        group.add_child(_AreaLabels(_area_label_points(prep), min_zoom=style.AREA_LABEL_MIN_ZOOM
+                                    if len(prep) > LABELS_CROWDED_ABOVE else 0))
     return group
+
+
+#: With more subdistricts than this, their name labels show only from :data:`maps.style.AREA_LABEL_MIN_ZOOM` up.
+LABELS_CROWDED_ABOVE = 12
+
+
+def _area_label_points(prep) -> list[dict]:
+    """A point on each area's surface (inside it, unlike the centroid of a crescent) carrying its escaped name."""
+    points = shapely.point_on_surface(np.asarray(prep.geometry.values))
+    out = []
+    for pt, label in zip(points, prep["name"]):
+        text = _esc(label)
+        if text and pt is not None and not pt.is_empty:
+            out.append(_feature({"type": "Point", "coordinates": [round(pt.x, 6), round(pt.y, 6)]}, {"_lbl": text}))
+    return out
+
+
+class _AreaLabels(MacroElement):
+    """Permanent, small name labels (pre-escaped HTML) at given points; hidden below ``min_zoom`` by a class on the
+    map's container, set on every zoom."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var lbl = L.geoJSON({{ this.data|tojson }}, {
+                pointToLayer: function (f, ll) {
+                    return L.marker(ll, {icon: L.divIcon({html: '<span>' + f.properties._lbl + '</span>',
+                        className: 'pm-area-label', iconSize: null}), interactive: false, keyboard: false});
+                }
+            });
+            lbl.addTo({{ this._parent.get_name() }});
+            var map = {{ this.map_name }};
+            function upd() {
+                map.getContainer().classList.toggle('pm-labels-off', map.getZoom() < {{ this.min_zoom|tojson }});
+            }
+            map.on('zoomend', upd);
+            upd();
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, features: list[dict], *, min_zoom: int = 0):
+        super().__init__()
+        self._name = "AreaLabels"
+        self.data = {"type": "FeatureCollection", "features": features}
+        self.min_zoom = int(min_zoom)
+        self.map_name = "null"
+
+    def render(self, **kwargs):
+        el = self._parent
+        while el is not None and not isinstance(el, folium.Map):
+            el = getattr(el, "_parent", None)
+        self.map_name = el.get_name() if el is not None else self._parent.get_name() + "._map"
+        figure = self.get_root()
+        if isinstance(figure, Figure):
+            figure.header.add_child(Element(
+                "<style>.pm-area-label{background:none;border:none;pointer-events:none}"
+                ".pm-area-label span{display:inline-block;transform:translate(-50%,-50%);white-space:nowrap;"
+                "font:600 11px/1.2 sans-serif;color:#1a1a1a;text-shadow:0 0 2px #fff,0 0 2px #fff,0 0 3px #fff}"
+                ".pm-labels-off .pm-area-label{display:none}</style>"
+            ), name="maps_area_label_css")
+        super().render(**kwargs)
 
 
 # ---------------------------------------------------------------------------- proposals
@@ -850,17 +923,34 @@ def route_layer(route: Mapping, *, lang: str = "zh", shift_gcj02: bool = False, 
 # ---------------------------------------------------------------------------- legend
 
 
+#: Below this map width (pixels) the legend opens folded: on a narrow map it would hide the data.
+LEGEND_FOLD_BELOW_PX = 700
+
+
 class _Legend(MacroElement):
-    """A fixed Leaflet control holding pre-escaped legend HTML."""
+    """A fixed Leaflet control holding pre-escaped legend HTML; a click on its heading folds it to a small
+    button and back (plain DOM, nothing loaded). It opens folded on maps narrower than ``fold_below`` pixels."""
 
     _template = Template(
         """
         {% macro script(this, kwargs) %}
         (function () {
             var c = L.control({position: {{ this.position|tojson }}});
-            c.onAdd = function () {
+            c.onAdd = function (map) {
                 var d = L.DomUtil.create('div', 'pm-legend');
                 d.innerHTML = {{ this.body|tojson }};
+                var b = d.querySelector('.pm-lg-head');
+                var texts = {{ this.toggle_titles|tojson }};
+                function set(folded) {
+                    d.classList.toggle('pm-folded', folded);
+                    b.setAttribute('aria-expanded', folded ? 'false' : 'true');
+                    b.title = folded ? texts[1] : texts[0];
+                }
+                set(map.getSize().x < {{ this.fold_below|tojson }});
+                L.DomEvent.on(b, 'click', function (e) {
+                    L.DomEvent.stop(e);
+                    set(!d.classList.contains('pm-folded'));
+                });
                 L.DomEvent.disableClickPropagation(d);
                 L.DomEvent.disableScrollPropagation(d);
                 return d;
@@ -871,11 +961,14 @@ class _Legend(MacroElement):
         """
     )
 
-    def __init__(self, body: str, position: str = "bottomright"):
+    def __init__(self, body: str, position: str = "bottomright", *, fold_below: int = LEGEND_FOLD_BELOW_PX,
+                 toggle_titles: tuple[str, str] = ("", "")):
         super().__init__()
         self._name = "Legend"
         self.body = body
         self.position = position
+        self.fold_below = int(fold_below)
+        self.toggle_titles = list(toggle_titles)
 
     def render(self, **kwargs):
         figure = self.get_root()
@@ -884,10 +977,18 @@ class _Legend(MacroElement):
                 "<style>.pm-legend{background:rgba(255,255,255,.92);padding:6px 9px;border-radius:5px;"
                 "box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.35 sans-serif;max-width:260px;"
                 "max-height:60vh;overflow:auto}.pm-legend h4{margin:0 0 4px;font-size:13px}"
+                ".pm-legend .pm-lg-head{all:unset;cursor:pointer;display:flex;align-items:center;gap:6px;"
+                "font-weight:bold;font-size:13px;margin:0 0 4px;width:100%}"
+                ".pm-legend .pm-lg-head:focus-visible{outline:2px solid #08519c}"
+                ".pm-legend .pm-lg-head::after{content:'\\25BE';margin-left:auto;font-size:11px}"
+                ".pm-legend.pm-folded{padding:3px 7px}.pm-legend.pm-folded .pm-lg-head{margin:0}"
+                ".pm-legend.pm-folded .pm-lg-head::after{content:'\\25B8'}"
+                ".pm-legend.pm-folded .pm-lg-body{display:none}"
                 ".pm-legend .pm-row{display:flex;align-items:center;gap:6px;margin:2px 0}"
                 ".pm-legend .pm-sw{flex:none;width:16px;height:16px;border-radius:50%;display:flex;"
                 "align-items:center;justify-content:center;border:1px solid #fff;box-shadow:0 0 1px #000}"
                 ".pm-legend .pm-sw svg{width:60%;height:60%;fill:#fff}"
+                ".pm-legend .pm-sw.pm-band{border-radius:2px;box-shadow:none}"
                 ".pm-legend .pm-bar{height:10px;border-radius:2px;margin:3px 0 1px}"
                 ".pm-legend .pm-ticks{display:flex;justify-content:space-between;font-size:11px}</style>"
             ), name="maps_legend_css")
@@ -907,7 +1008,10 @@ def legend(
     exclusions: bool = False,
     route: bool = False,
     access_max: float | None = None,
+    iso_minutes: Iterable[float] | None = None,
+    iso_outline: bool = False,
     position: str = "bottomright",
+    fold_below: int = LEGEND_FOLD_BELOW_PX,
 ) -> MacroElement:
     """A fixed legend: facility types with colour and glyph, and the gap colour scale.
 
@@ -917,7 +1021,7 @@ def legend(
         The types shown on the map (pass a filtered list to list only those).
     lang : {"zh", "en"}
     title : str, optional
-        Heading; default 图例 / Legend. Escaped.
+        Heading; default 图例 / Legend. Escaped. A click on it folds the legend to a small button and back.
     gap_scale : branca LinearColormap, optional
         The scale used by :func:`gaps_layer` (see :func:`gap_colormap`); drawn as a bar.
     show_unreachable : bool
@@ -930,8 +1034,14 @@ def legend(
     access_max : float, optional
         Also draw the access scale (supply per 1,000 residents, 0 to this value, see
         :func:`maps.access.access_areas_layer`) with the no-access colour.
+    iso_minutes : iterable of float, optional
+        The isochrone bands on the map (:func:`iso_levels`): a swatch per band in its look.
+    iso_outline : bool
+        The bands are drawn as outlines (over a minutes surface).
     position : str
         Leaflet control corner.
+    fold_below : int
+        The legend opens folded on maps narrower than this (pixels).
 
     Returns
     -------
@@ -940,12 +1050,21 @@ def legend(
     """
     _check_lang(lang)
     items = list(types.values()) if isinstance(types, Mapping) else list(types)
-    parts = [f"<h4>{_esc(title if title is not None else _t('legend', lang))}</h4>"]
+    head = _esc(title if title is not None else _t("legend", lang))
+    parts = []
     for ft in items:
         parts.append(
             f'<div class="pm-row"><span class="pm-sw" style="background:{_esc(ft.colour)}">'
             f"{_svg(ft.icon)}</span><span>{_esc(ft.label(lang))}</span></div>"
         )
+    levels = [float(m) for m in (iso_minutes or [])]
+    if levels:
+        parts.append(f'<div style="margin-top:6px" class="pm-iso-key">{_esc(_t("iso_scale", lang))}</div>')
+        for m, colour in zip(levels, style.iso_band_colours(len(levels))):
+            look = (f"background:{style.ISO_SWATCH_BACKDROP};border:2px solid {colour}" if iso_outline else
+                    f"background:{_rgba(colour, style.ISO_FILL_OPACITY * 2)};border:1px solid {style.ISO_BAND_COLOURS[0]}")
+            parts.append(f'<div class="pm-row pm-iso"><span class="pm-sw pm-band" style="{look}"></span>'
+                         f"<span>≤ {m:g} {_t('minutes', lang)}</span></div>")
     if gap_scale is not None:
         parts.append(_bar(gap_scale, _esc(gap_scale.caption or _t("gap_scale", lang)), digits=0))
         if show_unreachable:
@@ -954,14 +1073,14 @@ def legend(
                 f"</span><span>{_t('unreachable', lang)}</span></div>"
             )
     if surface_goal is not None:
-        from .raster import SURFACE_BEYOND, SURFACE_UNREACHABLE
-
-        parts.append(_bar(surface_colormap(surface_goal, lang=lang), _esc(_t("surface_scale", lang)), digits=0))
+        parts.append(_bar(surface_colormap(surface_goal, lang=lang), _esc(_t("surface_scale", lang))))
         over = f"{_t('beyond_goal', lang)}（&gt; {surface_goal:g} {_t('minutes', lang)}）" if lang != "en" \
             else f"{_t('beyond_goal', lang)} (&gt; {surface_goal:g} {_t('minutes', lang)})"
-        for colour, text in ((SURFACE_BEYOND, over), (SURFACE_UNREACHABLE, _t("no_facility_reach", lang))):
-            parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{colour}">'
-                         f"</span><span>{text}</span></div>")
+        top = style.gap_scale_top(surface_goal)
+        parts.append(_bar(bcm.LinearColormap(list(style.SURFACE_BEYOND_COLOURS), vmin=float(surface_goal), vmax=top),
+                          over, last_plus=True))
+        parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;'
+                     f'background:{style.SURFACE_UNREACHABLE}"></span><span>{_t("no_facility_reach", lang)}</span></div>')
     if candidates:
         parts.append(f'<div class="pm-row"><span class="pm-sw" style="width:10px;height:10px;background:transparent;'
                      f'border:2px solid {style.CANDIDATE_STROKE}"></span><span>{_t("candidates", lang)}</span></div>')
@@ -982,16 +1101,28 @@ def legend(
         parts.append(_bar(style.access_colormap(top), _esc(_t("access_scale", lang)), digits=digits))
         parts.append(f'<div class="pm-row"><span class="pm-sw" style="border-radius:2px;background:{style.ACCESS_NONE_COLOUR}">'
                      f"</span><span>{_t('access_none', lang)}</span></div>")
-    return _Legend("".join(parts), position=position)
+    body = (f'<button type="button" class="pm-lg-head" aria-expanded="true">{head}</button>'
+            f'<div class="pm-lg-body">{"".join(parts)}</div>')
+    return _Legend(body, position=position, fold_below=fold_below,
+                   toggle_titles=(_t("legend_fold", lang), _t("legend_open", lang)))
 
 
-def _bar(cmap: bcm.LinearColormap, caption: str, *, digits: int = 0, pct: bool = False) -> str:
+def _rgba(colour: str, alpha: float) -> str:
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{min(max(alpha, 0.0), 1.0):.2f})"
+
+
+def _bar(cmap: bcm.LinearColormap, caption: str, *, digits: int | None = None, pct: bool = False,
+         last_plus: bool = False) -> str:
+    """A colour bar with four ticks; ``digits`` default: up to one decimal, none when whole (a 1.5-minute goal read
+    0, 0, 1, 2 with none). ``last_plus`` marks the top as "and more" (≥)."""
     stops = np.linspace(cmap.vmin, cmap.vmax, 9)
     grad = ",".join(cmap(v)[:7] for v in stops)
     ticks = np.linspace(cmap.vmin, cmap.vmax, 4)
-    labels = "".join(
-        f"<span>{v * 100:.0f}%</span>" if pct else f"<span>{v:.{digits}f}</span>" for v in ticks
-    )
+    labels = [f"{v * 100:.0f}%" if pct else f"{round(float(v), 1):g}" if digits is None else f"{v:.{digits}f}"
+              for v in ticks]
+    if last_plus:
+        labels[-1] = "≥" + labels[-1]
     return (f'<div style="margin-top:6px">{caption}</div>'
             f'<div class="pm-bar" style="background:linear-gradient(to right,{grad})"></div>'
-            f'<div class="pm-ticks">{labels}</div>')
+            f'<div class="pm-ticks">{"".join(f"<span>{t}</span>" for t in labels)}</div>')

@@ -11,40 +11,55 @@ import zlib
 
 import numpy as np
 
-from .style import SURFACE_BEYOND, SURFACE_COLOURS, SURFACE_UNREACHABLE  # colours live in maps/style.py
+from .style import (  # colours live in maps/style.py
+    SURFACE_BEYOND,
+    SURFACE_BEYOND_COLOURS,
+    SURFACE_COLOURS,
+    SURFACE_UNREACHABLE,
+    gap_scale_top,
+)
 
-__all__ = ["SURFACE_COLOURS", "SURFACE_BEYOND", "SURFACE_UNREACHABLE", "surface_rgba", "png_bytes", "png_data_url"]
+__all__ = ["SURFACE_COLOURS", "SURFACE_BEYOND", "SURFACE_BEYOND_COLOURS", "SURFACE_UNREACHABLE", "surface_rgba", "png_bytes", "png_data_url"]
 
 
 def _rgb(hex_colour: str) -> tuple[int, int, int]:
     return tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
 
 
-def surface_rgba(minutes: np.ndarray, *, goal_minutes: float) -> np.ndarray:
+def _lut(colours, n: int = 1024) -> np.ndarray:
+    """``uint8[n, 3]`` linear between the stops: indexing it is several times faster than interpolating per pixel."""
+    stops = np.array([_rgb(c) for c in colours], dtype=np.float64)
+    x = np.linspace(0.0, len(stops) - 1, n)
+    i = np.minimum(np.floor(x).astype(np.int64), len(stops) - 2)
+    return np.rint(stops[i] * (1 - (x - i))[:, None] + stops[i + 1] * (x - i)[:, None]).astype(np.uint8)
+
+
+def _index(values: np.ndarray, lo: float, hi: float, n: int) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        idx = np.clip((values - np.float32(lo)) * np.float32((n - 1) / (hi - lo)), 0, n - 1)
+    return np.rint(np.nan_to_num(idx, nan=0.0, posinf=n - 1)).astype(np.int32)
+
+
+def surface_rgba(minutes: np.ndarray, *, goal_minutes: float, top_minutes: float | None = None) -> np.ndarray:
     """Colour a minutes grid: ``uint8[rows, cols, 4]``.
 
     0 .. ``goal_minutes`` runs along :data:`SURFACE_COLOURS` (linear between stops); above the
-    goal is :data:`SURFACE_BEYOND`, ``inf`` is :data:`SURFACE_UNREACHABLE`, and ``nan`` (no
-    street nearby) is transparent.
+    goal, :data:`SURFACE_BEYOND_COLOURS` from the goal to ``top_minutes`` (default
+    :func:`maps.style.gap_scale_top`, the gap cells' top) and its darkest colour further; ``inf`` is
+    :data:`SURFACE_UNREACHABLE`, and ``nan`` (no street nearby) is transparent.
     """
     if not goal_minutes > 0:
         raise ValueError(f"goal_minutes must be positive, not {goal_minutes!r}")
+    top = float(top_minutes) if top_minutes is not None else gap_scale_top(goal_minutes)
+    top = max(top, float(goal_minutes) * 1.01)
     m = np.asarray(minutes, dtype=np.float32)
-    # a 1024-entry table along the stops: indexing it is several times faster than interpolating per pixel
-    stops = np.array([_rgb(c) for c in SURFACE_COLOURS], dtype=np.float64)
     n = 1024
-    x = np.linspace(0.0, len(stops) - 1, n)
-    i = np.minimum(np.floor(x).astype(np.int64), len(stops) - 2)
-    lut = np.rint(stops[i] * (1 - (x - i))[:, None] + stops[i + 1] * (x - i)[:, None]).astype(np.uint8)
-    with np.errstate(invalid="ignore"):
-        idx = np.clip(m * np.float32((n - 1) / goal_minutes), 0, n - 1)
-    idx = np.rint(np.nan_to_num(idx, nan=0.0, posinf=0.0)).astype(np.int32)
     out = np.empty(m.shape + (4,), dtype=np.uint8)
-    out[..., :3] = lut[idx]
+    out[..., :3] = _lut(SURFACE_COLOURS, n)[_index(m, 0.0, float(goal_minutes), n)]
     out[..., 3] = 255
     with np.errstate(invalid="ignore"):
         beyond = np.isfinite(m) & (m > np.float32(goal_minutes) * np.float32(1 + 1e-6))
-    out[beyond, :3] = _rgb(SURFACE_BEYOND)
+    out[beyond, :3] = _lut(SURFACE_BEYOND_COLOURS, n)[_index(m[beyond], float(goal_minutes), top, n)]
     out[np.isposinf(m), :3] = _rgb(SURFACE_UNREACHABLE)
     out[np.isnan(m)] = 0
     return out

@@ -26,7 +26,7 @@ from .static import focus_type, map_legend_html, proposals_frame, static_map_svg
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["summary_html", "summary_pdf", "find_chromium", "ReportError", "MAX_AREA_ROWS", "MAX_PROPOSAL_ROWS"]
+__all__ = ["summary_html", "summary_pdf", "summary_pdf_bytes", "find_chromium", "ReportError", "MAX_AREA_ROWS", "MAX_PROPOSAL_ROWS"]
 
 #: The per-area table lists at most this many areas (lowest coverage first) to stay on one page.
 MAX_AREA_ROWS = 25
@@ -198,7 +198,7 @@ def _proposals_table(result, prop: pd.DataFrame, lang: str) -> str:
 
 
 _CSS = """
-@page { size: A4 portrait; margin: 10mm; }
+@page { size: A4 portrait; margin: 8mm 10mm; }
 * { box-sizing: border-box; }
 html { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 body { font-family: "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
@@ -239,7 +239,7 @@ svg.band-chart { width: 100%; height: auto; }
 footer { border-top: 0.5px solid #999; margin-top: 2mm; padding-top: 1mm; color: #555; font-size: 7.5pt; }
 @media screen { body { padding: 8mm; } }
 @media print { body { max-width: none; zoom: 0.9; } section { break-inside: avoid; }
-  .map-box svg.static-map { width: auto; max-width: 100%; max-height: 112mm; margin: 0 auto; } }
+  .map-box svg.static-map { width: auto; max-width: 100%; max-height: 74mm; margin: 0 auto; } }
 """
 
 
@@ -325,7 +325,7 @@ def summary_html(
                 points=_num(dem.get("points")), total=_num(dem.get("total")))
 
     body = [
-        f'<header><h1>{_e(title)}</h1><div class="meta">{" · ".join(meta_bits)}</div>{"".join(flags)}</header>',
+        f'<header><h1>{_e(title)}</h1><div class="meta">{"".join(meta_bits)}</div>{"".join(flags)}</header>',
         f'<section><h2>{_e(_l("headline", lang))}</h2>{_headline_rows(result, lang, coverage_goal)}</section>',
         '<section class="row">',
         f'<div class="side"><h2>{_e(_l("bands", lang, label=type_label))}</h2>{band_chart_svg(stats, lang=lang)}</div>',
@@ -405,3 +405,9 @@ def summary_pdf(html_text: str, path: str | os.PathLike, *, chromium: str | None
             os.chmod(tmp, 0o666 & ~umask)
     logger.info("wrote %s", path)
     return path
+
+
+def summary_pdf_bytes(html_text: str, *, chromium: str | None = None, timeout_s: float = 90.0) -> bytes:
+    """The summary printed to PDF (A4) as bytes, for a download; raises :class:`ReportError` as :func:`summary_pdf`."""
+    with tempfile.TemporaryDirectory(prefix="summary-pdf-") as tmpdir:
+        return summary_pdf(html_text, Path(tmpdir) / "summary.pdf", chromium=chromium, timeout_s=timeout_s).read_bytes()

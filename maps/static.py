@@ -25,6 +25,7 @@ from .style import (
     PROPOSAL_STROKE,
     UNKNOWN_COLOUR,
     UNREACHABLE_COLOUR,
+    gap_scale_top,
     share_colormap,
 )
 
@@ -247,7 +248,7 @@ def static_map_svg(
     if d.areas is not None:
         out += _svg_area_fills(d.areas, draw(d.areas), share_colormap(share_goal))
     if d.gaps is not None:
-        out += _svg_gaps(d.gaps, draw(d.gaps), lang)
+        out += _svg_gaps(d.gaps, draw(d.gaps), lang, _gap_top(result, key, d.gaps["minutes"]))
     if highlight is not None and len(highlight):
         hl = _to_metric(highlight, _metric_crs(result))
         out.append(f'<g class="highlight" stroke="none" fill="{HIGHLIGHT_COLOUR}" fill-opacity="0.85">')
@@ -325,9 +326,16 @@ def _svg_area_fills(areas, geoms, share_cmap) -> list[str]:
     return out
 
 
-def _svg_gaps(gaps, geoms, lang: str) -> list[str]:
+def _gap_top(result, key: str, minutes) -> float:
+    """The gap scale's top: the live map's rule (:func:`maps.style.gap_scale_top` of the type's goal)."""
+    goals = getattr(result, "goals", None) or {}
+    if key in goals:
+        return gap_scale_top(goals[key].target_minutes)
+    return _default_gap_max(np.asarray(minutes, dtype=float))
+
+
+def _svg_gaps(gaps, geoms, lang: str, top: float) -> list[str]:
     minutes = pd.to_numeric(gaps["minutes"], errors="coerce").to_numpy(dtype=float)
-    top = _default_gap_max(minutes)
     gcm = gap_colormap(top, lang=lang)
     out = ['<g class="gaps" stroke="none" fill-opacity="0.8">']
     for geom, m in zip(geoms, minutes):
@@ -425,7 +433,7 @@ def map_legend_html(result, *, type_key: str | None = None, proposals=None, lang
     parts = [f'<div class="lg-types">{"".join(items)}</div>']
     if result.gaps is not None and len(result.gaps):
         m = pd.to_numeric(result.gaps.loc[result.gaps["type"] == key, "minutes"], errors="coerce").to_numpy(dtype=float)
-        top = _default_gap_max(m)
+        top = _gap_top(result, key, m)
         cm = gap_colormap(top, lang=lang)
         stops = ", ".join(_hex(cm(top * i / 4)) for i in range(5))
         parts.append(

@@ -44,6 +44,8 @@ __all__ = [
     "xlsx_bytes",
     "statistics_csv_bytes",
     "areas_csv_bytes",
+    "slug",
+    "export_name",
 ]
 
 
@@ -78,6 +80,46 @@ def write_text(path: str | Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
+
+
+# ---------------------------------------------------------------------- names of what is saved (the one rule)
+#: Characters kept in a name part: letters and digits of any script (Chinese included), ``_`` and ``-``.
+_UNSAFE_NAME = r"[^\w\-]+"
+
+
+def slug(text, *, max_len: int = 40, keep_dots: bool = False) -> str:
+    """``text`` as one file-name part: path separators, control characters, spaces and punctuation become
+    ``_`` (dots too unless ``keep_dots``), letters and digits of every script (Chinese) stay; cut to ``max_len``.
+
+    The result never holds ``/``, ``\\``, ``..`` or a leading dot, so it cannot leave the folder it is joined to;
+    it may be empty (nothing usable in ``text``).
+    """
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", "" if text is None else str(text))
+    pattern = r"[^\w.\-]+" if keep_dots else _UNSAFE_NAME
+    out = re.sub(pattern, "_", text, flags=re.UNICODE)
+    out = re.sub(r"\.{2,}", ".", out).strip("._-")
+    return out[:max_len].strip("._-")
+
+
+def export_name(label, scenario, ext: str, *, part: str | None = None, day=None) -> str:
+    """The name a download or report is saved under: ``coverage_<study>_<scenario>_<YYYYMMDD>[_<part>].<ext>``.
+
+    Parameters
+    ----------
+    label : the study's label (e.g. 长宁区); scenario : the scenario's name (e.g. 现状 / baseline).
+        Both are made safe by :func:`slug`; an empty one is left out.
+    ext : the extension without a dot (``xlsx``, ``pdf``).
+    part : what the file holds when a scenario has several of one kind (``statistics``, ``areas``).
+    day : datetime.date, optional
+        Default today.
+    """
+    from datetime import date
+
+    day = day or date.today()
+    bits = ["coverage", slug(label), slug(scenario), day.strftime("%Y%m%d"), slug(part or "")]
+    return "_".join(b for b in bits if b) + "." + (slug(ext) or "dat")
 
 
 # ---------------------------------------------------------------------- CSV (the one writer)
@@ -586,31 +628,44 @@ def areas_csv_bytes(result, lang: str) -> bytes:
 
 def export_items(result, *, lang: str, proposals: Iterable = (), type_key: str | None = None,
                  map_html: Callable[[], str] | None = None, summary_html: Callable[[], str] | None = None,
-                 all_types: Callable[[], object] | None = None) -> list[ExportItem]:
+                 summary_pdf: Callable[[], bytes] | None = None, all_types: Callable[[], object] | None = None,
+                 label: str | None = None, scenario: str | None = None, day=None) -> list[ExportItem]:
     """Every download of the current scenario; each item builds its bytes lazily.
 
     ``result`` is the scenario's run (proposals included as facilities) of the chosen type, with
     its isochrones and gaps (the layers); ``all_types`` returns the same scenario's run of every
     type, for the statistics (default: ``result``). ``map_html`` and ``summary_html`` are
-    callables returning the standalone map / one-page report.
+    callables returning the standalone map / one-page report, ``summary_pdf`` the report as PDF bytes.
+    Every file is named by :func:`export_name` from ``label`` (default the study's label in ``lang``),
+    ``scenario`` and ``day`` (default today).
     """
     props = list(proposals)
     stats = all_types or (lambda: result)
+    if label is None:
+        study = getattr(result, "study", None)
+        label = study.label_in(lang) if hasattr(study, "label_in") else getattr(study, "label", "")
+
+    def name(ext: str, part: str | None = None) -> str:
+        return export_name(label, scenario, ext, part=part, day=day)
+
     items = [
-        ExportItem("statistics_csv", "statistics.csv", "text/csv", lambda: statistics_csv_bytes(stats(), lang)),
-        ExportItem("statistics_xlsx", "statistics.xlsx",
+        ExportItem("statistics_csv", name("csv", "statistics"), "text/csv", lambda: statistics_csv_bytes(stats(), lang)),
+        ExportItem("statistics_xlsx", name("xlsx"),
                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", lambda: xlsx_bytes(stats(), lang)),
     ]
     if len(result.areas):
-        items.append(ExportItem("areas_csv", "areas.csv", "text/csv", lambda: areas_csv_bytes(result, lang)))
+        items.append(ExportItem("areas_csv", name("csv", "areas"), "text/csv", lambda: areas_csv_bytes(result, lang)))
     items += [
-        ExportItem("layers_geojson", "layers.geojson", "application/geo+json",
+        ExportItem("layers_geojson", name("geojson", "layers"), "application/geo+json",
                    lambda: geojson_bytes(_layers(result, props, type_key))),
-        ExportItem("layers_gpkg", "layers.gpkg", "application/geopackage+sqlite3",
+        ExportItem("layers_gpkg", name("gpkg", "layers"), "application/geopackage+sqlite3",
                    lambda: gpkg_bytes(_layers(result, props, type_key))),
     ]
     if map_html is not None:
-        items.append(ExportItem("map_html", "map.html", "text/html", lambda: map_html().encode("utf-8")))
+        items.append(ExportItem("map_html", name("html", "map"), "text/html", lambda: map_html().encode("utf-8")))
     if summary_html is not None:
-        items.append(ExportItem("summary_html", "summary.html", "text/html", lambda: summary_html().encode("utf-8")))
+        items.append(ExportItem("summary_html", name("html", "summary"), "text/html",
+                                lambda: summary_html().encode("utf-8")))
+    if summary_pdf is not None:
+        items.append(ExportItem("summary_pdf", name("pdf", "summary"), "application/pdf", summary_pdf))
     return items

@@ -31,6 +31,8 @@ _APP: dict[str, tuple[str, str]] = {
     "fetching": ("正在下载并编译路网……", "Downloading and compiling the network…"),
     "loading_network": ("正在读取并编译路网……", "Reading and compiling the network…"),
     "computing": ("正在计算覆盖……", "Computing coverage…"),
+    "drawing_map": ("正在绘制地图……", "Drawing the map…"),
+    "reading_upload": ("正在读取 {file}……", "Reading {file}…"),
     "layers_header": ("数据图层", "Data layers"),
     "fac_upload": ("设施文件（CSV/XLSX/GeoJSON/GPKG/Shapefile zip）", "Facility file (CSV/XLSX/GeoJSON/GPKG/zipped Shapefile)"),
     "fac_default_type": ("文件无类型列时的设施类型", "Facility type when the file has no type column"),
@@ -202,6 +204,10 @@ _APP: dict[str, tuple[str, str]] = {
     "scen_name_default": ("方案 {n}", "Scenario {n}"),
     "scen_sites": ("建议点位数", "Proposed sites"),
     # export
+    # the file uploaders' own words (Streamlit writes them in English; app.uploads.uploader_css swaps them)
+    "upl_browse": ("选择文件", "Upload"),
+    "upl_limit": ("每个文件不超过 {mb} MB", "{mb} MB per file"),
+    "upl_drop": ("将文件拖放到此处", "Drag and drop a file here"),
     "export_header": ("导出", "Export"),
     "exp_statistics_csv": ("统计表 CSV", "Statistics CSV"),
     "exp_statistics_xlsx": ("统计表 XLSX", "Statistics XLSX"),
@@ -210,6 +216,11 @@ _APP: dict[str, tuple[str, str]] = {
     "exp_layers_gpkg": ("图层 GeoPackage", "Layers GeoPackage"),
     "exp_map_html": ("地图 HTML（离线可用）", "Map HTML (works offline)"),
     "exp_summary_html": ("一页报告 HTML", "One-page summary HTML"),
+    "exp_summary_pdf": ("一页报告 PDF（A4）", "One-page summary PDF (A4)"),
+    "exp_pdf_missing": ("未安装 Chromium，无法生成 PDF：请下载一页报告 HTML，在浏览器中打印为 PDF。",
+                        "Chromium is not installed, so no PDF: download the one-page summary HTML and print it to PDF "
+                        "from a browser."),
+    "exp_baseline": ("现状", "baseline"),
     "exp_summary_missing": ("一页报告（maps.report）尚不可用。", "The one-page summary (maps.report) is not available yet."),
     # messages
     "err_title": ("出错了", "Something went wrong"),
@@ -356,6 +367,10 @@ _MAP: dict[str, tuple[str, str]] = {
     "access_none": ("范围内无设施（可达性 0）", "No facility within reach (access 0)"),
     "gini": ("基尼系数", "Gini"),
     "share_below": ("低于 {below} 的居民", "Residents below {below}"),
+    "iso_scale": ("步行等时圈（分钟内可达）", "Walking isochrones (reached within)"),
+    "legend_fold": ("收起图例", "Fold the legend"),
+    "legend_open": ("展开图例", "Open the legend"),
+    "area_labels": ("街道/镇名称", "Subdistrict names"),
 }
 
 _STATIC: dict[str, tuple[str, str]] = {

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from app import state as ss
 from app import uploads
 from maps.i18n import TEXT, t
-from planner import InputError
+from planner import InputError, export
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "streamlit_app.py")
@@ -755,3 +755,51 @@ def test_access_with_a_supply_column_from_an_uploaded_file_equals_the_library(en
     assert not at.exception
     unit = [c.value for c in at.caption if c.value.startswith("单位：")]
     assert unit and "<script>" not in unit[0] and "&lt;script&gt;" in unit[0]
+
+
+# ---------------------------------------------------------------------------------------- presentation
+def test_uploaders_speak_chinese_in_chinese_mode_and_the_limit_is_the_apps(env):
+    import tomllib
+
+    at = open_app()
+    css = [e.proto.body for e in at.get("html") if "stFileUploaderDropzone" in e.proto.body]
+    assert len(css) == 1
+    assert '"选择文件"' in css[0] and f'"每个文件不超过 {uploads.max_upload_mb():g} MB"' in css[0]
+    assert "::after" in css[0] and "<script" not in css[0]
+    at.radio(key="lang").set_value("en").run()
+    assert not any("stFileUploaderDropzone" in e.proto.body for e in at.get("html"))  # Streamlit's own English
+    # Streamlit refuses uploads above what the app accepts, and no sooner
+    config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["server"]["maxUploadSize"] == uploads.DEFAULT_MAX_UPLOAD_MB
+
+
+def test_exports_are_named_after_the_study_the_scenario_and_the_day(env):
+    import datetime
+
+    at = open_app()
+    items = {i.key: i.filename for i in at.session_state["exports"]}
+    day = datetime.date.today().strftime("%Y%m%d")
+    assert items["statistics_xlsx"] == f"coverage_示范区_合成数据_现状_{day}.xlsx", items
+    assert items["summary_html"].endswith(f"_现状_{day}_summary.html")
+    from maps.report import find_chromium
+
+    assert ("summary_pdf" in items) == bool(find_chromium())
+    if "summary_pdf" in items:  # the button's bytes: a PDF of one A4 page
+        pdf = {i.key: i for i in at.session_state["exports"]}["summary_pdf"].make()
+        assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
+    assert {b.key for b in at.get("download_button")} >= {f"dl_{k}" for k in items}
+    # with a proposed site the scenario is the one the save box names
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    name = at.session_state["scen_name"]
+    items = {i.key: i.filename for i in at.session_state["exports"]}
+    assert items["statistics_xlsx"] == f"coverage_示范区_合成数据_{export.slug(name)}_{day}.xlsx"
+
+
+def test_without_chromium_the_export_tab_says_how_to_get_a_pdf(env, monkeypatch):
+    import maps.report
+
+    monkeypatch.setattr(maps.report, "find_chromium", lambda: None)
+    at = open_app()
+    assert "summary_pdf" not in {i.key for i in at.session_state["exports"]}
+    assert any("未安装 Chromium" in c and "打印为 PDF" in c for c in texts(at, "caption"))

@@ -207,7 +207,7 @@ def test_app_in_a_real_browser_offline():
         while not drawn and time.monotonic() < deadline:
             try:
                 drawn = (frame.locator(".pm-icon").count() > 0 and frame.locator(".pm-legend").count() == 1
-                         and frame.locator(".pm-legend h4").count() == 1)
+                         and frame.locator(".pm-legend .pm-lg-head").count() == 1)
             except Exception:  # the frame is being replaced
                 drawn = False
             if not drawn:
@@ -283,3 +283,51 @@ def test_app_in_a_real_browser_offline():
             shutil.copyfile(ARTIFACTS / "app_open.png", DOCS_IMG / "app_open.png")
     # tiles were asked for only if a basemap was chosen; the default has none, so nothing left localhost
     assert not blocked, blocked[:5]
+
+
+@pytest.mark.browser
+def test_legend_folds_and_labels_hide_in_a_real_browser(tmp_path):
+    """The legend's heading folds it and opens it again; it opens folded on a narrow map; the subdistrict
+    labels are drawn, and hidden below their zoom when crowded."""
+    why = _have_browser()
+    if why:
+        pytest.skip(why)
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import box
+
+    from maps import style
+    from maps.build import coverage_map, save_map
+    from planner.config import default_types
+
+    fac = pd.DataFrame({"id": ["F0"], "name": ["站0"], "type": ["health_centre"], "lon": [121.45], "lat": [31.205]})
+    areas = gpd.GeoDataFrame({"name": [f"街道{i}" for i in range(16)], "coverage_share": [0.5] * 16},
+                             geometry=[box(121.4 + 0.01 * (i % 8), 31.2 + 0.01 * (i // 8),
+                                           121.409 + 0.01 * (i % 8), 31.209 + 0.01 * (i // 8)) for i in range(16)],
+                             crs="EPSG:4326")
+    path = save_map(coverage_map(facilities=fac, areas=areas, types=default_types(), lang="zh",
+                                 view=((31.21, 121.44), style.AREA_LABEL_MIN_ZOOM + 1)), tmp_path / "map.html")
+    with browser_page(width=1000, height=700) as page:
+        page.goto(path.as_uri())
+        legend = page.locator(".pm-legend")
+        legend.wait_for(state="visible")
+        assert "pm-folded" not in legend.get_attribute("class")  # wide map: open
+        body = page.locator(".pm-lg-body")
+        assert body.is_visible()
+        page.locator(".pm-lg-head").click()
+        assert "pm-folded" in legend.get_attribute("class") and not body.is_visible()
+        assert page.locator(".pm-lg-head").get_attribute("aria-expanded") == "false"
+        page.screenshot(path=str(tmp_path / "folded.png"))
+        page.locator(".pm-lg-head").click()
+        assert body.is_visible()
+        # 16 areas: labels at zoom 13, none at zoom 11
+        assert page.locator(".pm-area-label").count() == 16 and page.locator(".pm-area-label").first.is_visible()
+        page.evaluate("() => { for (const k in window) { const v = window[k]; "
+                      "if (v && v instanceof L.Map) { v.setZoom(11, {animate: false}); } } }")
+        page.wait_for_timeout(300)
+        assert not page.locator(".pm-area-label").first.is_visible()
+    with browser_page(width=600, height=600) as page:  # a narrow map opens with the legend folded
+        page.goto(path.as_uri())
+        page.locator(".pm-legend").wait_for(state="visible")
+        assert "pm-folded" in page.locator(".pm-legend").get_attribute("class")
+        assert not page.locator(".pm-lg-body").is_visible()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+from html import escape as html_escape
 
 import geopandas as gpd
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from maps import assets, build, layers
+from maps import assets, build, layers, style
 from maps.assets import OfflineAssetError, localize_assets, offline_map, to_html
 from maps.build import coverage_map, save_map
 from planner.config import default_types
@@ -378,11 +379,19 @@ def test_surface_colours_goal_beyond_unreachable_and_transparent():
     def rgb(c):
         return [int(c[i:i + 2], 16) for i in (1, 3, 5)]
 
-    m = np.array([[0.0, 15.0, 15.5, np.inf, np.nan, 7.5]], dtype=np.float32)
+    from maps.raster import SURFACE_BEYOND_COLOURS
+
+    m = np.array([[0.0, 15.0, 15.5, np.inf, np.nan, 7.5, 37.5, 60.0, 500.0]], dtype=np.float32)
     out = surface_rgba(m, goal_minutes=15.0)
     assert list(out[0, 0, :3]) == rgb(SURFACE_COLOURS[0])
     assert list(out[0, 1, :3]) == rgb(SURFACE_COLOURS[-1])  # the goal itself is within it
-    assert list(out[0, 2, :3]) == rgb(SURFACE_BEYOND)
+    # beyond the goal: a ramp from the goal to the gap scale's top (4x the goal), darkest further
+    assert np.abs(out[0, 2, :3].astype(int) - rgb(SURFACE_BEYOND_COLOURS[0])).max() <= 5
+    assert np.abs(out[0, 6, :3].astype(int) - rgb(SURFACE_BEYOND)).max() <= 3  # halfway: the vermillion
+    assert list(out[0, 7, :3]) == list(out[0, 8, :3]) == rgb(SURFACE_BEYOND_COLOURS[-1])
+    # a short goal (the AED's 1.5 minutes) is no single-colour blanket: 3 and 12 minutes differ
+    aed = surface_rgba(np.array([[3.0, 12.0]], dtype=np.float32), goal_minutes=1.5)
+    assert np.abs(aed[0, 0, :3].astype(int) - aed[0, 1, :3].astype(int)).max() > 40
     assert list(out[0, 3, :3]) == rgb(SURFACE_UNREACHABLE)
     assert out[0, 4, 3] == 0 and (out[0, :4, 3] == 255).all()
     assert np.abs(out[0, 5, :3].astype(int) - rgb(SURFACE_COLOURS[4])).max() <= 3  # the middle stop
@@ -395,7 +404,7 @@ def test_surface_layer_embeds_the_whole_grid_as_one_image(types):
     m = coverage_map(facilities=_facilities(), gaps=_gaps(), isochrones=_isochrones(), surfaces=[srf], types=types, lang="en")
     html = to_html(m)
     assert '"fillOpacity": 0.0' in html  # isochrones as outlines over the surface
-    assert '"fillOpacity": 0.35' in to_html(coverage_map(facilities=_facilities(), isochrones=_isochrones(), types=types))
+    assert f'"fillOpacity": {style.ISO_FILL_OPACITY}' in to_html(coverage_map(facilities=_facilities(), isochrones=_isochrones(), types=types))
     assert _external_srcs(html) == []
     urls = re.findall(r'L\.imageOverlay\(\s*"(data:image/png;base64,[A-Za-z0-9+/=]+)"', html)
     assert len(urls) == 1
@@ -503,3 +512,105 @@ def test_access_points_image_colours_pixels_by_weighted_mean_and_leaves_empty_on
     assert len(colours) == 3
     assert access_scale_max([0.0, 0.013, 0.2, 0.17], [1, 1, 1, 1]) == 0.2
     assert access_scale_max([0, 0]) == 1.0
+
+
+# ------------------------------------------------------------------ presentation: legend, labels, scales
+
+
+def test_legend_folds_on_a_click_and_opens_folded_on_narrow_maps(types):
+    leg = layers.legend([types["health_centre"]], lang="zh")
+    assert '<button type="button" class="pm-lg-head" aria-expanded="true">图例</button>' in leg.body
+    assert '<div class="pm-lg-body">' in leg.body and "社区卫生服务中心" in leg.body
+    html = to_html(coverage_map(facilities=_facilities(), types=types, lang="en"))
+    assert ".pm-legend.pm-folded .pm-lg-body{display:none}" in html  # folded: only the heading button shows
+    assert "map.getSize().x < 700" in html  # starts folded below 700 px of map width
+    assert "classList.contains('pm-folded')" in html and '"Fold the legend"' in html
+    assert layers.LEGEND_FOLD_BELOW_PX == 700
+    # the scale bar is metric only
+    assert "L.control.scale({imperial: false, metric: true})" in html and "L.control.scale()" not in html
+
+
+def test_isochrone_bands_have_a_legend_entry_in_their_look(types):
+    html_iso = to_html(coverage_map(facilities=_facilities(), isochrones=_isochrones(), types=types, lang="zh"))
+    html_none = to_html(coverage_map(facilities=_facilities(), types=types, lang="zh"))
+    assert "步行等时圈（分钟内可达）" in _unjson(html_iso) and "≤ 5 分钟" in _unjson(html_iso)
+    assert "≤ 15 分钟" in _unjson(html_iso)
+    assert "pm-iso" not in html_none
+    leg = layers.legend([], lang="en", iso_minutes=[5, 10, 15]).body
+    near, mid, far = style.iso_band_colours(3)
+    assert leg.index("≤ 5 min") < leg.index("≤ 10 min") < leg.index("≤ 15 min")
+    assert leg.count('class="pm-row pm-iso"') == 3
+    outline = layers.legend([], lang="en", iso_minutes=[5, 15], iso_outline=True).body
+    assert f"background:{style.ISO_SWATCH_BACKDROP};border:2px solid {near}" in outline
+
+
+def test_isochrone_bands_are_blue_by_minutes_not_the_type_colour(types):
+    el = _layer_element(layers.isochrones_layer(_isochrones(), types))
+    by_minutes = {}
+    for f in el.data["features"]:
+        by_minutes[f["properties"]["_tip"].split("≤ ")[1].split(" ")[0]] = el.styles[f["properties"]["_s"]]["fillColor"]
+    assert by_minutes == dict(zip(["5", "15"], style.iso_band_colours(2)))
+    assert types["health_centre"].colour not in {s["fillColor"] for s in el.styles}
+
+
+def test_the_scales_are_colour_blind_safe_and_apart_from_each_other():
+    gap, share, iso = set(style.GAP_COLOURS), set(style.SHARE_COLOURS), set(style.ISO_BAND_COLOURS)
+    assert not (gap & share) and not (gap & iso) and not (share & iso)
+
+    def hue(c):
+        import colorsys
+
+        r, g, b = (int(c[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        h, lum, sat = colorsys.rgb_to_hls(r, g, b)
+        return h * 360, lum, sat
+
+    def warm(c):  # red, orange or yellow with some colour in it
+        h, lum, sat = hue(c)
+        return sat > 0.25 and 0.05 < lum < 0.95 and (h < 60 or h > 340)
+
+    assert all(warm(c) for c in style.GAP_COLOURS[1:])  # the gap cells are the only warm scale
+    assert not any(warm(c) for c in style.SHARE_COLOURS + list(style.ISO_BAND_COLOURS))
+    assert all(180 <= hue(c)[0] <= 240 for c in style.ISO_BAND_COLOURS)  # bands: blues
+    # sequential scales get darker (or lighter) steadily, so they read without hue
+    lums = [hue(c)[1] for c in style.ISO_BAND_COLOURS]
+    assert lums == sorted(lums)
+    lums = [hue(c)[1] for c in style.GAP_COLOURS]
+    assert lums == sorted(lums, reverse=True)
+    # the report's band bars: the isochrone blues within the goal, the surface's vermillion beyond it
+    assert set(style.BAND_WITHIN_COLOURS) <= iso and style.BAND_BEYOND_COLOUR == style.SURFACE_BEYOND
+
+
+def test_subdistrict_names_are_escaped_permanent_labels_inside_each_area(types):
+    group = layers.areas_layer(_areas(), lang="zh")
+    lab = next(c for c in group._children.values() if isinstance(c, layers._AreaLabels))
+    names = [f["properties"]["_lbl"] for f in lab.data["features"]]
+    assert names == [html_escape(HOSTILE), "外滩街道"]
+    for f, geom in zip(lab.data["features"], _areas().geometry):
+        assert geom.contains(Point(*f["geometry"]["coordinates"]))
+    assert lab.min_zoom == 0  # two areas: never crowded
+    html = to_html(coverage_map(facilities=_facilities(), areas=_areas(), types=types))
+    assert HOSTILE not in html and html_escape(HOSTILE) in _unjson(html)
+    assert "pm-area-label" in html and ".pm-labels-off .pm-area-label{display:none}" in html
+    # many areas: the labels wait for a closer zoom
+    many = gpd.GeoDataFrame({"name": [f"街道{i}" for i in range(20)], "coverage_share": [0.5] * 20},
+                            geometry=[box(121.4 + 0.01 * i, 31.2, 121.409 + 0.01 * i, 31.21) for i in range(20)],
+                            crs="EPSG:4326")
+    lab = next(c for c in layers.areas_layer(many)._children.values() if isinstance(c, layers._AreaLabels))
+    assert lab.min_zoom == style.AREA_LABEL_MIN_ZOOM
+    assert not any(isinstance(c, layers._AreaLabels)
+                   for c in layers.areas_layer(_areas(), labels=False)._children.values())
+
+
+def _unjson(html: str) -> str:
+    """The page with JSON's \\uXXXX escapes decoded (tojson writes <, >, & and non-ASCII that way)."""
+    import re
+
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), html)
+
+
+def test_surface_legend_keys_the_beyond_ramp_with_readable_ticks():
+    leg = layers.legend([], lang="en", surface_goal=1.5).body
+    assert "<span>0</span><span>0.5</span><span>1</span><span>1.5</span>" in leg  # it read 0, 0, 1, 2
+    assert "Beyond the goal (&gt; 1.5 min)" in leg and "<span>≥15</span>" in leg
+    assert all(c in leg for c in style.SURFACE_BEYOND_COLOURS[::2])
+    assert style.SURFACE_UNREACHABLE in leg

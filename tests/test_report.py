@@ -219,3 +219,109 @@ def test_pdf_with_chromium(tmp_path, hostile_result):
     out = summary_pdf(summary_html(hostile_result), tmp_path / "out" / "summary.pdf")
     data = out.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 5000
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", data))
+    assert pages == 1  # one A4 sheet
+    # the app's download: the same printing, as bytes
+    from maps.report import summary_pdf_bytes
+
+    again = summary_pdf_bytes(summary_html(hostile_result, lang="en"))
+    assert again.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page(?!s)", again)) >= 1
+
+
+# ---------------------------------------------------------------------------------------- names of what is saved
+def test_export_name_carries_study_scenario_and_date():
+    import datetime
+
+    from planner.export import export_name, slug
+
+    day = datetime.date(2026, 3, 9)
+    assert export_name("长宁区", "方案 A", "xlsx", day=day) == "coverage_长宁区_方案_A_20260309.xlsx"
+    assert export_name("长宁区", "现状", "csv", part="areas", day=day) == "coverage_长宁区_现状_20260309_areas.csv"
+    # path separators, dots, control characters and spaces never reach the name
+    hostile = export_name("../../etc/passwd", "a\\b/c\x00\n..d", "pdf", day=day)
+    assert hostile == "coverage_etc_passwd_a_b_c_d_20260309.pdf"
+    assert "/" not in hostile and "\\" not in hostile and ".." not in hostile
+    assert export_name("", None, "html", day=day) == "coverage_20260309.html"  # empty parts are left out
+    assert len(slug("区" * 500)) == 40
+    assert slug("<script>") == "script"
+
+
+def test_every_export_item_is_named_by_the_one_rule(hostile_result):
+    import datetime
+
+    from planner.export import export_items
+
+    day = datetime.date(2026, 3, 9)
+    items = export_items(hostile_result, lang="zh", label="长宁区", scenario="方案1", day=day,
+                         map_html=lambda: "<html></html>", summary_html=lambda: "<html></html>",
+                         summary_pdf=lambda: b"%PDF")
+    names = {i.key: i.filename for i in items}
+    assert names["statistics_xlsx"] == "coverage_长宁区_方案1_20260309.xlsx"
+    assert names["summary_pdf"] == "coverage_长宁区_方案1_20260309_summary.pdf"
+    assert len(set(names.values())) == len(names)  # no two downloads share a name
+    assert all(n.startswith("coverage_长宁区_方案1_20260309") for n in names.values())
+    # the default label is the study's own (escaped nowhere, made safe for a file name)
+    default = export_items(hostile_result, lang="zh", day=day)[0].filename
+    assert default.startswith("coverage_研究区_") and "<" not in default and "/" not in default
+
+
+def test_each_proposal_row_gives_the_residents_the_what_if_adds_in_the_order_added():
+    """新增覆盖人口 per proposed site: the what-if's marginal gain of each site when it was added (it was empty)."""
+    from app.state import WhatIfTracker, sites_frame
+    from planner.siting import WhatIf
+
+    study = grid_study(seed=3, n_fac=2)
+    result = run(study, isochrones="none")
+    key = "health_centre"
+    demand = result.demand_table
+    # sites on demand points far apart, so each covers people and the later ones overlap the earlier less
+    picks = demand.sort_values("population", ascending=False).iloc[[0, 40, 80, 120]]
+    sites = [Site(f"P{i + 1}", float(r.lon), float(r.lat), key, "click") for i, (_, r) in enumerate(picks.iterrows())]
+    tracker = WhatIfTracker(result, key)
+    tracker.sync(sites)
+
+    cov, ftype = result.coverage[key], result.goals[key]
+    net = result.study.network_for(ftype)
+    ref = WhatIf(net, cov.fac_snap, result.dem_snaps[net.mode], demand["population"].to_numpy(float), ftype,
+                 facility_ids=cov.facility_ids, demand_ids=demand["id"].to_numpy())
+    expected = [ref.add(s.lon, s.lat, site_id=s.id).newly_covered for s in sites]
+    assert sum(expected) > 0
+
+    doc = summary_html(result, lang="zh", proposals=sites_frame(sites, tracker.marginal), type_key=key)
+    assert "新增覆盖人口" in doc
+    for i, (site, gain) in enumerate(zip(sites, expected)):
+        row = re.search(rf'<tr><td class="n">{i + 1}</td><td>{site.id}</td>.*?</tr>', doc).group(0)
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+        assert cells[4] == f"{gain:,.0f}", (site.id, cells, gain)
+
+
+def test_header_separates_scenario_date_and_study_once(hostile_result):
+    doc = summary_html(hostile_result, lang="zh", scenario_name="方案 1", date="2026-03-09")
+    meta = re.search(r'<div class="meta">(.*?)</div>', doc).group(1)
+    assert "·" not in meta  # the stylesheet puts one " · " between the parts (it was doubled)
+    assert ".meta span + span::before" in doc and meta.count("<span") == 3
+
+
+def test_gap_scale_is_the_same_on_the_live_map_the_static_map_and_the_report():
+    """One rule for the top of the gap scale, tied to the goal and never below 15 minutes: a 1.5-minute AED goal
+    made the live map's top 6 minutes, so every AED gap cell was the darkest red (a dark-red blanket), while the
+    static map used the data's largest minutes."""
+    from maps import style
+    from maps.build import coverage_map
+    from maps.static import map_legend_html
+
+    study = grid_study(seed=1, n_fac=4)
+    result = run(study, isochrones="none")
+    for key in ("aed", "health_centre"):
+        goal = result.goals[key].target_minutes
+        top = style.gap_scale_top(goal)
+        assert top == max(4 * goal, 15)
+        legend = map_legend_html(result, type_key=key, lang="en")
+        assert f"≥{top:g}" in legend
+        fac = result.facilities_table
+        gaps = result.gaps[result.gaps["type"] == key]
+        m = coverage_map(facilities=fac[fac["type"] == key], gaps=gaps, types=study.types, lang="en")
+        leg = next(c for c in m._children.values() if type(c).__name__ == "_Legend")
+        ticks = re.findall(r"<span>([\d.]+)</span>", leg.body)
+        assert float(ticks[-1]) == top
+    assert style.gap_scale_top(1.5) == 15  # the AED: a gradient over 0-15 minutes, not one dark colour
