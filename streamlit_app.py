@@ -471,7 +471,9 @@ def main() -> None:
     pruned_uploads()
     startup_study()
     opts = sidebar(default_types())
-    st.title(L("page_title"))
+    # map first: a compact header (title, type and headline on two short rows) so the map starts high on the page
+    st.markdown("<style>.block-container{padding-top:2.2rem}</style>", unsafe_allow_html=True)
+    st.markdown(f"### {L('page_title')}")
 
     with st.spinner(L("computing")):
         try:
@@ -514,7 +516,8 @@ def main() -> None:
     types = study.types
     present = [k for k in types if (study.facilities["type"] == k).any()] if len(study.facilities) else []
     options = present or list(types)
-    type_key = choose(st, "selectbox", L("type_pick"), options, key="type_key", fmt=lambda k, lg: types[k].label(lg))
+    top = st.columns([2.2, 1.3, 1.0, 1.1], vertical_alignment="bottom")
+    type_key = choose(top[0], "selectbox", L("type_pick"), options, key="type_key", fmt=lambda k, lg: types[k].label(lg))
     ftype = types[type_key]
 
     # the map's last click (st_folium copies it into st.session_state["map"]; tests set it there too)
@@ -524,7 +527,6 @@ def main() -> None:
     scen_key = ss.study_key(scenario, base_key, tuple(st.session_state["layers"]), st.session_state.get("goals"))
     st.session_state["scen_key"] = scen_key
 
-    head_box = st.container()
     base_res = res = None
     with st.spinner(L("computing")):
         try:
@@ -534,8 +536,7 @@ def main() -> None:
             base_res = cached_run(study, skey, (type_key,), iso, True) if type_key in present else None
             st.session_state["summary"] = base_res.summary if base_res is not None else None
             tracker = whatif_tracker(base_res, skey, type_key) if base_res is not None else None
-            with head_box:
-                headline(study, base_res, type_key, tracker)
+            headline(study, base_res, type_key, tracker, top[1:])
             if any(p.type == type_key for p in proposals):
                 res = cached_run(scenario, scen_key, (type_key,), iso, True)
             else:
@@ -546,7 +547,6 @@ def main() -> None:
     show_messages(msg_box)
 
     # map first: the full width of the page; statistics and the planner's tools side by side under it
-    st.subheader(L("map_header"))
     tools.map_hint(ftype.label(lang()))
     spec = map_spec(scenario, res, type_key, opts)
     spec.update(tools.map_layers(study, tools.current_route(res, type_key)))
@@ -639,10 +639,11 @@ def in_study_area(study, lon: float, lat: float) -> bool:
     return bool(shapely.contains_xy(area.buffer(0.002), lon, lat))
 
 
-def headline(study, base_res, type_key: str, tracker) -> None:
+def headline(study, base_res, type_key: str, tracker, cols) -> None:
+    """The coverage share, the facility count and the planner's goal, in the three columns beside the type."""
     ftype = study.types[type_key]
     goal_share = st.session_state.get("goal_share", 100.0) / 100.0
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c4 = cols
     if tracker is None:
         c1.metric(L("headline", minutes=ftype.target_minutes), "–")
         return
@@ -655,7 +656,6 @@ def headline(study, base_res, type_key: str, tracker) -> None:
     c2.metric(L("facilities_count"), f"{s['facilities']}" + (f" + {sum(p.type == type_key for p in st.session_state['proposals'])}"
                                                                 if st.session_state["proposals"] else ""))
     st.session_state["headline_share"] = share  # read by tests
-    c3.empty()
     c4.number_input(L("goal_share"), 0.0, 100.0, value=100.0, step=5.0, key="goal_share")
 
 

@@ -74,8 +74,9 @@ def route_mode() -> bool:
 
 def map_hint(type_label: str) -> None:
     """The hint above the map and the route-mode toggle (both always drawn: the layout never moves)."""
-    st.caption(L("map_hint_route" if route_mode() else "map_hint", type=type_label))
-    if not st.toggle(L("route_mode"), key="route_mode"):
+    hint, toggle = st.columns([3, 2], vertical_alignment="center")
+    hint.caption(L("map_hint_route" if route_mode() else "map_hint", type=type_label))
+    if not toggle.toggle(L("route_mode"), key="route_mode"):
         st.session_state["route_at"] = None
 
 

@@ -162,7 +162,7 @@ def coverage_map(
            candidates=candidates is not None and len(candidates) > 0,
            exclusions=exclusions is not None and len(exclusions) > 0, route=route is not None,
            access_max=access_top).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)  # an icon that opens on hover: the layer list never covers the district
 
     bounds = m.get_bounds()
     if view is None and bounds and None not in bounds[0] + bounds[1]:
