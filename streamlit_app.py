@@ -411,7 +411,7 @@ def add_layer(upload, kind: str, **options) -> None:
         # a facility file replaces the same file read with other options; demand and areas replace their role
         others = [(r, x) for r, x in st.session_state["layers"] if not (r == kind and (kind != "facilities" or x.path == lf.path))]
         layers = others + [(kind, lf)]
-        with st.sidebar.spinner(L("reading_upload", file=name)):
+        with st.sidebar.spinner(L("reading_upload", file=md_escape(name))):
             base, _ = base_study()
             study = cached_study(base, current_spec(layers))  # raises PlannerError on a bad file
     except PlannerError as exc:
