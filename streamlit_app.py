@@ -65,7 +65,8 @@ def say(level: str, key: str, error: PlannerError | None = None, *, toast: bool 
     """Queue a message for the next rendering (shown once, in whatever language is chosen then).
 
     Confirmations (success/info, or ``toast=True``) become toasts, which take no room on the page;
-    errors and warnings go to the fixed message slot above the statistics.
+    errors and warnings go to the fixed message slot above the statistics. String ``values`` (file, facility,
+    zone and scenario names) and the error's message are escaped for markdown when shown (``app.text``).
     """
     toast = level in ("success", "info") if toast is None else toast
     st.session_state["messages"].append((level, key, values, error, toast))

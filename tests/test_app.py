@@ -571,6 +571,7 @@ def test_candidate_sites_and_exclusion_zones_in_the_optimise_tab(env):
     at.run()
     assert at.session_state["proposals"] == []
     assert any("禁建区「<b>湖</b>」" in s for s in toasts(at))
+    assert_inert(at, "<b>湖</b>")  # the zone's name as written, escaped for markdown
     # the study file the app offers carries both layers
     spec = ss.app_spec(ss.app_source(demo=True), at.session_state["layers"])
     assert spec.candidates is not None and spec.exclusions is not None
