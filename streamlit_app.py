@@ -18,6 +18,7 @@ import streamlit as st
 
 from app import access_view, tools, uploads
 from app import state as ss
+from app.text import md_error, md_escape, md_values
 from maps.i18n import LANGS, t, table_headers
 from planner import OfflineError, PlannerError, export
 from planner.store import Site
@@ -64,7 +65,8 @@ def say(level: str, key: str, error: PlannerError | None = None, *, toast: bool 
     """Queue a message for the next rendering (shown once, in whatever language is chosen then).
 
     Confirmations (success/info, or ``toast=True``) become toasts, which take no room on the page;
-    errors and warnings go to the fixed message slot above the statistics.
+    errors and warnings go to the fixed message slot above the statistics. String ``values`` (file, facility,
+    zone and scenario names) and the error's message are escaped for markdown when shown (``app.text``).
     """
     toast = level in ("success", "info") if toast is None else toast
     st.session_state["messages"].append((level, key, values, error, toast))
@@ -109,9 +111,9 @@ _TOAST_ICONS = {"success": ":material/check_circle:", "info": ":material/info:",
 def show_messages(box) -> None:
     """Show the queued messages once: toasts, and errors/warnings in ``box`` (a slot that always exists)."""
     for level, key, values, error, toast in st.session_state["messages"]:
-        text = L(key, **values)
+        text = L(key, **md_values(values))  # user text (file names, row values) shows as written
         if error is not None:
-            text = text + "\n\n" + error.message(lang())
+            text = text + "\n\n" + md_error(error, lang())
         if toast:
             st.toast(text, icon=_TOAST_ICONS.get(level))
         else:
@@ -208,7 +210,7 @@ def sidebar(types) -> dict:
 
         files = uploads.compiled_networks()
         if not files:
-            sb.info(L("cached_none", folder=str(default_cache_dir())))
+            sb.info(L("cached_none", folder=md_escape(default_cache_dir())))
         else:
             pick = sb.selectbox(L("cached_pick"), [str(p) for p in files], format_func=lambda p: p.rsplit("/", 1)[-1])
             if pick and current_source().path != pick:
@@ -257,7 +259,7 @@ def sidebar(types) -> dict:
         add_layer(areas, "areas", coords=coords)
     tools.column_mapping_dialog(sb)  # a file whose columns were not recognised: pick them
     if st.session_state["layers"]:
-        sb.caption(L("loaded_files", files=", ".join(lf.label for _, lf in st.session_state["layers"])))
+        sb.caption(L("loaded_files", files=md_escape(", ".join(lf.label for _, lf in st.session_state["layers"]))))
         if sb.button(L("reset_layers"), key="reset_layers"):
             st.session_state["layers"] = []
             clear_uploaders()
@@ -410,7 +412,7 @@ def add_layer(upload, kind: str, **options) -> None:
         # a facility file replaces the same file read with other options; demand and areas replace their role
         others = [(r, x) for r, x in st.session_state["layers"] if not (r == kind and (kind != "facilities" or x.path == lf.path))]
         layers = others + [(kind, lf)]
-        with st.sidebar.spinner(L("reading_upload", file=name)):
+        with st.sidebar.spinner(L("reading_upload", file=md_escape(name))):
             base, _ = base_study()
             study = cached_study(base, current_spec(layers))  # raises PlannerError on a bad file
     except PlannerError as exc:
@@ -505,13 +507,13 @@ def main() -> None:
         # new layers: the proposals stay and are re-evaluated against them; an optimisation was of the old study
         st.session_state["siting"] = None
         st.session_state["proposals_for"] = skey
-    st.caption(ss.study_label(study, lang()))
+    st.caption(md_escape(ss.study_label(study, lang())))
     # Fixed slots: the number of elements above the tabs and the map never changes between runs
     # (Streamlit would otherwise re-create the tabs and jump back to the first one).
     msg_box = st.container()
     with msg_box:
         for note in notes:
-            st.warning(L("warning", msg=note.message(lang())))
+            st.warning(L("warning", msg=md_escape(note.message(lang()))))
 
     types = study.types
     present = [k for k in types if (study.facilities["type"] == k).any()] if len(study.facilities) else []
@@ -542,7 +544,7 @@ def main() -> None:
             else:
                 res = base_res
         except PlannerError as exc:
-            msg_box.error(exc.message(lang()))
+            msg_box.error(md_error(exc, lang()))
             res = None
     show_messages(msg_box)
 
@@ -588,7 +590,7 @@ def whatif_tracker(base_res, skey: str, type_key: str):
         # the message of a click, shown once (accepting optimised sites says so itself)
         for d in deltas:
             if d.site_id == added:
-                st.toast(L("added_site", id=d.site_id, before=pct(d.share_before), after=pct(d.share_after),
+                st.toast(L("added_site", id=md_escape(d.site_id), before=pct(d.share_before), after=pct(d.share_after),
                            gain=f"{d.newly_covered:,.0f}", ms=d.seconds * 1000), icon=":material/add_location:")
         st.session_state["click_added"] = None
     return tr
@@ -663,7 +665,7 @@ def stats_panel(res, type_key: str, base_res, scenario, scen_key: str, study, sk
     st.subheader(L("stats_header"))
     h = table_headers(lang())
     if res is None:
-        st.info(L("no_facilities_of_type", type=scenario.types[type_key].label(lang())))
+        st.info(L("no_facilities_of_type", type=md_escape(scenario.types[type_key].label(lang()))))
     else:
         s = ss.type_stats(res, type_key)
         c1, c2 = st.columns(2)
@@ -703,8 +705,8 @@ def stats_panel(res, type_key: str, base_res, scenario, scen_key: str, study, sk
                 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
             snapped = audit.get("demand_snapped_by_class") or {}
             if snapped:
-                st.caption(L("audit_snapped", classes=", ".join(f"{k} {v}" for k, v in
-                                                                 sorted(snapped.items(), key=lambda kv: -kv[1]))))
+                st.caption(L("audit_snapped", classes=md_escape(", ".join(f"{k} {v}" for k, v in
+                                                                 sorted(snapped.items(), key=lambda kv: -kv[1])))))
     all_types_table(study, skey, type_key, res, scenario, h)
 
 
@@ -850,7 +852,7 @@ def proposals_panel(types) -> None:
     marginal = tracker.marginal if tracker is not None else {}
     for p in list(props):
         c1, c2, c3 = st.columns([3, 4, 1])
-        c1.write(f"**{p.id}** · {types[p.type].label(lang())} · {L('src_click' if p.origin == 'click' else 'src_optimise')}")
+        c1.write(f"**{md_escape(p.id)}** · {md_escape(types[p.type].label(lang()))} · {L('src_click' if p.origin == 'click' else 'src_optimise')}")
         gain = marginal.get(p.id)
         c2.write(f"{p.lon:.5f}, {p.lat:.5f}" + (f" · {L('h_marginal')}: {gain:,.0f}" if gain is not None else ""))
         if c3.button(L("remove"), key=f"rm_{p.id}"):
@@ -908,7 +910,7 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
                     exact = None
             st.session_state["siting"] = (scen_key, type_key, result, exact)
         except PlannerError as exc:
-            st.error(exc.message(lang()))
+            st.error(md_error(exc, lang()))
         else:
             st.rerun()  # draw the optimised sites on the map (it was drawn above, before they existed)
         finally:
@@ -932,7 +934,7 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
             st.info(L("opt_vs_exact_share", greedy=pct(result.share_after), exact=pct(exact.share_after)))
     st.caption(L("opt_on_map"))
     for en, zh in result.notes:
-        st.caption(en if lang() == "en" else zh)
+        st.caption(md_escape(en if lang() == "en" else zh))
     sites = result.sites[["rank", "lon", "lat", "marginal_demand", "cumulative_share"]].copy()  # numbered as on the map
     sites["cumulative_share"] = (sites["cumulative_share"] * 100).round(1)
     sites["marginal_demand"] = sites["marginal_demand"].round(0)
@@ -996,11 +998,11 @@ def relocate_panel(scenario, scen_key: str, type_key: str) -> None:
                 before = cached_run(scenario, scen_key, (type_key,), "none")
                 after = cached_run(moved, ss.study_key(moved, scen_key, "moved", fid, where), (type_key,), "none")
         except PlannerError as exc:
-            st.error(exc.message(lang()))
+            st.error(md_error(exc, lang()))
             return
         st.session_state["reloc"] = ((scen_key, type_key), before, after, fid, where)
     sb, sa = before.summary["types"][type_key], after.summary["types"][type_key]
-    st.markdown(L("reloc_moved", name=names.get(fid, fid), lon=f"{where[0]:.5f}", lat=f"{where[1]:.5f}"))
+    st.markdown(L("reloc_moved", name=md_escape(names.get(fid, fid)), lon=f"{where[0]:.5f}", lat=f"{where[1]:.5f}"))
     m1, m2, m3 = st.columns(3)
     m1.metric(L("reloc_share"), pct(sa["coverage_share"]), f"{(sa['coverage_share'] - sb['coverage_share']) * 100:+.1f} pp")
     m2.metric(L("mean_minutes"), L("minutes_unit", v=f"{sa['mean_minutes']:.1f}"),
@@ -1085,7 +1087,7 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
     overwrite = c1.checkbox(L("scen_overwrite"), key="scen_overwrite") if exists else False
     if c2.button(L("scen_save"), key="scen_save", type="primary"):
         if exists and not overwrite:
-            st.warning(L("scen_exists", name=name.strip()))
+            st.warning(L("scen_exists", name=md_escape(name.strip())))
         else:
             try:
                 sc = Scenario(name=name, area_key=akey, type_key=type_key, sites=tuple(st.session_state["proposals"]),
@@ -1096,7 +1098,7 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
                 st.session_state["scen_name_next"] = True
                 st.rerun()
             except PlannerError as exc:
-                st.error(exc.message(lang()))
+                st.error(md_error(exc, lang()))
     if not saved:
         st.caption(L("scen_none"))
         return
@@ -1117,7 +1119,7 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
             say("success", "scen_duplicated", name=new)
             st.rerun()
         except PlannerError as exc:
-            st.error(exc.message(lang()))
+            st.error(md_error(exc, lang()))
     if b3.button(L("scen_delete"), key="scen_delete"):
         store.delete(pick)
         say("success", "scen_deleted", name=pick)
@@ -1137,10 +1139,10 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
         with st.spinner(L("computing")):
             ra, rb = scenario_result(study, skey, a, type_key), scenario_result(study, skey, b, type_key)
     except PlannerError as exc:
-        st.error(exc.message(lang()))
+        st.error(md_error(exc, lang()))
         return
     if ra is None or rb is None:
-        st.info(L("no_facilities_of_type", type=study.types[type_key].label(lang())))
+        st.info(L("no_facilities_of_type", type=md_escape(study.types[type_key].label(lang()))))
         return
     table = compare(headline(ra), headline(rb))
     table = table[table["type"] == type_key].copy()

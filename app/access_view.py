@@ -9,15 +9,14 @@ and the tab always show the same computation. Every number comes from :func:`pla
 from __future__ import annotations
 
 import hashlib
-import html
 import logging
-import re
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from app.access_state import ONE_PER_SITE, AccessTracker, access_figures, area_figures, supply_columns
+from app.text import md_error, md_escape
 from maps.i18n import t
 from planner import PlannerError
 
@@ -26,12 +25,6 @@ logger = logging.getLogger("coverage_planner.app")
 __all__ = ["render", "map_overlay", "cached_access"]
 
 DECAYS = ("step", "none", "gaussian")
-
-
-def _md(text) -> str:
-    """User text (a file's column or facility name) safe inside Streamlit markdown: HTML-escaped, markdown
-    punctuation backslash-escaped, so it shows as written and never becomes a link, an image or markup."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|~>])", r"\\\1", html.escape(str(text), quote=False))
 
 
 def _lang() -> str:
@@ -164,7 +157,7 @@ def render(study, skey: str, type_key: str) -> None:
         with st.spinner(L("computing_access")):
             got = _state(study, skey, type_key)
     except PlannerError as exc:
-        st.error(exc.message(_lang()))
+        st.error(md_error(exc, _lang()))
         return
     result, tracker, o, supply = got
     c1, c2 = st.columns(2)
@@ -190,13 +183,13 @@ def render(study, skey: str, type_key: str) -> None:
               delta_color="inverse")
     m4.metric(L("acc_no_access"), _pct(cur["share_no_access"]),
               delta(now["share_no_access"], cur["share_no_access"], True), delta_color="inverse")
-    unit = L("acc_unit_sites") if o["supply"] == ONE_PER_SITE else _md(o["supply"])
+    unit = L("acc_unit_sites") if o["supply"] == ONE_PER_SITE else md_escape(o["supply"])
     st.caption(L("acc_units", unit=unit))
     if props and tracker.last is not None:
         st.caption(L("acc_whatif", n=len(props), supply=f"{supply:g}", people=f"{len(tracker.last.changed_index):,}",
                      ms=tracker.last.seconds * 1000))
     for sid, exc in tracker.refused.items():
-        st.warning(L("acc_refused", id=_md(sid), msg=exc.message(_lang())))
+        st.warning(L("acc_refused", id=md_escape(sid), msg=md_error(exc, _lang())))
     st.session_state["access_view"] = {"now": now, "current": cur, "sites": props, "below": below,
                                        "summary": result.summary}  # read by tests
 
@@ -243,7 +236,7 @@ def relocate_best(scenario, scen_key: str, type_key: str, fid: str, name: str) -
                     moved = scenario.with_facility_moved(fid, rel.best["lon"], rel.best["lat"])
                     acc_b, acc_a = access(scenario, type_key, supply_column=col), access(moved, type_key, supply_column=col)
             except PlannerError as exc:
-                st.error(exc.message(_lang()))
+                st.error(md_error(exc, _lang()))
                 return
             st.session_state["reloc_best"] = (key, rel, acc_b, acc_a)
         got = st.session_state.get("reloc_best")
@@ -253,9 +246,9 @@ def relocate_best(scenario, scen_key: str, type_key: str, fid: str, name: str) -
         s = rel.summary
         n = len(rel.candidates)
         if s["stays"]:
-            st.markdown(L("reloc_best_stays", name=_md(name), n=n))
+            st.markdown(L("reloc_best_stays", name=md_escape(name), n=n))
         else:
-            st.markdown(L("reloc_best_moves", name=_md(name), lon=f"{rel.best['lon']:.5f}", lat=f"{rel.best['lat']:.5f}", n=n))
+            st.markdown(L("reloc_best_moves", name=md_escape(name), lon=f"{rel.best['lon']:.5f}", lat=f"{rel.best['lat']:.5f}", n=n))
         m1, m2, m3 = st.columns(3)
         m1.metric(L("reloc_share"), _pct(s["share_after"]), f"{(s['share_after'] - s['share_before']) * 100:+.1f} pp")
         m2.metric(L("mean_minutes"), L("minutes_unit", v=f"{s['mean_minutes_after']:.1f}"),

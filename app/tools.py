@@ -12,6 +12,7 @@ import logging
 import pandas as pd
 import streamlit as st
 
+from app.text import md_escape
 from maps.i18n import t
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def route_mode() -> bool:
 def map_hint(type_label: str) -> None:
     """The hint above the map and the route-mode toggle (both always drawn: the layout never moves)."""
     hint, toggle = st.columns([3, 2], vertical_alignment="center")
-    hint.caption(L("map_hint_route" if route_mode() else "map_hint", type=type_label))
+    hint.caption(L("map_hint_route" if route_mode() else "map_hint", type=md_escape(type_label)))
     if not toggle.toggle(L("route_mode"), key="route_mode"):
         st.session_state["route_at"] = None
 
@@ -99,9 +100,9 @@ def route_caption(box, type_label: str) -> None:
         return
     route = got[2]
     if route is None:
-        box.caption(L("route_none", type=type_label))
+        box.caption(L("route_none", type=md_escape(type_label)))
     else:
-        box.caption(L("route_result", type=type_label, name=route["facility_name"], minutes=f"{route['minutes']:.1f}",
+        box.caption(L("route_result", type=md_escape(type_label), name=md_escape(route["facility_name"]), minutes=f"{route['minutes']:.1f}",
                       metres=f"{route['metres']:,.0f}"))
 
 
@@ -144,7 +145,7 @@ def column_mapping_dialog(where) -> None:
     found = detect_columns(columns, fields)
     none = "\x00none"
     box = where.container(border=True)
-    box.markdown(f"**{L('colmap_header', file=safe_filename(pending['name']))}**")
+    box.markdown(f"**{L('colmap_header', file=md_escape(safe_filename(pending['name'])))}**")
     box.caption(L("colmap_help"))
     chosen = {}
     for f in fields:

@@ -49,13 +49,20 @@ def headline(at: AppTest):
     return at.metric[0]
 
 
+def shown(value: str) -> str:
+    """What the browser shows for a markdown value: backslash escapes, word joiners and hard breaks of user text
+    (:func:`app.text.md_escape`) rendered away."""
+    value = value.replace("\u2060", "").replace("\u00a0", " ").replace("  \n", "\n")
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", value)
+
+
 def texts(at: AppTest, kind: str) -> list[str]:
-    return [e.value for e in getattr(at, kind)]
+    return [shown(e.value) for e in getattr(at, kind)]
 
 
 def toasts(at: AppTest) -> list[str]:
     """Confirmations are toasts (they take no room on the page, so nothing above the tabs moves)."""
-    return [e.value for e in at.toast]
+    return [shown(e.value) for e in at.toast]
 
 
 def share_of(value: str) -> float:
@@ -276,9 +283,9 @@ def test_layout_above_the_tabs_is_stable(env):
 
 def test_study_label_and_bands_follow_the_language_and_order(env):
     at = open_app()
-    assert any(c.value == "示范区（合成数据）" for c in at.caption)
+    assert any(shown(c.value) == "示范区（合成数据）" for c in at.caption)
     at.radio(key="lang").set_value("en").run()
-    assert any(c.value == "Demo district (synthetic)" for c in at.caption)
+    assert any(shown(c.value) == "Demo district (synthetic)" for c in at.caption)
     from planner.scenario import run
 
     res = run(ss.demo_study(), isochrones="none")
@@ -564,6 +571,7 @@ def test_candidate_sites_and_exclusion_zones_in_the_optimise_tab(env):
     at.run()
     assert at.session_state["proposals"] == []
     assert any("禁建区「<b>湖</b>」" in s for s in toasts(at))
+    assert_inert(at, "<b>湖</b>")  # the zone's name as written, escaped for markdown
     # the study file the app offers carries both layers
     spec = ss.app_spec(ss.app_source(demo=True), at.session_state["layers"])
     assert spec.candidates is not None and spec.exclusions is not None
@@ -596,7 +604,7 @@ def test_route_mode_draws_the_walk_to_the_nearest_facility(env):
     assert route["minutes"] == pytest.approx(d[0] / res.goals["health_centre"].metres_per_minute, rel=1e-9)
     assert route["minutes"] == pytest.approx(float(row["health_centre_minutes"]), abs=1e-3)
     assert route["facility_id"] == str(row["health_centre_facility_id"])
-    assert any(f"步行 {route['minutes']:.1f} 分钟" in c.value and route["facility_name"] in c.value for c in at.caption)
+    assert any(f"步行 {route['minutes']:.1f} 分钟" in c.value and route["facility_name"] in shown(c.value) for c in at.caption)
     assert _in_html("步行路线", _map_html(at))
     at.toggle(key="route_mode").set_value(False).run()
     assert at.session_state["route"] is None
@@ -754,7 +762,8 @@ def test_access_with_a_supply_column_from_an_uploaded_file_equals_the_library(en
     at.selectbox(key="acc_supply__zh").set_value(hostile).run()
     assert not at.exception
     unit = [c.value for c in at.caption if c.value.startswith("单位：")]
-    assert unit and "<script>" not in unit[0] and "&lt;script&gt;" in unit[0]
+    # shown as written: every < and > backslash-escaped (never a tag), nothing left to read as an entity
+    assert unit and "<script>" not in unit[0] and not re.search(r"(?<!\\)[<>]", unit[0]) and hostile in shown(unit[0])
 
 
 # ---------------------------------------------------------------------------------------- presentation
@@ -803,3 +812,124 @@ def test_without_chromium_the_export_tab_says_how_to_get_a_pdf(env, monkeypatch)
     at = open_app()
     assert "summary_pdf" not in {i.key for i in at.session_state["exports"]}
     assert any("未安装 Chromium" in c and "打印为 PDF" in c for c in texts(at, "caption"))
+
+
+# ---------------------------------------------------------------------------------------- user text in markdown
+#: Names a user's file may carry: an external image (the app must never call out), links, markup, LaTeX, a directive.
+HOSTILE = ("![x](http://evil.example/t.png)", "[y](javascript:alert(1))", "**bold** $x$ :red[z]")
+MARKDOWN_KINDS = ("markdown", "caption", "toast", "error", "warning", "info", "success")
+
+
+def assert_inert(at: AppTest, *hostile: str) -> None:
+    """No markdown-rendered element carries user text as live markdown: no raw hostile string, no unescaped
+    ``](`` (a link or an image), ``$`` (LaTeX), ``:red[`` (a directive) or ``http://`` (a bare-URL autolink)."""
+    for kind in MARKDOWN_KINDS:
+        for e in getattr(at, kind):
+            v = e.value
+            for h in hostile:
+                assert h not in v, (kind, v)
+            assert "](http" not in v and "](javascript" not in v and not re.search(r"(?<!\\)\]\(", v), (kind, v)
+            assert not re.search(r"(?<!\\)\$", v) and ":red[" not in v and "http://" not in v, (kind, v)
+
+
+def test_md_escape_shows_any_text_as_written():
+    from app.text import md_error, md_escape, md_values
+
+    for text in (*HOSTILE, "a_b_c.csv", "1. first", "# head", "> quote", "- item\n  - sub\n===", "<b>x</b> &amp;",
+                 "`code`", "~~s~~", "www.evil.example", "a@b.example", ":smile: :streamlit: :material/home:",
+                 "x | y", "{{ 7*7 }}", "站一（一）", "C:\\data\\f.csv", "    indented"):
+        out = md_escape(text)
+        assert shown(out) == text, (text, out)
+        assert not re.search(r"(?<!\\)[\[\]()*_`$<>#|~&:!]", out), out  # every special is escaped
+        assert "http://" not in out and "www." not in out and ":smile:" not in out and ":material/" not in out
+        assert not re.search(r"^ ", out, re.M) and not re.search(r"^\d+\.", out, re.M)  # no code block, no list
+    assert md_values({"name": "**x**", "n": 3, "share": 0.5}) == {"name": "\\*\\*x\\*\\*", "n": 3, "share": 0.5}
+    err = InputError("[a](http://x) failed", "[a](http://x) 失败")
+    assert shown(md_error(err, "zh")) == "[a](http://x) 失败" and "](" not in md_error(err, "zh")
+
+
+def test_names_from_user_files_show_literally_and_never_become_markdown(env):
+    at = open_app()
+    rows = [(f"H{i}", name, "health_centre", lon, lat) for i, (name, (lon, lat)) in
+            enumerate(zip(HOSTILE, [(121.395, 31.215), (121.41, 31.23), (121.38, 31.20)]), start=1)]
+    fname = "![f](http://evil.example/f.png).csv"
+    at.file_uploader(key="up_facilities").upload(fname, facility_csv(rows), "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.metric[1].value == "3"
+    safe = uploads.safe_filename(fname)
+    assert any(f"已载入 {safe}：3 条记录" in s for s in toasts(at))
+    assert any(safe in c for c in texts(at, "caption"))  # the loaded files
+    assert_inert(at, *HOSTILE, fname)
+
+    # the relocation message names the facility moved
+    at.selectbox(key="reloc_fac").set_value("H1")
+    at.button(key="reloc_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(HOSTILE[0] in m for m in texts(at, "markdown"))
+    assert_inert(at, *HOSTILE)
+
+    # the route's caption names the nearest facility
+    at.toggle(key="route_mode").set_value(True).run()
+    at.session_state["map"] = {"last_clicked": CLICK}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    route = at.session_state["route"][2]
+    assert route["facility_name"] in HOSTILE
+    assert any(route["facility_name"] in c for c in texts(at, "caption"))
+    assert_inert(at, *HOSTILE)
+
+    # a scenario name typed by the user, in the saved toast and the "already exists" warning
+    at.toggle(key="route_mode").set_value(False).run()
+    at.session_state["map"] = {"last_clicked": {"lat": 31.22, "lng": 121.40}}
+    at.run()
+    scen = "[s](http://phish.example) **n** $y$"
+    at.text_input(key="scen_name").set_value(scen)
+    at.button(key="scen_save").click().run()
+    assert any(f"已保存方案「{scen}」" in s for s in toasts(at))
+    assert_inert(at, scen)
+    at.text_input(key="scen_name").set_value(scen)
+    at.button(key="scen_save").click().run()
+    assert any(scen in w for w in texts(at, "warning"))
+    assert_inert(at, scen, *HOSTILE)
+
+    # an error quoting a file's content (an unknown type) and its name
+    bad_type = "![e](http://evil.example/e.png)"
+    bad = facility_csv([("B1", "b", bad_type, 121.395, 31.215)])
+    at.file_uploader(key="up_facilities").upload("[b](http://evil.example).csv", bad, "text/csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    err = "\n".join(texts(at, "error"))
+    assert bad_type in err and uploads.safe_filename("[b](http://evil.example).csv") in err
+    assert_inert(at, bad_type, *HOSTILE)
+
+    # in English too
+    at.radio(key="lang").set_value("en").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert_inert(at, scen, *HOSTILE)
+
+
+def test_a_hostile_study_label_and_file_name_show_literally_and_name_no_export(env):
+    at = open_app()
+    label = "![l](http://evil.example/l.png) [c](javascript:x) **b** $x$ :red[z] :material/home:"
+    toml = f'label = "{label}"\n[network]\ndemo = true\n'.encode()
+    name = "[a](http://evil.example) $z$.toml"
+    at.file_uploader(key="up_study").upload(name, toml, "application/toml").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(c == label for c in texts(at, "caption"))  # the study's label, as written
+    assert any(uploads.safe_filename(name) in s for s in toasts(at))
+    assert_inert(at, label, name)
+    assert not any(":material/" in e.value or ":material_" in e.value for e in at.caption)
+    # the exports are named from the label and the scenario, as file names: no markup, no path
+    items = at.session_state["exports"]
+    assert items
+    for item in items:
+        assert re.fullmatch(r"[\w.\-]+", item.filename), item.filename
+    labels = {b.label for b in at.get("download_button")}
+    assert {t("exp_" + i.key, "zh") for i in items} <= labels
+    assert not any("evil" in lb or "](" in lb for lb in labels)
+    # a study file that cannot be read: its name in the error is inert too (a fresh page: opening a study
+    # resets the area selector, whose old widget state AppTest would send back)
+    at = open_app()
+    at.file_uploader(key="up_study").upload("![r](http://evil.example/r.png).toml", b"label = [", "application/toml").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert texts(at, "error")
+    assert_inert(at, "![r](http://evil.example/r.png)")
