@@ -1011,6 +1011,48 @@ def milp_min_sites(red: Reduced, need: float, *, time_limit_s: float = 60.0, mip
     return MilpRun(chosen, float(len(chosen)), bound, gap, status, secs, used)
 
 
+def exact_max_coverage(red: Reduced, p: int, *, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-6,
+                       greedy: GreedyRun | None = None) -> MilpRun:
+    """``method='exact'`` for maximal coverage: the heuristic (greedy, swap search, iterated local
+    search), then HiGHS warm-started from its answer with what is left of ``time_limit_s`` (at least
+    0.5 s). The answer is never below the heuristic's, whatever the time limit; ``seconds`` is the
+    whole call.
+
+    HiGHS warm-started from greedy alone could end a time-limited solve below the heuristic's answer
+    (on the 5,000 x 500 benchmark instances, 60 s from a cold start stopped 1-3 % below it).
+    """
+    t0 = time.perf_counter()
+    h = improved_max_coverage(red, p, greedy=greedy)
+    left = max(0.5, float(time_limit_s) - (time.perf_counter() - t0))
+    mr = milp_max_coverage(red, p, time_limit_s=left, mip_rel_gap=mip_rel_gap, warm=GreedyRun(h.order, h.gains, 0.0))
+    bound = min(mr.bound, h.bound)
+    if mr.objective + 1e-9 < h.objective:  # HiGHS dropped the start (should not happen): keep the heuristic's
+        chosen, obj, warm = h.order, h.objective, False
+    else:
+        chosen, obj, warm = mr.chosen, mr.objective, mr.warm_start
+    gap = (bound - obj) / bound if bound > 0 else 0.0
+    return MilpRun(chosen, obj, max(bound, obj), max(gap, 0.0), mr.status, time.perf_counter() - t0, warm)
+
+
+def exact_min_sites(red: Reduced, need: float, *, time_limit_s: float = 60.0, mip_rel_gap: float = 1e-6,
+                    greedy: GreedyRun | None = None) -> MilpRun:
+    """``method='exact'`` for fewest sites: :func:`improved_min_sites` (greedy and swap repair), then
+    HiGHS warm-started from its answer with what is left of ``time_limit_s`` (at least 0.5 s); never
+    more sites than the heuristic's answer. ``seconds`` is the whole call."""
+    t0 = time.perf_counter()
+    h = improved_min_sites(red, need, greedy=greedy)
+    left = max(0.5, float(time_limit_s) - (time.perf_counter() - t0))
+    mr = milp_min_sites(red, need, time_limit_s=left, mip_rel_gap=mip_rel_gap,
+                        warm=GreedyRun(h.order, np.zeros(len(h.order)), 0.0))
+    if len(mr.chosen) > len(h.order):  # HiGHS dropped the start (should not happen): keep the heuristic's
+        chosen, warm = np.asarray(h.order), False
+    else:
+        chosen, warm = mr.chosen, mr.warm_start
+    obj = float(len(chosen))
+    gap = (obj - mr.bound) / obj if obj > 0 else 0.0
+    return MilpRun(chosen, obj, mr.bound, max(gap, 0.0), mr.status, time.perf_counter() - t0, warm)
+
+
 def milp_capacitated(red: Reduced, p: int, capacity: float, *, time_limit_s: float = 60.0,
                      mip_rel_gap: float = 1e-6) -> MilpRun:
     """Maximal coverage where one new site serves at most ``capacity`` residents.
@@ -1220,7 +1262,8 @@ def propose(
         (maximal coverage: best-improvement vertex substitution with a Lagrangian upper bound;
         fewest sites: drop a site and repair by swaps while the target holds); ``auto``: the
         heuristic, then HiGHS within ``time_limit_s`` warm-started from it (the proven gap is
-        reported); ``exact``: HiGHS MILP warm-started from greedy (time limit, gap reported).
+        reported); ``exact``: the heuristic, then HiGHS MILP warm-started from it with the rest of
+        ``time_limit_s`` (gap reported; never below the heuristic's answer).
     capacity : float, optional
         Residents one new site can serve (with ``count``; always an MILP).
     time_limit_s, mip_rel_gap : HiGHS options for ``method='exact'``.
@@ -1356,7 +1399,7 @@ def propose(
             bound = covered_before + run.bound
             gap = (bound - objective) / bound if bound > 0 else 0.0
         else:
-            mr = milp_max_coverage(red, count, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm=g)
+            mr = exact_max_coverage(red, count, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, greedy=g)
             cur = _curve_order(red.matrix, red.weight, mr.chosen)
             order, gains = cur.order, cur.gains
             objective = covered_before + mr.objective
@@ -1391,7 +1434,7 @@ def propose(
                 order, gains, objective, bound, status = run.order, run.gains, run.objective, run.bound, run.status
                 gap = (objective - bound) / objective if objective > 0 and np.isfinite(bound) else float("nan")
             else:
-                mr = milp_min_sites(red, need, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, warm=g)
+                mr = exact_min_sites(red, need, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, greedy=g)
                 cur = _curve_order(red.matrix, red.weight, mr.chosen)
                 order, gains = cur.order, cur.gains
                 objective = float(len(order))
