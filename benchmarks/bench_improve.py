@@ -31,9 +31,9 @@ from _report import machine, write_section
 from scipy.spatial import cKDTree
 
 from planner.siting import (
-    greedy_max_coverage,
     exact_max_coverage,
     exact_min_sites,
+    greedy_max_coverage,
     greedy_min_sites,
     improved_max_coverage,
     improved_min_sites,
