@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import time
 
 import numpy as np
@@ -47,7 +46,7 @@ def make_problem(net, n_dem, n_cand, cutoff, seed=0):
 
 
 def spopt_pmedian(prob, p, limit):
-    """spopt PMedian with CBC on the dense capped cost matrix; (objective, status, solve s, build s, MB) or None."""
+    """spopt PMedian with CBC on the dense capped cost matrix: (dict of objective, status, seconds, or None; error)."""
     try:
         import pulp
         from spopt.locate import PMedian
@@ -55,11 +54,9 @@ def spopt_pmedian(prob, p, limit):
         return None, str(e)
     cost = np.repeat(prob.fallback[:, None], prob.n_cand, axis=1)
     cost[prob.rows, prob.cols] = prob.dist
-    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t = time.perf_counter()
     model = PMedian.from_cost_matrix(cost, prob.weight, p_facilities=p)
     t_build = time.perf_counter() - t
-    mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
     t = time.perf_counter()
     try:
         model.solve(pulp.PULP_CBC_CMD(msg=False, timeLimit=limit), results=False)
@@ -70,7 +67,7 @@ def spopt_pmedian(prob, p, limit):
     chosen = np.array([j for j, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5], np.int64)
     obj = float(prob.weight @ np.min(cost[:, chosen], axis=1)) if len(chosen) == p else float("nan")
     st = f"{pulp.LpStatus[pr.status]}, {pulp.LpSolution.get(pr.sol_status, pr.sol_status)}"
-    return dict(obj=obj, status=st, secs=secs, build=t_build, mb=mb, vars=prob.n_dem * prob.n_cand), None
+    return dict(obj=obj, status=st, secs=secs, build=t_build, vars=prob.n_dem * prob.n_cand), None
 
 
 def main():
@@ -144,9 +141,9 @@ def main():
         "",
         f"spopt `PMedian` at this size: its dense model has one PuLP variable and one constraint per (demand, site) pair, "
         f"{dense_vars:,} of each; on the small instance below it needed "
-        + (f"{sp_res['build'] / sp_res['vars'] * 1e6:.0f} µs and {sp_res['mb'] * 1024 * 1024 / sp_res['vars']:.0f} bytes per "
-           f"pair to build, i.e. about {sp_res['build'] / sp_res['vars'] * dense_vars / 60:.0f} min and "
-           f"{sp_res['mb'] / sp_res['vars'] * dense_vars / 1024:.0f} GB here before CBC starts, so it was not run at this size."
+        + (f"{sp_res['build'] / sp_res['vars'] * 1e6:.0f} µs per pair to build, i.e. about "
+           f"{sp_res['build'] / sp_res['vars'] * dense_vars / 60:.0f} min here before CBC starts on a model of "
+           f"{dense_vars / 1e6:.0f} million columns and rows, so it was not run at this size."
            if sp_res else f"(spopt not installed: {sp_err}), so it was not run."),
         "",
         f"### Smaller instance: {args.small_demand:,} demand points × {args.small_candidates} candidates, p = {args.small_p} "
@@ -157,7 +154,7 @@ def main():
         f"| ours: heuristic (Lagrangian bound {s_heur.bound / sw.sum():.4f}) | {fmt_s(s_med)} | "
         f"{s_heur.objective / sw.sum():.4f} | gap {s_heur.gap:.3%} |",
         f"| HiGHS LP relaxation (bound) | {fmt_s(s_lp.seconds)} | ≥ {s_lp.bound / sw.sum():.4f} | {s_lp.status}, complete "
-        f"{s_lp.complete}; heuristic gap {(s_heur.objective - s_lp.bound) / s_heur.objective:.3%} |",
+        f"{s_lp.complete}; heuristic gap {max(0.0, (s_heur.objective - s_lp.bound) / s_heur.objective):.3%} |",
         f"| HiGHS MILP, cold start, {args.spopt_limit:g} s limit | {fmt_s(s_ex.seconds)} | {s_ex.objective / sw.sum():.4f} | "
         f"{s_ex.status}, bound {s_ex.bound / sw.sum():.4f} |",
         (f"| spopt {__import__('spopt').__version__} `PMedian` + CBC (PuLP {__import__('pulp').__version__}), {args.spopt_limit:g} s "
