@@ -126,8 +126,9 @@ def exact_vs_spopt(args):
     lines = [
         "### Exact at the same time limit: ours vs spopt + CBC (`--exact-vs-spopt`)",
         "",
-        f"Same instances, {args.seeds} seeds, {args.limit:g} s limit for both. Ours: `method='exact'` (heuristic, then "
-        f"HiGHS warm-started from it; the limit covers both). Peer: spopt {spopt.__version__} `MCLP` / `LSCP` "
+        f"Same instances, {args.seeds} seeds, {args.limit:g} s limit for both. Ours: `method='exact'` (maximal coverage: "
+        f"heuristic, HiGHS for a tenth of the limit, iterated local search to 40 % of it, HiGHS warm-started for the rest; "
+        f"fewest sites: heuristic, then HiGHS warm-started; the limit covers all of it). Peer: spopt {spopt.__version__} `MCLP` / `LSCP` "
         f"`from_cost_matrix` on the unreduced 0/1 matrix, PuLP {_pulp.__version__} `PULP_CBC_CMD(timeLimit={args.limit:g})`; "
         "its model-building time is not counted. Objectives recomputed from the chosen sites on the unreduced matrix.",
         "",
