@@ -347,6 +347,12 @@ class Network:
         return shapely.STRtree(self.edge_geoms)
 
     @cached_property
+    def snap_index(self) -> SnapIndex | None:
+        """Segment arrays and a KD-tree over points spaced along them, for :func:`snap_points`
+        (built once per network and cached; None when an edge has fewer than two geometry points)."""
+        return SnapIndex.build(self.geom_xy, self.geom_offsets)
+
+    @cached_property
     def node_tree(self):
         """KD-tree over node coordinates (metres)."""
         from scipy.spatial import cKDTree
@@ -1094,12 +1100,147 @@ class Snap:
         )
 
 
-def snap_points(net: Network, x, y, *, max_snap_m: float = 300.0) -> Snap:
+def _segment_distance(px, py, ax, ay, bx, by) -> np.ndarray:
+    """Distance from points to segments, with the operations (and so the rounding) of GEOS's
+    ``Distance::pointToSegment``, which shapely's distances use: the nearest end when the foot of
+    the perpendicular falls outside the segment, else ``|cross| / len2 * sqrt(len2)``."""
+    dx = bx - ax
+    dy = by - ay
+    len2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = ((px - ax) * dx + (py - ay) * dy) / len2
+        s = ((ay - py) * dx - (ax - px) * dy) / len2
+        perp = np.abs(s) * np.sqrt(len2)
+    da = np.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
+    db = np.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
+    out = np.where(r <= 0.0, da, np.where(r >= 1.0, db, perp))
+    return np.where((ax == bx) & (ay == by), da, out)
+
+
+@dataclass(frozen=True, eq=False)
+class SnapIndex:
+    """The straight segments of a network's edge geometries, and a KD-tree over sample points
+    spaced along them (every point of a segment is within ``half`` metres of one of its samples).
+
+    For a point, the ``k`` nearest samples give candidate segments; the nearest candidate is the
+    nearest segment of the whole network when its distance is below ``r_k - half`` (``r_k``: the
+    distance to the k-th sample), since any other segment is at least that far. Points for which
+    that does not hold, or where two edges are equally near, go to the STRtree (see
+    :func:`snap_points`).
+    """
+
+    ax: np.ndarray
+    ay: np.ndarray
+    bx: np.ndarray
+    by: np.ndarray
+    seg_edge: np.ndarray
+    sample_seg: np.ndarray
+    tree: object
+    half: float
+
+    #: Candidates per point (samples from the KD-tree).
+    K = 8
+    #: Samples per segment, on average (the spacing is the mean segment length over this).
+    PER_SEGMENT = 4.0
+
+    @classmethod
+    def build(cls, geom_xy: np.ndarray, offsets: np.ndarray) -> SnapIndex | None:
+        from scipy.spatial import cKDTree
+
+        offsets = np.asarray(offsets, np.int64)
+        counts = np.diff(offsets)
+        if len(counts) == 0 or np.any(counts < 2):
+            return None
+        xy = np.asarray(geom_xy, float)
+        last = np.zeros(len(xy), bool)
+        last[offsets[1:] - 1] = True
+        start = np.flatnonzero(~last)
+        seg_edge = np.repeat(np.arange(len(counts), dtype=np.int64), counts)[start]
+        a, b = xy[start], xy[start + 1]
+        length = np.hypot(b[:, 0] - a[:, 0], b[:, 1] - a[:, 1])
+        if not np.all(np.isfinite(length)):
+            return None
+        spacing = float(length.mean()) / cls.PER_SEGMENT
+        n = np.ones(len(length), np.int64) if spacing <= 0 else np.maximum(1, np.ceil(length / spacing)).astype(np.int64)
+        sample_seg = np.repeat(np.arange(len(length), dtype=np.int64), n)
+        k = np.arange(len(sample_seg)) - np.repeat(np.cumsum(n) - n, n)
+        frac = (k + 0.5) / n[sample_seg]
+        samples = a[sample_seg] + (b - a)[sample_seg] * frac[:, None]
+        # a margin for the rounding of the sample coordinates and of the tree's distances
+        half = float(np.max(length / n)) / 2 * (1 + 1e-9) + 1e-9 * float(np.max(np.abs(xy))) + 1e-9
+        tree = cKDTree(samples, balanced_tree=False, compact_nodes=False)
+        return cls(a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy(), seg_edge, sample_seg, tree, half)
+
+    def nearest(self, x: np.ndarray, y: np.ndarray, *, chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest edge and distance for each point, -1 / inf where the index cannot decide alone."""
+        edge = np.full(len(x), -1, np.int64)
+        dist = np.full(len(x), np.inf)
+        ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+        if len(ok) == 0:
+            return edge, dist
+        ok = ok[np.argsort(_morton(x[ok], y[ok]), kind="stable")]  # nearby points query nearby tree nodes
+        k = min(self.K, len(self.sample_seg))
+        every = k == len(self.sample_seg)  # every sample is a candidate: nothing else to rule out
+        big = np.iinfo(np.int64).max
+        for lo in range(0, len(ok), chunk):
+            idx = ok[lo:lo + chunk]
+            px, py = x[idx], y[idx]
+            r, ii = self.tree.query(np.column_stack([px, py]), k=k)
+            if k == 1:
+                r, ii = r[:, None], ii[:, None]
+            cs = self.sample_seg[ii]
+            d = _segment_distance(px[:, None], py[:, None], self.ax[cs], self.ay[cs], self.bx[cs], self.by[cs])
+            j = np.argmin(d, axis=1)
+            rows = np.arange(len(idx))
+            dmin = d[rows, j]
+            ce = self.seg_edge[cs]
+            at = d == dmin[:, None]
+            tie = np.where(at, ce, big).min(axis=1) != np.where(at, ce, -1).max(axis=1)
+            sure = (dmin < r[:, -1] - self.half) | every
+            good = sure & ~tie
+            edge[idx[good]] = ce[rows, j][good]
+            dist[idx[good]] = dmin[good]
+        return edge, dist
+
+
+def nearest_edges(net: Network, x: np.ndarray, y: np.ndarray, pts=None, *, index: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest edge of each point and the straight-line distance to it (grid metres); -1 / inf for
+    points with missing coordinates.
+
+    :attr:`Network.snap_index` settles most points; the rest (ties between edges, points the
+    index cannot settle) go to the STRtree over the edges, as every point did before (``index=False``
+    sends all of them there: the reference the tests compare with).
+    """
+    import shapely
+
+    if pts is None:
+        pts = shapely.points(x, y)
+    idx = net.snap_index if index else None
+    if idx is not None:
+        edge, d = idx.nearest(x, y)
+    else:
+        edge, d = np.full(len(x), -1, dtype=np.int64), np.full(len(x), np.inf)
+    rest = np.flatnonzero(edge < 0)
+    if len(rest):
+        (pi, ei), dist = net.edge_tree.query_nearest(pts[rest], return_distance=True, all_matches=False)
+        edge[rest[pi]] = ei
+        d[rest[pi]] = dist
+    return edge, d
+
+
+def snap_points(net: Network, x, y, *, max_snap_m: float = 300.0, index: bool = True) -> Snap:
     """Snap points (metric coordinates in ``net.crs``) to their nearest edge.
 
     The along-edge position counts: a facility in the middle of a 400 m block is 200 m from
     either corner, not at one of them. On a network with ground lengths (``net.geodesic``)
     ``along_m`` and ``dist_m`` are ground metres on the WGS-84 ellipsoid, like ``length_m``.
+
+    The nearest edge is found with :attr:`Network.snap_index` (KD-tree candidates, exact distances
+    to the segments); the few points it cannot settle alone (two edges equally near, e.g. a point
+    whose nearest street point is a junction, or a point far from every street) are given to the
+    shapely STRtree over the edges, which decided every point before: the answer, ties included,
+    is the STRtree's. ``index=False`` gives every point to the STRtree (slower; the reference the
+    tests and benchmarks compare with).
     """
     import shapely
 
@@ -1110,11 +1251,7 @@ def snap_points(net: Network, x, y, *, max_snap_m: float = 300.0) -> Snap:
         f = np.zeros(0, dtype=float)
         return Snap(e, f, f, np.zeros(0, dtype=bool), float(max_snap_m))
     pts = shapely.points(x, y)
-    (pi, ei), dist = net.edge_tree.query_nearest(pts, return_distance=True, all_matches=False)
-    edge = np.full(len(x), -1, dtype=np.int64)
-    d = np.full(len(x), np.inf)
-    edge[pi] = ei
-    d[pi] = dist
+    edge, d = nearest_edges(net, x, y, pts, index=index)
     if np.any(edge < 0):  # only for empty geometries (NaN coordinates): callers validate first
         raise ValueError("cannot snap points with missing coordinates")
     geoms = net.edge_geoms[edge]

@@ -126,3 +126,86 @@ def test_download_path_through_osmnx(monkeypatch, tmp_path, huangpu_osm):
     again = download_network("黄浦区, 上海市, 中国", cache_dir=tmp_path)
     assert again.n_nodes == net.n_nodes
     assert nx.is_connected(nx.Graph(list(zip(net.edge_u.tolist(), net.edge_v.tolist()))))
+
+
+# ---------------------------------------------------------------------- snapping: index vs brute force
+def _awkward_points(net, rng, n=400):
+    """Random points near the streets plus the awkward ones: exactly on nodes, on edges, at the centre
+    of a block (equally near four streets), outside a corner (a junction nearest), and far away."""
+    import shapely
+
+    lo_x, hi_x, lo_y, hi_y = net.x.min(), net.x.max(), net.y.min(), net.y.max()
+    pick = rng.choice(net.n_nodes, n)
+    xs = [net.x[pick] + rng.normal(0, 30, n), net.x[pick[:40]], rng.uniform(lo_x - 50, hi_x + 50, 60)]
+    ys = [net.y[pick] + rng.normal(0, 30, n), net.y[pick[:40]], rng.uniform(lo_y - 50, hi_y + 50, 60)]
+    on = shapely.line_interpolate_point(net.edge_geoms[rng.choice(net.n_edges, 30)], rng.uniform(0, 1, 30), normalized=True)
+    xs.append(shapely.get_x(on))
+    ys.append(shapely.get_y(on))
+    # block centres, junction-nearest corners and far points (the index cannot settle these alone)
+    xs.append(np.array([lo_x + 50, lo_x + 150, lo_x - 80, hi_x + 80, lo_x - 5000, hi_x + 20000, lo_x + 0.5]))
+    ys.append(np.array([lo_y + 50, lo_y + 250, lo_y - 80, hi_y + 80, lo_y - 5000, lo_y + 100.0, lo_y - 3e4]))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _brute_force(net, x, y):
+    import shapely
+
+    d = shapely.distance(shapely.points(x, y)[:, None], net.edge_geoms[None, :])
+    return d, d.min(axis=1)
+
+
+@pytest.mark.parametrize("kind", ["grid", "district"])
+def test_snap_index_matches_brute_force_and_the_strtree(kind):
+    """The KD-tree snapping picks a nearest edge at exactly the brute-force distance, and the same
+    edge, offset and distance as the STRtree-only snapping it replaced, ties included."""
+    import shapely
+
+    from planner.network import nearest_edges
+
+    if kind == "grid":
+        from tests.helpers import grid_network
+
+        net = grid_network(12)
+    else:
+        from planner.demo import make_district
+
+        net = compile_network(make_district(scale=0.05).raw)
+        assert net.geodesic  # ground lengths: the geodesic branch of snapping is exercised too
+    rng = np.random.default_rng(3)
+    x, y = _awkward_points(net, rng)
+    edge, dist = nearest_edges(net, x, y)
+    ref_edge, ref_dist = nearest_edges(net, x, y, index=False)
+    d, dmin = _brute_force(net, x, y)
+    assert np.array_equal(dist, dmin)  # same distance, to the last bit
+    assert np.all(d[np.arange(len(x)), edge] == dmin)  # a nearest edge
+    ties = (d == dmin[:, None]).sum(axis=1) > 1
+    assert ties.sum() >= 10  # the sample has ties (junctions, block centres, nodes)
+    assert np.array_equal(edge, ref_edge) and np.array_equal(dist, ref_dist)  # tie rule unchanged
+    decided = net.snap_index.nearest(x, y)[0] >= 0
+    assert decided.mean() > 0.5 and not decided[ties].any()  # ties always go to the STRtree
+    s = snap_points(net, x, y)
+    old = snap_points(net, x, y, index=False)
+    for f in ("edge", "along_m", "dist_m", "too_far"):
+        assert np.array_equal(getattr(s, f), getattr(old, f))
+    along = shapely.line_locate_point(net.edge_geoms[edge], shapely.points(x, y))
+    if not net.geodesic:
+        assert np.array_equal(s.along_m, np.clip(along, 0, net.length_m[edge]))
+        assert np.array_equal(s.dist_m, dmin)
+    assert np.array_equal(s.edge, edge)
+    assert np.all(s.too_far == (s.dist_m > s.max_snap_m))
+    far = (x < net.x.min() - 1000) | (x > net.x.max() + 1000) | (y < net.y.min() - 1000)
+    assert far.sum() >= 3 and s.too_far[far].all()
+
+
+def test_snap_index_handles_nan_and_tiny_networks():
+    from planner.network import network_from_xy
+
+    net = network_from_xy([0, 400, 400], [0, 0, 300], [0, 1], [1, 2])
+    e, d = net.snap_index.nearest(np.array([np.nan, 200.0]), np.array([0.0, 10.0]))
+    assert e[0] == -1 and np.isinf(d[0]) and e[1] == 0 and d[1] == 10.0
+    one = network_from_xy([0, 1], [0, 0], [0], [1])  # one sample only: every sample is a candidate
+    assert len(one.snap_index.sample_seg) < one.snap_index.K
+    s = snap_points(one, [0.5, 5.0, -3.0], [1.0, 0.0, 4.0])
+    assert s.edge.tolist() == [0, 0, 0] and s.dist_m.tolist() == [1.0, 4.0, 5.0] and s.along_m.tolist() == [0.5, 1.0, 0.0]
+    with pytest.raises(ValueError):
+        snap_points(net, [np.nan], [0.0])

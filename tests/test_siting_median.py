@@ -215,3 +215,30 @@ def test_write_time_siting(tmp_path):
     assert sites["id"].tolist() == res.sites["id"].tolist()
     s = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert s["objective"] == "median" and s["study"] == "grid" and s["value_minutes"] == pytest.approx(res.value)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_lp_bound_is_a_bound_and_the_lp_value(seed, p):
+    """The HiGHS LP-relaxation bound never exceeds the optimum; complete, it equals the LP relaxation
+    of the full formulation (solved directly), whatever the starting subset of pairs."""
+    import scipy.sparse as sp
+    from scipy.optimize import linprog
+
+    prob, d, w, fb = dense_instance(seed, with_existing=seed % 2 == 0)
+    want, _ = brute(d, w, fb, p, "median")
+    m, n, e = prob.n_dem, prob.n_cand, len(prob.rows)
+    z = np.arange(e)
+    a_eq = sp.hstack([sp.csr_matrix((m, n)), sp.csr_matrix((np.ones(e), (prob.rows, z)), shape=(m, e)),
+                      sp.identity(m)]).tocsr()
+    a_eq = sp.vstack([a_eq, sp.hstack([sp.csr_matrix(np.ones((1, n))), sp.csr_matrix((1, e + m))])])
+    a_ub = sp.hstack([sp.csr_matrix((-np.ones(e), (z, prob.cols)), shape=(e, n)), sp.identity(e), sp.csr_matrix((e, m))])
+    c = np.concatenate([np.zeros(n), w[prob.rows] * prob.dist, w * prob.fallback])
+    lp = linprog(c, A_ub=a_ub, b_ub=np.zeros(e), A_eq=a_eq, b_eq=np.concatenate([np.ones(m), [p]]), bounds=(0, 1),
+                 method="highs")
+    for k0 in (1, 8):
+        b = M.lp_bound_median(prob, p, k0=k0)
+        assert b.complete and b.status == "Optimal"
+        assert b.bound <= want + 1e-9 * max(want, 1.0)
+        assert b.bound == pytest.approx(lp.fun, rel=1e-6, abs=1e-6)
+        assert b.bound >= M.lagrangian_median(prob, p)[0] - 1e-6 * max(want, 1.0)
