@@ -598,6 +598,9 @@ class AccessWhatIf:
     within the catchment's straight-line reach (a KD-tree pre-filter), never a full recomputation.
     Values stay equal to a full :func:`fca` on the current sites (tested).
 
+    Built from snaps (the constructor: catchment search and :func:`fca` of the sites), or from an
+    :func:`access` result with :meth:`from_result` (nothing computed again; the same values).
+
     Parameters
     ----------
     net : Network
