@@ -87,10 +87,11 @@ def area_figures(result, access=None, below: float | None = None) -> pd.DataFram
 class AccessTracker:
     """Keeps a :class:`planner.fca.AccessWhatIf` in step with a list of proposed sites of one type.
 
-    Built from the study and an :class:`~planner.fca.AccessResult` of it (the same demand, network,
-    catchment, decay and supply); :meth:`sync` adds the proposals new in the list with ``supply``
-    each, removes the ones that left it and changes every added site's supply when ``supply``
-    changes, each edit touching only the residents within reach of that site.
+    Built from the study and an :class:`~planner.fca.AccessResult` of it, reusing the result's snaps,
+    catchment pairs and values (:meth:`planner.fca.AccessWhatIf.from_result`: access is not computed
+    a second time); :meth:`sync` adds the proposals new in the list with ``supply`` each, removes the
+    ones that left it and changes every added site's supply when ``supply`` changes, each edit
+    touching only the residents within reach of that site.
 
     Attributes
     ----------
@@ -102,24 +103,17 @@ class AccessTracker:
     """
 
     def __init__(self, study, result):
-        from planner.network import snap_points
         from planner.scenario import goal_for
 
         ftype = goal_for(study.types, result.type_key, minutes=result.minutes, speed_kmh=result.speed_kmh)
         net = study.network_for(ftype)
-        max_snap = result.summary["parameters"].get("max_snap_m") or 300.0
-        fac = study.facilities
-        fac = fac[fac["type"] == result.type_key]
         d = result.demand
-        fs = snap_points(net, *net.to_metric(fac["lon"].to_numpy(float), fac["lat"].to_numpy(float)), max_snap_m=max_snap)
-        ds = snap_points(net, *net.to_metric(d["lon"].to_numpy(float), d["lat"].to_numpy(float)), max_snap_m=max_snap)
         self.type_key = result.type_key
         self.population = d["population"].to_numpy(float)
-        self.whatif = AccessWhatIf(net, fs, result.facilities["supply"].to_numpy(float), ds, self.population,
-                                   minutes=result.minutes, speed_kmh=result.speed_kmh, decay=result.decay,
-                                   gaussian_sigma=result.gaussian_sigma if result.decay == "gaussian" else None,
-                                   facility_ids=[f"existing:{i}" for i in result.facilities["id"]],
-                                   demand_ids=d["id"].to_numpy(), max_snap_m=max_snap)
+        # from the result's own snaps, catchment pairs and values: switching access on computes it once
+        self.whatif = AccessWhatIf.from_result(result, net,
+                                               facility_ids=[f"existing:{i}" for i in result.facilities["id"]],
+                                               demand_ids=d["id"].to_numpy())
         self.baseline = self.whatif.access.copy()
         self.supply: float | None = None
         self.refused: dict[str, InputError] = {}

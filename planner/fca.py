@@ -299,6 +299,9 @@ class AccessResult:
     pairs : (fac, dem, minutes) arrays of the pairs within the catchment (indices into
         ``facilities`` / ``demand``), for reuse (maps, what-if).
     timings : seconds per stage.
+    snaps : (facilities, demand) :class:`~planner.network.Snap` of the run (the demand's is the study's
+        shared snap, see :func:`planner.scenario.demand_snap`), for :meth:`AccessWhatIf.from_result`.
+    ratio : float[f]  ``R_j`` of each facility (supply per resident of its catchment, unrounded), for the same.
     """
 
     type_key: str
@@ -314,6 +317,8 @@ class AccessResult:
     summary: dict
     pairs: tuple = field(repr=False)
     timings: dict = field(default_factory=dict)
+    snaps: tuple | None = field(default=None, repr=False)
+    ratio: np.ndarray | None = field(default=None, repr=False)
 
 
 def access(
@@ -365,7 +370,7 @@ def access(
     import geopandas as gpd
 
     from .demand import assign_areas
-    from .scenario import goal_for
+    from .scenario import demand_snap, goal_for
 
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
@@ -401,7 +406,7 @@ def access(
     flon, flat = fac["lon"].to_numpy(float), fac["lat"].to_numpy(float)
 
     t = time.perf_counter()
-    dem_snap = snap_points(net, *net.to_metric(dlon, dlat), max_snap_m=max_snap_m)
+    dem_snap = demand_snap(study, net, max_snap_m)  # the coverage run's snap of the same residents, when it ran
     fac_snap = snap_points(net, *net.to_metric(flon, flat), max_snap_m=max_snap_m)
     timings["snap"] = time.perf_counter() - t
 
@@ -522,7 +527,7 @@ def access(
     if res.idle.any():
         logger.info("%d facilities have no resident within %g minutes", int(res.idle.sum()), m)
     return AccessResult(ftype.key, m, ftype.speed_kmh, decay, sigma, supply_column, below, dt, areas_df, ft, summary,
-                        (pf, pd_, t_min), timings)
+                        (pf, pd_, t_min), timings, (fac_snap, dem_snap), res.ratio)
 
 
 def write_access(result: AccessResult, out_dir: str | Path, *, map_html: str | None = None,
@@ -593,6 +598,9 @@ class AccessWhatIf:
     within the catchment's straight-line reach (a KD-tree pre-filter), never a full recomputation.
     Values stay equal to a full :func:`fca` on the current sites (tested).
 
+    Built from snaps (the constructor: catchment search and :func:`fca` of the sites), or from an
+    :func:`access` result with :meth:`from_result` (nothing computed again; the same values).
+
     Parameters
     ----------
     net : Network
@@ -609,6 +617,53 @@ class AccessWhatIf:
     def __init__(self, net: Network, fac_snap: Snap, supply, dem_snap: Snap, population, *, minutes: float,
                  speed_kmh: float, decay: str = "step", gaussian_sigma: float | None = None, facility_ids=None,
                  demand_ids=None, max_snap_m: float = 300.0):
+        self._setup(net, dem_snap, population, minutes=minutes, speed_kmh=speed_kmh, decay=decay,
+                    gaussian_sigma=gaussian_sigma, demand_ids=demand_ids, max_snap_m=max_snap_m)
+        supply = np.asarray(supply, dtype=float)
+        f, p, d = catchment_pairs(net, fac_snap, dem_snap, limit_m=self.limit_m)
+        t_min = d / self._mpm
+        res = fca(f, p, t_min, supply, self.pop, minutes=self.minutes, decay=decay, gaussian_sigma=self.sigma)
+        self._open(f, p, t_min, supply, res.ratio, res.access, facility_ids)
+
+    @classmethod
+    def from_result(cls, result: AccessResult, net: Network, *, facility_ids=None, demand_ids=None,
+                    max_snap_m: float | None = None) -> AccessWhatIf:
+        """The what-if of the existing facilities of an :func:`access` result, without computing access again.
+
+        Reuses the result's snaps, catchment pairs, ratios and access values: the same what-if as the
+        constructor on the same facilities, supply, demand and options (values equal bit for bit; tested),
+        at the cost of sorting the pairs instead of a second catchment search and snap.
+
+        Parameters
+        ----------
+        result : AccessResult  from :func:`access`.
+        net : Network  the network the result was computed on (``study.network_for`` of its type).
+        facility_ids, demand_ids : ids (default: the result's facility and demand ids).
+        max_snap_m : a site farther than this from any street is refused (default: the result's).
+        """
+        if result.snaps is None or result.ratio is None:
+            raise ValueError("This AccessResult keeps no snaps or ratios; build the what-if with AccessWhatIf(...).")
+        fac_snap, dem_snap = result.snaps
+        if len(dem_snap) != len(result.demand) or len(fac_snap) != len(result.facilities):
+            raise ValueError("The result's snaps do not match its demand and facilities.")
+        if len(dem_snap) and int(dem_snap.edge.max()) >= len(net.edge_geoms):
+            raise ValueError("The network is not the one the result was computed on.")
+        if max_snap_m is None:
+            max_snap_m = result.summary["parameters"].get("max_snap_m") or 300.0
+        self = cls.__new__(cls)
+        self._setup(net, dem_snap, result.demand["population"].to_numpy(float), minutes=result.minutes,
+                    speed_kmh=result.speed_kmh, decay=result.decay, gaussian_sigma=result.gaussian_sigma,
+                    demand_ids=result.demand["id"].to_numpy() if demand_ids is None else demand_ids,
+                    max_snap_m=max_snap_m)
+        f, p, t_min = result.pairs
+        ids = result.facilities["id"].astype(str).tolist() if facility_ids is None else facility_ids
+        # a copy: the what-if edits its access in place, the result stays as computed
+        self._open(f, p, t_min, result.facilities["supply"].to_numpy(float), result.ratio,
+                   np.array(result.demand["access_per_1000"].to_numpy(float), dtype=float), ids)
+        return self
+
+    def _setup(self, net, dem_snap, population, *, minutes, speed_kmh, decay, gaussian_sigma, demand_ids, max_snap_m):
+        """Options, demand and the KD-tree of the demand's street positions (the pre-filter of :meth:`add`)."""
         import shapely
         from scipy.spatial import cKDTree
 
@@ -622,25 +677,25 @@ class AccessWhatIf:
         self.dem_snap = dem_snap
         self.pop = np.array(population, dtype=float)
         self._total = float(self.pop.sum())
-        n_f = len(fac_snap)
         self.demand_ids = np.asarray(demand_ids if demand_ids is not None else np.arange(len(dem_snap)), dtype=object)
+        pos = shapely.line_interpolate_point(net.edge_geoms[dem_snap.edge], dem_snap.along_m)
+        self._dxy = np.column_stack([shapely.get_x(pos), shapely.get_y(pos)])
+        self._tree = cKDTree(self._dxy)
+
+    def _open(self, f, p, t_min, supply, ratio, access, facility_ids):
+        """The existing sites from their catchment pairs (``t_min`` minutes), ratios and the access they give."""
+        n_f = len(supply)
         ids = [str(i) for i in (facility_ids if facility_ids is not None else [f"f{i}" for i in range(n_f)])]
-        supply = np.asarray(supply, dtype=float)
-        f, p, d = catchment_pairs(net, fac_snap, dem_snap, limit_m=self.limit_m)
-        res = fca(f, p, d / self._mpm, supply, self.pop, minutes=self.minutes, decay=decay, gaussian_sigma=self.sigma)
-        self.access = res.access.copy()
+        self.access = np.array(access, dtype=float)
         # per site: its catchment (demand rows and weights) and its ratio
         order = np.argsort(f, kind="stable")
-        f, p, d = f[order], p[order], d[order]
-        w = decay_weights(d / self._mpm, minutes=self.minutes, decay=decay, gaussian_sigma=self.sigma)
+        f, p, t_min = f[order], p[order], t_min[order]
+        w = decay_weights(t_min, minutes=self.minutes, decay=self.decay, gaussian_sigma=self.sigma)
         cuts = np.searchsorted(f, np.arange(n_f + 1))
         self._sites: dict[str, dict] = {}
         for j, sid in enumerate(ids):
             lo, hi = cuts[j], cuts[j + 1]
-            self._sites[sid] = {"rows": p[lo:hi], "w": w[lo:hi], "ratio": float(res.ratio[j]), "supply": float(supply[j])}
-        pos = shapely.line_interpolate_point(net.edge_geoms[dem_snap.edge], dem_snap.along_m)
-        self._dxy = np.column_stack([shapely.get_x(pos), shapely.get_y(pos)])
-        self._tree = cKDTree(self._dxy)
+            self._sites[sid] = {"rows": p[lo:hi], "w": w[lo:hi], "ratio": float(ratio[j]), "supply": float(supply[j])}
 
     @property
     def mean(self) -> float:

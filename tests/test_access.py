@@ -524,3 +524,78 @@ def test_whatif_messages():
         wi.add(float(lon[0]), float(lat[0]), 3.0, site_id=first)
     with pytest.raises(InputError, match="must be a number >= 0"):
         wi.add(float(lon[0]), float(lat[0]), -1.0)
+
+
+def _same_whatif(a, b):
+    np.testing.assert_array_equal(a.access, b.access)
+    assert a.site_ids == b.site_ids
+    for sid in a.site_ids:
+        x, y = a._sites[sid], b._sites[sid]
+        np.testing.assert_array_equal(x["rows"], y["rows"])
+        np.testing.assert_array_equal(x["w"], y["w"])
+        assert x["ratio"] == y["ratio"] and x["supply"] == y["supply"]
+
+
+@pytest.mark.parametrize("decay", ["none", "step", "gaussian"])
+def test_whatif_from_result_equals_the_constructor_through_edits(decay):
+    study = doctors_study(seed=1)
+    res = A.access(study, "health_centre", supply_column="doctors", minutes=10.0, decay=decay, speed_kmh=4.5)
+    kept = res.demand["access_per_1000"].to_numpy().copy()
+    net = study.networks["walk"]
+    fac = study.facilities[study.facilities["type"] == "health_centre"]
+    g = study.demand.gdf
+    snap = res.summary["parameters"]["max_snap_m"]
+    fs = snap_points(net, *net.to_metric(fac["lon"].to_numpy(), fac["lat"].to_numpy()), max_snap_m=snap)
+    ds = snap_points(net, *net.to_metric(g.geometry.x.to_numpy(), g.geometry.y.to_numpy()), max_snap_m=snap)
+    ids = [f"existing:{i}" for i in fac["id"]]
+    built = A.AccessWhatIf(net, fs, fac["doctors"].to_numpy(float), ds, g["population"].to_numpy(float), minutes=10.0,
+                           speed_kmh=4.5, decay=decay, facility_ids=ids, demand_ids=g["id"].to_numpy(), max_snap_m=snap)
+    reused = A.AccessWhatIf.from_result(res, net, facility_ids=ids)
+    _same_whatif(built, reused)
+    np.testing.assert_array_equal(reused.access, kept)
+    assert reused.max_snap_m == built.max_snap_m and reused.limit_m == built.limit_m and reused.sigma == built.sigma
+    np.testing.assert_array_equal(reused.demand_ids, built.demand_ids)
+    # the same sequence of edits on both: equal arrays (and deltas) after every step
+    lon, lat = net.to_lonlat([X0 + 700.0, X0 + 1500.0, X0 + 300.0], [Y0 + 1300.0, Y0 + 400.0, Y0 + 900.0])
+    edits = [("add", 0, 6.0, "new1"), ("add", 1, 2.0, "new2"), ("remove", ids[0]), ("supply", "new1", 10.0),
+             ("remove", "new2"), ("add", 2, 3.0, "new3"), ("remove", "new1"), ("supply", ids[1], 0.0)]
+    for e in edits:
+        deltas = []
+        for wi in (built, reused):
+            if e[0] == "add":
+                deltas.append(wi.add(float(lon[e[1]]), float(lat[e[1]]), e[2], site_id=e[3]))
+            elif e[0] == "remove":
+                deltas.append(wi.remove(e[1]))
+            else:
+                deltas.append(wi.set_supply(e[1], e[2]))
+        _same_whatif(built, reused)
+        d0, d1 = deltas
+        np.testing.assert_array_equal(d0.changed_index, d1.changed_index)
+        np.testing.assert_array_equal(d0.access_after, d1.access_after)
+        assert d0.mean_before == d1.mean_before and d0.mean_after == d1.mean_after
+    assert reused.site_ids == ids[1:] + ["new3"]
+    # the result itself is left as computed
+    np.testing.assert_array_equal(res.demand["access_per_1000"].to_numpy(), kept)
+    # default ids are the result's
+    plain = A.AccessWhatIf.from_result(res, net)
+    assert plain.site_ids == fac["id"].astype(str).tolist()
+    np.testing.assert_array_equal(plain.demand_ids, res.demand["id"].to_numpy())
+
+
+def test_access_shares_the_coverage_runs_demand_snap():
+    from planner.scenario import demand_snap, run
+
+    study = doctors_study(seed=1)
+    net = study.networks["walk"]
+    run(study, type_keys=["health_centre"], isochrones="none")
+    shared = demand_snap(study, net, 300.0)
+    res = A.access(study, "health_centre", supply_column="doctors", minutes=10.0)
+    assert res.summary["parameters"]["max_snap_m"] == 300.0
+    assert res.snaps[1] is shared  # one snap of the residents for coverage and access
+    # a study derived with other facilities shares it too, and its values equal a fresh study's
+    moved = study.with_facilities(study.facilities.iloc[1:])
+    again = A.access(moved, "health_centre", supply_column="doctors", minutes=10.0)
+    assert again.snaps[1] is shared
+    fresh = A.access(doctors_study(seed=1).with_facilities(study.facilities.iloc[1:]), "health_centre",
+                     supply_column="doctors", minutes=10.0)
+    pd.testing.assert_frame_equal(again.demand, fresh.demand)
