@@ -85,6 +85,11 @@ def png_bytes(rgba: np.ndarray, *, level: int = 6) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", head) + _chunk(b"IDAT", zlib.compress(raw.tobytes(), level)) + _chunk(b"IEND", b"")
 
 
-def png_data_url(rgba: np.ndarray) -> str:
-    """``data:image/png;base64,...`` of :func:`png_bytes`."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(rgba)).decode("ascii")
+def png_data_url(rgba: np.ndarray, *, level: int = 1) -> str:
+    """``data:image/png;base64,...`` of :func:`png_bytes`.
+
+    The map redraws its images whenever a type or scenario changes: zlib level 1 encodes a 2,048-pixel
+    surface about five times faster than level 6 for a file about a quarter larger (measured on the demo:
+    0.06 s and 1.9 MB against 0.33 s and 1.5 MB), and the page is read from localhost or a file.
+    """
+    return "data:image/png;base64," + base64.b64encode(png_bytes(rgba, level=level)).decode("ascii")
