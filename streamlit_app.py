@@ -287,8 +287,8 @@ def sidebar(types) -> dict:
     from maps.basemaps import BASEMAPS
 
     basemap = choose(sb, "selectbox", L("basemap"), list(BASEMAPS), key="basemap", fmt=lambda k, lg: BASEMAPS[k].label(lg))
-    show_iso = sb.checkbox(L("show_iso"), value=True, key="show_iso")
-    return {"basemap": basemap, "show_iso": show_iso}
+    SLOTS["show_iso"] = sb.empty()  # filled once the network's size is known (main)
+    return {"basemap": basemap}
 
 
 def open_study_text(data: bytes, name: str, base_dir=None) -> None:
@@ -534,7 +534,7 @@ def main() -> None:
         try:
             # the type in view only (a Pudong-sized study computes one type in seconds, not all eleven):
             # the what-if's baseline and, while no site of the type is proposed, the map's run too
-            iso = "dissolved" if opts["show_iso"] else "none"
+            iso = "dissolved" if isochrones_on(study) else "none"
             base_res = cached_run(study, skey, (type_key,), iso, True) if type_key in present else None
             st.session_state["summary"] = base_res.summary if base_res is not None else None
             tracker = whatif_tracker(base_res, skey, type_key) if base_res is not None else None
@@ -574,6 +574,18 @@ def main() -> None:
     with tabs[5]:
         access_view.render(study, skey, type_key)
     save_draft(base_key, type_key)  # after every change: a reload or a crash loses no proposal
+
+
+#: Above this many street nodes, isochrone polygons are drawn on request (the minutes surface shows every
+#: place at any size; a Pudong-sized type's bands cost seconds to trace and draw on every type switch).
+ISO_AUTO_NODES = int(os.environ.get("PLANNER_ISO_AUTO_NODES", "300000"))
+
+
+def isochrones_on(study) -> bool:
+    """The isochrone checkbox in the sidebar: on by default for a district-sized network, on request beyond."""
+    large = study.networks["walk"].n_nodes > ISO_AUTO_NODES
+    on = SLOTS["show_iso"].checkbox(L("show_iso_large") if large else L("show_iso"), value=not large, key="show_iso")
+    return bool(on)
 
 
 def whatif_tracker(base_res, skey: str, type_key: str):

@@ -13,6 +13,7 @@ cached network), then opens the app on the study from the same cache in headless
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import statistics
 import sys
@@ -53,14 +54,35 @@ def _wait_change(page, i: int, before: str, timeout_s: float = 300.0) -> float:
 
 
 def _map_box(page):
-    page.locator(MAP_FRAME).first.scroll_into_view_if_needed()
-    deadline = time.monotonic() + 60
+    """The map frame's box, scrolled into view (read again while the frame is being replaced)."""
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        box = page.locator(MAP_FRAME).first.bounding_box()
-        if box is not None:
-            return box
-        time.sleep(0.2)
+        try:
+            frame = page.locator(MAP_FRAME).first
+            frame.scroll_into_view_if_needed(timeout=5000)
+            box = frame.bounding_box(timeout=5000)
+            if box is not None:
+                return box
+        except Exception:  # detached: a new frame is on its way
+            pass
+        time.sleep(0.3)
     raise RuntimeError("the map frame has no box")
+
+
+def _free_spot(page, box, k: int) -> tuple[float, float]:
+    """A page point over the district's map where no marker is (a click on a facility marker opens its popup
+    instead of proposing a site; at a whole-district zoom a Pudong-sized study's markers cover much of it)."""
+    body = page.frame_locator(MAP_FRAME).first.locator("body")
+    for i in range(k, k + 400):
+        ang = i * 2.399963  # golden-angle spiral around the centre
+        r = 6.0 * (i ** 0.5)
+        x, y = box["width"] / 2 + r * math.cos(ang), box["height"] / 2 + r * math.sin(ang)
+        hit = body.evaluate("(b, p) => { const e = document.elementFromPoint(p[0], p[1]);"
+                            " return e ? (e.closest('.leaflet-marker-icon, .leaflet-control') ? 'marker' : 'map') : 'none'; }",
+                            [x, y])
+        if hit == "map":
+            return box["x"] + x, box["y"] + y
+    raise RuntimeError("no free spot on the map")
 
 
 def _switch_type(page, label: str) -> None:
@@ -118,7 +140,7 @@ def app_round(env: dict | None, *, clicks: int, switch_to: str, timeout_s: float
                 page.wait_for_timeout(300)
                 before = _metric(page, 1)
                 t = time.perf_counter()
-                page.mouse.click(box["x"] + box["width"] / 2 + 30 * (i - 1), box["y"] + box["height"] / 2 - 25 + 20 * i)
+                page.mouse.click(*_free_spot(page, box, 40 * i + 5))
                 out["clicks"].append(_wait_change(page, 1, before, timeout_s))
                 wait_idle(page, timeout_s=timeout_s)
                 out["clicks_settled"].append(time.perf_counter() - t)

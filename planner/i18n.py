@@ -100,6 +100,7 @@ _APP: dict[str, tuple[str, str]] = {
     "type_pick": ("设施类型", "Facility type"),
     "basemap": ("底图", "Basemap"),
     "show_iso": ("显示等时圈", "Show isochrone bands"),
+    "show_iso_large": ("显示等时圈（大型路网：每次切换类型需数秒）", "Show isochrone bands (large network: seconds per type switch)"),
     "upload_limit": ("单个上传文件上限 {mb:g} MB", "Upload limit {mb:g} MB per file"),
     # headline and statistics
     "headline": ("{minutes:g} 分钟覆盖率", "{minutes:g}-min coverage"),

@@ -933,3 +933,16 @@ def test_a_hostile_study_label_and_file_name_show_literally_and_name_no_export(e
     assert not at.exception, [e.value for e in at.exception]
     assert texts(at, "error")
     assert_inert(at, "![r](http://evil.example/r.png)")
+
+
+def test_isochrones_are_on_request_on_a_large_network(env, monkeypatch):
+    """The minutes surface shows every place at any size; isochrone bands cost seconds per type switch on a
+    Pudong-sized network, so there they wait for the planner's tick (the threshold is lowered here)."""
+    at = open_app()
+    assert at.checkbox(key="show_iso").value is True  # district-sized: drawn with the page
+    monkeypatch.setenv("PLANNER_ISO_AUTO_NODES", "1")
+    big = open_app()
+    box = big.checkbox(key="show_iso")
+    assert box.value is False and "大型路网" in box.label
+    box.check().run()
+    assert not big.exception and big.checkbox(key="show_iso").value is True
