@@ -487,6 +487,14 @@ def test_app_on_a_real_extract_in_a_real_browser_offline(tmp_path):
         # the uploader's key gets a suffix each time the layers are cleared (opening the study did): up_facilities[_N]
         page.locator('[class*="st-key-up_facilities"] input[type=file]').first.set_input_files(str(fac_csv))
         uploaded = wait_headline(page, lambda h: h != after and h.endswith("%"), what="after the upload")
+        # a facility file is the list of its types: its two sites replace the one tagged in the OSM file
+        # (planner.study.merge_facilities), and the proposal is counted on top
+        assert uploaded != after
+        count = page.locator('[data-testid="stMetricValue"]').nth(1)
+        deadline = time.monotonic() + 30
+        while count.inner_text().strip() != "2 + 1" and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert count.inner_text().strip() == "2 + 1"
         wait_idle(page)
         assert page.get_by_text("新站点.csv").count() >= 1  # the sidebar lists the loaded file
         assert page.get_by_text("地图点选").count() >= 1, "the proposal was dropped by the upload"
