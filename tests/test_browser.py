@@ -164,11 +164,23 @@ def click_map_and_wait(page, *, dx: float = 0.0, dy: float = 0.0, timeout_s: flo
     raise AssertionError(f"headline stayed at {before} for {timeout_s} s after the click")
 
 
+def map_frames(page) -> list:
+    """The main map's frames, the one the clicks go to (the first map element) first, then the newest."""
+    frames = []
+    try:
+        handle = page.locator(MAP_FRAME).first.element_handle(timeout=2000)
+        f = handle.content_frame() if handle is not None else None
+        if f is not None:
+            frames.append(f)
+    except Exception:  # the frame is being replaced
+        pass
+    return frames + [f for f in reversed(page.frames) if "streamlit_folium" in (f.url or "") and f not in frames]
+
+
 def map_zoom(page) -> int | None:
-    """The Leaflet zoom of the (newest) main map frame."""
-    for f in reversed(page.frames):
-        if "streamlit_folium" not in (f.url or ""):
-            continue
+    """The Leaflet zoom of the main map, read in the frame the clicks go to (the zoom steps of the demo test
+    overshot, 13 to 17 or 19, on a loaded machine when it was read in the last frame of ``page.frames``)."""
+    for f in map_frames(page):
         try:
             z = f.evaluate("() => window.map ? window.map.getZoom() : null")
         except Exception:  # the frame is being replaced
@@ -360,9 +372,7 @@ def map_state(page, *, timeout_s: float = 60.0, want=lambda s: True) -> dict:
     """The newest main map's state (see ``_MAP_STATE_JS``) once ``want(state)`` holds; read again while frames swap."""
     deadline, last = time.monotonic() + timeout_s, None
     while time.monotonic() < deadline:
-        for f in reversed(page.frames):
-            if "streamlit_folium" not in (f.url or ""):
-                continue
+        for f in map_frames(page):
             try:
                 s = f.evaluate(_MAP_STATE_JS)
             except Exception:  # the frame is being replaced
