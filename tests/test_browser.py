@@ -216,7 +216,11 @@ def test_app_in_a_real_browser_offline():
         wait_for_map(page)
         wait_idle(page)  # the first runs settle (the map reports its view once) before the frame is read
         frame = wait_for_map(page)
-        box = page.locator(MAP_FRAME).first.bounding_box()
+        box, deadline = None, time.monotonic() + 30
+        while box is None and time.monotonic() < deadline:  # the frame may be between two maps
+            box = page.locator(MAP_FRAME).first.bounding_box()
+            if box is None:
+                page.wait_for_timeout(200)
         assert box is not None and box["height"] > 300, box
         # facility markers, and one legend with its heading (read again if the frame was swapped meanwhile)
         deadline, drawn = time.monotonic() + 20, False
@@ -232,14 +236,14 @@ def test_app_in_a_real_browser_offline():
         assert drawn, "no facility markers, or not one legend with a heading"
         page.wait_for_timeout(500)
         assert headline_text(page).endswith("%")
-        page.screenshot(path=str(ARTIFACTS / "app_open.png"), full_page=False)
+        screenshot_with_map(page, ARTIFACTS / "app_open.png")
 
         before, after, secs = click_map_and_wait(page, dx=40, dy=-30)
         assert before != after
         frame = wait_for_map(page)
         frame.locator(".pm-prop").first.wait_for(state="attached", timeout=60_000)  # the proposed site is drawn
         page.wait_for_timeout(800)
-        page.screenshot(path=str(ARTIFACTS / "app.png"), full_page=False)
+        screenshot_with_map(page, ARTIFACTS / "app.png", want=lambda s: s["props"] >= 1)
 
         # the planner's view survives a redraw: zoom in, click, the zoom level stays
         z0 = map_zoom(page)
@@ -362,7 +366,9 @@ _MAP_STATE_JS = """() => {
             rw: r.width, rh: r.height};
   });
   const ctl = document.querySelector('.leaflet-control-layers');
-  return {lat: c.lat, lng: c.lng, zoom: m.getZoom(), south: b.getSouth(), west: b.getWest(), north: b.getNorth(),
+  window.__pmFrameId = window.__pmFrameId || Math.random();
+  return {id: window.__pmFrameId, icons: document.querySelectorAll('.pm-icon').length,
+          lat: c.lat, lng: c.lng, zoom: m.getZoom(), south: b.getSouth(), west: b.getWest(), north: b.getNorth(),
           east: b.getEast(), width: s.x, height: s.y, imgs: imgs, layers: ctl ? ctl.textContent : '',
           props: document.querySelectorAll('.pm-prop').length};
 }"""
@@ -385,6 +391,28 @@ def map_state(page, *, timeout_s: float = 60.0, want=lambda s: True) -> dict:
         page.wait_for_timeout(250)
     raise AssertionError(f"the map did not reach the expected state in {timeout_s} s; last seen: "
                          f"{ {k: v for k, v in (last or {}).items() if k != 'imgs'} }")
+
+
+def map_painted(s: dict) -> bool:
+    """The map has its size, its facility markers and every image overlay loaded."""
+    return s["icons"] > 0 and s["width"] > 300 and s["height"] > 300 and all(i["done"] and i["w"] > 0 for i in s["imgs"])
+
+
+def screenshot_with_map(page, path: Path, *, want=lambda s: True, tries: int = 4) -> dict:
+    """A screenshot showing the drawn map: the same map frame, painted, just before and just after it (a frame
+    replaced meanwhile shows as an empty box: take it again). Returns the map's state."""
+    for _ in range(tries):
+        wait_idle(page, quiet_s=1.5, timeout_s=60)
+        before = map_state(page, want=lambda s: map_painted(s) and want(s))
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(path), full_page=False)
+        try:
+            after = map_state(page, timeout_s=5, want=map_painted)
+        except AssertionError:
+            continue
+        if after["id"] == before["id"]:
+            return after
+    raise AssertionError(f"no screenshot with the map drawn in {tries} tries")
 
 
 def streets_drawn(s: dict) -> bool:
@@ -483,8 +511,7 @@ def test_app_on_a_real_extract_in_a_real_browser_offline(tmp_path):
         assert fits(s, bounds), (s, bounds)  # the whole network in view at 1280 × 800
         assert wait_headline(page, lambda h: h == cli_headline, what=f"CLI says {cli_headline}") == cli_headline
         assert page.get_by_text("南京玄武 OSM 2021").count() > 0  # the study's label
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(ARTIFACTS / "app_real_extract_open.png"), full_page=False)
+        screenshot_with_map(page, ARTIFACTS / "app_real_extract_open.png", want=streets_drawn)
 
         # a click proposes a site: the headline changes and the site is drawn
         before, after, _ = click_map_and_wait(page, dx=-60, dy=30)
@@ -511,8 +538,7 @@ def test_app_on_a_real_extract_in_a_real_browser_offline(tmp_path):
         s = map_state(page, want=lambda s: s["props"] >= 1 and on_district(s, bounds))
         page.locator(MAP_FRAME).first.scroll_into_view_if_needed()
         page.mouse.move(5, 5)  # no tooltip over the map
-        page.wait_for_timeout(800)
-        page.screenshot(path=str(ARTIFACTS / "app_real_extract.png"), full_page=False)
+        screenshot_with_map(page, ARTIFACTS / "app_real_extract.png", want=lambda s: s["props"] >= 1 and streets_drawn(s))
 
         # optimise to 100 %, accept: the map stays on the district, the headline reads what was reached
         page.get_by_role("tab", name="优化选址").click()
@@ -536,8 +562,7 @@ def test_app_on_a_real_extract_in_a_real_browser_offline(tmp_path):
         s = map_state(page, want=lambda s: s["props"] >= 2 and on_district(s, bounds) and streets_drawn(s))
         page.locator(MAP_FRAME).first.scroll_into_view_if_needed()
         page.mouse.move(5, 5)  # no tooltip over the map
-        page.wait_for_timeout(800)
-        page.screenshot(path=str(ARTIFACTS / "app_real_extract_optimised.png"), full_page=False)
+        screenshot_with_map(page, ARTIFACTS / "app_real_extract_optimised.png", want=lambda s: s["props"] >= 2)
 
         # compare: the difference map is drawn, taller than 300 px
         page.get_by_role("tab", name="方案").click()
@@ -568,8 +593,7 @@ def test_app_on_a_real_extract_in_a_real_browser_offline(tmp_path):
         s = map_state(narrow, want=lambda s: streets_drawn(s) and on_district(s, bounds))
         assert wait_headline(narrow, lambda h: h == cli_headline, what="second session") == cli_headline
         narrow.locator(MAP_FRAME).first.scroll_into_view_if_needed()
-        narrow.wait_for_timeout(500)
-        narrow.screenshot(path=str(ARTIFACTS / "app_real_extract_narrow.png"), full_page=False)
+        screenshot_with_map(narrow, ARTIFACTS / "app_real_extract_narrow.png", want=streets_drawn)
         # the first view is fitted to a 720 px map (MAP_WIDTH); with the sidebar open an 800 px window has a ~470 px
         # map, so the district's east and west edges can be cut (see the report of issue 10): on the district only
         assert on_district(map_state(narrow), bounds)
