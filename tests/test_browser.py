@@ -250,19 +250,21 @@ def test_app_in_a_real_browser_offline():
         for step in (1, 2):  # each zoom step reports the view (a rerun that redraws nothing)
             for _attempt in range(3):  # a click that lands while the page reruns can be lost: click again
                 wait_idle(page)
-                if map_zoom(page) == z0 + step:
+                if (map_zoom(page) or 0) >= z0 + step:  # never click once there (a late click overshot to 17-19)
                     break
                 page.frame_locator(MAP_FRAME).first.locator(".leaflet-control-zoom-in").click()
                 deadline = time.monotonic() + 10
-                while map_zoom(page) != z0 + step and time.monotonic() < deadline:
+                while (map_zoom(page) or 0) < z0 + step and time.monotonic() < deadline:
                     page.wait_for_timeout(100)
             page.wait_for_timeout(1200)
+        wait_idle(page)
         zoomed = None
         deadline = time.monotonic() + 20
         while zoomed is None and time.monotonic() < deadline:
             zoomed = map_zoom(page)
             page.wait_for_timeout(200)
-        assert zoomed == z0 + 2, (z0, zoomed)
+        # the planner's zoom (two steps in; a click the page received late may add one): kept across the redraw
+        assert zoomed is not None and zoomed >= z0 + 2, (z0, zoomed)
         page.wait_for_timeout(1500)  # the view goes back to the app (debounced), which reruns without redrawing
         click_map_and_wait(page, dx=-60, dy=40)
         frame = wait_for_map(page)
@@ -275,7 +277,7 @@ def test_app_in_a_real_browser_offline():
         while zoom_after is None and time.monotonic() < deadline + 10:
             zoom_after = map_zoom(page)
             page.wait_for_timeout(200)
-        assert zoom_after == z0 + 2, (z0, zoom_after)
+        assert zoom_after == zoomed, (z0, zoomed, zoom_after)
 
         # a rerun that changes the map (isochrones off) draws a new, visible map, not an empty frame
         page.get_by_text("显示等时圈").click()
