@@ -4,7 +4,9 @@ Starts ``streamlit run streamlit_app.py`` on a free port, waits for the map, che
 frame has real height with facility markers and the legend, clicks on the map to propose a
 site and waits for the headline coverage to change, and saves screenshots
 (``tests/artifacts/app.png``; with ``PLANNER_UPDATE_DOCS_IMG=1`` also ``docs/img/`` for the walkthrough).
-The helpers are shared with ``benchmarks/bench_app.py``.
+A second test opens the app on a study of a real OSM extract from ``../shared/data/osm/`` (skipped when absent) and
+checks the streets, the CLI's headline, the district in view, a click, an upload, a 100 % optimisation and compare
+(``tests/artifacts/app_real_extract*.png``). The helpers are shared with ``benchmarks/bench_app.py``.
 """
 from __future__ import annotations
 
