@@ -979,9 +979,26 @@ def _merge_places(rows: list[dict], merge_m: float) -> tuple[list[dict], list[tu
     return [rows[i] for i in keep], merged
 
 
+_SKIPPED_ZH = {"multipolygon not read (file not sorted by id)": "多边形关系未读取（文件未按编号排序）", "node without location": "节点无坐标",
+               "area without node locations": "面缺少节点坐标", "way without node locations": "线缺少节点坐标",
+               "outside bbox": "在范围框外", "not closed": "未闭合", "missing nodes": "缺少节点"}
+
+
+def _skipped_reason_zh(reason: str) -> str:
+    """A reason of ``osm_facilities``' skipped counter in Chinese (tag values stay as they are)."""
+    if reason.startswith("type ") and reason.endswith(" not requested"):
+        return f"未请求的类型 {reason.split()[1]}"
+    if reason.startswith("excluded ("):
+        return "已排除 " + reason[len("excluded "):]
+    if reason.startswith("no rule for "):
+        return "无匹配规则：" + reason[len("no rule for "):]
+    return _SKIPPED_ZH.get(reason, reason)
+
+
 def _skipped_problem(p: Path, skipped: Counter, kept: int) -> Problem:
     """The bilingual summary of the OSM features that were not taken as facilities, and how to get them."""
     items = ", ".join(f"{k} ({v})" for k, v in skipped.most_common())
+    items_zh = "，".join(f"{_skipped_reason_zh(k)} ({v})" for k, v in skipped.most_common())
     hint_en = hint_zh = ""
     not_req = sorted(k.split()[1] for k in skipped if k.startswith("type ") and k.endswith(" not requested"))
     if not_req:
@@ -991,7 +1008,7 @@ def _skipped_problem(p: Path, skipped: Counter, kept: int) -> Problem:
     return Problem(
         "osm_facilities_skipped",
         f"{total} OSM feature(s) were not taken as facilities ({kept} kept): {items}.{hint_en}",
-        f"{total} 个 OSM 要素未作为设施载入（已载入 {kept} 个）：{items}。{hint_zh}",
+        f"{total} 个 OSM 要素未作为设施载入（已载入 {kept} 个）：{items_zh}。{hint_zh}",
         file=str(p),
     )
 

@@ -337,6 +337,9 @@ def test_skipped_features_come_back_as_a_bilingual_warning(tiny_osm):
     assert w.code == "osm_facilities_skipped" and w.file == str(tiny_osm)
     assert "2 OSM feature(s) were not taken as facilities (3 kept)" in w.en and "--type hospital" in w.en
     assert "未作为设施载入" in w.zh and "--type hospital" in w.zh
+    # the reasons too are in Chinese (the app showed "type hospital not requested" in its Chinese page)
+    assert "未请求的类型 hospital (1)" in w.zh and "已排除 (amenity=pharmacy) (1)" in w.zh
+    assert "not requested" not in w.zh and "excluded" not in w.zh
     # a file whose only facilities are skipped says so without -v
     only_hosp = osm_facilities(tiny_osm, "aed", bbox=(121.4104, 31.2104, 121.4106, 31.2106))
     assert len(only_hosp) == 0 and only_hosp.attrs["warnings"][0].code == "osm_facilities_skipped"
