@@ -31,7 +31,7 @@ logger = logging.getLogger("coverage_planner.app")
 SLOTS: dict = {}
 
 #: The main map's frame (pixels); its width is about 3/5 of a wide page.
-MAP_HEIGHT, MAP_WIDTH = 640, 720  # the width the first view is fitted to: the map is wider at every page width from 800 px
+MAP_HEIGHT, MAP_WIDTH = 640, 440  # the width the first view is fitted to: the map's width on an 800 px window with the sidebar open
 DIFF_WIDTH = 900  # the compare tab's map (SVG), pixels
 
 # ---------------------------------------------------------------------------------------- state
@@ -556,6 +556,7 @@ def main() -> None:
     draw_map(spec, study, base_key)
     tools.route_caption(st.container(), ftype.label(lang()))
     col_stats, col_tools = st.columns([1, 1], gap="large")
+    SLOTS["diff"] = st.container()  # the compare tab's difference map, the page's full width under both columns
     with col_stats:
         stats_panel(res, type_key, base_res, scenario, scen_key, study, skey)
 
@@ -1172,9 +1173,11 @@ def scenarios_panel(study, skey: str, base_key: str, type_key: str, res, opts: d
     show = table[["name", "metric", "baseline", "proposal", "delta"]].rename(columns={
         "name": L("h_name"), "metric": L("h_metric"), "baseline": label(a), "proposal": label(b), "delta": "Δ"})
     st.dataframe(show, hide_index=True, width="stretch", height=260)
-    st.markdown(f"**{L('scen_diff_map')}**")
-    with st.spinner(L("drawing_map")):
-        draw_diff_map(study, ra, rb, type_key, b, opts)
+    st.caption(L("scen_diff_below"))
+    with SLOTS["diff"]:  # the full page width: a map in the half-width tools column was ~235 px tall at 1280 px
+        st.markdown(f"**{L('scen_diff_map')}** · {md_escape(label(a))} → {md_escape(label(b))}")
+        with st.spinner(L("drawing_map")):
+            draw_diff_map(study, ra, rb, type_key, b, opts)
 
 
 def free_scenario_name(taken: set) -> str:

@@ -197,6 +197,7 @@ _APP: dict[str, tuple[str, str]] = {
     "scen_proposal": ("对比方案", "Proposal"),
     "scen_current": ("（当前，未保存）", "(current, unsaved)"),
     "scen_existing": ("（现状：仅现有设施）", "(as is: existing facilities only)"),
+    "scen_diff_below": ("差异图见页面下方（全宽）。", "The difference map is below, at the page's full width."),
     "scen_diff_map": ("差异地图：对比方案新覆盖的人口（按格网）", "Difference map: people the proposal newly covers (grid cells)"),
     "scen_diff_layer": ("新增覆盖", "Newly covered"),
     "scen_other_area": ("该方案属于另一个研究范围（{label}）；请先切换到该范围。",

@@ -621,8 +621,6 @@ def test_app_on_a_real_extract_in_a_real_browser_offline(tmp_path):
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 10, open: the first view is fitted to a 720 px map (MAP_WIDTH); on an 800 px "
-                   "window the sidebar stays open and the map is ~470 px wide, so the district's edges are cut")
 def test_real_extract_fits_an_800px_window(tmp_path):
     """The whole district is in the first view on an 800 px window (the docs' narrow screenshot)."""
     why = _have_browser()
@@ -644,8 +642,6 @@ def test_real_extract_fits_an_800px_window(tmp_path):
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 10, open: at 1280 px the tools column is ~380 px wide and maps.static caps "
-                   "the SVG's height at 0.62 of its width, so the compare map is at most ~235 px tall")
 def test_compare_map_taller_than_300px_on_a_1280px_window():
     """Issue 10's acceptance (compare draws a map taller than 300 px) on a common laptop window, on the demo."""
     why = _have_browser()
