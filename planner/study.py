@@ -604,6 +604,20 @@ def _read_facilities(spec: StudySpec, base: Base, types: FacilityTypes, area, ba
         return own
     files = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
     _check_unique_ids(files)
+    if len(own):  # the source's own facilities of the files' types give way to the files: said, never silent
+        gone = own["type"].astype(str).value_counts()
+        gone = gone[gone.index.isin(set(files["type"].dropna().astype(str)))]
+        if len(gone):
+            def names(lang):
+                return ", ".join(f"{types[k].label(lang) if k in types else k} ×{n}" for k, n in gone.items())
+
+            labels = ", ".join(lf.label for lf in spec.facilities)
+            state.notes.append(Problem(
+                "facilities_replaced",
+                f"{labels} replace the facilities of the same types taken from the network file ({names('en')}); "
+                "put them in the file too to keep them.",
+                f"{labels} 替换了从路网文件读取的同类设施（{names('zh')}）；如需保留，请把它们也写进该文件。",
+                file=labels))
     return merge_facilities(own, files)
 
 

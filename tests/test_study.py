@@ -532,3 +532,20 @@ def test_buildings_are_read_only_when_the_demand_needs_them(tmp_path, monkeypatc
     assert len(with_residents.demand) > 0 and calls == []
     proxy = planner.load_study(network=paths["osm"], cache_dir=tmp_path / "c")
     assert proxy.demand.is_proxy and len(calls) == 1
+
+
+def test_a_facility_file_that_replaces_the_sources_own_facilities_says_so(tmp_path, district):
+    """With the source's facilities kept (`[network] facilities = true`), a file of service stations replaces the
+    source's stations: the study's notes say which and how many (the app showed only "loaded: 2 rows")."""
+    own = district.facilities[district.facilities["type"] == "service_station"]
+    path = tmp_path / "新站点.csv"
+    pd.DataFrame({"id": ["N1", "N2"], "name": ["甲", "乙"], "type": "service_station",
+                  "lon": own["lon"].iloc[:2].to_numpy(), "lat": own["lat"].iloc[:2].to_numpy()}).to_csv(path, index=False)
+    spec = StudySpec(network=NetworkSource(demo=True, demo_scale=SCALE, facilities=True), facilities=(Layer(str(path)),))
+    study = planner.build_study(spec)
+    notes = [n for n in study.notes if n.code == "facilities_replaced"]
+    assert len(notes) == 1 and "新站点.csv" in notes[0].message("zh")
+    assert f"×{len(own)}" in notes[0].message("en") and "Community health service station" in notes[0].message("en")
+    assert (study.facilities["type"] == "service_station").sum() == 2
+    untouched = planner.build_study(StudySpec(network=NetworkSource(demo=True, demo_scale=SCALE, facilities=True)))
+    assert not [n for n in untouched.notes if n.code == "facilities_replaced"]
