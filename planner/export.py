@@ -152,7 +152,17 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
     for c in out.columns:
         s = out[c]
         if s.dtype == object or pd.api.types.is_string_dtype(s):
-            out[c] = s.map(neutralise_cell, na_action="ignore").astype(object if s.dtype == object else s.dtype)
+            # only cells whose first character can start a formula are looked at (usually none of 300,000)
+            try:
+                first = s.str[:1]
+            except AttributeError:  # an object column with no text at all
+                continue
+            risky = first.isin(FORMULA_START).to_numpy(bool)
+            if risky.any():
+                fixed = s[risky].map(neutralise_cell, na_action="ignore")
+                col = s.astype(object).copy()
+                col[risky] = fixed
+                out[c] = col.astype(object if s.dtype == object else s.dtype)
     out.columns = [neutralise_cell(c) if isinstance(c, str) else c for c in out.columns]
     return out
 
