@@ -166,7 +166,9 @@ class WhatIfTracker:
         pop = result.demand_table["population"].to_numpy(float)
         self.type_key = type_key
         self.whatif = WhatIf(net, cov.fac_snap, result.dem_snaps[net.mode], pop, ftype,
-                             facility_ids=cov.facility_ids, demand_ids=result.demand_table["id"].to_numpy())
+                             facility_ids=cov.facility_ids, demand_ids=result.demand_table["id"].to_numpy(),
+                             baseline=(cov.dist_m, cov.facility_index) if cov.dist_m is not None else None)
+        _ = net.csr  # built now (once per network, a second on a million nodes), not on the planner's first click
         self.baseline_share = float(self.whatif.share)
         self.marginal: dict[str, float] = {}
         self.last = None

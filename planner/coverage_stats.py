@@ -53,6 +53,7 @@ class TypeCoverage:
     covered : bool[p] ``minutes <= target``.
     field : node distances (m) to the nearest facility, reused by isochrones.
     stats : dict of the headline figures (see :func:`type_coverage`).
+    dist_m : float[p] the network metres behind ``minutes`` (a what-if starts from them), or None.
     """
 
     ftype: FacilityType
@@ -63,6 +64,7 @@ class TypeCoverage:
     covered: np.ndarray
     field: NodeField
     stats: dict = field(default_factory=dict)
+    dist_m: np.ndarray | None = None
 
     @property
     def facility_id(self) -> np.ndarray:
@@ -141,7 +143,7 @@ def type_coverage(
     minutes = dist / ftype.metres_per_minute
     covered = minutes <= ftype.target_minutes + 1e-9
     stats = _stats(ftype, minutes, population, dem_snap, fac_snap)
-    return TypeCoverage(ftype, np.asarray(facility_ids, dtype=object), fac_snap, minutes, who, covered, field_, stats)
+    return TypeCoverage(ftype, np.asarray(facility_ids, dtype=object), fac_snap, minutes, who, covered, field_, stats, dist)
 
 
 def area_table(

@@ -1849,10 +1849,14 @@ class WhatIf:
     ftype : FacilityType  goal minutes and speed.
     facility_ids, demand_ids : optional ids (default ``f0.., d0..`` / row numbers).
     minutes_exact : bool
+    baseline : (dist_m, facility_index), optional
+        The existing facilities' network metres and nearest-facility index per demand point, from a
+        coverage run on the same snaps (``TypeCoverage.dist_m``, ``facility_index``); computed when absent.
     """
 
     def __init__(self, net: Network, fac_snap: Snap, dem_snap: Snap, population, ftype: FacilityType, *,
-                 facility_ids=None, demand_ids=None, minutes_exact: bool = False, max_snap_m: float = 300.0):
+                 facility_ids=None, demand_ids=None, minutes_exact: bool = False, max_snap_m: float = 300.0,
+                 baseline=None):
         import shapely
         from scipy.spatial import cKDTree
 
@@ -1875,8 +1879,10 @@ class WhatIf:
         self._ids = list(ids)
         self._open = [True] * n_f
         self._index = {str(k): i for i, k in enumerate(ids)}
-        dist, who, _ = nearest(net, fac_snap, dem_snap)
-        self.dist_m = dist.copy()
+        # the existing facilities' distances: given by a coverage run of the same snaps (baseline=(dist_m, index)),
+        # or computed here
+        dist, who = baseline if baseline is not None else nearest(net, fac_snap, dem_snap)[:2]
+        self.dist_m = np.array(dist, dtype=float)
         self.who = who.copy()
         self.covered = self.dist_m <= self.limit_m
         self._covered_w = float(self.pop[self.covered].sum())

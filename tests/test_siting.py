@@ -447,3 +447,20 @@ def test_generated_candidates_leave_no_resident_unreachable():
     res = propose_study(study, "aed", target_share=1.0, candidate_spacing_m=300)
     assert res.share_after == pytest.approx(1.0)
     assert (res.sites["source"] == "demand").any()  # some residents needed a candidate of their own
+
+
+def test_whatif_started_from_a_coverage_run_equals_one_that_computes_its_own_baseline():
+    """The app's what-if starts from the coverage run's distances (one multi-source Dijkstra fewer on every type
+    switch of a Pudong-sized study): the same state and the same deltas, add after add."""
+    from planner.coverage_stats import type_coverage
+
+    net, cands, fac, dem, pop, ft = instance(3, n_cand=8)
+    cov = type_coverage(net, fac, [f"f{i}" for i in range(len(fac))], dem, pop, ft)
+    a = S.WhatIf(net, fac, dem, pop, ft)
+    b = S.WhatIf(net, fac, dem, pop, ft, baseline=(cov.dist_m, cov.facility_index))
+    np.testing.assert_array_equal(a.dist_m, b.dist_m)
+    np.testing.assert_array_equal(a.who, b.who)
+    for i in range(4):
+        da, db = a.add(cands.lon[i], cands.lat[i]), b.add(cands.lon[i], cands.lat[i])
+        assert (da.newly_covered, da.share_after) == (db.newly_covered, db.share_after)
+    np.testing.assert_array_equal(a.dist_m, b.dist_m)
