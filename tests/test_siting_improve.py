@@ -161,3 +161,29 @@ def test_exact_never_below_the_heuristic_whatever_the_time_limit(seed):
     m_e = S.propose(net, cands, fac, dem, pop, ft, target_share=0.95, share_of="reachable", method="exact",
                     time_limit_s=1e-6)
     assert m_e.objective <= m_h.objective
+
+
+def test_iterated_local_search_stops_at_the_target():
+    a, w = random_cover(41, m=60, n=14, density=0.18)
+    red = S.reduce_problem(sp.csr_matrix(a), w, merge_rows=False, drop_dominated=False)
+    start = np.arange(3)
+    s0, _ = S.swap_max_coverage(red, start)
+    v0 = float(w[a[:, s0].any(axis=1)].sum())
+    s, found = S.iterated_swap_max_coverage(red, start, iters=50, stop_at=v0)
+    assert found == 0 and float(w[a[:, s].any(axis=1)].sum()) == pytest.approx(v0)  # already at the target: no kick
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_schedule_from_a_given_heuristic_never_below_it(seed):
+    """``method='auto'`` hands its heuristic answer to the exact schedule (HiGHS, local search, HiGHS):
+    the answer never falls below it, the bound stays above the optimum, the status names the steps."""
+    a, w = random_cover(seed + 60, m=80, n=16, density=0.15)
+    red = S.reduce_problem(sp.csr_matrix(a), w, merge_rows=False, drop_dominated=False)
+    p = 3
+    h = S.improved_max_coverage(red, p, ils_iters=0)
+    h = S.ImprovedRun(h.order, h.gains, h.objective, float(w.sum()), h.status, 0.0)  # a weak bound: not 'done'
+    mr = S.exact_max_coverage(red, p, time_limit_s=1.0, heuristic=h, share_of=2.0)
+    opt = best_cover(a, w, p)
+    assert h.objective - 1e-9 <= mr.objective <= opt + 1e-9
+    assert mr.bound >= opt - 1e-6 and "HiGHS" in mr.status
+    assert mr.objective == pytest.approx(float(w[a[:, mr.chosen].any(axis=1)].sum()))
