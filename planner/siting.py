@@ -908,7 +908,7 @@ def improved_min_sites(red: Reduced, need: float, *, greedy: GreedyRun | None = 
         better = len(mr.chosen) < len(imp)
         if better:
             imp = mr.chosen
-        bound = max(float(np.ceil(mr.bound - 1e-6)), bound if np.isfinite(bound) else 0.0)
+        bound = max(float(np.ceil(mr.bound - 1e-6)), bound if np.isfinite(bound) else 0.0) + 0.0  # no -0
         status += f"; HiGHS {mr.seconds:.1f} s: {mr.status}" + (" (warm start)" if mr.warm_start else "") + \
             (f", {len(imp)} sites" if better else "")
 
