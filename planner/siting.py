@@ -73,8 +73,9 @@ __all__ = [
 
 _EPS = 1e-9
 #: Solvers of :func:`propose`: ``greedy`` (lazy greedy), ``heuristic`` (greedy + swap search, with a
-#: Lagrangian bound for maximal coverage), ``auto`` (the heuristic, then HiGHS within the time limit,
-#: warm-started from it; the proven gap is always reported), ``exact`` (HiGHS warm-started from greedy).
+#: Lagrangian bound for maximal coverage), ``auto`` (the heuristic, then within the time limit a short
+#: HiGHS run, more seeded local search and HiGHS for the rest, warm-started; the proven gap is always
+#: reported), ``exact`` (the same schedule, local search to 40 % of the limit).
 METHODS = ("greedy", "heuristic", "auto", "exact")
 
 
@@ -1375,7 +1376,9 @@ def propose(
         Lazy greedy (CELF, fast, (1 - 1/e) guarantee); ``heuristic``: greedy then swap search
         (maximal coverage: best-improvement vertex substitution with a Lagrangian upper bound;
         fewest sites: drop a site and repair by swaps while the target holds); ``auto``: the
-        heuristic, then HiGHS within ``time_limit_s`` warm-started from it (the proven gap is
+        heuristic, then within ``time_limit_s`` (the whole solve): HiGHS warm-started for a tenth of
+        it (small instances end there, proven optimal), more seeded local search (to 70 % of it for
+        maximal coverage, 60 % for fewest sites), HiGHS warm-started for the rest (the proven gap is
         reported); ``exact``: the heuristic, then HiGHS MILP warm-started from it with the rest of
         ``time_limit_s`` (gap reported; never below the heuristic's answer).
     capacity : float, optional
