@@ -871,7 +871,7 @@ def improved_max_coverage(red: Reduced, p: int, *, greedy: GreedyRun | None = No
 
 
 def improved_min_sites(red: Reduced, need: float, *, greedy: GreedyRun | None = None, exact_time_s: float | None = None,
-                       mip_rel_gap: float = 1e-6, lagrangian: bool = False, search_share: float = 0.6) -> ImprovedRun:
+                       mip_rel_gap: float = 1e-6, lagrangian: bool = False, search_share: float = 0.8) -> ImprovedRun:
     """Greedy, then :func:`improve_min_sites`; with ``exact_time_s`` (``method='auto'``, the budget of the
     whole call), then: HiGHS warm-started for a tenth of the budget (small instances end there, proven
     optimal); more drop-and-repair local search (:func:`improve_min_sites` with iterated local search
@@ -1379,7 +1379,7 @@ def propose(
         fewest sites: drop a site and repair by swaps while the target holds); ``auto``: the
         heuristic, then within ``time_limit_s`` (the whole solve): HiGHS warm-started for a tenth of
         it (small instances end there, proven optimal), more seeded local search (to 70 % of it for
-        maximal coverage, 60 % for fewest sites), HiGHS warm-started for the rest (the proven gap is
+        maximal coverage, 80 % for fewest sites), HiGHS warm-started for the rest (the proven gap is
         reported); ``exact``: the heuristic, then HiGHS MILP warm-started from it with the rest of
         ``time_limit_s`` (gap reported; never below the heuristic's answer).
     capacity : float, optional
