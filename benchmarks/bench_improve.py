@@ -8,7 +8,9 @@ problem (:func:`planner.siting.reduce_problem`):
 * ours, fast: ``improved_max_coverage`` / ``improved_min_sites`` (greedy + swap search, Lagrangian
   bound for coverage), the ``heuristic`` method of ``propose``;
 * ours, default candidate: the ``auto`` method: the same, then HiGHS within a 10 s budget, warm-started;
-* best known: HiGHS with a long limit (the reference the percentages are measured against).
+* best known (the reference the percentages are measured against): the best answer known from any
+  method: HiGHS cold-started with ``--reference`` seconds, the methods above in this run, and the
+  answers recorded in ``BEST_KNOWN`` (from the 120 s ``--exact-vs-spopt`` run), whichever is best.
 
 With ``--exact-vs-spopt``: ours, ``method='exact'`` (:func:`planner.siting.exact_max_coverage` /
 :func:`planner.siting.exact_min_sites`, heuristic then HiGHS warm-started, the limit covering both)
@@ -41,6 +43,19 @@ from planner.siting import (
     milp_min_sites,
     reduce_problem,
 )
+
+
+#: Best answers known from longer runs, for the default instances (seed, p): maximal coverage (covered
+#: weight on the reduced problem, which equals the unreduced one) and fewest sites for every coverable
+#: client. Source: ``--exact-vs-spopt`` (``method='exact'``, 120 s, heuristic + HiGHS + iterated local
+#: search), docs/benchmarks.md section improve-spopt, 2026-11; spopt + CBC at 120 s found nothing
+#: better (213,072 / 207,601 / 210,109; 35 / 36 / 34 sites); except fewest sites on seed 0: 33, found by
+#: HiGHS cold-started with 60 s in this script's run of 2026-11-29 (the 120 s exact run ended at 34).
+#: Update when a run finds better.
+BEST_KNOWN_COVERAGE = {(0, 20): 213_103.0, (1, 20): 211_100.0, (2, 20): 212_610.0}
+BEST_KNOWN_SITES = {0: 33, 1: 34, 2: 33}
+BEST_KNOWN_SOURCE = ("120 s `--exact-vs-spopt` run (ours, `method='exact'`; section improve-spopt), fewest sites on "
+                     "seed 0 from HiGHS 60 s in this benchmark's run of 2026-11-29")
 
 
 def instance(seed, n_clients=5000, n_sites=500, per_client=21.0, side=10_000.0):
@@ -175,15 +190,18 @@ def main():
         h = improved_max_coverage(red, args.p)
         au = improved_max_coverage(red, args.p, exact_time_s=args.budget)
         ref = milp_max_coverage(red, args.p, time_limit_s=args.reference, warm=None)
-        best = max(ref.objective, au.objective, h.objective)
+        recorded = BEST_KNOWN_COVERAGE.get((seed, args.p), -np.inf)
+        best = max(ref.objective, au.objective, h.objective, recorded)
+        src = ", ".join(k for k, v in (("recorded", recorded), ("auto", au.objective), ("heuristic", h.objective),
+                                       (f"HiGHS {args.reference:g} s", ref.objective)) if v >= best)
         rows_cov.append(dict(seed=seed, per=per, greedy=float(g.gains.sum()), t_g=t_g, heur=h.objective, t_h=h.seconds,
                              heur_ub=h.bound, auto=au.objective, t_a=au.seconds, auto_ub=au.bound, auto_status=au.status,
-                             best=best, ref=ref.objective, ref_status=ref.status, ref_s=ref.seconds, ref_ub=ref.bound))
+                             best=best, src=src, ref=ref.objective, ref_status=ref.status, ref_s=ref.seconds, ref_ub=ref.bound))
         r = rows_cov[-1]
         print(f"seed {seed} coverage p={args.p} ({per:.1f} sites/client): greedy {r['greedy']:.0f} ({1 - r['greedy'] / best:.2%} short, "
               f"{t_g:.2f} s); heuristic {r['heur']:.0f} ({1 - r['heur'] / best:.2%} short, {r['t_h']:.2f} s, proven gap "
               f"{(r['heur_ub'] - r['heur']) / r['heur_ub']:.2%}); auto {r['auto']:.0f} ({1 - r['auto'] / best:.2%}, {r['t_a']:.2f} s, "
-              f"{au.status}); best known {best:.0f} ({ref.status}, {ref.seconds:.1f} s)", flush=True)
+              f"{au.status}); best known {best:.0f} ({src}; HiGHS cold {ref.objective:.0f}, {ref.status}, {ref.seconds:.1f} s)", flush=True)
         need = float(red.weight.sum())  # every coverable client
         t = time.perf_counter()
         gm = greedy_min_sites(red, need)
@@ -191,16 +209,19 @@ def main():
         hm = improved_min_sites(red, need)
         am = improved_min_sites(red, need, exact_time_s=args.budget)
         refm = milp_min_sites(red, need, time_limit_s=args.reference)
-        bestm = min(len(refm.chosen), am.objective, hm.objective)
+        recm = BEST_KNOWN_SITES.get(seed, np.inf)
+        bestm = min(len(refm.chosen), am.objective, hm.objective, recm)
+        srcm = ", ".join(k for k, v in (("recorded", recm), ("auto", am.objective), ("heuristic", hm.objective),
+                                        (f"HiGHS {args.reference:g} s", len(refm.chosen))) if v <= bestm)
         rows_min.append(dict(seed=seed, greedy=len(gm.order), t_g=t_gm, heur=hm.objective, t_h=hm.seconds, auto=am.objective,
-                             t_a=am.seconds, auto_lb=am.bound, auto_status=am.status, best=bestm, ref=len(refm.chosen),
+                             t_a=am.seconds, auto_lb=am.bound, auto_status=am.status, best=bestm, src=srcm, ref=len(refm.chosen),
                              ref_status=refm.status,
                              ref_s=refm.seconds))
         r = rows_min[-1]
         print(f"seed {seed} fewest sites for all coverable clients: greedy {r['greedy']} (+{r['greedy'] / bestm - 1:.0%}, "
               f"{t_gm:.2f} s); heuristic {r['heur']:.0f} (+{r['heur'] / bestm - 1:.0%}, {r['t_h']:.2f} s); auto {r['auto']:.0f} "
               f"(+{r['auto'] / bestm - 1:.0%}, {r['t_a']:.2f} s, lower bound {r['auto_lb']:.0f}); best known {bestm:.0f} "
-              f"({refm.status}, {refm.seconds:.1f} s)", flush=True)
+              f"({srcm}; HiGHS cold {len(refm.chosen)}, {refm.status}, {refm.seconds:.1f} s)", flush=True)
 
     lines = [
         "## Coverage siting beyond greedy (`benchmarks/bench_improve.py`)",
@@ -208,9 +229,14 @@ def main():
         f"Machine: {machine()}. Random instances: 5,000 clients × 500 sites uniform in a 10 km square (distances wrap "
         f"around), a site covers the clients within the radius that gives ~21 sites per client (measured: "
         f"{np.mean([r['per'] for r in rows_cov]):.1f}), weights 1-99; {args.seeds} seeds. Shortfall against the "
-        f"best known answer (HiGHS with {args.reference:g} s, or better if a faster method found one); ours and greedy in the "
-        f"same run. `heuristic`: greedy + swap search + iterated local search (+ Lagrangian bound for coverage); `auto`: the "
-        f"same, then HiGHS warm-started, {args.budget:g} s in all.",
+        f"best known answer from any method: HiGHS cold-started with {args.reference:g} s in this run, the methods of this "
+        f"run, or the best recorded ({BEST_KNOWN_SOURCE}), whichever is best (its source in the column). Ours and greedy in "
+        f"the same run. `heuristic`: greedy + swap search + iterated local search (+ Lagrangian bound for coverage); "
+        f"`auto` (the default, {args.budget:g} s in all): the same, then HiGHS warm-started for a tenth of the budget "
+        f"(small instances end there, proven optimal), more local search (maximal coverage: iterated local search, kicks "
+        f"of 3 and 5 sites, to 70 % of the budget; fewest sites: drop a site and repair by iterated local search, rows "
+        f"weighted 1 / (their number of sites)², to 80 %), then HiGHS warm-started for the rest. Targets (issue 13): the fast "
+        f"answer within 1 % of the best known for coverage, within 5 % for fewest sites, in ≤ 10 s.",
         "",
         f"### Maximal coverage, p = {args.p}",
         "",
@@ -220,7 +246,7 @@ def main():
     for r in rows_cov:
         lines.append(f"| {r['seed']} | {1 - r['greedy'] / r['best']:.2%} short, {r['t_g']:.2f} s | {1 - r['heur'] / r['best']:.2%} short, "
                      f"{r['t_h']:.2f} s | {(r['heur_ub'] - r['heur']) / r['heur_ub']:.2%} | {1 - r['auto'] / r['best']:.2%} short, "
-                     f"{r['t_a']:.2f} s | {(r['auto_ub'] - r['auto']) / r['auto_ub']:.2%} | {r['best']:,.0f} | {r['ref']:,.0f} "
+                     f"{r['t_a']:.2f} s | {(r['auto_ub'] - r['auto']) / r['auto_ub']:.2%} | {r['best']:,.0f} ({r['src']}) | {r['ref']:,.0f} "
                      f"({1 - r['ref'] / r['best']:.2%} short; {r['ref_status']}, {r['ref_s']:.1f} s) |")
     lines += [
         "",
@@ -230,9 +256,9 @@ def main():
         "|---|---|---|---|---|---|",
     ]
     for r in rows_min:
-        lines.append(f"| {r['seed']} | {r['greedy']} (+{r['greedy'] / r['best'] - 1:.0%}), {r['t_g']:.2f} s | {r['heur']:.0f} "
-                     f"(+{r['heur'] / r['best'] - 1:.0%}), {r['t_h']:.2f} s | {r['auto']:.0f} (+{r['auto'] / r['best'] - 1:.0%}; "
-                     f"bound {r['auto_lb']:.0f}), {r['t_a']:.2f} s | {r['best']:.0f} | {r['ref']} ({r['ref_status']}, {r['ref_s']:.1f} s) |")
+        lines.append(f"| {r['seed']} | {r['greedy']} (+{r['greedy'] / r['best'] - 1:.1%}), {r['t_g']:.2f} s | {r['heur']:.0f} "
+                     f"(+{r['heur'] / r['best'] - 1:.1%}), {r['t_h']:.2f} s | {r['auto']:.0f} (+{r['auto'] / r['best'] - 1:.1%}; "
+                     f"bound {r['auto_lb']:.0f}), {r['t_a']:.2f} s | {r['best']:.0f} ({r['src']}) | {r['ref']} ({r['ref_status']}, {r['ref_s']:.1f} s) |")
     md = "\n".join(lines)
     print(md)
     if args.write:

@@ -2,6 +2,7 @@
 against exhaustive enumeration."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -161,3 +162,54 @@ def test_exact_never_below_the_heuristic_whatever_the_time_limit(seed):
     m_e = S.propose(net, cands, fac, dem, pop, ft, target_share=0.95, share_of="reachable", method="exact",
                     time_limit_s=1e-6)
     assert m_e.objective <= m_h.objective
+
+
+def test_iterated_local_search_stops_at_the_target():
+    a, w = random_cover(41, m=60, n=14, density=0.18)
+    red = S.reduce_problem(sp.csr_matrix(a), w, merge_rows=False, drop_dominated=False)
+    start = np.arange(3)
+    s0, _ = S.swap_max_coverage(red, start)
+    v0 = float(w[a[:, s0].any(axis=1)].sum())
+    s, found = S.iterated_swap_max_coverage(red, start, iters=50, stop_at=v0)
+    assert found == 0 and float(w[a[:, s].any(axis=1)].sum()) == pytest.approx(v0)  # already at the target: no kick
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_schedule_from_a_given_heuristic_never_below_it(seed):
+    """``method='auto'`` hands its heuristic answer to the exact schedule (HiGHS, local search, HiGHS):
+    the answer never falls below it, the bound stays above the optimum, the status names the steps."""
+    a, w = random_cover(seed + 60, m=80, n=16, density=0.15)
+    red = S.reduce_problem(sp.csr_matrix(a), w, merge_rows=False, drop_dominated=False)
+    p = 3
+    h = S.improved_max_coverage(red, p, ils_iters=0)
+    h = S.ImprovedRun(h.order, h.gains, h.objective, float(w.sum()), h.status, 0.0)  # a weak bound: not 'done'
+    mr = S.exact_max_coverage(red, p, time_limit_s=1.0, heuristic=h, share_of=2.0)
+    opt = best_cover(a, w, p)
+    assert h.objective - 1e-9 <= mr.objective <= opt + 1e-9
+    assert mr.bound >= opt - 1e-6 and "HiGHS" in mr.status
+    assert mr.objective == pytest.approx(float(w[a[:, mr.chosen].any(axis=1)].sum()))
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("share", [0.95, 1.0])
+def test_auto_min_sites_search_is_feasible_and_never_worse(seed, share):
+    """``method='auto'`` for fewest sites runs a longer drop-and-repair search (rows reweighted for a full
+    cover) between two HiGHS runs: the answer still meets the target, is never worse than the
+    heuristic's and never better than the optimum; its bound is a lower bound."""
+    a, w = random_cover(seed + 80, m=50, n=12, density=0.25)
+    a, w = a[a.any(axis=1)], w[a.any(axis=1)]
+    red = S.reduce_problem(sp.csr_matrix(a), w, merge_rows=False, drop_dominated=False)
+    need = share * float(w.sum())
+    h = S.improved_min_sites(red, need)
+    au = S.improved_min_sites(red, need, exact_time_s=2.0)
+    fewest = next(k for k in range(a.shape[1] + 1) for c in itertools.combinations(range(a.shape[1]), k)
+                  if float(w[a[:, list(c)].any(axis=1)].sum()) >= need - 1e-9)
+    assert float(w[a[:, au.order].any(axis=1)].sum()) >= need - 1e-9
+    assert fewest <= au.objective <= h.objective
+    assert au.bound <= fewest and au.objective == fewest  # small: HiGHS proves it
+    # the search alone, on the reweighted full cover, from a redundant start: still a cover
+    if share == 1.0:
+        deg = a.sum(axis=1).astype(float)
+        r2 = dataclasses.replace(red, weight=1.0 / deg)
+        cur, _ = S.improve_min_sites(r2, float((1.0 / deg).sum()), np.arange(a.shape[1]), ils_iters=50, seed=1)
+        assert a[:, cur].any(axis=1).all() and len(cur) >= fewest
