@@ -906,14 +906,16 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
     else:
         # the same goal as the headline's 覆盖率目标 (one goal on the page)
         x = c2.number_input(L("opt_x"), 1.0, 100.0, float(st.session_state.get("goal_share", 100.0)), step=1.0, key="opt_x")
-    method = choose(c3, "radio", L("opt_method"), ["greedy", "exact"], key="opt_method",
-                    fmt=lambda k, lg: t("opt_greedy" if k == "greedy" else "opt_exact", lg))
+    # auto (the default, as on the command line): greedy improved by local search, then HiGHS within 10 s,
+    # with the proven gap; greedy alone is the quick look, exact the long proof
+    method = choose(c3, "radio", L("opt_method"), ["auto", "greedy", "exact"], key="opt_method",
+                    fmt=lambda k, lg: t("opt_" + k, lg), default="auto")
     if st.button(L("opt_run"), key="opt_run", type="primary"):
         bar = st.progress(0.05, text=L("opt_running"))
         try:
             kw = {"count": int(n)} if mode == "count" else {"target_share": float(x) / 100.0}
-            result = propose_study(scenario, type_key, method=method, time_limit_s=30.0, **kw)
-            exact = None
+            result = propose_study(scenario, type_key, method=method, time_limit_s=10.0 if method == "auto" else 30.0, **kw)
+            exact = greedy = None
             if method == "greedy":
                 # say how far greedy is from the optimum when HiGHS proves it quickly
                 bar.progress(0.6, text=L("opt_checking_exact"))
@@ -921,7 +923,9 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
                     exact = propose_study(scenario, type_key, method="exact", time_limit_s=10.0, **kw)
                 except PlannerError:
                     exact = None
-            st.session_state["siting"] = (scen_key, type_key, result, exact)
+            elif method == "auto":  # what the quick greedy answer would have been, for the planner to see the gain
+                greedy = propose_study(scenario, type_key, method="greedy", **kw)
+            st.session_state["siting"] = (scen_key, type_key, result, exact, greedy)
         except PlannerError as exc:
             st.error(md_error(exc, lang()))
         else:
@@ -934,6 +938,7 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
         return
     key, tkey, result = got[:3]
     exact = got[3] if len(got) > 3 else None
+    greedy = got[4] if len(got) > 4 else None
     if key != scen_key or tkey != type_key:
         st.caption(L("opt_stale"))
         return
@@ -945,6 +950,14 @@ def optimise_panel(scenario, scen_key: str, type_key: str) -> None:
             st.info(L("opt_vs_exact_sites", greedy=len(result.sites), exact=len(exact.sites)))
         else:
             st.info(L("opt_vs_exact_share", greedy=pct(result.share_after), exact=pct(exact.share_after)))
+    if greedy is not None:
+        if result.problem == "min_sites":
+            st.info(L("opt_vs_greedy_sites", greedy=len(greedy.sites), ours=len(result.sites)))
+        else:
+            st.info(L("opt_vs_greedy_share", greedy=pct(greedy.share_after), ours=pct(result.share_after)))
+    gap = getattr(result, "gap", None)
+    if result.method in ("auto", "exact") and gap is not None and gap == gap:  # a proven gap (not NaN)
+        st.caption(L("opt_proven", gap=f"{max(float(gap), 0.0):.2%}"))
     st.caption(L("opt_on_map"))
     for en, zh in result.notes:
         st.caption(md_escape(en if lang() == "en" else zh))

@@ -294,7 +294,7 @@ def district(scale: float, repeat: int, clicks: int) -> tuple[str, dict]:
         f"| server start -> map with the whole minutes surface (browser) | {med(opens):.1f} s | {', '.join(f'{x:.1f}' for x in opens)} | ≤ 30 s |",
         f"| ratio app open / peer CLI run | {med(opens) / cli[1]:.2f}x | | |",
         f"| click -> new facility count and headline (browser) | {med(trips):.2f} s | {', '.join(f'{x:.2f}' for x in trips)} | ≤ 1 s |",
-        f"| click -> page settled (map redrawn; includes the 1 s without a running script by which "settled" is judged) | {med(settled):.1f} s | {', '.join(f'{x:.1f}' for x in settled)} | |",
+        f"| click -> page settled (map redrawn; includes the 1 s without a running script by which settledness is judged) | {med(settled):.1f} s | {', '.join(f'{x:.1f}' for x in settled)} | |",
         f"| type switch -> new headline (browser) | {med(switches):.2f} s | {', '.join(f'{x:.2f}' for x in switches)} | ≤ 3 s |",
         f"| type switch -> page settled (includes that 1 s) | {med(sw_settled):.1f} s | {', '.join(f'{x:.1f}' for x in sw_settled)} | |",
         f"| peak memory of the server (all runs) | {peak:.2f} GB | | ≤ 4 GB |",
@@ -341,7 +341,7 @@ def main() -> int:
         sw = [app_round(None, clicks=0, switch_to="社区卫生服务站") for _ in range(args.repeat)]
         lines.append(f"| type switch -> new headline (browser; target ≤ 1 s to a settled page) | "
                      f"{statistics.median(r['switch'] for r in sw):.2f} s | {', '.join(f'{x:.2f}' for x in (r['switch'] for r in sw))} |")
-        lines.append(f"| type switch -> page settled (map redrawn; includes the 1 s without a running script by which "settled" is judged) | {statistics.median(r['switch_settled'] for r in sw):.2f} s | "
+        lines.append(f"| type switch -> page settled (map redrawn; includes the 1 s without a running script by which settledness is judged) | {statistics.median(r['switch_settled'] for r in sw):.2f} s | "
                      f"{', '.join(f'{x:.2f}' for x in (r['switch_settled'] for r in sw))} |")
     else:
         lines.append(f"| browser figures | skipped: {why} | |")

@@ -44,7 +44,6 @@ from planner.siting import (
     reduce_problem,
 )
 
-
 #: Best answers known from longer runs, for the default instances (seed, p): maximal coverage (covered
 #: weight on the reduced problem, which equals the unreduced one) and fewest sites for every coverable
 #: client. Source: ``--exact-vs-spopt`` (``method='exact'``, 120 s, heuristic + HiGHS + iterated local

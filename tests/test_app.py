@@ -56,6 +56,11 @@ def shown(value: str) -> str:
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", value)
 
 
+def pct_text(share: float) -> str:
+    """A share as the app prints it (``40.1%``)."""
+    return f"{share * 100:.1f}%"
+
+
 def texts(at: AppTest, kind: str) -> list[str]:
     return [shown(e.value) for e in getattr(at, kind)]
 
@@ -299,7 +304,12 @@ def test_optimise_and_accept(env):
     at.number_input(key="opt_n").set_value(5)
     at.button(key="opt_run").click().run()
     assert not at.exception
-    assert any("5 个新点位" in s and "贪心" in s and "greedy" not in s for s in texts(at, "success"))
+    # the default method is auto (as on the command line): its name in Chinese, its proven gap, and greedy's answer
+    assert any("5 个新点位" in s and "自动" in s and "auto" not in s for s in texts(at, "success"))
+    assert any("已证明与最优解的差距不超过" in c for c in texts(at, "caption"))
+    result, greedy = at.session_state["siting"][2], at.session_state["siting"][4]
+    assert result.objective >= greedy.objective - 1e-9  # never below the quick answer
+    assert any(f"本方案 {pct_text(result.share_after)}" in s for s in texts(at, "info"))
     ranked = [d.value for d in at.dataframe if "排名" in d.value.columns]
     assert ranked and len(ranked[0]) == 5
     at.button(key="opt_accept_all").click().run()
@@ -314,6 +324,7 @@ def test_optimise_and_accept(env):
 def test_optimised_sites_are_on_the_map_before_accepting_and_greedy_is_checked_against_exact(env):
     at = open_app()
     at.radio(key="opt_mode__zh").set_value("target").run()
+    at.radio(key="opt_method__zh").set_value("greedy").run()
     assert at.number_input(key="opt_x").value == at.number_input(key="goal_share").value == 100.0  # one goal
     at.number_input(key="opt_x").set_value(80.0)
     at.button(key="opt_run").click().run()
