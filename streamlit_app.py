@@ -163,7 +163,7 @@ def current_spec(layers=None):
                        st.session_state.get("goals"), template=st.session_state.get("opened_spec"))
 
 
-@st.cache_resource(show_spinner=False, max_entries=48)
+@st.cache_resource(show_spinner=False, max_entries=12)  # a Pudong-sized run holds ~70 MB: 12 of them stay under 1 GB
 def cached_run(_study, key: str, type_keys: tuple | None, isochrones: str, surface: bool = False):
     """``planner.coverage`` (the study's goals) cached on its inputs (``key`` hashes the study); ``surface``: also the
     minutes-to-nearest image of the types (the map's gap view, no feature cap)."""

@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = ["by_identity"]
 
-_MAX_ENTRIES = 24
+_MAX_ENTRIES = 8
 _entries: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
 _lock = threading.Lock()
 
