@@ -271,8 +271,10 @@ def clip_to_areas(demand: Demand, areas, *, tolerance_m: float = 100.0) -> tuple
     shape = shapely.union_all(gpd.GeoSeries(areas.geometry.values, crs=areas.crs).to_crs(metric).values)
     # containment on the prepared union first (fast); the distance test only for the points left outside
     shapely.prepare(shape)
-    xy = shapely.get_coordinates(pts)
-    inside = shapely.contains_xy(shape, xy[:, 0], xy[:, 1]) if len(xy) == len(pts) else shapely.contains(shape, pts)
+    if (shapely.get_type_id(pts) == 0).all():  # points: test their coordinates
+        inside = shapely.contains_xy(shape, shapely.get_x(pts), shapely.get_y(pts))
+    else:  # polygon demand
+        inside = shapely.contains(shape, pts)
     rest = np.flatnonzero(~inside)
     if len(rest):
         inside[rest] = shapely.dwithin(pts[rest], shape, tolerance_m)
